@@ -1,0 +1,57 @@
+"""What the service holds between requests: settings, the tendon model and the analysis worker."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Annotated, TypeVar
+
+from fastapi import Depends, Request
+
+from app.config import Settings
+from app.errors import NeovascError
+from app.pipeline.run import Segmenter
+from app.segmenter import load_tendon_model
+
+log = logging.getLogger("neovasc.api")
+T = TypeVar("T")
+
+
+@dataclass
+class ServiceState:
+    """Built once at start-up. ``model_error`` says why a listed model could not be loaded."""
+
+    settings: Settings
+    segmenter: Segmenter | None = None
+    model_error: NeovascError | None = None
+    pool: ThreadPoolExecutor = field(init=False)
+
+    def __post_init__(self) -> None:
+        # Analyses run off the event loop, at most `workers` at a time: GPU and memory use stay bounded
+        # however many uploads arrive together (the rest wait in the pool's queue).
+        self.pool = ThreadPoolExecutor(max_workers=self.settings.workers, thread_name_prefix="neovasc-analysis")
+
+    @classmethod
+    def start(cls, settings: Settings) -> ServiceState:
+        try:
+            return cls(settings=settings, segmenter=load_tendon_model(settings))
+        except NeovascError as exc:
+            log.error("tendon model not loaded: %s", exc.message)
+            return cls(settings=settings, model_error=exc)
+
+    async def run(self, fn: Callable[..., T], *args, **kwargs) -> T:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self.pool, lambda: fn(*args, **kwargs))
+
+    def close(self) -> None:
+        self.pool.shutdown(wait=True, cancel_futures=True)
+
+
+def get_state(request: Request) -> ServiceState:
+    return request.app.state.neovasc
+
+
+State = Annotated[ServiceState, Depends(get_state)]

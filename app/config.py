@@ -1,0 +1,45 @@
+"""Runtime settings. The only module that reads the environment (prefix ``NEOVASC_``)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+class Settings(BaseSettings):
+    """Runtime configuration; every field can be set as ``NEOVASC_<FIELD>`` in the environment."""
+
+    model_config = SettingsConfigDict(env_prefix="NEOVASC_", extra="ignore", frozen=True)
+
+    host: str = "127.0.0.1"
+    port: int = Field(8000, ge=1, le=65535)
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    backend: str = "auto"
+    weights_dir: Path = REPO_ROOT / "weights"
+
+    # Classification and grading (see docs/grading.md for the sources).
+    chroma_threshold: int = Field(40, ge=0, le=254)
+    min_vessel_px: int = Field(5, ge=1)
+    grade_scale: Literal["modified_ohberg", "colour_fraction_grade"] = "modified_ohberg"
+
+    # Limits checked before pixel data is decoded (see docs/architecture.md).
+    max_upload_bytes: int = Field(512 * 1024 * 1024, ge=1)
+    max_frame_pixels: int = Field(4096 * 4096, ge=1)
+    max_frames: int = Field(10_000, ge=1)
+    max_total_pixels: int = Field(2_000_000_000, ge=1)
+
+    # HTTP service.
+    workers: int = Field(1, ge=1, le=64)
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings, read from the environment once."""
+    return Settings()

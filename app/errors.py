@@ -1,0 +1,145 @@
+"""Named errors at the product's edges, and the one place that maps them to HTTP and the command line.
+
+Every error a user can cause is a :class:`NeovascError` subclass with a stable ``code`` (part of the
+public contract: clients and tests match on it), an HTTP status and a message that says what was
+seen, what was expected and the likely fix. Messages never carry patient identifiers: they are built
+from sizes, formats and option values only, never from file metadata text.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+PROBLEM_TYPE_PREFIX = "urn:neovasc:error:"
+
+
+class NeovascError(Exception):
+    """Base class; ``code``, ``status`` and ``title`` are fixed per subclass."""
+
+    code: ClassVar[str] = "error"
+    status: ClassVar[int] = 400
+    title: ClassVar[str] = "Request failed"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class UsageError(NeovascError):
+    code = "usage_error"
+    status = 400
+    title = "Invalid request"
+
+
+class InvalidRequest(NeovascError):
+    code = "invalid_request"
+    status = 422
+    title = "Invalid request"
+
+
+class NotFound(NeovascError):
+    code = "not_found"
+    status = 404
+    title = "Not found"
+
+
+class InputNotFound(NeovascError):
+    code = "input_not_found"
+    status = 404
+    title = "Input not found"
+
+
+class EmptyInput(NeovascError):
+    code = "empty_input"
+    status = 400
+    title = "Empty input"
+
+
+class UnsupportedInput(NeovascError):
+    code = "unsupported_input"
+    status = 415
+    title = "Unsupported input format"
+
+
+class DecodeError(NeovascError):
+    code = "decode_error"
+    status = 422
+    title = "Input could not be decoded"
+
+
+class InputTooLarge(NeovascError):
+    code = "input_too_large"
+    status = 413
+    title = "Input too large"
+
+
+class InvalidROI(NeovascError):
+    code = "invalid_roi"
+    status = 422
+    title = "Invalid region of interest"
+
+
+class NoTendonModel(NeovascError):
+    code = "no_tendon_model"
+    status = 422
+    title = "No tendon model and no region of interest"
+
+
+class DeviceUnavailable(NeovascError):
+    code = "device_unavailable"
+    status = 503
+    title = "Requested device unavailable"
+
+
+class BackendUnavailable(NeovascError):
+    code = "backend_unavailable"
+    status = 503
+    title = "Requested counting backend unavailable"
+
+
+class InternalError(NeovascError):
+    code = "internal_error"
+    status = 500
+    title = "Internal error"
+
+
+class HTTPProblem(NeovascError):
+    """A protocol-level HTTP error raised by the framework (wrong method, malformed request)."""
+
+    code = "http_error"
+    title = "HTTP error"
+
+    def __init__(self, message: str, status: int) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+def as_neovasc_error(exc: BaseException) -> NeovascError:
+    """Any exception as a NeovascError; unexpected ones become ``internal_error`` with no details.
+
+    The original message of an unexpected exception is not passed on: it could quote file content.
+    """
+    if isinstance(exc, NeovascError):
+        return exc
+    if isinstance(exc, MemoryError):
+        return InputTooLarge("the input needs more memory than this server has; send a smaller file")
+    return InternalError(f"unexpected {type(exc).__name__} while processing the input; see the server log")
+
+
+def problem_details(exc: NeovascError, instance: str | None = None) -> dict[str, Any]:
+    """RFC 9457 problem details for an error, with the stable ``code`` as an extension member."""
+    body: dict[str, Any] = {
+        "type": PROBLEM_TYPE_PREFIX + exc.code,
+        "title": exc.title,
+        "status": exc.status,
+        "detail": exc.message,
+        "code": exc.code,
+    }
+    if instance is not None:
+        body["instance"] = instance
+    return body
+
+
+def error_line(exc: NeovascError) -> dict[str, str]:
+    """The ``error`` object of a failed Result and of the command line's JSON error lines."""
+    return {"code": exc.code, "message": exc.message}

@@ -1,0 +1,168 @@
+"""Reporting: the Result object, CSV rows, mask and overlay images."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterable
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from app import __version__
+from app.errors import NeovascError, error_line
+from app.schemas import (
+    Box,
+    Calibration,
+    Doppler,
+    ErrorInfo,
+    FrameMeasure,
+    Grades,
+    ModelInfo,
+    Result,
+    Roi,
+    Summary,
+    WarningInfo,
+)
+
+from .decode import Clip
+from .grade import Grading
+from .screen import Screen
+
+CSV_COLUMNS = (
+    "input", "ok", "error_code", "colour_fraction", "doppler_px", "tendon_area_px", "vessel_count",
+    "grade", "grade_scale", "modified_ohberg", "colour_fraction_grade", "frame_index", "thickness_mm",
+    "area_mm2", "doppler_mode", "roi_source", "device", "backend", "model_sha256", "version",
+)  # fmt: skip
+
+
+def bbox(mask: np.ndarray) -> Box | None:
+    """Half-open bounding box of an ``(H, W) bool`` mask; None when empty."""
+    ys, xs = np.nonzero(mask)
+    if ys.size == 0:
+        return None
+    return Box(x0=int(xs.min()), y0=int(ys.min()), x1=int(xs.max()) + 1, y1=int(ys.max()) + 1)
+
+
+def _box(rect: tuple[int, int, int, int] | None) -> Box | None:
+    return None if rect is None else Box(x0=rect[0], y0=rect[1], x1=rect[2], y1=rect[3])
+
+
+def build_result(
+    clip: Clip,
+    screen: Screen,
+    roi: Roi,
+    frames: list[FrameMeasure],
+    grading: Grading,
+    *,
+    warnings: Iterable[tuple[str, str]],
+    device: str,
+    backend: str,
+    model: ModelInfo | None,
+    timing_ms: dict[str, float],
+) -> Result:
+    summary = Summary(
+        colour_fraction=grading.colour_fraction,
+        doppler_px=grading.doppler_px,
+        tendon_area_px=grading.area_px,
+        vessel_count=grading.vessel_count,
+        grade=grading.grade,
+        grade_scale=grading.headline_scale,
+        grades=Grades(**grading.grades),
+        frame_index=grading.frame_index,
+    )
+    calibration = clip.calibration
+    return Result(
+        input=clip.name,
+        ok=True,
+        summary=summary,
+        frames=frames,
+        roi=roi,
+        doppler=Doppler(mode=screen.mode, box=_box(screen.doppler_box)),
+        calibration=None
+        if calibration is None
+        else Calibration(
+            mm_per_px_x=calibration.mm_per_px_x, mm_per_px_y=calibration.mm_per_px_y, source=calibration.source
+        ),
+        warnings=[WarningInfo(code=code, message=message) for code, message in warnings],
+        device=device,
+        backend=backend,
+        model=model,
+        timing_ms={step: round(ms, 3) for step, ms in timing_ms.items()},
+        version=__version__,
+    )
+
+
+def failure_result(name: str, error: NeovascError) -> Result:
+    """The ``ok: false`` Result of an input that could not be graded."""
+    return Result(input=Path(name).name, ok=False, error=ErrorInfo(**error_line(error)), version=__version__)
+
+
+def csv_row(result: Result) -> dict[str, object]:
+    """One row of the batch CSV; columns are :data:`CSV_COLUMNS`, stable across versions."""
+    s = result.summary
+    row: dict[str, object] = {
+        "input": result.input,
+        "ok": result.ok,
+        "error_code": result.error.code if result.error else None,
+        "doppler_mode": result.doppler.mode if result.doppler else None,
+        "roi_source": result.roi.source if result.roi else None,
+        "device": result.device,
+        "backend": result.backend,
+        "model_sha256": result.model.sha256 if result.model else None,
+        "version": result.version,
+    }
+    if s is not None:
+        row.update(
+            colour_fraction=s.colour_fraction, doppler_px=s.doppler_px, tendon_area_px=s.tendon_area_px,
+            vessel_count=s.vessel_count, grade=s.grade, grade_scale=s.grade_scale,
+            modified_ohberg=s.grades.modified_ohberg, colour_fraction_grade=s.grades.colour_fraction_grade,
+            frame_index=s.frame_index, thickness_mm=s.thickness_mm, area_mm2=s.area_mm2,
+        )  # fmt: skip
+    return {column: ("" if row.get(column) is None else row[column]) for column in CSV_COLUMNS}
+
+
+def csv_text(results: Iterable[Result], header: bool = True) -> str:
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=CSV_COLUMNS, lineterminator="\n")
+    if header:
+        writer.writeheader()
+    for result in results:
+        writer.writerow(csv_row(result))
+    return buffer.getvalue()
+
+
+def write_mask_png(path: Path, mask: np.ndarray) -> None:
+    """Write an ``(H, W) bool`` mask as a uint8 PNG, 255 inside."""
+    _write_png(path, mask.astype(np.uint8) * 255)
+
+
+def render_overlay(frame: np.ndarray, roi_mask: np.ndarray, doppler_mask: np.ndarray, grading: Grading) -> np.ndarray:
+    """The selected frame with the ROI contour (white), counted Doppler pixels (green) and the grade.
+
+    ``frame (H, W, 3) uint8 RGB``, masks ``(H, W) bool`` -> ``(H, W, 3) uint8 RGB``.
+    """
+    overlay = frame.copy()
+    overlay[doppler_mask] = (0, 255, 0)  # green is not used by Doppler maps, so counted pixels stand out
+    contours, _ = cv2.findContours(roi_mask.astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
+    cv2.drawContours(overlay, contours, -1, (255, 255, 255), 1)
+    cf = "n/a" if grading.colour_fraction is None else f"{100 * grading.colour_fraction:.1f}%"
+    text = f"CF {cf}  vessels {grading.vessel_count}  {grading.headline_scale} {grading.grade}"
+    scale = max(0.35, frame.shape[1] / 1600)
+    origin = (4, max(12, int(22 * scale)))
+    cv2.putText(overlay, text, origin, cv2.FONT_HERSHEY_SIMPLEX, scale, (0, 0, 0), 3, cv2.LINE_AA)
+    cv2.putText(overlay, text, origin, cv2.FONT_HERSHEY_SIMPLEX, scale, (255, 255, 0), 1, cv2.LINE_AA)
+    return overlay
+
+
+def write_overlay_png(path: Path, overlay: np.ndarray) -> None:
+    _write_png(path, cv2.cvtColor(overlay, cv2.COLOR_RGB2BGR))
+
+
+def _write_png(path: Path, image: np.ndarray) -> None:
+    ok, encoded = cv2.imencode(".png", image)
+    if not ok:
+        raise OSError(f"could not encode {path.name} as PNG")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(encoded.tobytes())

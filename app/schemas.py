@@ -1,0 +1,145 @@
+"""The Result contract (``schema: "neovasc.result/1"``): one shape for HTTP, the command line and Python.
+
+Later versions may add fields; they never rename, remove or change the meaning of one. The JSON
+Schema is published in ``docs/result.schema.json`` (regenerate with ``neovasc schema``) and in the
+OpenAPI document.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+RESULT_SCHEMA = "neovasc.result/1"
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+
+class ErrorInfo(_Model):
+    code: str = Field(description="Stable error code, e.g. 'decode_error' (docs/errors.md).")
+    message: str
+
+
+class WarningInfo(_Model):
+    code: str = Field(description="Stable warning code, e.g. 'uncalibrated'.")
+    message: str
+
+
+class Box(_Model):
+    """A pixel rectangle, half-open: x0 <= x < x1, y0 <= y < y1, in input-image coordinates."""
+
+    x0: int = Field(ge=0)
+    y0: int = Field(ge=0)
+    x1: int = Field(ge=0)
+    y1: int = Field(ge=0)
+
+
+class Grades(_Model):
+    """Every grade computed, keyed by scale name (docs/grading.md); null when not computable."""
+
+    modified_ohberg: int | None = Field(None, ge=0, le=4)
+    colour_fraction_grade: int | None = Field(None, ge=0, le=3)
+
+
+class Summary(_Model):
+    colour_fraction: float | None = Field(
+        None, ge=0.0, le=1.0, description="Doppler pixels / ROI pixels on the selected frame."
+    )
+    doppler_px: int | None = Field(None, ge=0, description="Doppler pixels inside the ROI.")
+    tendon_area_px: int | None = Field(None, ge=0, description="ROI pixels counted as denominator.")
+    vessel_count: int | None = Field(None, ge=0)
+    grade: int | None = Field(None, ge=0, description="The headline grade, on the scale `grade_scale`.")
+    grade_scale: str | None = None
+    grades: Grades = Field(default_factory=Grades)
+    frame_index: int | None = Field(None, ge=0, description="The selected frame.")
+    thickness_mm: float | None = Field(None, ge=0.0, description="Null when uncalibrated.")
+    area_mm2: float | None = Field(None, ge=0.0, description="Null when uncalibrated.")
+
+
+class FrameMeasure(_Model):
+    index: int = Field(ge=0)
+    colour_fraction: float | None = Field(None, ge=0.0, le=1.0)
+    doppler_px: int = Field(ge=0)
+    tendon_area_px: int = Field(ge=0)
+    flash: bool = False
+
+
+class Roi(_Model):
+    source: Literal["user", "model"]
+    kind: Literal["rectangle", "mask", "segmentation"]
+    bbox: Box | None = Field(None, description="Bounding box of the ROI on the selected frame.")
+    area_px: int = Field(ge=0, description="ROI pixels on the selected frame (whole ROI).")
+
+
+class Doppler(_Model):
+    mode: Literal["colour", "power", "none"]
+    box: Box | None = Field(None, description="The Doppler (colour) box, when found.")
+
+
+class Calibration(_Model):
+    mm_per_px_x: float = Field(gt=0.0)
+    mm_per_px_y: float = Field(gt=0.0)
+    source: str
+
+
+class ModelInfo(_Model):
+    name: str
+    sha256: str
+
+
+class Result(_Model):
+    """The outcome of grading one input."""
+
+    schema_: Literal["neovasc.result/1"] = Field(RESULT_SCHEMA, alias="schema")
+    input: str = Field(description="Base name of the input (never a directory path).")
+    ok: bool
+    error: ErrorInfo | None = None
+    summary: Summary | None = None
+    frames: list[FrameMeasure] = Field(default_factory=list)
+    roi: Roi | None = None
+    doppler: Doppler | None = None
+    calibration: Calibration | None = None
+    warnings: list[WarningInfo] = Field(default_factory=list)
+    device: str | None = None
+    backend: str | None = None
+    model: ModelInfo | None = None
+    timing_ms: dict[str, float] = Field(default_factory=dict)
+    version: str
+
+    def to_json(self) -> str:
+        """One line of JSON, with the public field names."""
+        return self.model_dump_json(by_alias=True)
+
+
+class Problem(BaseModel):
+    """RFC 9457 problem details, with the stable error ``code`` as an extension member."""
+
+    type: str = Field(examples=["urn:neovasc:error:no_tendon_model"])
+    title: str
+    status: int
+    detail: str
+    code: str = Field(description="Stable error code (docs/errors.md).")
+    instance: str | None = None
+
+
+class ModelStatus(BaseModel):
+    loaded: bool
+    name: str | None = None
+    sha256: str | None = None
+    error: str | None = Field(None, description="Why a listed model could not be loaded.")
+
+
+class Readiness(BaseModel):
+    ready: bool
+    device: str
+    backends: list[str]
+    model: ModelStatus
+    version: str
+
+
+class Health(BaseModel):
+    status: Literal["ok"] = "ok"
+    version: str

@@ -1,0 +1,60 @@
+"""The body limit refuses oversized uploads with 413 before they are stored, declared or streamed."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+from app.api.limits import BodySizeLimit
+
+
+def test_declared_length_over_limit(small_client):
+    response = small_client.post("/v1/grade", files={"file": ("big.png", b"\0" * 100_000, "image/png")})
+    assert response.status_code == 413
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.json()["code"] == "input_too_large"
+
+
+def test_under_limit_passes(small_client):
+    response = small_client.post(
+        "/v1/grade", files={"file": ("small.png", b"\0" * 1000, "image/png")}, data={"roi": "0,0,1,1"}
+    )
+    assert response.status_code == 415  # reached the decoder
+
+
+def _call(app, chunks: list[bytes], headers=()) -> list[dict]:
+    """Drive an ASGI app directly with a chunked body; returns the messages sent."""
+    sent: list[dict] = []
+    messages = [{"type": "http.request", "body": c, "more_body": i < len(chunks) - 1} for i, c in enumerate(chunks)]
+
+    async def receive():
+        return messages.pop(0) if messages else {"type": "http.disconnect"}
+
+    async def send(message):
+        sent.append(message)
+
+    scope = {"type": "http", "method": "POST", "path": "/v1/grade", "headers": list(headers)}
+    asyncio.run(app(scope, receive, send))
+    return sent
+
+
+async def _reading_app(scope, receive, send):
+    """Reads the whole body, then answers 200: the limit must cut in before the 200 goes out."""
+    while True:
+        message = await receive()
+        if not message.get("more_body"):
+            break
+    await send({"type": "http.response.start", "status": 200, "headers": []})
+    await send({"type": "http.response.body", "body": b"ok"})
+
+
+def test_streamed_body_without_length_is_counted():
+    sent = _call(BodySizeLimit(_reading_app, max_bytes=1000), [b"x" * 600, b"x" * 600])
+    assert sent[0]["status"] == 413
+    assert json.loads(sent[1]["body"])["code"] == "input_too_large"
+    assert len(sent) == 2  # the app's own 200 never went out
+
+
+def test_streamed_body_under_limit():
+    sent = _call(BodySizeLimit(_reading_app, max_bytes=1000), [b"x" * 400, b"x" * 400])
+    assert sent[0]["status"] == 200

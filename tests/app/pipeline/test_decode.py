@@ -1,0 +1,103 @@
+"""Still-image decoding: formats, colour models, bit depths, limits and named errors."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+
+from app.errors import DecodeError, EmptyInput, InputNotFound, InputTooLarge, UnsupportedInput
+from app.pipeline.decode import Limits, decode
+
+LIMITS = Limits(max_bytes=10**7, max_frame_pixels=10**6, max_frames=10, max_total_pixels=10**7)
+
+
+def _encode(ext: str, image: np.ndarray, *params) -> bytes:
+    ok, data = cv2.imencode(ext, image, list(params))
+    assert ok
+    return data.tobytes()
+
+
+@pytest.fixture
+def bgr(rng) -> np.ndarray:
+    return rng.integers(0, 256, size=(9, 13, 3), dtype=np.uint8)
+
+
+@pytest.mark.parametrize("ext", [".png", ".bmp", ".tiff"], ids=["png", "bmp", "tiff"])
+def test_lossless_formats_are_exact_and_rgb(bgr, ext):
+    clip = decode(_encode(ext, bgr), LIMITS, name="a" + ext)
+    assert clip.frames.shape == (1, 9, 13, 3) and clip.frames.dtype == np.uint8
+    np.testing.assert_array_equal(clip.frames[0], bgr[:, :, ::-1])  # BGR on disk order -> RGB
+    assert clip.source.format == ext.strip(".").replace("tiff", "tiff")
+
+
+def test_jpeg_is_close():
+    ramp = np.linspace(0, 255, 16 * 24, dtype=np.uint8).reshape(16, 24)
+    bgr = np.stack([ramp, ramp[::-1], np.full_like(ramp, 90)], axis=-1)  # smooth: JPEG keeps it closely
+    clip = decode(_encode(".jpg", bgr, cv2.IMWRITE_JPEG_QUALITY, 95), LIMITS)
+    assert clip.source.format == "jpeg"
+    assert np.abs(clip.frames[0].astype(int) - bgr[:, :, ::-1]).mean() < 3
+
+
+def test_grey_rgba_and_16_bit(rng):
+    grey = rng.integers(0, 256, size=(5, 7), dtype=np.uint8)
+    clip = decode(_encode(".png", grey), LIMITS)
+    assert clip.source.colour == "grey"
+    np.testing.assert_array_equal(clip.frames[0, :, :, 1], grey)
+    bgra = rng.integers(0, 256, size=(5, 7, 4), dtype=np.uint8)
+    clip = decode(_encode(".png", bgra), LIMITS)
+    assert clip.source.colour == "RGBA"
+    np.testing.assert_array_equal(clip.frames[0], bgra[:, :, 2::-1])
+    deep = rng.integers(0, 65536, size=(5, 7), dtype=np.uint16)
+    clip = decode(_encode(".png", deep), LIMITS)
+    assert clip.source.bit_depth == 16
+    np.testing.assert_array_equal(clip.frames[0, :, :, 0], (deep >> 8).astype(np.uint8))
+
+
+def test_path_and_name(tmp_path, bgr):
+    path = tmp_path / "sub" / "frame.png"
+    path.parent.mkdir()
+    path.write_bytes(_encode(".png", bgr))
+    assert decode(path, LIMITS).name == "frame.png"
+    assert decode(path.read_bytes(), LIMITS, name="../../etc/x.png").name == "x.png"
+
+
+def test_arrays(rng):
+    rgb = rng.integers(0, 256, size=(4, 6, 3), dtype=np.uint8)
+    assert decode(rgb, LIMITS).frames.shape == (1, 4, 6, 3)
+    assert decode(rgb[:, :, 0], LIMITS).source.colour == "grey"
+    assert decode(np.stack([rgb, rgb]), LIMITS).frames.shape == (2, 4, 6, 3)
+    with pytest.raises(UnsupportedInput, match="dtype"):
+        decode(rgb.astype(np.float32), LIMITS)
+    with pytest.raises(UnsupportedInput, match="shape"):
+        decode(np.zeros((2, 2, 2, 2, 3), np.uint8), LIMITS)
+
+
+def test_errors(tmp_path, bgr):
+    png = _encode(".png", bgr)
+    with pytest.raises(InputNotFound):
+        decode(tmp_path / "missing.png", LIMITS)
+    with pytest.raises(EmptyInput):
+        decode(b"", LIMITS)
+    with pytest.raises(UnsupportedInput, match="unrecognised format"):
+        decode(b"hello world", LIMITS)
+    with pytest.raises(UnsupportedInput, match="DICOM"):
+        decode(b"\0" * 128 + b"DICM" + b"\0" * 64, LIMITS)
+    with pytest.raises(DecodeError):
+        decode(png[:40], LIMITS)  # header only: pixels truncated
+    with pytest.raises(InputTooLarge, match="bytes"):
+        decode(png, Limits(max_bytes=10, max_frame_pixels=10**6, max_frames=10, max_total_pixels=10**7))
+
+
+def test_huge_declared_size_is_refused_before_decoding():
+    """A PNG header that claims 100000 x 100000 pixels is refused from the header alone."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+
+    header = struct.pack(">IIBBBBB", 100_000, 100_000, 8, 2, 0, 0, 0)
+    bomb = b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\0" * 1000))
+    with pytest.raises(InputTooLarge):
+        decode(bomb, LIMITS)

@@ -1,0 +1,60 @@
+"""User ROI parsing and validation."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from app.errors import InvalidROI
+from app.pipeline.decode import Limits
+from app.pipeline.roi import RoiSpec
+from tests.conftest import png_bytes
+
+LIMITS = Limits(max_bytes=10**7, max_frame_pixels=10**7, max_frames=10, max_total_pixels=10**8)
+
+
+def test_rectangle_is_half_open():
+    mask = RoiSpec.from_text(" 1, 2 ,4,5").to_mask(6, 8)
+    assert mask.sum() == 3 * 3
+    assert mask[2, 1] and mask[4, 3] and not mask[5, 4] and not mask[2, 4]
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["", "1,2,3", "a,b,c,d", "1,2,3,4,5", "5,5,5,9", "5,5,9,5", "-1,0,4,4", "1.5,2,3,4"],
+    ids=["empty", "three", "letters", "five", "zero-width", "zero-height", "negative", "float"],
+)
+def test_bad_rectangles(text):
+    with pytest.raises(InvalidROI):
+        RoiSpec.from_text(text)
+
+
+def test_rectangle_outside_image_names_the_size():
+    with pytest.raises(InvalidROI, match="beyond the 8x6 image"):
+        RoiSpec.from_text("0,0,9,6").to_mask(6, 8)
+
+
+def test_mask_image_round_trip():
+    mask = np.zeros((6, 8), dtype=np.uint8)
+    mask[1:3, 2:5] = 255
+    roi = RoiSpec.from_mask_image(png_bytes(np.repeat(mask[:, :, None], 3, axis=2)), LIMITS)
+    assert roi.kind == "mask"
+    np.testing.assert_array_equal(roi.to_mask(6, 8), mask > 0)
+
+
+def test_mask_size_mismatch_and_empty_mask():
+    roi = RoiSpec(mask=np.ones((4, 4), bool))
+    with pytest.raises(InvalidROI, match="must match the image size"):
+        roi.to_mask(5, 4)
+    with pytest.raises(InvalidROI, match="no non-zero pixel"):
+        RoiSpec(mask=np.zeros((4, 4), bool)).to_mask(4, 4)
+
+
+def test_unreadable_mask_is_invalid_roi():
+    with pytest.raises(InvalidROI, match="ROI mask could not be read"):
+        RoiSpec.from_mask_image(b"not an image", LIMITS)
+
+
+def test_exactly_one_of_rect_and_mask():
+    with pytest.raises(InvalidROI):
+        RoiSpec()

@@ -1,0 +1,158 @@
+"""The command-line contract: JSON Lines, exit codes, --masks, --overlays, --out, usage errors."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import subprocess
+import sys
+
+import cv2
+import numpy as np
+import pytest
+
+from app import cli
+from app.config import get_settings
+from app.pipeline.report import CSV_COLUMNS
+
+
+@pytest.fixture(autouse=True)
+def _isolated_settings(monkeypatch, empty_weights):
+    monkeypatch.setenv("NEOVASC_WEIGHTS_DIR", str(empty_weights))
+    monkeypatch.setenv("NEOVASC_DEVICE", "cpu")
+    get_settings.cache_clear()
+    cli._segmenter.cache_clear()
+    yield
+    get_settings.cache_clear()
+    cli._segmenter.cache_clear()
+
+
+def _run(*argv: str) -> tuple[int, list[dict]]:
+    out = io.StringIO()
+    code = cli.main(list(argv), stdout=out)
+    return code, [json.loads(line) for line in out.getvalue().splitlines()]
+
+
+def test_grade_json_lines(doppler_png):
+    path, truth = doppler_png
+    code, lines = _run("grade", str(path), "--roi", ",".join(map(str, truth["roi"])))
+    assert code == 0 and len(lines) == 1
+    line = lines[0]
+    assert line["schema"] == "neovasc.result/1" and line["ok"] is True and line["input"] == "study-01.png"
+    assert line["summary"]["doppler_px"] == truth["doppler"]
+    assert line["summary"]["tendon_area_px"] == truth["area"]
+    assert line["summary"]["vessel_count"] == truth["vessels"]
+
+
+def test_failed_input_gives_line_and_exit_1(doppler_png, tmp_path):
+    path = doppler_png[0]
+    bad = tmp_path / "broken.png"
+    bad.write_bytes(b"\x89PNG\r\n\x1a\n" + b"\0" * 20)
+    missing = tmp_path / "missing.png"
+    code, lines = _run("grade", str(bad), str(path), str(missing), "--roi", "20,30,120,90")
+    assert code == 1
+    assert [(x["input"], x["ok"]) for x in lines] == [
+        ("broken.png", False),
+        ("study-01.png", True),
+        ("missing.png", False),
+    ]
+    assert lines[0]["error"]["code"] == "decode_error"
+    assert lines[2]["error"]["code"] == "input_not_found"
+    assert lines[0]["summary"] is None
+
+
+def test_no_roi_and_no_model(doppler_png):
+    code, lines = _run("grade", str(doppler_png[0]))
+    assert code == 1
+    assert lines[0]["error"]["code"] == "no_tendon_model"
+    assert "--roi" in lines[0]["error"]["message"]
+
+
+def test_masks_written_at_full_resolution(doppler_png, tmp_path):
+    path, truth = doppler_png
+    masks = tmp_path / "masks"
+    code, _ = _run("grade", str(path), "--roi", "20,30,120,90", "--masks", str(masks))
+    assert code == 0
+    mask = cv2.imread(str(masks / "study-01.png"), cv2.IMREAD_UNCHANGED)
+    assert mask.shape == (120, 160) and mask.dtype == np.uint8
+    assert set(np.unique(mask)) == {0, 255}
+    assert (mask == 255).sum() == truth["area"]
+    assert mask[30, 20] == 255 and mask[29, 20] == 0 and mask[89, 119] == 255 and mask[90, 119] == 0
+
+
+def test_mask_roi_file(doppler_png, tmp_path):
+    path, truth = doppler_png
+    roi = np.zeros((120, 160), np.uint8)
+    roi[30:90, 20:120] = 255
+    roi_path = tmp_path / "roi.png"
+    cv2.imwrite(str(roi_path), roi)
+    code, lines = _run("grade", str(path), "--roi-mask", str(roi_path))
+    assert code == 0 and lines[0]["roi"]["kind"] == "mask"
+    assert lines[0]["summary"]["doppler_px"] == truth["doppler"]
+
+
+def test_overlays(doppler_png, tmp_path):
+    path, _ = doppler_png
+    overlays = tmp_path / "overlays"
+    assert _run("grade", str(path), "--roi", "20,30,120,90", "--overlays", str(overlays))[0] == 0
+    overlay = cv2.imread(str(overlays / "study-01.png"))
+    assert overlay.shape == (120, 160, 3)
+    assert (overlay[:, :, 1] == 255).sum() >= 60  # counted pixels shown in green
+
+
+def test_out_csv_and_jsonl(doppler_png, tmp_path):
+    path, _ = doppler_png
+    out_csv = tmp_path / "r.csv"
+    code, lines = _run("grade", str(path), str(tmp_path / "nope.png"), "--roi", "20,30,120,90", "--out", str(out_csv))
+    assert code == 1 and lines == []
+    rows = list(csv.DictReader(out_csv.open()))
+    assert tuple(rows[0]) == CSV_COLUMNS
+    assert rows[0]["doppler_px"] == "60" and rows[0]["ok"] == "True" and rows[1]["error_code"] == "input_not_found"
+    out_jsonl = tmp_path / "r.jsonl"
+    assert _run("grade", str(path), "--roi", "20,30,120,90", "--out", str(out_jsonl))[0] == 0
+    assert json.loads(out_jsonl.read_text())["summary"]["doppler_px"] == 60
+
+
+def test_directory_input(doppler_png, tmp_path):
+    (tmp_path / "notes.txt").write_text("not an image")
+    code, lines = _run("grade", str(tmp_path), "--roi", "20,30,120,90")
+    assert code == 0 and [x["input"] for x in lines] == ["study-01.png"]
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["grade"],
+        ["grade", "x.png", "--roi", "1,2,3"],
+        ["grade", "x.png", "--roi", "1,1,2,2", "--roi-mask", "m.png"],
+        ["grade", "x.png", "--device", "tpu"],
+        ["grade", "x.png", "--roi", "1,1,2,2", "--out", "r.txt"],
+        ["frobnicate"],
+    ],
+    ids=["no-path", "bad-roi", "roi-and-mask", "bad-device", "bad-out", "unknown-command"],
+)
+def test_usage_errors_exit_2_with_json_line(argv, capsys):
+    with pytest.raises(SystemExit) as info:
+        cli.main(argv)
+    assert info.value.code == 2
+    last = capsys.readouterr().err.strip().splitlines()[-1]
+    assert json.loads(last)["error"]["code"] == "usage_error"
+
+
+def test_console_script_runs(doppler_png):
+    """The installed entry point, in a separate process, as a user would run it."""
+    path, truth = doppler_png
+    proc = subprocess.run(
+        [sys.executable, "-m", "app.cli", "grade", str(path), "--roi", "20,30,120,90"],
+        capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["summary"]["doppler_px"] == truth["doppler"]
+
+
+def test_schema_command():
+    out = io.StringIO()
+    assert cli.main(["schema"], stdout=out) == 0
+    schema = json.loads(out.getvalue())
+    assert schema["title"] == "Result" and "schema" in schema["properties"]
