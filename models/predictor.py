@@ -1,0 +1,239 @@
+"""``TendonSegmenter``: numpy frames in, boolean tendon masks at the frames' own resolution out."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import operator
+import os
+from collections.abc import Sequence
+
+import cv2
+import numpy as np
+import torch
+
+from models.transforms import InvalidInputError, preprocess, unletterbox, validate_frames
+from models.unet import UNet, UNetArgs
+from models.weights import load_model, read_manifest
+
+__all__ = ["Area", "TendonSegmenter", "keep_largest_component", "load_segmenter", "validate_area"]
+
+# (x0, y0, x1, y1) in frame pixels, x1/y1 exclusive, e.g. the B-mode image region of a scanner screen.
+Area = tuple[int, int, int, int]
+
+# Probability above which a pixel is tendon: the decision boundary of the logistic output (logit 0) the
+# network is trained to, with no recalibration yet.
+THRESHOLD = 0.5
+DEFAULT_BATCH_SIZE = 8
+
+
+def validate_area(area: Sequence[int] | None, size: tuple[int, int]) -> Area | None:
+    """Check ``area`` is ``(x0, y0, x1, y1)`` with ``0 <= x0 < x1 <= W`` and ``0 <= y0 < y1 <= H``.
+
+    Args:
+        area: rectangle in pixels, x1/y1 exclusive, or ``None`` for the whole frame.
+        size: the frame size ``(H, W)``.
+
+    Raises:
+        InvalidInputError: not four integers, or not a non-empty rectangle inside the frame.
+    """
+    if area is None:
+        return None
+    h, w = size
+    try:
+        x0, y0, x1, y1 = (operator.index(v) for v in area)
+    except (TypeError, ValueError) as exc:
+        raise InvalidInputError(f"area must be four integers (x0, y0, x1, y1), got {area!r}") from exc
+    if not (0 <= x0 < x1 <= w and 0 <= y0 < y1 <= h):
+        raise InvalidInputError(
+            f"area (x0, y0, x1, y1) = {(x0, y0, x1, y1)} must satisfy 0 <= x0 < x1 <= {w} and "
+            f"0 <= y0 < y1 <= {h} for a {w}x{h} (W x H) frame; x1 and y1 are exclusive"
+        )
+    return x0, y0, x1, y1
+
+
+def keep_largest_component(mask: np.ndarray, area: Area | None = None) -> np.ndarray:
+    """Keep only the largest 8-connected component of an ``(H, W) bool`` mask, optionally within ``area``.
+
+    Pixels outside ``area`` are dropped before components are found, so a blob outside the image region
+    (text, a colour bar) can never win. Ties keep the component found first in raster order. An empty
+    input gives an empty output: "no tendon found" is a valid answer.
+
+    Returns:
+        ``(H, W) bool`` mask.
+    """
+    h, w = mask.shape
+    x0, y0, x1, y1 = area if area is not None else (0, 0, w, h)
+    out = np.zeros((h, w), dtype=bool)
+    crop = np.ascontiguousarray(mask[y0:y1, x0:x1], dtype=np.uint8)  # (y1 - y0, x1 - x0)
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(crop, connectivity=8)
+    if count <= 1:  # label 0 is the background
+        return out
+    best = 1 + int(np.argmax(stats[1:, cv2.CC_STAT_AREA]))
+    out[y0:y1, x0:x1] = labels == best
+    return out
+
+
+def _unique_frames(frames: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Indices of the first occurrence of each distinct frame, and for every frame its unique index.
+
+    Frames are compared by a 128-bit BLAKE2b digest of their bytes (all frames of a call share a shape);
+    a chance collision is ~2**-64 even for 2**32 frames, so no byte comparison follows.
+    """
+    slot: dict[bytes, int] = {}
+    first: list[int] = []
+    inverse = np.empty(len(frames), dtype=np.intp)
+    for i, frame in enumerate(frames):
+        key = hashlib.blake2b(np.ascontiguousarray(frame).data, digest_size=16).digest()
+        if key not in slot:
+            slot[key] = len(first)
+            first.append(i)
+        inverse[i] = slot[key]
+    return np.asarray(first, dtype=np.intp), inverse
+
+
+class TendonSegmenter:
+    """Segments the tendon on ultrasound frames with a loaded ``UNet``.
+
+    Use ``from_weights`` or ``load_segmenter``; ``name``, ``sha256`` and ``device`` identify the model
+    and where it ran, for the record of every result.
+    """
+
+    def __init__(self, model: UNet, *, name: str, sha256: str) -> None:
+        """Wrap ``model`` (already on its device); it is put in eval mode and channels-last layout."""
+        if model.args.out_channels != 1:
+            raise ValueError(f"TendonSegmenter needs a model with out_channels=1, got {model.args.out_channels}")
+        # Channels-last runs the convolutions about 2x faster on CPU (oneDNN) and suits tensor cores.
+        self._model = model.eval().to(memory_format=torch.channels_last)
+        self._name = name
+        self._sha256 = sha256
+        self._device = next(model.parameters()).device
+
+    @classmethod
+    def from_weights(
+        cls,
+        directory: str | os.PathLike[str],
+        name: str | None = None,
+        device: torch.device | str = "cpu",
+    ) -> TendonSegmenter:
+        """Load model ``name`` (first listed if ``None``) from a weights directory; see ``load_model``."""
+        model, entry = load_model(directory, name, device)
+        return cls(model, name=entry.name, sha256=entry.sha256)
+
+    @property
+    def name(self) -> str:
+        """The manifest name of the model."""
+        return self._name
+
+    @property
+    def sha256(self) -> str:
+        """sha256 of the weights file the model was loaded from."""
+        return self._sha256
+
+    @property
+    def device(self) -> torch.device:
+        """The device the model runs on."""
+        return self._device
+
+    @property
+    def args(self) -> UNetArgs:
+        """The model's architecture (input size, channels)."""
+        return self._model.args
+
+    def __repr__(self) -> str:
+        return f"TendonSegmenter(name={self._name!r}, sha256={self._sha256[:12]}..., device={self._device})"
+
+    @torch.inference_mode()
+    def predict_torch(self, x: torch.Tensor) -> torch.Tensor:
+        """Tendon probabilities for an already transformed batch (see ``models.transforms.preprocess``).
+
+        Args:
+            x: ``(B, in_channels, H, W)`` float, normalised, with ``(H, W) == args.input_size``;
+                moved to ``device`` if needed.
+
+        Returns:
+            ``(B, 1, H, W) float32`` probabilities in [0, 1] on ``device``.
+        """
+        expected = (self.args.in_channels, *self.args.input_size)
+        if not isinstance(x, torch.Tensor) or x.ndim != 4 or tuple(x.shape[1:]) != expected:
+            seen = tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__
+            raise InvalidInputError(f"x must be a (B, {', '.join(map(str, expected))}) tensor, got {seen}")
+        if not x.is_floating_point():
+            raise InvalidInputError(f"x must be a float tensor from preprocess(), got dtype {x.dtype}")
+        x = x.to(self._device, memory_format=torch.channels_last)
+        # float16 autocast only on CUDA: CPU float16 convolutions are slow, and bfloat16 would change
+        # results on CPUs that have it versus those that do not.
+        autocast = (
+            torch.autocast(device_type="cuda", dtype=torch.float16)
+            if self._device.type == "cuda"
+            else contextlib.nullcontext()
+        )
+        with autocast:
+            logits = self._model(x)
+        return torch.sigmoid(logits.float())
+
+    @torch.inference_mode()
+    def predict(
+        self,
+        frames: np.ndarray,
+        *,
+        area: Sequence[int] | None = None,
+        batch_size: int = DEFAULT_BATCH_SIZE,
+    ) -> np.ndarray:
+        """Tendon masks for RGB frames at their own resolution.
+
+        Args:
+            frames: ``(N, H, W, 3) uint8 RGB`` frames, or one ``(H, W, 3)`` frame.
+            area: optional ``(x0, y0, x1, y1)`` image rectangle (x1, y1 exclusive); the tendon is looked
+                for only inside it (see ``keep_largest_component``).
+            batch_size: frames per forward pass.
+
+        Returns:
+            ``(N, H, W) bool`` masks (``(H, W)`` for a single frame); each holds the largest connected
+            region with probability > 0.5, or nothing when no tendon was found. Identical frames are
+            segmented once and share the result.
+
+        Raises:
+            InvalidInputError: wrong type, dtype or shape of ``frames``, a bad ``area`` or ``batch_size``.
+        """
+        # Only an (H, W, 3) array counts as one frame; other 3-D shapes get validate_frames' message.
+        single = isinstance(frames, np.ndarray) and frames.ndim == 3 and frames.shape[2] == 3
+        batch = validate_frames(frames[None] if single else frames)  # (N, H, W, 3)
+        n, h, w = batch.shape[:3]
+        region = validate_area(area, (h, w))
+        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+            raise InvalidInputError(f"batch_size must be a positive int, got {batch_size!r}")
+        if n == 0:
+            return np.zeros((0, h, w), dtype=bool)
+        # One frame needs no de-duplication, and hashing a large frame costs a few ms.
+        first, inverse = _unique_frames(batch) if n > 1 else (np.zeros(1, np.intp), np.zeros(1, np.intp))
+        unique = batch if len(first) == n else batch[first]  # (U, H, W, 3)
+        masks = np.empty((len(unique), h, w), dtype=bool)
+        for start in range(0, len(unique), batch_size):
+            masks[start : start + batch_size] = self._segment(unique[start : start + batch_size], region)
+        out = masks if len(first) == n else masks[inverse]  # (N, H, W)
+        return out[0] if single else out
+
+    def _segment(self, frames: np.ndarray, area: Area | None) -> np.ndarray:
+        """``(B, H, W, 3) uint8 RGB`` -> ``(B, H, W) bool`` post-processed masks."""
+        x, geom = preprocess(frames, self.args.input_size, self.args.in_channels, self._device)
+        probs = self.predict_torch(x)[:, 0]  # (B, th, tw)
+        masks = (unletterbox(probs, geom) > THRESHOLD).cpu().numpy()  # (B, H, W)
+        return np.stack([keep_largest_component(m, area) for m in masks])
+
+
+def load_segmenter(
+    directory: str | os.PathLike[str],
+    device: torch.device | str = "cpu",
+) -> TendonSegmenter | None:
+    """The segmenter for the first model in ``<directory>/MANIFEST.json``, or ``None`` if none is listed.
+
+    ``None`` (missing manifest, or an empty ``models`` list) means "no segmentation model shipped yet";
+    callers decide what to do without one.
+
+    Raises:
+        WeightsError: a model is listed but its manifest entry or file is broken.
+    """
+    if not read_manifest(directory):
+        return None
+    return TendonSegmenter.from_weights(directory, device=device)

@@ -1,0 +1,78 @@
+"""UNet, UNetArgs and the model registry."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from models import MODEL_REGISTRY, UNet, UNetArgs, UnknownModelError, build_model
+
+
+@pytest.mark.parametrize(
+    ("depth", "size"),
+    [(1, (2, 2)), (2, (64, 64)), (2, (32, 96)), (3, (96, 32))],
+    ids=["depth1-2x2", "depth2-square", "depth2-wide", "depth3-tall"],
+)
+def test_output_is_one_logit_per_input_pixel(depth: int, size: tuple[int, int]) -> None:
+    args = UNetArgs(base_channels=4, depth=depth, input_size=size)
+    model = build_model("unet_tiny", args).eval()
+    with torch.inference_mode():
+        out = model(torch.randn(3, args.in_channels, *size))
+    assert out.shape == (3, 1, *size)
+    assert out.dtype == torch.float32
+
+
+def test_unknown_model_name_lists_known_names() -> None:
+    with pytest.raises(UnknownModelError) as info:
+        build_model("unet_huge")
+    message = str(info.value)
+    assert "'unet_huge'" in message
+    for name in MODEL_REGISTRY:
+        assert name in message
+    assert isinstance(info.value, KeyError)
+
+
+@pytest.mark.parametrize("name", sorted(MODEL_REGISTRY))
+def test_every_registered_builder_builds(name: str) -> None:
+    args = MODEL_REGISTRY[name]()
+    model = build_model(name)
+    assert isinstance(model, UNet)
+    assert model.args == args
+
+
+def test_explicit_args_override_the_registry_defaults() -> None:
+    args = UNetArgs(in_channels=1, base_channels=4, depth=2, input_size=(64, 64))
+    assert build_model("unet_small", args).args == args
+
+
+def test_default_model_fits_the_weight_budget() -> None:
+    # Target: <= 20 MB of float32 weights (see build_unet_small).
+    model = build_model("unet_small")
+    size_mb = sum(t.numel() * t.element_size() for t in model.state_dict().values()) / 1e6
+    assert size_mb <= 20
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"input_size": (60, 64), "depth": 3},
+        {"input_size": (0, 64)},
+        {"input_size": (64,)},
+        {"base_channels": 0},
+        {"depth": -1},
+        {"in_channels": 2.0},
+        {"out_channels": True},
+    ],
+    ids=["not-divisible", "zero-height", "one-dim", "zero-width-net", "negative-depth", "float", "bool"],
+)
+def test_invalid_args_raise_value_error(kwargs: dict[str, object]) -> None:
+    with pytest.raises(ValueError, match="UNetArgs"):
+        UNetArgs(**kwargs)  # type: ignore[arg-type]
+
+
+def test_args_survive_a_json_round_trip() -> None:
+    args = UNetArgs(base_channels=4, depth=2, input_size=(64, 128))
+    data = args.to_dict()
+    assert data["input_size"] == [64, 128]
+    assert UNetArgs(**data) == args
+    assert hash(UNetArgs(**data)) == hash(args)
