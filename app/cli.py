@@ -16,6 +16,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import NoReturn, TextIO
 
+from pydantic import ValidationError
+
 from app import __version__
 from app.config import Settings, get_settings
 from app.errors import NeovascError, NoTendonModel, as_neovasc_error
@@ -27,8 +29,12 @@ from app.segmenter import load_tendon_model
 
 log = logging.getLogger("neovasc")
 
-# Files picked up when a directory is given; explicit file paths are always tried.
-KNOWN_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff"}
+# Files picked up when a directory is given (plus suffix-less DICOM files, as PACS exports name them);
+# explicit file paths are always tried.
+KNOWN_SUFFIXES = {
+    ".dcm", ".dicom", ".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff",
+    ".mp4", ".m4v", ".mov", ".avi", ".mkv", ".webm",
+}  # fmt: skip
 EXIT_OK, EXIT_INPUT_FAILED, EXIT_USAGE = 0, 1, 2
 
 
@@ -69,15 +75,31 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, default=None, help="default: NEOVASC_PORT or 8000")
 
     commands.add_parser("schema", help="print the Result JSON Schema")
+
+    bench = commands.add_parser("bench", help="benchmarks: 'neovasc bench count --help'")
+    bench.add_argument("what", choices=("count",), help="count: the Doppler counting backends (cuda_ops)")
+    bench.add_argument("options", nargs=argparse.REMAINDER, help="passed on, e.g. --json --quick")
     return parser
 
 
 def _expand(paths: Sequence[Path]) -> Iterator[Path]:
     for path in paths:
         if path.is_dir():
-            yield from sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in KNOWN_SUFFIXES)
+            yield from sorted(p for p in path.rglob("*") if p.is_file() and _gradable(p))
         else:
             yield path
+
+
+def _gradable(path: Path) -> bool:
+    if path.suffix.lower() in KNOWN_SUFFIXES:
+        return True
+    if path.suffix or path.name.upper() == "DICOMDIR":
+        return False
+    try:
+        with path.open("rb") as handle:
+            return handle.read(132)[128:132] == b"DICM"
+    except OSError:
+        return False
 
 
 def _unique_png(directory: Path, stem: str, used: set[str]) -> Path:
@@ -89,7 +111,7 @@ def _unique_png(directory: Path, stem: str, used: set[str]) -> Path:
     return directory / name
 
 
-def _grade_one(path: Path, options: AnalyzeOptions, settings: Settings, args, used: set[str]) -> Result:
+def _grade_one(path: Path, options: AnalyzeOptions, settings: Settings, args, used: dict[str, set[str]]) -> Result:
     try:
         analysis = run_analysis(path, options, _segmenter(settings) if options.roi is None else None, settings)
     except Exception as exc:  # every input gets a line; the batch goes on
@@ -98,10 +120,10 @@ def _grade_one(path: Path, options: AnalyzeOptions, settings: Settings, args, us
             log.error("unexpected %s on one input", type(exc).__name__, exc_info=exc)
         return failure_result(path.name, error)
     if args.masks is not None:
-        write_mask_png(_unique_png(args.masks, path.stem, used), analysis.roi_mask)
+        write_mask_png(_unique_png(args.masks, path.stem, used["masks"]), analysis.roi_mask)
     if args.overlays is not None:
         overlay = render_overlay(analysis.frame, analysis.roi_mask, analysis.doppler_mask, analysis.grading)
-        write_overlay_png(args.overlays / f"{path.stem}.png", overlay)
+        write_overlay_png(_unique_png(args.overlays, path.stem, used["overlays"]), overlay)
     return analysis.result
 
 
@@ -130,11 +152,19 @@ def _cmd_grade(args: argparse.Namespace, settings: Settings, stdout: TextIO) -> 
         except NeovascError as exc:
             build_parser().error(f"--roi-mask: {exc.message}")
     options = AnalyzeOptions(roi=roi, device=args.device or settings.device, backend=args.backend or settings.backend)
-    used: set[str] = set()
-    sink = args.out.open("w", encoding="utf-8") if args.out is not None else stdout
+    inputs = list(_expand(args.paths))
+    if not inputs:
+        build_parser().error("no input files found under the given paths")
+    used: dict[str, set[str]] = {"masks": set(), "overlays": set()}
+    try:
+        if args.out is not None:
+            args.out.parent.mkdir(parents=True, exist_ok=True)
+        sink = args.out.open("w", encoding="utf-8") if args.out is not None else stdout
+    except OSError as exc:
+        build_parser().error(f"--out {args.out.name!r} cannot be written: {exc.strerror}")
     failed = total = 0
     try:
-        for path in _expand(args.paths):
+        for path in inputs:
             result = _grade_one(path, options, settings, args, used)
             total += 1
             failed += not result.ok
@@ -146,8 +176,6 @@ def _cmd_grade(args: argparse.Namespace, settings: Settings, stdout: TextIO) -> 
     finally:
         if sink is not stdout:
             sink.close()
-    if total == 0:
-        build_parser().error("no input files found under the given paths")
     log.info("graded %d input(s): %d ok, %d failed", total, total - failed, failed)
     return EXIT_INPUT_FAILED if failed else EXIT_OK
 
@@ -165,9 +193,25 @@ def _cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     return EXIT_OK
 
 
+def _cmd_bench(args: argparse.Namespace) -> int:
+    from cuda_ops.bench import main as bench_count
+
+    return bench_count(args.options)
+
+
+def _settings() -> Settings:
+    try:
+        return get_settings()
+    except ValidationError as exc:  # a bad NEOVASC_* variable: a usage error, not a traceback
+        problems = "; ".join(f"NEOVASC_{'_'.join(str(p) for p in e['loc']).upper()}: {e['msg']}" for e in exc.errors())
+        build_parser().error(f"invalid environment setting: {problems}")
+
+
 def main(argv: Sequence[str] | None = None, stdout: TextIO | None = None) -> int:
     args = build_parser().parse_args(argv)
-    settings = get_settings()
+    if args.command == "bench":
+        return _cmd_bench(args)
+    settings = _settings()
     logging.basicConfig(level=settings.log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
     if args.command == "grade":
         return _cmd_grade(args, settings, stdout or sys.stdout)

@@ -67,6 +67,24 @@ class DecodeError(NeovascError):
     title = "Input could not be decoded"
 
 
+class NoFrames(NeovascError):
+    code = "no_frames"
+    status = 422
+    title = "Input holds no frames"
+
+
+class NotAnImage(NeovascError):
+    code = "not_an_image"
+    status = 422
+    title = "DICOM object without an image"
+
+
+class UnsupportedTransferSyntax(NeovascError):
+    code = "unsupported_transfer_syntax"
+    status = 415
+    title = "DICOM compression not readable here"
+
+
 class InputTooLarge(NeovascError):
     code = "input_too_large"
     status = 413

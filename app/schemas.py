@@ -85,6 +85,24 @@ class Calibration(_Model):
     source: str
 
 
+class SourceFacts(_Model):
+    """How the input was encoded: format and colour facts only, never patient identifiers."""
+
+    format: str = Field(description="dicom, mp4, mov, avi, mkv, png, jpeg, bmp, tiff or array.")
+    colour: str = Field(description="Colour model as stored, e.g. RGB, YBR_FULL_422, PALETTE COLOR, yuv420p.")
+    bit_depth: int = Field(ge=1)
+    codec: str | None = Field(None, description="Compression, e.g. jpeg-baseline, rle, h264.")
+    transfer_syntax: str | None = Field(None, description="DICOM transfer syntax UID (a standard constant).")
+    sop_class: str | None = Field(None, description="DICOM storage class name.")
+    vendor: str | None = None
+    yuv_matrix: Literal["bt601", "bt709"] | None = Field(None, description="Video: YUV -> RGB matrix applied.")
+    yuv_range: Literal["limited", "full"] | None = Field(None, description="Video: YUV range applied.")
+    num_frames: int = Field(ge=1)
+    width: int = Field(ge=1)
+    height: int = Field(ge=1)
+    fps: float | None = Field(None, gt=0.0)
+
+
 class ModelInfo(_Model):
     name: str
     sha256: str
@@ -102,6 +120,7 @@ class Result(_Model):
     roi: Roi | None = None
     doppler: Doppler | None = None
     calibration: Calibration | None = None
+    source: SourceFacts | None = None
     warnings: list[WarningInfo] = Field(default_factory=list)
     device: str | None = None
     backend: str | None = None

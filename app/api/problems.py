@@ -19,10 +19,11 @@ PROBLEM_JSON = "application/problem+json"
 PROBLEM_RESPONSES = {
     status: {"model": Problem, "content": {PROBLEM_JSON: {}}, "description": description}
     for status, description in (
+        (400, "Empty input or malformed request"),
         (404, "Input not found"),
         (413, "Input too large"),
         (415, "Unsupported input format"),
-        (422, "Invalid input, ROI or request"),
+        (422, "Undecodable input, no frames, not an image, invalid ROI or request, no tendon model"),
         (500, "Internal error"),
         (503, "Requested device or backend unavailable"),
     )

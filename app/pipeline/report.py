@@ -22,10 +22,12 @@ from app.schemas import (
     ModelInfo,
     Result,
     Roi,
+    SourceFacts,
     Summary,
     WarningInfo,
 )
 
+from .decode import Calibration as CalibrationFact
 from .decode import Clip
 from .grade import Grading
 from .screen import Screen
@@ -55,6 +57,7 @@ def build_result(
     roi: Roi,
     frames: list[FrameMeasure],
     grading: Grading,
+    calibration: CalibrationFact | None,
     *,
     warnings: Iterable[tuple[str, str]],
     device: str,
@@ -72,7 +75,6 @@ def build_result(
         grades=Grades(**grading.grades),
         frame_index=grading.frame_index,
     )
-    calibration = clip.calibration
     return Result(
         input=clip.name,
         ok=True,
@@ -85,6 +87,7 @@ def build_result(
         else Calibration(
             mm_per_px_x=calibration.mm_per_px_x, mm_per_px_y=calibration.mm_per_px_y, source=calibration.source
         ),
+        source=source_facts(clip),
         warnings=[WarningInfo(code=code, message=message) for code, message in warnings],
         device=device,
         backend=backend,
@@ -92,6 +95,16 @@ def build_result(
         timing_ms={step: round(ms, 3) for step, ms in timing_ms.items()},
         version=__version__,
     )
+
+
+def source_facts(clip: Clip) -> SourceFacts:
+    info = clip.source
+    return SourceFacts(
+        format=info.format, colour=info.colour, bit_depth=info.bit_depth, codec=info.codec,
+        transfer_syntax=info.transfer_syntax, sop_class=info.sop_class, vendor=info.vendor,
+        yuv_matrix=info.yuv_matrix, yuv_range=info.yuv_range,
+        num_frames=clip.num_frames, width=clip.width, height=clip.height, fps=clip.fps,
+    )  # fmt: skip
 
 
 def failure_result(name: str, error: NeovascError) -> Result:

@@ -50,6 +50,10 @@ class RoiSpec:
             raise InvalidROI(f"the ROI mask could not be read: {exc.message}") from exc
         return cls(mask=clip.frames[0].max(axis=-1) > 0)
 
+    def check_fits(self, height: int, width: int) -> None:
+        """Raise :class:`InvalidROI` when the region does not fit an image of that size."""
+        self.to_mask(height, width)
+
     def to_mask(self, height: int, width: int) -> np.ndarray:
         """The ROI as an ``(H, W) bool`` mask for an image of that size."""
         if self.rect is not None:

@@ -19,7 +19,8 @@ from app.config import Settings, get_settings
 from app.errors import BackendUnavailable, NoTendonModel
 from app.schemas import FrameMeasure, ModelInfo, Result, Roi
 
-from .decode import Clip, Limits, Source, decode
+from .calibration import calibrate
+from .decode import Limits, Source, decode
 from .device import resolve_device
 from .grade import Grading, GradingConfig, grade_frame, select_frame
 from .report import bbox, build_result
@@ -28,6 +29,9 @@ from .screen import Screen, find_screen
 
 LABEL_ROI = 1  # tendon / user ROI inside the Doppler box: the colour fraction's denominator
 LABEL_BOX_REST = 3  # the rest of the Doppler box
+BATCH_BYTES = 64 << 20  # pixels decoded and counted per batch
+SCREEN_FRAMES = 8  # frames of the first batch that screen parsing looks at
+CANDIDATES = 4  # frames kept in memory as candidates for selection
 
 
 class Segmenter(Protocol):
@@ -107,7 +111,6 @@ def run_analysis(
     options = options or AnalyzeOptions()
     device = resolve_device(options.device)
     timer = _Timer()
-    warnings: list[tuple[str, str]] = []
     with timer.step("decode"):
         clip = decode(source, limits_from(settings), name)
     if options.roi is None and segmenter is None:
@@ -115,12 +118,18 @@ def run_analysis(
             "no tendon model is installed and no region of interest was given; pass --roi x0,y0,x1,y1 "
             "or --roi-mask MASK.png (HTTP: form field 'roi')"
         )
-    with timer.step("screen"):
-        screen = find_screen(clip.frames, settings.chroma_threshold)
-    with timer.step("segment"):
-        roi_masks, roi_kind = _roi_masks(clip, options.roi, segmenter)  # (N|1, H, W) bool
-    with timer.step("count"):
-        counts, measures, doppler_mask, selected = _count(clip, screen, roi_masks, settings, options.backend, device)
+    if options.roi is not None:
+        options.roi.check_fits(clip.height, clip.width)
+    lut = cuda_ops.chroma_lut(settings.chroma_threshold)
+    scan = _Scan(clip, options, segmenter, settings, lut, device, timer)
+    try:
+        scan.run()
+        with timer.step("count"):
+            selected, frame, roi_mask, labels = scan.selected_frame()
+            doppler_mask = _doppler_mask(frame, labels, lut, options.backend, device)
+    except cuda_ops.BackendUnavailable as exc:
+        raise BackendUnavailable(str(exc)) from exc
+    screen, counts = scan.screen, scan.counts
     with timer.step("grade"):
         grading = grade_frame(
             selected,
@@ -129,31 +138,127 @@ def run_analysis(
             doppler_mask,
             GradingConfig(min_vessel_px=settings.min_vessel_px, headline_scale=settings.grade_scale),
         )
-    roi_mask = roi_masks[selected if roi_masks.shape[0] > 1 else 0]
-    warnings += _warnings(clip, screen, roi_mask, counts.fallback, options.roi is None)
+    area = bbox(roi_mask)
+    calibration, why_uncalibrated = (clip.calibration, None)
+    if calibration is None:
+        analysed = screen.doppler_box if area is None else (area.x0, area.y0, area.x1, area.y1)
+        calibration, why_uncalibrated = calibrate(clip.regions, analysed)
+    warnings = list(_warnings(screen, roi_mask, scan.fallback, options.roi is None, why_uncalibrated))
     roi = Roi(
         source="user" if options.roi is not None else "model",
-        kind=roi_kind,
-        bbox=bbox(roi_mask),
+        kind=options.roi.kind if options.roi is not None else "segmentation",
+        bbox=area,
         area_px=int(roi_mask.sum()),
     )
     model = None if options.roi is not None else ModelInfo(name=segmenter.name, sha256=segmenter.sha256)
     result = build_result(
-        clip, screen, roi, measures, grading,
-        warnings=warnings, device=counts.device, backend=counts.backend, model=model, timing_ms=timer.ms,
+        clip, screen, roi, scan.measures, grading, calibration,
+        warnings=warnings, device=scan.device, backend=scan.backend, model=model, timing_ms=timer.ms,
     )  # fmt: skip
-    return Analysis(
-        result=result, frame=clip.frames[selected], roi_mask=roi_mask, doppler_mask=doppler_mask, grading=grading
+    return Analysis(result=result, frame=frame, roi_mask=roi_mask, doppler_mask=doppler_mask, grading=grading)
+
+
+def batch_frames(height: int, width: int) -> int:
+    """Frames per batch: about 64 MB of pixels, between 1 and 64 frames."""
+    return max(1, min(64, BATCH_BYTES // max(1, height * width * 3)))
+
+
+class _Scan:
+    """One pass over the clip, batch by batch: screen (first batch), ROI, counts, frame candidates.
+
+    Only a few frames are kept (the best candidates for selection), so memory does not grow with the
+    clip's length; decoding runs ahead on a background thread (``Clip.batches``).
+    """
+
+    def __init__(self, clip, options, segmenter, settings, lut, device, timer) -> None:
+        self.clip, self.options, self.segmenter, self.settings = clip, options, segmenter, settings
+        self.lut, self.target, self.timer = lut, device, timer
+        self.screen: Screen | None = None
+        self.static_roi: np.ndarray | None = None  # (H, W) bool, a user ROI
+        self.parts: list[cuda_ops.FrameCounts] = []
+        self.candidates: dict[int, tuple[float, np.ndarray, np.ndarray]] = {}  # index -> (cf, frame, roi)
+        self.fallback: str | None = None
+        self.backend = self.device = ""
+
+    def run(self) -> None:
+        clip = self.clip
+        batches = clip.batches(batch_frames(clip.height, clip.width))
+        while True:
+            with self.timer.step("decode"):
+                item = next(batches, None)
+            if item is None:
+                break
+            start, frames = item
+            if self.screen is None:
+                with self.timer.step("screen"):
+                    step = max(1, frames.shape[0] // SCREEN_FRAMES)
+                    self.screen = find_screen(frames[::step][:SCREEN_FRAMES], self.settings.chroma_threshold)
+            with self.timer.step("segment"):
+                roi = self._roi(frames)  # (B|1, H, W) bool
+            with self.timer.step("count"):
+                labels = _labels(roi, self.screen)
+                counts = cuda_ops.count_doppler(
+                    frames, labels, self.lut, backend=self.options.backend, device=self.target
+                )
+            self.parts.append(counts)
+            self.backend, self.device = counts.backend, counts.device
+            self.fallback = self.fallback or counts.fallback
+            self._keep_candidates(start, frames, roi, counts)
+        self.counts = _concat(self.parts)
+        self.measures = _frame_measures(self.counts)
+
+    def _roi(self, frames: np.ndarray) -> np.ndarray:
+        if self.options.roi is not None:
+            if self.static_roi is None:
+                self.static_roi = self.options.roi.to_mask(self.clip.height, self.clip.width)
+            return self.static_roi[None]
+        masks = np.asarray(self.segmenter.predict(frames), dtype=bool)
+        if masks.shape != frames.shape[:3]:
+            raise RuntimeError(f"segmenter returned masks of shape {masks.shape} for frames {frames.shape}")
+        return masks
+
+    def _keep_candidates(self, start: int, frames: np.ndarray, roi: np.ndarray, counts) -> None:
+        """Keep copies of the frames with the highest colour fraction so far (at most ``CANDIDATES``)."""
+        for i in range(frames.shape[0]):
+            cf = _fraction(counts.doppler[i, LABEL_ROI], counts.pixels[i, LABEL_ROI])
+            score = -1.0 if cf is None else cf
+            if len(self.candidates) < CANDIDATES or score > min(c[0] for c in self.candidates.values()):
+                if len(self.candidates) >= CANDIDATES:
+                    worst = min(self.candidates, key=lambda k: self.candidates[k][0])
+                    del self.candidates[worst]
+                mask = roi[i if roi.shape[0] > 1 else 0]
+                self.candidates[start + i] = (score, frames[i].copy(), mask.copy())
+
+    def selected_frame(self) -> tuple[int, np.ndarray, np.ndarray, np.ndarray]:
+        """``(index, frame (H, W, 3), roi (H, W) bool, labels (H, W) uint8)`` of the selected frame."""
+        selected = select_frame([m.colour_fraction for m in self.measures], [m.flash for m in self.measures])
+        if selected in self.candidates:
+            _, frame, roi = self.candidates[selected]
+        else:  # not among the kept candidates: decode it again
+            frame = self.clip.read(selected)[0]
+            roi = self._roi(frame[None])[0]
+        return selected, frame, roi, _labels(roi[None], self.screen)[0]
+
+
+def _concat(parts: list[cuda_ops.FrameCounts]) -> cuda_ops.FrameCounts:
+    """Counts of consecutive batches as one."""
+    if len(parts) == 1:
+        return parts[0]
+    return cuda_ops.FrameCounts(
+        pixels=np.concatenate([p.pixels for p in parts]),
+        doppler=np.concatenate([p.doppler for p in parts]),
+        value_sum=np.concatenate([p.value_sum for p in parts]),
+        value_sq_sum=np.concatenate([p.value_sq_sum for p in parts]),
+        backend=parts[-1].backend,
+        device=parts[-1].device,
+        fallback=next((p.fallback for p in parts if p.fallback), None),
     )
 
 
-def _roi_masks(clip: Clip, roi: RoiSpec | None, segmenter: Segmenter | None) -> tuple[np.ndarray, str]:
-    if roi is not None:
-        return roi.to_mask(clip.height, clip.width)[None], roi.kind
-    masks = np.asarray(segmenter.predict(clip.frames), dtype=bool)
-    if masks.shape != clip.frames.shape[:3]:
-        raise RuntimeError(f"segmenter returned masks of shape {masks.shape} for frames {clip.frames.shape}")
-    return masks, "segmentation"
+def _doppler_mask(frame, labels, lut, backend, device) -> np.ndarray:
+    """The counted Doppler pixels of one frame inside the ROI, ``(H, W) bool``."""
+    one = cuda_ops.count_doppler(frame[None], labels[None], lut, backend=backend, device=device, mask_frames=(0,))
+    return one.masks[0] & (labels == LABEL_ROI)
 
 
 def _labels(roi_masks: np.ndarray, screen: Screen) -> np.ndarray:
@@ -166,31 +271,6 @@ def _labels(roi_masks: np.ndarray, screen: Screen) -> np.ndarray:
     labels = np.where(roi_masks & in_box, LABEL_ROI, 0).astype(np.uint8)
     labels[~roi_masks & in_box] = LABEL_BOX_REST
     return labels
-
-
-def _count(clip, screen, roi_masks, settings, backend, device):
-    """Counts for every frame, then the Doppler mask (inside the ROI) of the selected frame."""
-    lut = cuda_ops.chroma_lut(settings.chroma_threshold)
-    labels = _labels(roi_masks, screen)  # (N|1, H, W) uint8
-    single = clip.frames.shape[0] == 1
-    try:
-        counts = cuda_ops.count_doppler(
-            clip.frames, labels, lut, backend=backend, device=device, mask_frames=(0,) if single else ()
-        )
-        measures = _frame_measures(counts)
-        selected = select_frame([m.colour_fraction for m in measures], [m.flash for m in measures])
-        frame_labels = labels[selected if labels.shape[0] > 1 else 0]  # (H, W)
-        if single:
-            mask = counts.masks[0]
-        else:  # a second pass over one frame is cheaper than keeping every frame's mask
-            frame = clip.frames[selected : selected + 1]
-            one = cuda_ops.count_doppler(
-                frame, frame_labels[None], lut, backend=backend, device=device, mask_frames=(0,)
-            )
-            mask = one.masks[0]
-    except cuda_ops.BackendUnavailable as exc:
-        raise BackendUnavailable(str(exc)) from exc
-    return counts, measures, mask & (frame_labels == LABEL_ROI), selected
 
 
 def _fraction(doppler: int, pixels: int) -> float | None:
@@ -210,11 +290,11 @@ def _frame_measures(counts: cuda_ops.FrameCounts) -> list[FrameMeasure]:
     ]
 
 
-def _warnings(clip: Clip, screen: Screen, roi_mask: np.ndarray, fallback: str | None, model_roi: bool):
-    if clip.calibration is None:
-        yield "uncalibrated", "no physical pixel size in the input: thickness_mm and area_mm2 are null"
+def _warnings(screen: Screen, roi_mask: np.ndarray, fallback: str | None, model_roi: bool, why_uncalibrated):
+    if why_uncalibrated is not None:
+        yield "uncalibrated", f"{why_uncalibrated}: thickness_mm and area_mm2 are null"
     if screen.mode == "none":
-        yield "no_doppler_mode", "no Doppler colour found on the screen: the colour fraction is 0 by construction"
+        yield "no_doppler_mode", "no Doppler colour was found in the image area: the colour fraction counts nothing"
     if model_roi and not roi_mask.any():
         yield "no_tendon_found", "the tendon model found no tendon on the selected frame"
     if fallback is not None:

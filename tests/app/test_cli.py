@@ -7,6 +7,7 @@ import io
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -156,3 +157,24 @@ def test_schema_command():
     assert cli.main(["schema"], stdout=out) == 0
     schema = json.loads(out.getvalue())
     assert schema["title"] == "Result" and "schema" in schema["properties"]
+
+
+def test_published_schema_matches_the_code(capsys):
+    """docs/result.schema.json is what `neovasc schema` prints (regenerate it after changing Result)."""
+    assert cli.main(["schema"]) == 0
+    published = Path(__file__).resolve().parents[2] / "docs" / "result.schema.json"
+    assert json.loads(capsys.readouterr().out) == json.loads(published.read_text())
+
+
+def test_bad_environment_setting_is_a_usage_error(monkeypatch, capsys):
+    get_settings.cache_clear()
+    monkeypatch.setenv("NEOVASC_DEVICE", "gpu")
+    try:
+        with pytest.raises(SystemExit) as exit_info:
+            cli.main(["grade", "whatever.png"])
+    finally:
+        monkeypatch.delenv("NEOVASC_DEVICE")
+        get_settings.cache_clear()
+    assert exit_info.value.code == 2
+    line = json.loads(capsys.readouterr().err.strip().splitlines()[-1])
+    assert line["error"]["code"] == "usage_error" and "NEOVASC_DEVICE" in line["error"]["message"]

@@ -8,14 +8,26 @@ import numpy as np
 
 from app.errors import DecodeError, EmptyInput, InputNotFound, UnsupportedInput
 
-from .base import Calibration, Clip, Decoder, Limits, SourceInfo
+from .base import Calibration, Clip, Decoder, Limits, SourceInfo, UltrasoundRegion
+from .dicom import DicomDecoder
 from .image import ImageDecoder
+from .video import VideoDecoder
 
-DECODERS: list[Decoder] = [ImageDecoder()]
+DECODERS: list[Decoder] = [DicomDecoder(), ImageDecoder(), VideoDecoder()]
 
 Source = str | Path | bytes | bytearray | memoryview | np.ndarray | Clip
 
-__all__ = ["DECODERS", "Calibration", "Clip", "Decoder", "Limits", "Source", "SourceInfo", "decode"]
+__all__ = [
+    "DECODERS",
+    "Calibration",
+    "Clip",
+    "Decoder",
+    "Limits",
+    "Source",
+    "SourceInfo",
+    "UltrasoundRegion",
+    "decode",
+]
 
 
 def decode(source: Source, limits: Limits, name: str | None = None) -> Clip:
@@ -63,7 +75,8 @@ def _decode_bytes(data: bytes, name: str, limits: Limits) -> Clip:
             reasons.append(f"{plugin.name}: not its format")
     kind = "a DICOM file" if data[128:132] == b"DICM" else "an unrecognised format"
     raise UnsupportedInput(
-        f"{name!r} is {kind}; readers tried: {'; '.join(reasons)}. Send a PNG, JPEG, BMP or TIFF image"
+        f"{name!r} is {kind}; readers tried: {'; '.join(reasons)}. Send a PNG, JPEG, BMP or TIFF image, "
+        "or an MP4, MOV, AVI or MKV/WebM video"
     )
 
 
@@ -81,4 +94,4 @@ def _from_array(array: np.ndarray, name: str, limits: Limits) -> Clip:
         raise DecodeError(f"array of shape {array.shape} holds no pixels")
     limits.check_geometry(*frames.shape[:3])
     source = SourceInfo(format="array", colour=colour)
-    return Clip(frames=np.ascontiguousarray(frames), name=name, source=source)
+    return Clip.in_memory(frames, name, source)

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
+import queue
+import threading
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Protocol
 
 import numpy as np
@@ -21,40 +26,200 @@ class Calibration:
 
 @dataclass(frozen=True)
 class SourceInfo:
-    """Facts about how the input was encoded. Never holds patient identifiers."""
+    """Facts about how the input was encoded. Never holds patient identifiers.
 
-    format: str  # "png", "jpeg", "bmp", "tiff", "array"
-    colour: str  # colour model as stored: "RGB", "RGBA", "grey", ...
+    Attributes:
+        format: "png", "jpeg", "bmp", "tiff", "dicom", "mp4", "avi", ..., or "array".
+        colour: colour model as stored: "RGB", "RGBA", "grey", "YBR_FULL_422", "PALETTE COLOR", "yuv420p", ...
+        bit_depth: bits per sample as stored.
+        vendor: the scanner maker when the file names it.
+        codec: compression ("uncompressed", "rle", "jpeg-baseline", "jpeg-ls", "jpeg2000", "h264", ...).
+        transfer_syntax: the DICOM transfer syntax UID (a public standard constant, not an identifier).
+        sop_class: the DICOM storage class name ("Ultrasound Multi-frame Image Storage", ...).
+        yuv_matrix / yuv_range: the YUV -> RGB conversion applied to video ("bt601" | "bt709", "limited" | "full").
+    """
+
+    format: str
+    colour: str
     bit_depth: int = 8
     vendor: str | None = None
+    codec: str | None = None
+    transfer_syntax: str | None = None
+    sop_class: str | None = None
+    yuv_matrix: str | None = None
+    yuv_range: str | None = None
+
+
+@dataclass(frozen=True)
+class UltrasoundRegion:
+    """One item of a DICOM Sequence of Ultrasound Regions, in pixels of the frame.
+
+    Attributes:
+        bbox: half-open ``(x0, y0, x1, y1)``.
+        spatial_format: RegionSpatialFormat (1 2D tissue, 2 M-mode, 3 spectral, 4 waveform, ...).
+        data_type: RegionDataType (1 tissue, 2 colour flow, 3 PW spectral, ..., 0x0E colour bar).
+        units_x / units_y: PhysicalUnitsX/YDirection (3 = cm, 4 = seconds, ...).
+        delta_x / delta_y: PhysicalDeltaX/Y, physical units per pixel as stored.
+    """
+
+    bbox: tuple[int, int, int, int]
+    spatial_format: int
+    data_type: int
+    units_x: int
+    units_y: int
+    delta_x: float
+    delta_y: float
+
+    @property
+    def area(self) -> int:
+        x0, y0, x1, y1 = self.bbox
+        return max(0, x1 - x0) * max(0, y1 - y0)
+
+    def contains(self, box: tuple[int, int, int, int]) -> bool:
+        x0, y0, x1, y1 = self.bbox
+        return x0 <= box[0] and y0 <= box[1] and box[2] <= x1 and box[3] <= y1
+
+
+# (start, stop) -> (stop - start, H, W, 3) uint8 RGB
+FrameReader = Callable[[int, int], np.ndarray]
+# batch size -> (B, H, W, 3) uint8 RGB batches, in order, covering every frame once
+FrameStream = Callable[[int], Iterator[np.ndarray]]
+
+PREFETCH_BATCHES = 2
 
 
 @dataclass(frozen=True, eq=False)
 class Clip:
-    """Decoded input.
+    """A decoded input: frames that are read on demand, and what the file says about them.
+
+    Frames are ``uint8`` RGB ``(H, W, 3)``. A clip may hold them in memory (stills, arrays) or decode
+    them as they are asked for (DICOM frame by frame, video by stream), so a long clip is never held
+    whole unless a caller asks for :attr:`frames`.
 
     Attributes:
-        frames: ``(N, H, W, 3) uint8`` RGB, N >= 1.
         name: base name for reports (no directories).
+        source: how the input was encoded.
+        num_frames, height, width: geometry, known from headers before any pixel is decoded.
         fps: frames per second, when the format states it.
         calibration: mm per pixel, when the format states it reliably.
-        source: how the input was encoded.
+        regions: DICOM ultrasound regions (pixel coordinates), when present.
+        frame_times_ms: the time of each frame from the first, when the format states it.
     """
 
-    frames: np.ndarray
     name: str
     source: SourceInfo
+    num_frames: int
+    height: int
+    width: int
+    reader: FrameReader = field(repr=False)
+    stream: FrameStream | None = field(default=None, repr=False)
     fps: float | None = None
     calibration: Calibration | None = None
+    regions: tuple[UltrasoundRegion, ...] = ()
     frame_times_ms: tuple[float, ...] | None = field(default=None, repr=False)
 
-    @property
-    def height(self) -> int:
-        return int(self.frames.shape[1])
+    @classmethod
+    def in_memory(cls, frames: np.ndarray, name: str, source: SourceInfo, **facts) -> Clip:
+        """A clip over frames already decoded: ``(N, H, W, 3) uint8`` RGB."""
+        frames = np.ascontiguousarray(frames)
+        if frames.dtype != np.uint8 or frames.ndim != 4 or frames.shape[-1] != 3 or 0 in frames.shape:
+            raise ValueError(f"frames must be non-empty (N, H, W, 3) uint8, got {frames.shape} {frames.dtype}")
+        n, h, w, _ = frames.shape
+        return cls(name=name, source=source, num_frames=n, height=h, width=w, reader=lambda a, b: frames[a:b], **facts)
 
     @property
-    def width(self) -> int:
-        return int(self.frames.shape[2])
+    def random_access(self) -> bool:
+        """Whether :meth:`read` is cheap for any frame (False: frames come from a sequential stream)."""
+        return self.stream is None
+
+    def read(self, start: int, stop: int | None = None) -> np.ndarray:
+        """Frames ``start`` to ``stop`` (default: one frame) as ``(K, H, W, 3) uint8``."""
+        stop = start + 1 if stop is None else stop
+        if not 0 <= start < stop <= self.num_frames:
+            raise IndexError(f"frames {start}:{stop} out of range for a clip of {self.num_frames}")
+        return self.reader(start, stop)
+
+    def batches(self, size: int, prefetch: int = PREFETCH_BATCHES) -> Iterator[tuple[int, np.ndarray]]:
+        """``(first index, (B, H, W, 3) uint8)`` batches in order, decoded ahead on a background thread.
+
+        At most ``prefetch`` decoded batches wait in memory, so decoding overlaps with analysis
+        while memory stays bounded by ``(prefetch + 2) * size`` frames.
+        """
+        size = max(1, int(size))
+        if self.num_frames <= size:  # one batch: nothing to overlap
+            yield 0, self.read(0, self.num_frames)
+            return
+        source = self.stream(size) if self.stream is not None else self._ranges(size)
+        start = 0
+        for batch in prefetched(source, prefetch):
+            yield start, batch
+            start += batch.shape[0]
+
+    def _ranges(self, size: int) -> Iterator[np.ndarray]:
+        for start in range(0, self.num_frames, size):
+            yield self.reader(start, min(start + size, self.num_frames))
+
+    @cached_property
+    def frames(self) -> np.ndarray:
+        """Every frame, ``(N, H, W, 3) uint8`` (decodes and holds the whole clip: prefer :meth:`batches`)."""
+        if self.num_frames == 1 or self.stream is None:
+            return np.ascontiguousarray(self.reader(0, self.num_frames))
+        return np.concatenate([batch for _, batch in self.batches(64)], axis=0)
+
+
+_DONE = object()
+
+
+def prefetched(source: Iterator[np.ndarray], depth: int) -> Iterator[np.ndarray]:
+    """Run ``source`` on a daemon thread, ``depth`` items ahead of the consumer.
+
+    Exceptions raised by the producer are re-raised in the consumer; a consumer that stops early
+    stops the producer at its next item.
+    """
+    if depth < 1:
+        yield from source
+        return
+    items: queue.Queue = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def put(item: object) -> bool:
+        while not stop.is_set():
+            try:
+                items.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def produce() -> None:
+        try:
+            for item in source:
+                if not put(item):
+                    return
+            put(_DONE)
+        except BaseException as exc:  # handed to the consumer, which re-raises it
+            put(exc)
+        finally:
+            close = getattr(source, "close", None)
+            if close is not None:
+                close()
+
+    thread = threading.Thread(target=produce, name="neovasc-decode", daemon=True)
+    thread.start()
+    try:
+        while True:
+            item = items.get()
+            if item is _DONE:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        with contextlib.suppress(queue.Empty):
+            while True:
+                items.get_nowait()
+        thread.join(timeout=5)
 
 
 @dataclass(frozen=True)
@@ -80,7 +245,7 @@ class Limits:
                 f"{self.max_frame_pixels} (NEOVASC_MAX_FRAME_PIXELS)"
             )
         if frames > self.max_frames:
-            raise InputTooLarge(f"input has {frames} frames, above the limit of {self.max_frames}")
+            raise InputTooLarge(f"input has {frames} frames, above the limit of {self.max_frames} (NEOVASC_MAX_FRAMES)")
         if frames * height * width > self.max_total_pixels:
             raise InputTooLarge(
                 f"input holds {frames * height * width} pixels in all, above the limit of "

@@ -53,7 +53,7 @@ class ImageDecoder:
                 f"{fmt} header says {width}x{height} but the pixels decode as {array.shape[1]}x{array.shape[0]}"
             )
         rgb, colour, depth = to_rgb8(array)
-        return Clip(frames=rgb[None], name=name, source=SourceInfo(format=fmt, colour=colour, bit_depth=depth))
+        return Clip.in_memory(rgb[None], name, SourceInfo(format=fmt, colour=colour, bit_depth=depth))
 
 
 def _probe(data: bytes, fmt: str) -> tuple[int, int, int]:

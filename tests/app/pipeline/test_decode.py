@@ -81,7 +81,7 @@ def test_errors(tmp_path, bgr):
         decode(b"", LIMITS)
     with pytest.raises(UnsupportedInput, match="unrecognised format"):
         decode(b"hello world", LIMITS)
-    with pytest.raises(UnsupportedInput, match="DICOM"):
+    with pytest.raises(DecodeError, match="DICOM"):
         decode(b"\0" * 128 + b"DICM" + b"\0" * 64, LIMITS)
     with pytest.raises(DecodeError):
         decode(png[:40], LIMITS)  # header only: pixels truncated
