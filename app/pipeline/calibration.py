@@ -9,6 +9,7 @@ Non-square pixels keep their two scales.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 from .decode import Calibration, UltrasoundRegion
@@ -36,6 +37,7 @@ def calibrate(
         return None, "no ultrasound region of the input contains the whole analysed area"
     if region.units_x != UNITS_CM or region.units_y != UNITS_CM:
         return None, "the ultrasound region holding the analysed area is not in centimetres on both axes"
-    if not (region.delta_x > 0 and region.delta_y > 0):
-        return None, "the ultrasound region holding the analysed area states no positive pixel size"
-    return Calibration(mm_per_px_x=region.delta_x * 10.0, mm_per_px_y=region.delta_y * 10.0, source=SOURCE), None
+    mm_x, mm_y = region.delta_x * 10.0, region.delta_y * 10.0
+    if not (0 < mm_x < math.inf and 0 < mm_y < math.inf):  # NaN, infinite or overflowing sizes are not sizes
+        return None, "the ultrasound region holding the analysed area states no positive, finite pixel size"
+    return Calibration(mm_per_px_x=mm_x, mm_per_px_y=mm_y, source=SOURCE), None

@@ -76,6 +76,9 @@ _COLOUR_MODELS = {
     "MONOCHROME2",
 }
 _UNITS_CM = 3
+# Other defined terms of Photometric Interpretation (PS3.3 C.7.6.3.1.2), named when refused; any other
+# value is file text and is not echoed.
+_OTHER_COLOUR_MODELS = {"YBR_PARTIAL_422", "YBR_PARTIAL_420", "HSV", "ARGB", "CMYK", "XYB"}
 
 
 def _pydicom() -> Any:
@@ -143,10 +146,25 @@ def _transfer_syntax(ds: Any) -> str:
 def _get(ds: Any, keyword: str, default: Any = None) -> Any:
     """A header value, or ``default`` when absent or unreadable (a corrupt element must not crash)."""
     try:
-        value = ds.get(keyword, default)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # values are converted on first access; the warnings quote them
+            value = ds.get(keyword, default)
     except Exception:
         return default
     return default if value is None or value == "" else value
+
+
+def _shown_uid(ts: str) -> str:
+    """A transfer syntax UID for a message: a standard one as it is; any other is file text, not echoed."""
+    from pydicom.uid import AllTransferSyntaxes
+
+    return ts if ts in AllTransferSyntaxes else "(not a standard UID)"
+
+
+def _shown_term(colour: str) -> str:
+    if not colour:
+        return "(missing)"
+    return colour if colour in _COLOUR_MODELS | _OTHER_COLOUR_MODELS else "(not a defined term)"
 
 
 def _int(ds: Any, keyword: str, default: int | None = None) -> int | None:
@@ -162,7 +180,7 @@ def _clip(ds: Any, name: str, limits: Limits) -> Clip:
     if len(ds) == 0:
         raise DecodeError("the DICOM file holds no data elements (truncated or corrupt file?)")
     if "PixelData" not in ds:
-        if _get(ds, "Rows") is not None:  # an image header whose pixel data was cut off
+        if _get(ds, "Rows") is not None or "Image Storage" in (sop_class or ""):  # an image cut off or garbled
             raise DecodeError("the DICOM header describes an image but its pixel data is missing (truncated file?)")
         if _get(ds, "SOPClassUID") is None:
             raise DecodeError("the DICOM data holds neither an image nor a storage class (truncated or corrupt file?)")
@@ -174,7 +192,7 @@ def _clip(ds: Any, name: str, limits: Limits) -> Clip:
     codec = _CODEC_NAMES.get(ts)
     if ts.startswith(_VIDEO_SYNTAXES):
         raise UnsupportedTransferSyntax(
-            f"the DICOM file holds an MPEG video stream (transfer syntax {ts}); export the clip as MP4 "
+            f"the DICOM file holds an MPEG video stream (transfer syntax {_shown_uid(ts)}); export the clip as MP4 "
             "or as an ultrasound multi-frame image with JPEG frames"
         )
     rows, cols = _int(ds, "Rows", 0), _int(ds, "Columns", 0)
@@ -191,7 +209,7 @@ def _clip(ds: Any, name: str, limits: Limits) -> Clip:
     limits.check_geometry(frames, rows, cols)
     if colour not in _COLOUR_MODELS:
         raise UnsupportedInput(
-            f"DICOM photometric interpretation {colour or '(missing)'} is not supported; "
+            f"DICOM photometric interpretation {_shown_term(colour)} is not supported; "
             f"expected one of {', '.join(sorted(_COLOUR_MODELS))}"
         )
     if samples not in (1, 3) or (samples == 3) != (colour not in ("PALETTE COLOR", "MONOCHROME1", "MONOCHROME2")):
@@ -241,12 +259,34 @@ def _sop_class_name(ds: Any) -> str | None:
     return name if name and name != str(uid) else None  # an unknown UID is not echoed back
 
 
+# Ultrasound makers, matched in the Manufacturer element; the element's own text is never reported
+# (it is free text that an export tool may fill with anything).
+_VENDORS = (
+    ("GE", ("GE ", "GE_", "G.E.", "GENERAL ELECTRIC", "GEMS", "KRETZ")),
+    ("Philips", ("PHILIPS", "ATL")),
+    ("Siemens", ("SIEMENS", "ACUSON")),
+    ("Canon", ("CANON", "TOSHIBA")),
+    ("Samsung", ("SAMSUNG", "MEDISON")),
+    ("Mindray", ("MINDRAY",)),
+    ("Esaote", ("ESAOTE",)),
+    ("Hitachi", ("HITACHI", "ALOKA")),
+    ("Fujifilm", ("FUJIFILM", "SONOSITE")),
+    ("Hewlett-Packard", ("HEWLETT", "HP ")),
+    ("SuperSonic Imagine", ("SUPERSONIC",)),
+    ("BK Medical", ("BK MEDICAL", "B-K MEDICAL")),
+)
+
+
 def _vendor(ds: Any) -> str | None:
+    """The scanner maker as one of :data:`_VENDORS`, "other" for an unknown one, None when absent."""
     maker = _get(ds, "Manufacturer")
-    if not isinstance(maker, str):
+    if not isinstance(maker, str) or not maker.strip():
         return None
-    maker = maker.strip()
-    return maker[:64] if maker else None
+    text = f"{maker.strip().upper()} "
+    for name, prefixes in _VENDORS:
+        if any(text.startswith(p) or f" {p}" in f" {text}" for p in prefixes):
+            return name
+    return "other"
 
 
 def _check_decoder(ts: str, codec: str | None) -> None:
@@ -256,12 +296,12 @@ def _check_decoder(ts: str, codec: str | None) -> None:
         decoder = get_decoder(ts)
     except (NotImplementedError, ValueError) as exc:
         raise UnsupportedTransferSyntax(
-            f"DICOM transfer syntax {ts} ({codec or 'unknown'}) has no pixel decoder in neovasc"
+            f"DICOM transfer syntax {_shown_uid(ts)} ({codec or 'unknown'}) has no pixel decoder in neovasc"
         ) from exc
     if not decoder.is_available:
         hint = _PLUGIN_HINTS.get(codec or "", "python-gdcm (pip install 'neovasc[gdcm]')")
         raise UnsupportedTransferSyntax(
-            f"DICOM transfer syntax {ts} ({codec}) needs a decoder that is not installed: {hint}"
+            f"DICOM transfer syntax {_shown_uid(ts)} ({codec}) needs a decoder that is not installed: {hint}"
         )
 
 
@@ -319,7 +359,7 @@ def _frame_decoder(ds: Any, ts: str, frames: int, colour: str, stored: int) -> C
 
 def _native_frames(ds: Any, ts: str, frames: int, rows: int, cols: int) -> Callable[[int], np.ndarray] | None:
     """Frames of uncompressed 8- or 16-bit data as views into the pixel data (None: let pydicom do it)."""
-    samples, allocated = int(ds.SamplesPerPixel), int(ds.BitsAllocated)
+    samples, allocated = _int(ds, "SamplesPerPixel", 1), _int(ds, "BitsAllocated", 8)  # as _clip read them
     if allocated not in (8, 16):
         return None
     signed = _int(ds, "PixelRepresentation", 0) == 1
@@ -342,8 +382,8 @@ def _native_frames(ds: Any, ts: str, frames: int, rows: int, cols: int) -> Calla
 
 def _rle_frames(ds: Any, frames: int, rows: int, cols: int) -> Callable[[int], np.ndarray] | None:
     """Frames of 8-bit RLE data through pylibjpeg-rle, fragments located once (None: let pydicom do it)."""
-    samples = int(ds.SamplesPerPixel)
-    if int(ds.BitsAllocated) != 8:
+    samples = _int(ds, "SamplesPerPixel", 1)
+    if _int(ds, "BitsAllocated", 8) != 8:  # as _clip read it: an unreadable value is taken as the default
         return None
     try:
         from rle.utils import decode_pixel_data

@@ -11,11 +11,11 @@ from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.encaps import encapsulate
 from pydicom.sequence import Sequence
 from pydicom.uid import (
+    MPEG4HP41,
     ExplicitVRBigEndian,
     ExplicitVRLittleEndian,
     JPEGBaseline8Bit,
     JPEGLosslessSV1,
-    MPEG4HP41,
     RLELossless,
     generate_uid,
 )
