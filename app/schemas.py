@@ -74,9 +74,30 @@ class Roi(_Model):
     area_px: int = Field(ge=0, description="ROI pixels on the selected frame (whole ROI).")
 
 
+class DopplerBox(Box):
+    """One Doppler box; the counted interior is the exact shape, the rectangle its bounds."""
+
+    shape: Literal["rectangle", "parallelogram", "sector", "colour_extent", "region"]
+    source: Literal["dicom_region", "outline", "colour_extent"]
+
+
+class ColourBar(Box):
+    """A colour legend found on the screen (excluded from counting)."""
+
+    kind: Literal["velocity", "power"] = Field(description="velocity: signed flow -1..1; power: level 0..1.")
+    source: str
+
+
+class ImageArea(Box):
+    source: Literal["dicom_region", "pixels", "frame"]
+
+
 class Doppler(_Model):
     mode: Literal["colour", "power", "none"]
-    box: Box | None = Field(None, description="The Doppler (colour) box, when found.")
+    box: Box | None = Field(None, description="Bounds of all Doppler boxes together, when found.")
+    boxes: list[DopplerBox] = Field(default_factory=list, description="Each Doppler box (two on a split screen).")
+    colour_bars: list[ColourBar] = Field(default_factory=list)
+    image_area: ImageArea | None = Field(None, description="The ultrasound picture on the screen.")
 
 
 class Calibration(_Model):

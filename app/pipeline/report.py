@@ -51,6 +51,17 @@ def _box(rect: tuple[int, int, int, int] | None) -> Box | None:
     return None if rect is None else Box(x0=rect[0], y0=rect[1], x1=rect[2], y1=rect[3])
 
 
+def _doppler(screen: Screen) -> Doppler:
+    facts = screen.describe()
+    return Doppler(
+        mode=screen.mode,
+        box=_box(screen.doppler_box),
+        boxes=facts["boxes"],
+        colour_bars=facts["colour_bars"],
+        image_area=facts["image_area"],
+    )
+
+
 def build_result(
     clip: Clip,
     screen: Screen,
@@ -81,7 +92,7 @@ def build_result(
         summary=summary,
         frames=frames,
         roi=roi,
-        doppler=Doppler(mode=screen.mode, box=_box(screen.doppler_box)),
+        doppler=_doppler(screen),
         calibration=None
         if calibration is None
         else Calibration(

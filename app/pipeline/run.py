@@ -175,6 +175,7 @@ class _Scan:
         self.lut, self.target, self.timer = lut, device, timer
         self.screen: Screen | None = None
         self.static_roi: np.ndarray | None = None  # (H, W) bool, a user ROI
+        self.box_mask: np.ndarray | None = None  # (H, W) bool, where Doppler is counted
         self.parts: list[cuda_ops.FrameCounts] = []
         self.candidates: dict[int, tuple[float, np.ndarray, np.ndarray]] = {}  # index -> (cf, frame, roi)
         self.fallback: str | None = None
@@ -192,11 +193,13 @@ class _Scan:
             if self.screen is None:
                 with self.timer.step("screen"):
                     step = max(1, frames.shape[0] // SCREEN_FRAMES)
-                    self.screen = find_screen(frames[::step][:SCREEN_FRAMES], self.settings.chroma_threshold)
+                    self.screen = find_screen(
+                        frames[::step][:SCREEN_FRAMES], self.settings.chroma_threshold, self.clip.regions
+                    )
             with self.timer.step("segment"):
                 roi = self._roi(frames)  # (B|1, H, W) bool
             with self.timer.step("count"):
-                labels = _labels(roi, self.screen)
+                labels = self._labels(roi)
                 counts = cuda_ops.count_doppler(
                     frames, labels, self.lut, backend=self.options.backend, device=self.target
                 )
@@ -237,7 +240,23 @@ class _Scan:
         else:  # not among the kept candidates: decode it again
             frame = self.clip.read(selected)[0]
             roi = self._roi(frame[None])[0]
-        return selected, frame, roi, _labels(roi[None], self.screen)[0]
+        return selected, frame, roi, self._labels(roi[None])[0]
+
+    def _labels(self, roi_masks: np.ndarray) -> np.ndarray:
+        """Label map ``(B|1, H, W) uint8``: the ROI inside the Doppler box(es), the rest of the box(es).
+
+        Without a box the whole ROI is counted. Colour bars and everything outside the image area carry
+        no label; so does the ROI outside the box (Doppler cannot appear there).
+        """
+        if self.box_mask is None:
+            h, w = self.clip.height, self.clip.width
+            keep = ~self.screen.exclude_mask(h, w)
+            self.box_mask = (self.screen.box_mask(h, w) if self.screen.boxes else np.ones((h, w), bool)) & keep
+        in_box = self.box_mask
+        labels = np.where(roi_masks & in_box, LABEL_ROI, 0).astype(np.uint8)
+        if self.screen.boxes:
+            labels[~roi_masks & in_box] = LABEL_BOX_REST
+        return labels
 
 
 def _concat(parts: list[cuda_ops.FrameCounts]) -> cuda_ops.FrameCounts:
@@ -259,18 +278,6 @@ def _doppler_mask(frame, labels, lut, backend, device) -> np.ndarray:
     """The counted Doppler pixels of one frame inside the ROI, ``(H, W) bool``."""
     one = cuda_ops.count_doppler(frame[None], labels[None], lut, backend=backend, device=device, mask_frames=(0,))
     return one.masks[0] & (labels == LABEL_ROI)
-
-
-def _labels(roi_masks: np.ndarray, screen: Screen) -> np.ndarray:
-    """Label map ``(N|1, H, W) uint8``: the ROI inside the Doppler box, and the rest of the box."""
-    if screen.doppler_box is None:
-        return roi_masks.astype(np.uint8) * LABEL_ROI
-    x0, y0, x1, y1 = screen.doppler_box
-    in_box = np.zeros(roi_masks.shape[1:], dtype=bool)
-    in_box[y0:y1, x0:x1] = True
-    labels = np.where(roi_masks & in_box, LABEL_ROI, 0).astype(np.uint8)
-    labels[~roi_masks & in_box] = LABEL_BOX_REST
-    return labels
 
 
 def _fraction(doppler: int, pixels: int) -> float | None:
