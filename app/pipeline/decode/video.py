@@ -19,16 +19,16 @@ How it works:
   FFmpeg's ``AVColorSpace``/``AVColorRange`` carry them): BT.709 (1) or BT.601 (5 BT.470BG,
   6 SMPTE 170M); untagged: BT.709 from 720 lines up (HD), BT.601 below (SD). Range: full when
   tagged full or when the pixel format is a ``yuvj*`` one (JPEG/MJPEG), else limited (studio swing,
-  the video default). Other matrices (BT.2020, SMPTE 240M, YCgCo, ...) are refused by name. The
-  chosen pair is passed to swscale explicitly, never taken from its defaults, and recorded in
-  :attr:`SourceInfo.yuv_matrix` / :attr:`SourceInfo.yuv_range`. RGB, grey and palette pixel formats
-  (PNG, QuickTime RLE, FFV1, raw video) are copied to RGB without a matrix (both fields ``None``;
-  grey is taken as full range).
-  Measured on flat patches: within 3 levels of the exact BT.601/BT.709 formula, and grey
-  (Cb = Cr = 128) stays exactly grey.
-* **Streaming.** :attr:`Clip.stream` decodes sequentially with FFmpeg's automatic frame/slice threads
-  (``../shared/facts.md``: 297 vs 193 fps with one thread on MPEG-4 1080p); ``Clip.batches`` runs it
-  on a background thread so decoding overlaps with analysis. :attr:`Clip.reader` seeks to the
+  the video default). Other matrices (BT.2020, SMPTE 240M, YCgCo, ...) are refused by name. The pair
+  is recorded in :attr:`SourceInfo.yuv_matrix` / ``yuv_range``. 8-bit planar YUV is converted by the
+  kernel of :mod:`.yuv` from FFmpeg's planes in place into the batch: the formula rounded, grey
+  (Cb = Cr = 128) exactly grey. Other YUV formats (10-bit, NV12, ...) go through swscale with the pair
+  passed explicitly (within 3 levels of the formula). RGB, grey and palette formats (PNG, QuickTime
+  RLE, FFV1, raw video) are copied without a matrix (both fields ``None``; grey taken as full range).
+* **Streaming.** :attr:`Clip.stream` decodes with FFmpeg's automatic frame/slice threads
+  (``../shared/facts.md``: 297 vs 193 fps with one thread on MPEG-4 1080p) on a thread of its own, so
+  that a decoder without frame threads (MJPEG) and the conversion into batches use both cores; batch
+  memory is reused once let go. :attr:`Clip.reader` seeks to the
   keyframe at or before the first frame asked for and decodes forward, identifying frames by their
   timestamps; when that cannot be trusted (no or repeated timestamps, a seek that lands late, a frame
   missing after the seek) it decodes from the start instead. Each call opens its own container and
@@ -51,7 +51,8 @@ import numpy as np
 
 from app.errors import DecodeError, NoFrames, UnsupportedInput
 
-from .base import Clip, Limits, SourceInfo
+from . import yuv
+from .base import BatchBuffers, Clip, Limits, SourceInfo, prefetched
 
 try:
     import av
@@ -81,6 +82,9 @@ _MATRICES = {1: "bt709", 5: "bt601", 6: "bt601"}
 _UNSPECIFIED_MATRIX = 2
 HD_HEIGHT = 720  # untagged streams: BT.709 (ITU-R BT.709, HDTV) from 720 lines up, else BT.601 (SDTV)
 _FULL_RANGE = 2  # AVColorRange JPEG; 1 = MPEG (limited), 0 = unspecified (taken as limited)
+YUV_KERNEL = True  # False: swscale converts every pixel format (the reference; benchmarks/decode_video.py)
+DECODE_AHEAD = 2  # decoded frames queued between the decoding and the converting thread
+_BATCH_MEMORY = BatchBuffers()  # batch memory of every video stream of the process
 
 
 @dataclass(frozen=True)
@@ -100,6 +104,7 @@ class _Layout:
     index_of_pts: dict[int, int] | None  # presentation timestamp -> frame index, when usable for seeking
     sorted_pts: tuple[int, ...]  # frame timestamps in order (for seeking), empty when unusable
     seek_margin: int  # largest pts - dts: indexes that hold decode times make a seek land this much late
+    reorder_depth: int  # frames the decoder holds back to reorder (found by FFmpeg's probe decoding)
 
 
 def _sniff(head: bytes) -> str | None:
@@ -209,7 +214,7 @@ def _probe(data: bytes, fmt: str, limits: Limits) -> tuple[_Layout, SourceInfo, 
         rate = stream.average_rate or stream.guessed_rate
         packets = _count_packets(container, stream, limits, float(rate) if rate else None)
         # Read everything needed now: PyAV objects must not be touched once the container is closed.
-        stream_index, time_base, pix_fmt = stream.index, stream.time_base, ctx.format.name
+        stream_index, time_base, pix_fmt, reorder = stream.index, stream.time_base, ctx.format.name, ctx.reorder_depth
         source = SourceInfo(
             format=fmt,
             colour=pix_fmt,
@@ -238,6 +243,7 @@ def _probe(data: bytes, fmt: str, limits: Limits) -> tuple[_Layout, SourceInfo, 
         index_of_pts={p: i for i, p in enumerate(known)} if usable else None,
         sorted_pts=tuple(known) if usable else (),
         seek_margin=packets.margin,
+        reorder_depth=reorder,
     )
     times = _frame_times(known, time_base) if known is not None else None
     return layout, source, float(rate) if rate else None, times
@@ -332,30 +338,26 @@ def _frame_times(pts: list[int], time_base: Fraction | None) -> tuple[float, ...
 def _read(layout: _Layout, start: int, stop: int) -> np.ndarray:
     """Frames ``start`` to ``stop`` as ``(stop - start, H, W, 3) uint8`` RGB."""
     out = np.empty((stop - start, layout.height, layout.width, 3), dtype=np.uint8)
-    frames = _rgb_frames(layout, start)
-    try:
+    to_rgb = _ToRGB(layout)
+    with contextlib.closing(_frames(layout, start)) as frames:
         for i in range(stop - start):
-            out[i] = next(frames)
-    finally:
-        frames.close()
+            to_rgb(next(frames), start + i, out[i])
     return out
 
 
 def _batches(layout: _Layout, size: int) -> Iterator[np.ndarray]:
     """``(B, H, W, 3) uint8`` RGB batches of every frame in order (the last one may be shorter)."""
-    frames = _rgb_frames(layout, 0)
-    try:
+    to_rgb = _ToRGB(layout)
+    with contextlib.closing(prefetched(_frames(layout, 0), DECODE_AHEAD)) as frames:
         for start in range(0, layout.num_frames, size):
-            batch = np.empty((min(size, layout.num_frames - start), layout.height, layout.width, 3), np.uint8)
+            batch = _BATCH_MEMORY.take((min(size, layout.num_frames - start), layout.height, layout.width, 3))
             for i in range(batch.shape[0]):
-                batch[i] = next(frames)
+                to_rgb(next(frames), start + i, batch[i])
             yield batch
-    finally:
-        frames.close()
 
 
-def _rgb_frames(layout: _Layout, start: int) -> Iterator[np.ndarray]:
-    """``(H, W, 3) uint8`` RGB frames ``start`` .. ``num_frames - 1``, in order; DecodeError if any is missing."""
+def _frames(layout: _Layout, start: int) -> Iterator[av.VideoFrame]:
+    """Decoded frames ``start`` .. ``num_frames - 1``, in order; DecodeError if any is missing."""
     index = start
     if start > 0 and layout.index_of_pts is not None:
         index = yield from _run(layout, _indexed(layout, start, seek=True), start)
@@ -369,16 +371,15 @@ def _rgb_frames(layout: _Layout, start: int) -> Iterator[np.ndarray]:
 
 
 def _run(layout: _Layout, frames: Iterator[tuple[int, av.VideoFrame]], start: int):
-    """Yield RGB frames ``start``, ``start + 1``, ... from ``(index, frame)`` pairs; return the first index missed."""
+    """Yield frames ``start``, ``start + 1``, ... from ``(index, frame)`` pairs; return the first index missed."""
     expected = start
-    reformatter = VideoReformatter()  # one swscale context for the pass: measured 1.4-2x faster than one a frame
     try:
         for index, frame in frames:
             if index < expected:
                 continue
             if index != expected:
                 break
-            yield _to_rgb(frame, layout, index, reformatter)
+            yield frame
             expected += 1
             if expected == layout.num_frames:
                 break
@@ -391,11 +392,13 @@ def _indexed(layout: _Layout, start: int, seek: bool) -> Iterator[tuple[int, av.
     """``(index, frame)`` in presentation order, from the first frame or from the keyframe before ``start``.
 
     After a seek, frames are identified by their timestamps; the pass ends at the first timestamp the
-    demuxer did not announce, and the caller carries on from the start of the file.
+    demuxer did not announce, and the caller carries on from the start of the file. FFmpeg's probing
+    decodes nothing (39 ms of H.264 1080p an open): what it would learn is in the layout.
     """
-    with _av_errors(layout.fmt, "decoded"), _open(layout.data, layout.fmt) as container:
+    with _av_errors(layout.fmt, "decoded"), _open(layout.data, layout.fmt, {"skip_frame": "all"}) as container:
         stream = container.streams[layout.stream_index]
         ctx = stream.codec_context
+        ctx.reorder_depth = layout.reorder_depth  # else H.264 without VUI reorder limits can come out of order
         ctx.thread_type = "AUTO"  # frame + slice threads, as many as FFmpeg sees cores
         ctx.options = {"max_pixels": str(layout.max_pixels)}  # a mid-stream size change cannot allocate more
         target = layout.sorted_pts[start] - layout.seek_margin if seek else None
@@ -419,25 +422,29 @@ def _decode_all(container, stream) -> Iterator[av.VideoFrame]:
     yield from stream.codec_context.decode(None)  # frames still in the decoder (B-frame reordering, threads)
 
 
-def _to_rgb(frame: av.VideoFrame, layout: _Layout, index: int, reformatter: VideoReformatter) -> np.ndarray:
-    """One decoded frame as ``(H, W, 3) uint8`` RGB, with the clip's matrix and range."""
-    if (frame.height, frame.width) != (layout.height, layout.width) or frame.format.name != layout.pix_fmt:
-        raise DecodeError(
-            f"video frame {index} is {frame.width}x{frame.height} {frame.format.name}, but the stream is "
-            f"{layout.width}x{layout.height} {layout.pix_fmt} (corrupt data or a mid-stream change)"
-        )
-    if layout.matrix is None:  # RGB, grey or palette: no matrix (swscale copies or expands exactly)
-        rgb = reformatter.reformat(frame, format="rgb24", threads=1)
-    else:
-        matrix = Colorspace.ITU709 if layout.matrix == "bt709" else Colorspace.ITU601
-        source_range = ColorRange.JPEG if layout.range == "full" else ColorRange.MPEG
-        rgb = reformatter.reformat(
-            frame,
-            format="rgb24",
-            src_colorspace=matrix,
-            dst_colorspace=matrix,
-            src_color_range=source_range,
-            dst_color_range=ColorRange.JPEG,  # RGB is always full range
-            threads=1,  # the decoder's frame threads already use every core; more threads only contend
-        )
-    return rgb.to_ndarray()
+class _ToRGB:
+    """Decoded frames into ``(H, W, 3) uint8`` RGB slots: the :mod:`.yuv` kernel, else swscale (one context a pass)."""
+
+    def __init__(self, layout: _Layout):
+        self.layout, self.reformatter = layout, VideoReformatter()
+        kernel = YUV_KERNEL and layout.pix_fmt in yuv.SUBSAMPLING and yuv.unavailable_reason() is None
+        self.coeffs = yuv.coefficients(layout.matrix, layout.range) if kernel and layout.matrix else None
+        self.swscale = {"format": "rgb24", "threads": 1}  # the decoder's threads already use every core
+        if layout.matrix is not None:  # else RGB, grey or palette: swscale copies or expands exactly
+            matrix = Colorspace.ITU709 if layout.matrix == "bt709" else Colorspace.ITU601
+            source = ColorRange.JPEG if layout.range == "full" else ColorRange.MPEG
+            self.swscale |= {"src_colorspace": matrix, "dst_colorspace": matrix, "src_color_range": source}
+            self.swscale["dst_color_range"] = ColorRange.JPEG  # RGB is always full range
+
+    def __call__(self, frame: av.VideoFrame, index: int, out: np.ndarray) -> None:
+        layout = self.layout
+        if (frame.height, frame.width) != (layout.height, layout.width) or frame.format.name != layout.pix_fmt:
+            raise DecodeError(
+                f"video frame {index} is {frame.width}x{frame.height} {frame.format.name}, but the stream is "
+                f"{layout.width}x{layout.height} {layout.pix_fmt} (corrupt data or a mid-stream change)"
+            )
+        if self.coeffs is not None:  # the planes as (rows, line size) views of FFmpeg's buffers: no copy
+            planes = tuple(np.frombuffer(p, np.uint8).reshape(p.height, p.line_size) for p in frame.planes[:3])
+            yuv.yuv_to_rgb(planes, layout.pix_fmt, self.coeffs, out)
+        else:
+            out[...] = self.reformatter.reformat(frame, **self.swscale).to_ndarray()

@@ -18,6 +18,7 @@ import pytest
 
 from app.errors import DecodeError, InputTooLarge, NeovascError, NoFrames, UnsupportedInput
 from app.pipeline.decode import Limits, decode, video
+from app.pipeline.decode.base import BatchBuffers
 from app.pipeline.decode.video import VideoDecoder
 
 LIMITS = Limits(max_bytes=1 << 28, max_frame_pixels=1920 * 1080, max_frames=10_000, max_total_pixels=10**9)
@@ -243,6 +244,40 @@ def test_rgb_grey_and_palette_formats_are_exact(rng):
     np.testing.assert_array_equal(clip.frames[0], palette[index][..., 1:])
 
 
+@pytest.mark.parametrize(("pix_fmt", "height", "width"), [("yuv420p", 17, 33), ("yuv420p", 1, 1), ("yuv422p", 3, 5)])
+@pytest.mark.parametrize("matrix", ["bt601", "bt709"])
+@pytest.mark.parametrize("full", [False, True], ids=["limited", "full"])
+def test_subsampled_planes_convert_by_the_formula(rng, pix_fmt, height, width, matrix, full):
+    """Lossless FFV1 of random subsampled planes, odd sizes: FFmpeg's padded planes are read in place and
+    converted by the formula (rounded), each chroma sample covering its luma block; grey stays grey."""
+    frame = av.VideoFrame(width, height, pix_fmt)
+    for index, plane in enumerate(frame.planes):
+        values = rng.integers(0, 256, (plane.height, plane.line_size), dtype=np.uint8)
+        values[0] = 128 if index else values[0]  # first chroma row neutral: the luma rows it covers are grey
+        plane.update(values)
+    tags = {"colorspace": H273[matrix], "color_range": 2 if full else 1}
+    clip = decode(write([frame], "matroska", "ffv1", pix_fmt, **tags), LIMITS)
+    assert (clip.source.colour, clip.source.yuv_matrix) == (pix_fmt, matrix)
+    y, cb, cr = (np.frombuffer(p, np.uint8).reshape(p.height, p.line_size) for p in frame.planes)
+    rows = np.arange(height)[:, None] // (2 if pix_fmt == "yuv420p" else 1)
+    cols = np.arange(width)[None, :] // 2
+    decoded = clip.read(0)[0].astype(int)
+    yuv = np.stack([y[:height, :width], cb[rows, cols], cr[rows, cols]], axis=-1)
+    assert np.abs(decoded - yuv_to_rgb(yuv, matrix, full)).max() <= 0.5 + 1e-3
+    grey = decoded[: 2 if pix_fmt == "yuv420p" else 1]
+    assert (grey.max(axis=-1) == grey.min(axis=-1)).all()
+
+
+def test_kernel_and_swscale_agree(monkeypatch):
+    """The numba kernel and the swscale path it replaced (still used for other pixel formats)."""
+    data, rgbs = make_case("mp4-h264-bt709")
+    kernel = decode(data, LIMITS).frames.astype(int)
+    monkeypatch.setattr(video, "YUV_KERNEL", False)
+    swscale = decode(data, LIMITS).frames.astype(int)
+    assert np.abs(kernel - swscale).max() <= 2
+    assert np.abs(kernel - np.stack(rgbs))[:, 4:-4, 4:-4].max() <= 1  # nearer the source than swscale's 2
+
+
 @pytest.mark.parametrize(("height", "width", "count"), [(17, 33, 3), (2, 2, 1), (48, 64, 1)], ids=["odd", "2x2", "one"])
 def test_edge_shapes(height, width, count):
     frames = [av.VideoFrame.from_ndarray(np.full((height, width, 3), 30 * i, np.uint8), "rgb24") for i in range(count)]
@@ -265,6 +300,33 @@ def test_batches_reader_and_seeking_agree(name):
         np.testing.assert_array_equal(clip.read(start, stop), every[start:stop])
     greys = every[:, 24, 52:60].mean(axis=(1, 2))  # the grey band: 9 levels a frame, so a swap shows
     np.testing.assert_allclose(greys, [pattern(i)[0, 56, 0] for i in range(23)], atol=CASES[name].tolerance)
+
+
+def test_batch_memory_is_reused_only_once_nothing_holds_it():
+    memory = BatchBuffers(keep=2)
+    first = memory.take((4, 2, 3, 3))
+    first[:], first_address = 1, first.__array_interface__["data"][0]
+    view = first[1:3]
+    del first
+    second = memory.take((4, 2, 3, 3))  # a view of the first is alive: new memory
+    assert not np.shares_memory(second, view) and (view == 1).all()
+    del view, second
+    third = memory.take((3, 2, 3, 3))  # nothing holds the first any more: it is lent again, cut to 3 frames
+    assert third.shape == (3, 2, 3, 3) and third.flags.c_contiguous
+    assert third.__array_interface__["data"][0] == first_address
+    held = [memory.take((4, 2, 3, 3)) for _ in range(3)]  # all in use: fresh ones, only `keep` remembered
+    assert len({h.__array_interface__["data"][0] for h in held}) == 3 and len(memory._buffers) == 2
+
+
+def test_batches_kept_by_the_consumer_are_never_overwritten():
+    data, _ = make_case("avi-mjpeg", count=30)
+    clip = decode(data, LIMITS)
+    kept = {start: batch if start % 8 == 0 else batch[1:].copy() for start, batch in clip.batches(4)}
+    every = clip.read(0, 30)
+    for start, batch in kept.items():
+        np.testing.assert_array_equal(
+            batch, every[start : start + 4] if start % 8 == 0 else every[start + 1 : start + 4]
+        )
 
 
 def test_frames_an_mp4_edit_list_hides_are_not_counted():
