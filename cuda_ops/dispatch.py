@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from . import cpu_kernel, triton_kernel
 from .lut import DopplerLUT
 from .reference import count_reference
 from .types import MAX_LABELS, FrameCounts
@@ -34,6 +35,10 @@ class Backend:
     device_types: tuple[str, ...]
     unavailable_reason: Callable[[], str | None]  # None when the backend can run
     run: CountFn
+    extra_device_types: Callable[[], tuple[str, ...]] = tuple  # device types accepted in special modes
+
+    def runs_on(self, device_type: str) -> bool:
+        return device_type in self.device_types or device_type in self.extra_device_types()
 
 
 def _always_available() -> str | None:
@@ -42,6 +47,15 @@ def _always_available() -> str | None:
 
 BACKENDS: dict[str, Backend] = {
     "reference": Backend("reference", ("cpu", "cuda"), _always_available, count_reference),
+    "cpu": Backend("cpu", ("cpu",), cpu_kernel.unavailable_reason, cpu_kernel.count_cpu),
+    # Also on CPU tensors under TRITON_INTERPRET=1 (tests); the kernel itself is written for CUDA.
+    "triton": Backend(
+        "triton",
+        ("cuda",),
+        triton_kernel.unavailable_reason,
+        triton_kernel.count_triton,
+        triton_kernel.extra_device_types,
+    ),
 }
 # Preference per device type when backend="auto"; names missing from BACKENDS are skipped.
 AUTO_ORDER: dict[str, tuple[str, ...]] = {"cuda": ("triton", "reference"), "cpu": ("cpu", "reference")}
@@ -51,7 +65,7 @@ def available_backends(device: str = "cpu") -> list[str]:
     """Names of the backends that can run on ``device`` now, in automatic preference order."""
     device_type = torch.device(device).type
     names = [n for n in AUTO_ORDER.get(device_type, ()) if n in BACKENDS]
-    names += [n for n in BACKENDS if n not in names and device_type in BACKENDS[n].device_types]
+    names += [n for n in BACKENDS if n not in names and BACKENDS[n].runs_on(device_type)]
     return [n for n in names if BACKENDS[n].unavailable_reason() is None]
 
 
@@ -63,7 +77,8 @@ def _as_tensor(array: np.ndarray | torch.Tensor, what: str) -> torch.Tensor:
     raise CountInputError(f"{what} must be a numpy array or torch tensor, got {type(array).__name__}")
 
 
-def _check_inputs(frames: torch.Tensor, labels: torch.Tensor, mask_frames: Sequence[int]) -> None:
+def check_inputs(frames: torch.Tensor, labels: torch.Tensor, mask_frames: Sequence[int]) -> None:
+    """Raise :class:`CountInputError` unless frames, labels and mask frames can be counted."""
     if frames.dtype != torch.uint8 or frames.ndim != 4 or frames.shape[-1] != 3:
         raise CountInputError(
             f"frames must be (N, H, W, 3) uint8 RGB, got shape {tuple(frames.shape)} dtype {frames.dtype}"
@@ -83,7 +98,8 @@ def _check_inputs(frames: torch.Tensor, labels: torch.Tensor, mask_frames: Seque
         raise CountInputError(f"mask_frames {bad} out of range for {n} frames")
 
 
-def _resolve_device(frames: torch.Tensor, device: str | torch.device | None) -> torch.device:
+def resolve_device(frames: torch.Tensor, device: str | torch.device | None) -> torch.device:
+    """Where to count: ``device``, or where ``frames`` are; CUDA without a GPU raises :class:`BackendUnavailable`."""
     target = frames.device if device is None else torch.device(device)
     if target.type == "cuda" and not torch.cuda.is_available():
         raise BackendUnavailable("device 'cuda' requested but no CUDA device is available to torch")
@@ -111,12 +127,13 @@ def count_doppler(
         mask_frames: frames whose ``(H, W) bool`` Doppler mask (labelled pixels only) is returned.
 
     Returns:
-        :class:`FrameCounts` with ``(N, 8)`` arrays indexed by label value.
+        :class:`FrameCounts` with ``(N, 8)`` arrays indexed by label value. Every backend gives the
+        same counts bit for bit; value sums agree within ``SUM_RTOL`` of the sum of |value|.
     """
     frames_t = _as_tensor(frames, "frames")
     labels_t = _as_tensor(labels, "labels")
-    _check_inputs(frames_t, labels_t, mask_frames)
-    target = _resolve_device(frames_t, device)
+    check_inputs(frames_t, labels_t, mask_frames)
+    target = resolve_device(frames_t, device)
     frames_t, labels_t = frames_t.to(target), labels_t.to(target)
     if backend != "auto":
         return _run_explicit(backend, target, frames_t, labels_t, lut, mask_frames)
@@ -128,7 +145,7 @@ def _run_explicit(name, target, frames_t, labels_t, lut, mask_frames) -> FrameCo
     chosen = BACKENDS.get(name)
     if chosen is None:
         raise BackendUnavailable(f"unknown counting backend {name!r}; known backends: {known}")
-    if target.type not in chosen.device_types:
+    if not chosen.runs_on(target.type):
         raise BackendUnavailable(f"backend {name!r} does not run on {target.type}; known backends: {known}")
     reason = chosen.unavailable_reason()
     if reason is not None:

@@ -10,6 +10,9 @@ Two kinds share one type so every backend takes the same argument:
 * ``table`` — a colour → (is Doppler, value) table on a ``2**bits``-level grid per channel, built
   from a parsed colour bar (signed velocity fraction for colour flow, power level for power).
   Index = ``(R >> s) << 2b | (G >> s) << b | (B >> s)`` with ``s = 8 - b``.
+
+Both kinds carry ``min_chroma``: no colour whose chroma is below it can be Doppler. Kernels use it to
+skip the table gather on grey pixels without changing a single count (0 means: test every pixel).
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ class DopplerLUT:
     bits: int = DEFAULT_TABLE_BITS
     is_doppler: np.ndarray | None = field(default=None, repr=False)  # (S, S, S) bool, S = 2**bits
     value: np.ndarray | None = field(default=None, repr=False)  # (S, S, S) float32
+    min_chroma: int = 0  # lowest chroma of any Doppler colour (256: none); 0 is always safe
 
     @property
     def size(self) -> int:
@@ -48,7 +52,7 @@ def chroma_lut(threshold: int = DEFAULT_CHROMA_THRESHOLD) -> DopplerLUT:
     """The chroma rule: Doppler when ``max(R,G,B) - min(R,G,B) > threshold`` (0 <= threshold <= 254)."""
     if not isinstance(threshold, int | np.integer) or not 0 <= int(threshold) <= 254:
         raise ValueError(f"chroma threshold must be an integer in 0..254, got {threshold!r}")
-    return DopplerLUT(kind="chroma", threshold=int(threshold))
+    return DopplerLUT(kind="chroma", threshold=int(threshold), min_chroma=int(threshold) + 1)
 
 
 def table_lut(is_doppler: np.ndarray, value: np.ndarray) -> DopplerLUT:
@@ -63,7 +67,31 @@ def table_lut(is_doppler: np.ndarray, value: np.ndarray) -> DopplerLUT:
         raise ValueError(f"LUT size must be a power of two between 2 and 256, got {size}")
     if not np.isfinite(value).all():
         raise ValueError("LUT values must be finite")
-    return DopplerLUT(kind="table", bits=bits, is_doppler=is_doppler, value=value * is_doppler)
+    return DopplerLUT(
+        kind="table",
+        bits=bits,
+        is_doppler=is_doppler,
+        value=value * is_doppler,
+        min_chroma=_table_min_chroma(is_doppler, bits),
+    )
+
+
+def _table_min_chroma(is_doppler: np.ndarray, bits: int) -> int:
+    """Lowest chroma any RGB colour falling into a Doppler cell can have (256 when no cell is Doppler).
+
+    A cell ``(i, j, k)`` holds channel values ``[i << s, (i << s) + 2**s - 1]``; the least chroma within
+    it is ``max(0, largest lower bound - smallest upper bound)``.
+    """
+    if not is_doppler.any():
+        return 256
+    size = 1 << bits
+    low = np.arange(size, dtype=np.int16) << (8 - bits)  # (S,) lower bound of each level
+    high = low + (1 << (8 - bits)) - 1
+    r_lo, g_lo, b_lo = low[:, None, None], low[None, :, None], low[None, None, :]
+    r_hi, g_hi, b_hi = high[:, None, None], high[None, :, None], high[None, None, :]
+    least = np.maximum(np.maximum(r_lo, g_lo), b_lo) - np.minimum(np.minimum(r_hi, g_hi), b_hi)  # (S, S, S)
+    least = np.maximum(least, 0)
+    return int(least[is_doppler].min())
 
 
 def chroma_as_table(threshold: int = DEFAULT_CHROMA_THRESHOLD, bits: int = DEFAULT_TABLE_BITS) -> DopplerLUT:

@@ -1,7 +1,7 @@
 """Plain torch reference: the definition of a correct count. Readable first, fast never.
 
-Every other backend is tested against this file: counts must match it bit for bit, sums within the
-float32 accumulation tolerance stated in the tests. It runs on any torch device.
+Every other backend is tested against this file: counts must match it bit for bit, sums within
+``SUM_RTOL`` (``cuda_ops.types``) of the sum of |value|. It runs on any torch device.
 """
 
 from __future__ import annotations
@@ -34,6 +34,21 @@ def classify(frames: torch.Tensor, lut: DopplerLUT) -> tuple[torch.Tensor, torch
     table_hit = torch.from_numpy(lut.is_doppler.reshape(-1)).to(frames.device)
     table_value = torch.from_numpy(lut.value.reshape(-1)).to(frames.device)
     return table_hit[index], table_value[index]
+
+
+def doppler_masks(
+    frames: torch.Tensor, labels: torch.Tensor, lut: DopplerLUT, mask_frames: Sequence[int]
+) -> dict[int, np.ndarray]:
+    """``{frame index: (H, W) bool}`` Doppler pixels with a non-zero label, for the frames asked for.
+
+    Every backend returns masks through this function, so a mask is the reference's by construction.
+    """
+    masks: dict[int, np.ndarray] = {}
+    for index in sorted(set(mask_frames)):
+        hit, _ = classify(frames[index : index + 1], lut)  # (1, H, W)
+        frame_labels = labels[index if labels.shape[0] > 1 else 0]  # (H, W)
+        masks[index] = (hit[0] & (frame_labels != 0)).cpu().numpy()
+    return masks
 
 
 def count_reference(
