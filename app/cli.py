@@ -1,4 +1,5 @@
-"""The ``neovasc`` command line: ``grade`` a batch of inputs, ``serve`` the HTTP API, print the ``schema``.
+"""The ``neovasc`` command line: ``grade`` a batch of inputs, ``serve`` the HTTP API, print the ``schema``,
+``train`` the tendon model (delegated to ``models.train``).
 
 Thin by design: it parses arguments and calls the same ``analyze`` as the HTTP API. A failed input
 is reported as an ``ok: false`` line and skipped; the exit code is 1 when any input failed and 2 for
@@ -79,6 +80,9 @@ def build_parser() -> argparse.ArgumentParser:
     bench = commands.add_parser("bench", help="benchmarks: 'neovasc bench count --help'")
     bench.add_argument("what", choices=("count",), help="count: the Doppler counting backends (cuda_ops)")
     bench.add_argument("options", nargs=argparse.REMAINDER, help="passed on, e.g. --json --quick")
+
+    # Listed here for --help; main() hands everything after "train" to models.train unparsed.
+    commands.add_parser("train", help="train the tendon model: 'neovasc train --help'", add_help=False)
     return parser
 
 
@@ -208,6 +212,11 @@ def _settings() -> Settings:
 
 
 def main(argv: Sequence[str] | None = None, stdout: TextIO | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["train"]:
+        from models.train import main as train_main  # torch-heavy import, only for training
+
+        return train_main(argv[1:])
     args = build_parser().parse_args(argv)
     if args.command == "bench":
         return _cmd_bench(args)

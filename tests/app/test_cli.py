@@ -178,3 +178,35 @@ def test_bad_environment_setting_is_a_usage_error(monkeypatch, capsys):
     assert exit_info.value.code == 2
     line = json.loads(capsys.readouterr().err.strip().splitlines()[-1])
     assert line["error"]["code"] == "usage_error" and "NEOVASC_DEVICE" in line["error"]["message"]
+
+
+def test_train_help_is_delegated(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(["train", "--help"])
+    assert exit_info.value.code == 0
+    assert "--data" in capsys.readouterr().out
+
+
+def test_train_tiny_run(tmp_path, capsys):
+    argv = ["train", "--arch", "unet_tiny", "--epochs", "1", "--steps-per-epoch", "1", "--batch-size", "2"]
+    argv += ["--synth-count", "2", "--val-count", "2", "--out", str(tmp_path / "run"), "--quiet"]
+    assert cli.main(argv) == 0
+    summary = json.loads(capsys.readouterr().out.splitlines()[-1])
+    assert 0.0 <= summary["best_val"] <= 1.0
+    assert (tmp_path / "run" / "metrics.json").is_file()
+
+
+def test_shipped_model_finds_the_tendon(monkeypatch, tmp_path):
+    from app.config import REPO_ROOT
+    from models import read_manifest
+    from models.synth import make_sample
+
+    if not read_manifest(REPO_ROOT / "weights"):
+        pytest.skip("no tendon model in weights/")
+    monkeypatch.setenv("NEOVASC_WEIGHTS_DIR", str(REPO_ROOT / "weights"))
+    get_settings.cache_clear()
+    frame = tmp_path / "frame.png"
+    cv2.imwrite(str(frame), make_sample(123).image[..., ::-1])
+    code, lines = _run("grade", str(frame))
+    assert code == 0 and lines[0]["ok"] is True
+    assert lines[0]["roi"]["source"] == "model" and lines[0]["summary"]["tendon_area_px"] > 0

@@ -1,0 +1,371 @@
+"""Train the segmentation U-Net: ``python -m models.train`` or ``neovasc train``.
+
+Data: ``--data synth`` (frames from ``models.synth``, cached in memory) or a folder (see ``models.data``).
+Validation Dice is computed every epoch; each epoch writes ``last`` and (when better) ``best`` weights to
+``--out`` through ``save_weights`` (MANIFEST.json with sha256), with ``config.json`` and ``metrics.json``
+(the per-epoch history) beside them. ``--init DIR`` fine-tunes from a weights directory (the shipped
+``weights/`` or a run folder); ``--export DIR --name NAME`` adds the best model to another weights folder.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from models import synth
+from models.data import load_folder, to_batch
+from models.unet import MODEL_REGISTRY, UNet, UNetArgs, build_model
+from models.weights import load_model, save_weights
+
+__all__ = ["TrainConfig", "dice_per_class", "evaluate", "main", "train"]
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything a run needs; written to ``<out>/config.json``."""
+
+    data: str = "synth"
+    test: str | None = None
+    arch: str = "unet_small"
+    classes: int = 1
+    epochs: int = 10
+    steps_per_epoch: int = 100
+    batch_size: int = 8
+    lr: float = 3e-3
+    weight_decay: float = 1e-4
+    seed: int = 0
+    synth_count: int = 2000
+    val_count: int = 200
+    val_fraction: float = 0.15
+    test_count: int = 300
+    texture_dir: str | None = None
+    augment: str = "basic"
+    init: str | None = None
+    out: str = "runs/latest"
+    device: str = "auto"
+    threads: int = 2
+    max_minutes: float | None = None
+    export: str | None = None
+    name: str = "tendon_unet_small"
+    progress: bool = True
+
+
+def _device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise RuntimeError("--device cuda was requested but torch sees no CUDA GPU; use --device cpu or auto")
+    return torch.device(name)
+
+
+def _textures(folder: str | None) -> list[np.ndarray] | None:
+    if folder is None:
+        return None
+    paths = sorted(Path(folder).glob("*.png"))
+    images = [cv2.imread(str(p), cv2.IMREAD_GRAYSCALE) for p in paths]
+    return [im for im in images if im is not None] or None
+
+
+def _data(cfg: TrainConfig, size: tuple[int, int]) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """``{"train", "val", "test"?}`` -> ``(images (N, h, w, 3) uint8, labels (N, h, w) uint8)``."""
+    if cfg.data == "synth":
+        tex = _textures(cfg.texture_dir)
+        ranges = replace(synth.TRAIN_RANGES, size=size)  # frames made at the model input size
+        out = {
+            "train": synth.make_dataset(cfg.synth_count, cfg.seed, ranges, tex),
+            "val": synth.make_dataset(cfg.val_count, cfg.seed + 1, ranges, tex),
+        }
+    else:
+        images, labels = load_folder(cfg.data, size)
+        order = np.random.default_rng(cfg.seed).permutation(len(images))
+        n_val = max(1, round(cfg.val_fraction * len(images)))
+        out = {
+            "train": (images[order[n_val:]], labels[order[n_val:]]),
+            "val": (images[order[:n_val]], labels[order[:n_val]]),
+        }
+    if cfg.test == "synth-heldout":
+        # A different seed (1000 + seed) and parameter ranges outside the training ranges.
+        out["test"] = synth.make_dataset(cfg.test_count, 1000 + cfg.seed, replace(synth.HELDOUT_RANGES, size=size))
+    elif cfg.test is not None:
+        out["test"] = load_folder(cfg.test, size, split="test")
+    return out
+
+
+def class_weights(labels: np.ndarray, channels: int) -> torch.Tensor | None:
+    """Cross-entropy weights ``(channels,)`` for a multi-class head: ``(max frequency / frequency) ** 0.5``.
+
+    Small structures (a vessel covering 1 % of the frame) otherwise drown in the background's loss and
+    stay unpredicted for hundreds of steps; the square root keeps rare classes from dominating.
+    """
+    if channels == 1:
+        return None
+    counts = np.bincount(labels.ravel(), minlength=channels)[:channels].astype(np.float64) + 1.0
+    return torch.tensor((counts.max() / counts) ** 0.5, dtype=torch.float32)
+
+
+def _loss(logits: torch.Tensor, target: torch.Tensor, weight: torch.Tensor | None = None) -> torch.Tensor:
+    """BCE (1 channel) or weighted cross-entropy (K+1 channels) plus soft Dice over the foreground classes."""
+    if logits.shape[1] == 1:
+        t = target[:, None].float()
+        prob = torch.sigmoid(logits)
+        ce = F.binary_cross_entropy_with_logits(logits, t)
+    else:
+        t = F.one_hot(target.long(), logits.shape[1]).permute(0, 3, 1, 2).float()[:, 1:]
+        prob = logits.softmax(1)[:, 1:]
+        ce = F.cross_entropy(logits, target.long(), weight=weight)
+    inter = (prob * t).sum((0, 2, 3))
+    dice = (2 * inter + 1) / (prob.sum((0, 2, 3)) + t.sum((0, 2, 3)) + 1)
+    return ce + (1 - dice).mean()
+
+
+def _predict_labels(logits: torch.Tensor) -> torch.Tensor:
+    """``(B, C, h, w)`` logits -> ``(B, h, w)`` class indices (threshold 0.5 for one channel)."""
+    return (logits[:, 0] > 0).long() if logits.shape[1] == 1 else logits.argmax(1)
+
+
+def dice_per_class(pred: np.ndarray, truth: np.ndarray, classes: int) -> dict[int, float | None]:
+    """Mean per-image Dice for each class ``1..classes``; images where the class is absent from both the
+    prediction and the truth are skipped (``None`` when no image has the class)."""
+    out: dict[int, float | None] = {}
+    for c in range(1, classes + 1):
+        p, t = pred == c, truth == c  # (N, h, w)
+        inter = (p & t).sum((1, 2))
+        total = p.sum((1, 2)) + t.sum((1, 2))
+        seen = total > 0
+        out[c] = float(np.mean(2 * inter[seen] / total[seen])) if seen.any() else None
+    return out
+
+
+@torch.inference_mode()
+def evaluate(model: UNet, images: np.ndarray, labels: np.ndarray, batch_size: int = 16) -> dict[str, Any]:
+    """Per-class and mean Dice of ``model`` on letterboxed ``images``/``labels`` (model-input resolution)."""
+    model.eval()
+    device = next(model.parameters()).device
+    preds = []
+    for start in range(0, len(images), batch_size):
+        x = to_batch(images[start : start + batch_size], model.args.in_channels, device)
+        preds.append(_predict_labels(model(x)).cpu().numpy().astype(np.uint8))
+    classes = max(1, model.args.out_channels - 1) if model.args.out_channels > 1 else 1
+    per_class = dice_per_class(np.concatenate(preds), labels, classes)
+    scores = [v for v in per_class.values() if v is not None]
+    return {
+        "dice": float(np.mean(scores)) if scores else None,
+        "dice_per_class": {str(k): v for k, v in per_class.items()},
+    }
+
+
+AUGMENTATIONS = ("basic", "affine")
+# "affine": each image also gets a random similarity transform within these ranges. A few hundred real
+# images are too few to teach position, size and angle invariance; the synthetic generator already
+# varies them, so the shipped tendon model trains with "basic".
+AFFINE_SCALE = (0.8, 1.25)
+AFFINE_DEGREES = 15.0
+AFFINE_SHIFT = 0.1  # of the image size
+
+
+def _augment(
+    rng: np.random.Generator, images: np.ndarray, labels: np.ndarray, kind: str = "basic"
+) -> tuple[np.ndarray, np.ndarray]:
+    """Random horizontal flips and brightness/contrast jitter (grey and colour alike); with ``kind="affine"``
+    also a random scale, rotation and shift (labels by nearest neighbour, the border filled with background)."""
+    flip = rng.random(len(images)) < 0.5
+    images, labels = images.copy(), labels.copy()
+    images[flip], labels[flip] = images[flip, :, ::-1], labels[flip, :, ::-1]
+    if kind == "affine":
+        for i in range(len(images)):
+            images[i], labels[i] = _random_affine(rng, images[i], labels[i])
+    gain = rng.uniform(0.8, 1.2, (len(images), 1, 1, 1))
+    bias = rng.uniform(-15, 15, (len(images), 1, 1, 1))
+    images = np.clip(images.astype(np.float32) * gain + bias, 0, 255).astype(np.uint8)
+    return images, labels
+
+
+def _random_affine(rng: np.random.Generator, image: np.ndarray, label: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """One ``(h, w, 3)`` image and its ``(h, w)`` label under the same random similarity transform."""
+    h, w = label.shape
+    matrix = cv2.getRotationMatrix2D(
+        (w / 2, h / 2), rng.uniform(-AFFINE_DEGREES, AFFINE_DEGREES), rng.uniform(*AFFINE_SCALE)
+    )  # (2, 3)
+    matrix[:, 2] += rng.uniform(-AFFINE_SHIFT, AFFINE_SHIFT, 2) * (w, h)
+    warped = cv2.warpAffine(image, matrix, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)
+    warped_label = cv2.warpAffine(label, matrix, (w, h), flags=cv2.INTER_NEAREST, borderMode=cv2.BORDER_CONSTANT)
+    return warped, warped_label
+
+
+def _progress(epoch: int, epochs: int, step: int, steps: int, loss: float, t0: float) -> None:
+    done = int(30 * step / steps)
+    rate = step / max(time.perf_counter() - t0, 1e-9)
+    bar = "#" * done + "." * (30 - done)
+    sys.stderr.write(f"\repoch {epoch}/{epochs} [{bar}] {step}/{steps} loss {loss:.4f} {rate:.2f} it/s")
+    sys.stderr.flush()
+
+
+def _model(cfg: TrainConfig, device: torch.device) -> tuple[UNet, UNetArgs, str]:
+    if cfg.init is not None:
+        model, entry = load_model(cfg.init, None, device)
+        expected = 1 if cfg.classes == 1 else cfg.classes + 1
+        if model.args.out_channels != expected:
+            raise ValueError(
+                f"--init model {entry.name!r} has {model.args.out_channels} output channels, --classes "
+                f"{cfg.classes} needs {expected}; fine-tune a model trained for the same classes"
+            )
+        return model.train(), model.args, entry.architecture
+    base = MODEL_REGISTRY[cfg.arch]()
+    args = UNetArgs(**{**base.to_dict(), "out_channels": 1 if cfg.classes == 1 else cfg.classes + 1})
+    return build_model(cfg.arch, args).to(device), args, cfg.arch
+
+
+def train(cfg: TrainConfig) -> dict[str, Any]:
+    """Run one training; returns the metrics written to ``<out>/metrics.json``."""
+    torch.manual_seed(cfg.seed)
+    torch.set_num_threads(cfg.threads)
+    rng = np.random.default_rng(cfg.seed)
+    device = _device(cfg.device)
+    out = Path(cfg.out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "config.json").write_text(json.dumps(cfg.__dict__, indent=2) + "\n")
+    model, args, arch = _model(cfg, device)
+    t_data = time.perf_counter()
+    data = _data(cfg, args.input_size)
+    train_x, train_y = data["train"]
+    weight = class_weights(train_y, args.out_channels)
+    weight = None if weight is None else weight.to(device)
+    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    total = cfg.epochs * cfg.steps_per_epoch
+    warm = max(1, total // 20)  # linear warm-up over 5 % of the steps, then cosine decay to 1 %
+    sched = torch.optim.lr_scheduler.LambdaLR(
+        opt, lambda i: min(1.0, (i + 1) / warm) * (0.01 + 0.99 * 0.5 * (1 + math.cos(math.pi * min(i, total) / total)))
+    )
+    model = model.to(memory_format=torch.channels_last)
+    history, best, best_state = [], -1.0, None
+    t_start = time.perf_counter()
+    data_s = t_start - t_data
+    for epoch in range(1, cfg.epochs + 1):
+        model.train()
+        t0, losses = time.perf_counter(), []
+        for step in range(1, cfg.steps_per_epoch + 1):
+            idx = rng.integers(0, len(train_x), cfg.batch_size)
+            xb, yb = _augment(rng, train_x[idx], train_y[idx], cfg.augment)
+            x = to_batch(xb, args.in_channels, device)
+            y = torch.from_numpy(yb).to(device)
+            loss = _loss(model(x), y, weight)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            sched.step()
+            losses.append(float(loss.detach()))
+            if cfg.progress:
+                _progress(epoch, cfg.epochs, step, cfg.steps_per_epoch, float(np.mean(losses[-20:])), t0)
+        val = evaluate(model, *data["val"])
+        record = {
+            "epoch": epoch,
+            "loss": float(np.mean(losses)),
+            "val": val,
+            "seconds": round(time.perf_counter() - t_start, 1),
+        }
+        history.append(record)
+        if cfg.progress:
+            sys.stderr.write(f"\n{json.dumps(record)}\n")
+        meta = {"training": {**cfg.__dict__, "epoch": epoch}, "data": _data_info(cfg)}
+        if val["dice"] is not None and val["dice"] > best:
+            best = val["dice"]
+            best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+            save_weights(model, args, out, "best", architecture=arch, metrics={"val": val}, **meta)
+        save_weights(model, args, out, "last", architecture=arch, metrics={"val": val}, **meta)
+        (out / "metrics.json").write_text(json.dumps({"history": history}, indent=2) + "\n")
+        if cfg.max_minutes is not None and time.perf_counter() - t_start > 60 * cfg.max_minutes:
+            break
+    if best_state is not None:
+        model.load_state_dict(best_state)
+    metrics: dict[str, Any] = {
+        "history": history,
+        "best_val": best if best >= 0 else None,
+        "train_seconds": round(time.perf_counter() - t_start, 1),
+        "data_seconds": round(data_s, 1),
+        "steps": len(history) * cfg.steps_per_epoch,
+    }
+    if "test" in data:
+        metrics["test"] = evaluate(model, *data["test"])
+        if cfg.progress:
+            sys.stderr.write(f"test {json.dumps(metrics['test'])}\n")
+    (out / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
+    if cfg.export is not None:
+        summary = {"best_val": metrics["best_val"], "test": metrics.get("test"), "epochs": len(history)}
+        save_weights(
+            model.to(memory_format=torch.contiguous_format), args, cfg.export, cfg.name, architecture=arch,
+            training=cfg.__dict__, data=_data_info(cfg), metrics=summary,
+        )  # fmt: skip
+    return metrics
+
+
+def _data_info(cfg: TrainConfig) -> dict[str, Any]:
+    if cfg.data != "synth":
+        return {"source": cfg.data, "test": cfg.test}
+    return {
+        "source": "synth",
+        "generator": synth.GENERATOR_VERSION,
+        "seed": cfg.seed,
+        "train_count": cfg.synth_count,
+        "val_seed": cfg.seed + 1,
+        "test": cfg.test,
+        "test_seed": 1000 + cfg.seed if cfg.test == "synth-heldout" else None,
+        "texture_dir": cfg.texture_dir,
+    }
+
+
+def build_parser() -> argparse.ArgumentParser:
+    d = TrainConfig()
+    p = argparse.ArgumentParser(prog="neovasc train", description=__doc__.splitlines()[0])
+    p.add_argument("--data", default=d.data, help="'synth' or a dataset folder (imagesTr/+labelsTr/ or images/+masks/)")
+    p.add_argument("--test", default=d.test, help="'synth-heldout' or a folder with a test split")
+    p.add_argument("--arch", default=d.arch, choices=sorted(MODEL_REGISTRY))
+    p.add_argument("--classes", type=int, default=d.classes, help="foreground classes (1 = binary tendon mask)")
+    p.add_argument("--epochs", type=int, default=d.epochs)
+    p.add_argument("--steps-per-epoch", type=int, default=d.steps_per_epoch)
+    p.add_argument("--batch-size", type=int, default=d.batch_size)
+    p.add_argument("--lr", type=float, default=d.lr)
+    p.add_argument("--seed", type=int, default=d.seed, help="RNG seed; also picks the validation split of a folder")
+    p.add_argument("--synth-count", type=int, default=d.synth_count, help="synthetic training frames cached")
+    p.add_argument("--val-count", type=int, default=d.val_count, help="synthetic validation frames")
+    p.add_argument("--test-count", type=int, default=d.test_count, help="held-out synthetic test frames")
+    p.add_argument("--texture-dir", default=d.texture_dir, help="real B-mode PNGs blended into synthetic tissue")
+    p.add_argument("--augment", default=d.augment, choices=AUGMENTATIONS, help="basic: flips and intensity; "
+                   "affine: also random scale, rotation and shift (for small real data sets)")
+    p.add_argument("--init", default=d.init, help="fine-tune from the first model of this weights folder")
+    p.add_argument("--out", default=d.out, help="run folder: weights, config.json, metrics.json")
+    p.add_argument("--device", default=d.device, choices=("auto", "cpu", "cuda"))
+    p.add_argument("--threads", type=int, default=d.threads, help="torch CPU threads")
+    p.add_argument("--max-minutes", type=float, default=d.max_minutes, help="stop after the epoch that passes this")
+    p.add_argument("--export", default=d.export, help="also save the best model into this weights folder")
+    p.add_argument("--name", default=d.name, help="model name for --export")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point; returns the exit code."""
+    ns = build_parser().parse_args(argv)
+    fields = {k: v for k, v in vars(ns).items() if k != "quiet"}
+    cfg = TrainConfig(**fields, progress=not ns.quiet)
+    if cfg.classes < 1 or cfg.epochs < 1 or cfg.steps_per_epoch < 1 or cfg.batch_size < 1:
+        print("--classes, --epochs, --steps-per-epoch and --batch-size must be >= 1", file=sys.stderr)
+        return 2
+    metrics = train(cfg)
+    print(json.dumps({"best_val": metrics["best_val"], "test": metrics.get("test"), "out": cfg.out}))
+    return 0 if metrics["best_val"] is not None and not math.isnan(metrics["best_val"]) else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,103 @@
+"""Training: a few steps on tiny data, dataset folders, multi-class heads and fine-tuning."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from models.data import DatasetLayoutError, find_pairs, load_folder
+from models.train import TrainConfig, dice_per_class, train
+from models.weights import load_model, read_manifest
+
+# unet_tiny: 128x128 input, 4 base channels; a step takes tens of milliseconds on two cores.
+TINY = {"arch": "unet_tiny", "batch_size": 2, "threads": 2, "progress": False}
+
+
+def _write_case(folder: Path, case: str, rng: np.random.Generator, *, nnunet: bool) -> None:
+    images, labels = ("imagesTr", "labelsTr") if nnunet else ("images", "masks")
+    (folder / images).mkdir(parents=True, exist_ok=True)
+    (folder / labels).mkdir(parents=True, exist_ok=True)
+    grey = rng.integers(0, 255, (96, 120), dtype=np.uint8)
+    label = np.zeros((96, 120), np.uint8)
+    label[20:40, 10:60], label[60:80, 70:110] = 1, 2
+    Image.fromarray(grey).save(folder / images / (f"{case}_0000.png" if nnunet else f"{case}.png"))
+    palette = Image.fromarray(label, mode="P")
+    palette.putpalette([0, 0, 0, 128, 0, 0, 0, 128, 0])
+    palette.save(folder / labels / f"{case}.png")
+
+
+def test_dice_per_class() -> None:
+    truth = np.zeros((2, 4, 4), np.uint8)
+    truth[:, :2] = 1
+    pred = truth.copy()
+    pred[1] = 0
+    scores = dice_per_class(pred, truth, classes=2)
+    assert scores[1] == pytest.approx(0.5) and scores[2] is None
+
+
+def test_nnunet_layout_is_read(tmp_path: Path, rng: np.random.Generator) -> None:
+    for case in ("a", "b"):
+        _write_case(tmp_path, case, rng, nnunet=True)
+    assert [p[0].name for p in find_pairs(tmp_path)] == ["a_0000.png", "b_0000.png"]
+    images, labels = load_folder(tmp_path, (64, 64))
+    assert images.shape == (2, 64, 64, 3) and labels.shape == (2, 64, 64)
+    assert set(np.unique(labels)) == {0, 1, 2}  # palette indices, not palette colours
+    assert (images[..., 0] == images[..., 1]).all()  # grey replicated to RGB
+
+
+def test_missing_label_is_reported(tmp_path: Path, rng: np.random.Generator) -> None:
+    _write_case(tmp_path, "a", rng, nnunet=False)
+    (tmp_path / "masks" / "a.png").unlink()
+    with pytest.raises(DatasetLayoutError, match="has no label"):
+        find_pairs(tmp_path)
+    with pytest.raises(DatasetLayoutError, match="holds neither"):
+        find_pairs(tmp_path / "nowhere")
+
+
+def test_synthetic_training_smoke(tmp_path: Path) -> None:
+    cfg = TrainConfig(
+        **TINY, epochs=2, steps_per_epoch=2, synth_count=6, val_count=3, test="synth-heldout", test_count=3,
+        out=str(tmp_path / "run"), export=str(tmp_path / "weights"), name="tendon_tiny",
+    )  # fmt: skip
+    metrics = train(cfg)
+    assert [h["epoch"] for h in metrics["history"]] == [1, 2]
+    assert 0.0 <= metrics["history"][-1]["val"]["dice"] <= 1.0
+    assert 0.0 <= metrics["test"]["dice"] <= 1.0
+    run = tmp_path / "run"
+    assert {"config.json", "metrics.json", "best.safetensors", "last.safetensors"} <= {p.name for p in run.iterdir()}
+    assert json.loads((run / "config.json").read_text())["arch"] == "unet_tiny"
+    (entry,) = read_manifest(tmp_path / "weights")
+    assert entry.name == "tendon_tiny" and entry.data["generator"].startswith("neovasc.synth/")
+    assert entry.metrics["test"]["dice"] == metrics["test"]["dice"]
+
+
+def test_multiclass_folder_training_and_fine_tuning(tmp_path: Path, rng: np.random.Generator) -> None:
+    data = tmp_path / "data"
+    for case in ("a", "b", "c", "d"):
+        _write_case(data, case, rng, nnunet=True)
+    first = TrainConfig(
+        **TINY, data=str(data), classes=2, epochs=1, steps_per_epoch=2, out=str(tmp_path / "run1"),
+        export=str(tmp_path / "w"), name="two_class",
+    )  # fmt: skip
+    metrics = train(first)
+    assert set(metrics["history"][0]["val"]["dice_per_class"]) == {"1", "2"}
+    model, _ = load_model(tmp_path / "w")
+    assert model.args.out_channels == 3  # background + 2 classes
+    tuned = TrainConfig(
+        **TINY, data=str(data), classes=2, epochs=1, steps_per_epoch=1, out=str(tmp_path / "run2"),
+        init=str(tmp_path / "w"),
+    )  # fmt: skip
+    train(tuned)
+    loaded, entry = load_model(tmp_path / "run2", "last")
+    assert loaded.args == model.args and entry.training["init"] == str(tmp_path / "w")
+
+
+def test_fine_tuning_refuses_a_model_with_other_classes(tmp_path: Path) -> None:
+    base = TrainConfig(**TINY, epochs=1, steps_per_epoch=1, synth_count=2, val_count=2, out=str(tmp_path / "r"))
+    train(base)
+    with pytest.raises(ValueError, match="output channels"):
+        train(TrainConfig(**TINY, classes=2, init=str(tmp_path / "r"), out=str(tmp_path / "r2")))
