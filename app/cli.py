@@ -13,7 +13,6 @@ import json
 import logging
 import sys
 from collections.abc import Iterator, Sequence
-from functools import lru_cache
 from pathlib import Path
 from typing import NoReturn, TextIO
 
@@ -21,12 +20,11 @@ from pydantic import ValidationError
 
 from app import __version__
 from app.config import Settings, get_settings
-from app.errors import NeovascError, NoTendonModel, as_neovasc_error
+from app.errors import NeovascError, as_neovasc_error
 from app.pipeline import AnalyzeOptions, RoiSpec, run_analysis
 from app.pipeline.report import csv_text, failure_result, render_overlay, write_mask_png, write_overlay_png
-from app.pipeline.run import Segmenter, limits_from
+from app.pipeline.run import limits_from
 from app.schemas import Result
-from app.segmenter import load_tendon_model
 
 log = logging.getLogger("neovasc")
 
@@ -117,7 +115,7 @@ def _unique_png(directory: Path, stem: str, used: set[str]) -> Path:
 
 def _grade_one(path: Path, options: AnalyzeOptions, settings: Settings, args, used: dict[str, set[str]]) -> Result:
     try:
-        analysis = run_analysis(path, options, _segmenter(settings) if options.roi is None else None, settings)
+        analysis = run_analysis(path, options, None, settings)
     except Exception as exc:  # every input gets a line; the batch goes on
         error = as_neovasc_error(exc)
         if not isinstance(exc, NeovascError):
@@ -129,18 +127,6 @@ def _grade_one(path: Path, options: AnalyzeOptions, settings: Settings, args, us
         overlay = render_overlay(analysis.frame, analysis.roi_mask, analysis.doppler_mask, analysis.grading)
         write_overlay_png(_unique_png(args.overlays, path.stem, used["overlays"]), overlay)
     return analysis.result
-
-
-@lru_cache(maxsize=4)
-def _segmenter(settings: Settings) -> Segmenter:
-    """The tendon model, loaded once per process and only when an input has no user ROI."""
-    model = load_tendon_model(settings)
-    if model is None:
-        raise NoTendonModel(
-            f"no tendon model is installed in {settings.weights_dir.name}/ and no region of interest was given; "
-            "pass --roi x0,y0,x1,y1 or --roi-mask MASK.png"
-        )
-    return model
 
 
 def _cmd_grade(args: argparse.Namespace, settings: Settings, stdout: TextIO) -> int:

@@ -1,8 +1,9 @@
-"""Loading the tendon model from ``weights/`` for the service and the command line."""
+"""Loading the tendon model from ``weights/`` for the service, the command line and Python callers."""
 
 from __future__ import annotations
 
 import logging
+from functools import lru_cache
 
 from app.config import Settings
 from app.errors import NoTendonModel
@@ -27,3 +28,20 @@ def load_tendon_model(settings: Settings) -> Segmenter | None:
     if segmenter is not None:
         log.info("tendon model %s (sha256 %s...) loaded", segmenter.name, segmenter.sha256[:12])
     return segmenter
+
+
+@lru_cache(maxsize=4)
+def default_segmenter(settings: Settings) -> Segmenter:
+    """The tendon model of ``settings.weights_dir``, loaded once per process for equal settings.
+
+    Raises:
+        NoTendonModel: the folder lists no model, or the listed one cannot be loaded (not cached: a
+            repaired folder is read again on the next call).
+    """
+    model = load_tendon_model(settings)
+    if model is None:
+        raise NoTendonModel(
+            f"no tendon model is installed in {settings.weights_dir.name}/ and no region of interest was given; "
+            "pass --roi x0,y0,x1,y1 or --roi-mask MASK.png (HTTP: form field 'roi')"
+        )
+    return model

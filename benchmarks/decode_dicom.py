@@ -119,6 +119,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
     rows = []
+    if not args.json:
+        print(f"frames per second, median of {args.repeats} runs, both readers on the same bytes\n")
+        print("| file | codec | colour | frames | size | neovasc fps | pydicom pixel_array fps | ratio |")
+        print("|---|---|---|---|---|---|---|---|")
     for name, data in _files():
         clip = decode(data, LIMITS)
         row = {

@@ -1,4 +1,4 @@
-"""``POST /v1/grade``: upload one image (and optionally a ROI), get a Result."""
+"""``POST /v1/grade``: upload one image or clip (and optionally a ROI), get a Result."""
 
 from __future__ import annotations
 
@@ -32,11 +32,14 @@ async def _roi(roi: str | None, roi_mask: UploadFile | None, state: ServiceState
     response_model=Result,
     response_model_by_alias=True,
     responses=PROBLEM_RESPONSES,
-    summary="Grade one Doppler image",
+    summary="Grade one Doppler image or clip",
 )
 async def grade(
     state: State,
-    file: Annotated[UploadFile, File(description="PNG, JPEG, BMP or TIFF Doppler screenshot")],
+    file: Annotated[
+        UploadFile,
+        File(description="DICOM file, video clip (MP4, MOV, AVI, MKV, WebM) or still image (PNG, JPEG, BMP, TIFF)"),
+    ],
     roi: Annotated[
         str | None, Form(description="Rectangle 'x0,y0,x1,y1' in pixels (half-open); omit to use the tendon model")
     ] = None,

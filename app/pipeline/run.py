@@ -16,7 +16,7 @@ import numpy as np
 
 import cuda_ops
 from app.config import Settings, get_settings
-from app.errors import BackendUnavailable, NoTendonModel
+from app.errors import BackendUnavailable
 from app.schemas import FrameMeasure, ModelInfo, Result, Roi
 
 from .calibration import calibrate
@@ -94,7 +94,11 @@ def analyze(
     *,
     name: str | None = None,
 ) -> Result:
-    """Grade one input (path, bytes, RGB array or Clip). Raises :class:`app.errors.NeovascError` subclasses."""
+    """Grade one input (path, bytes, RGB array or Clip). Raises :class:`app.errors.NeovascError` subclasses.
+
+    Without ``options.roi`` the tendon is found by ``segmenter``, by default the first model of
+    ``settings.weights_dir`` (loaded once per process).
+    """
     return run_analysis(source, options, segmenter, settings, name=name).result
 
 
@@ -114,10 +118,9 @@ def run_analysis(
     with timer.step("decode"):
         clip = decode(source, limits_from(settings), name)
     if options.roi is None and segmenter is None:
-        raise NoTendonModel(
-            "no tendon model is installed and no region of interest was given; pass --roi x0,y0,x1,y1 "
-            "or --roi-mask MASK.png (HTTP: form field 'roi')"
-        )
+        from app.segmenter import default_segmenter  # imports this module: deferred
+
+        segmenter = default_segmenter(settings)  # NoTendonModel when weights/ holds none
     if options.roi is not None:
         options.roi.check_fits(clip.height, clip.width)
     lut = cuda_ops.chroma_lut(settings.chroma_threshold)

@@ -16,6 +16,7 @@ import pytest
 from app import cli
 from app.config import get_settings
 from app.pipeline.report import CSV_COLUMNS
+from app.segmenter import default_segmenter
 
 
 @pytest.fixture(autouse=True)
@@ -23,10 +24,10 @@ def _isolated_settings(monkeypatch, empty_weights):
     monkeypatch.setenv("NEOVASC_WEIGHTS_DIR", str(empty_weights))
     monkeypatch.setenv("NEOVASC_DEVICE", "cpu")
     get_settings.cache_clear()
-    cli._segmenter.cache_clear()
+    default_segmenter.cache_clear()
     yield
     get_settings.cache_clear()
-    cli._segmenter.cache_clear()
+    default_segmenter.cache_clear()
 
 
 def _run(*argv: str) -> tuple[int, list[dict]]:

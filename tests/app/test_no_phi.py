@@ -27,6 +27,7 @@ from app.config import get_settings
 from app.errors import NeovascError, problem_details
 from app.main import create_app
 from app.pipeline import AnalyzeOptions, RoiSpec, analyze
+from app.segmenter import default_segmenter
 from tests.app import corpus
 from tests.app.corpus_edits import edited
 
@@ -128,10 +129,10 @@ def cli_env(monkeypatch, empty_weights):
     monkeypatch.setenv("NEOVASC_DEVICE", "cpu")
     monkeypatch.setenv("NEOVASC_LOG_LEVEL", "debug")
     get_settings.cache_clear()
-    cli._segmenter.cache_clear()
+    default_segmenter.cache_clear()
     yield
     get_settings.cache_clear()
-    cli._segmenter.cache_clear()
+    default_segmenter.cache_clear()
 
 
 @pytest.mark.parametrize("out", ["stdout", "results.jsonl", "results.csv"])

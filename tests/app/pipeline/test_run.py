@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 
 import cuda_ops
+from app.config import Settings
 from app.errors import DeviceUnavailable, InvalidROI, NoTendonModel, UsageError
 from app.pipeline import AnalyzeOptions, RoiSpec, analyze, run_analysis
 from app.schemas import RESULT_SCHEMA
@@ -129,3 +132,16 @@ def test_clip_selects_frame_with_most_colour(doppler_image, settings):
     result = analyze(clip, AnalyzeOptions(roi=RoiSpec(rect=truth["roi"])), settings=settings)
     assert [f.doppler_px for f in result.frames] == [0, 60, 60 + 200]
     assert result.summary.frame_index == 2 and result.summary.vessel_count == 4
+
+
+def test_python_api_loads_the_shipped_model_by_default():
+    from app.config import REPO_ROOT
+    from models.synth import make_sample
+
+    settings = Settings(weights_dir=REPO_ROOT / "weights", device="cpu")
+    result = analyze(make_sample(321).image, settings=settings)
+    assert result.roi.source == "model" and result.model is not None
+    assert (
+        result.model.sha256 == json.loads((REPO_ROOT / "weights" / "MANIFEST.json").read_text())["models"][0]["sha256"]
+    )
+    assert result.summary.tendon_area_px > 0
