@@ -55,16 +55,53 @@ class Summary(_Model):
     grade_scale: str | None = None
     grades: Grades = Field(default_factory=Grades)
     frame_index: int | None = Field(None, ge=0, description="The selected frame.")
-    thickness_mm: float | None = Field(None, ge=0.0, description="Null when uncalibrated.")
-    area_mm2: float | None = Field(None, ge=0.0, description="Null when uncalibrated.")
+    thickness_mm: float | None = Field(
+        None, ge=0.0, description="Maximal tendon thickness across its axis on the selected frame; null uncalibrated."
+    )
+    area_mm2: float | None = Field(
+        None, ge=0.0, description="Whole tendon area on the selected frame; null uncalibrated."
+    )
+    # Added in 0.2 (additive): clip statistics, the peritendinous band, weighted measures.
+    frames_analysed: int | None = Field(None, ge=0, description="Frames measured (after sampling).")
+    frames_kept: int | None = Field(None, ge=0, description="Frames measured and not rejected as flash.")
+    colour_fraction_mean: float | None = Field(
+        None, ge=0.0, le=1.0, description="Mean tendon colour fraction over the kept frames."
+    )
+    colour_fraction_median: float | None = Field(
+        None, ge=0.0, le=1.0, description="Median tendon colour fraction over the kept frames."
+    )
+    band_colour_fraction: float | None = Field(
+        None, ge=0.0, le=1.0, description="Colour fraction of the peritendinous band on the selected frame."
+    )
+    band_doppler_px: int | None = Field(None, ge=0, description="Doppler pixels in the band, inside the box.")
+    band_area_px: int | None = Field(None, ge=0, description="Band pixels inside the box: its denominator.")
+    band_width_mm: float | None = Field(None, ge=0.0, description="Band width; null when uncalibrated.")
+    band_width_px: float | None = Field(None, ge=0.0, description="Band width in pixels (along x when non-square).")
+    vessel_min_px: int | None = Field(None, ge=1, description="Smallest Doppler blob counted as a vessel, pixels.")
+    value_kind: Literal["power", "velocity"] | None = Field(
+        None, description="What the colour bar maps colours to, when a bar was read."
+    )
+    mean_value: float | None = Field(
+        None, ge=0.0, le=1.0, description="Mean power level or |velocity fraction| of the tendon's Doppler pixels."
+    )
+    weighted_fraction: float | None = Field(
+        None,
+        ge=0.0,
+        le=1.0,
+        description="Sum of power level or |velocity fraction| over the tendon / tendon pixels.",
+    )
 
 
 class FrameMeasure(_Model):
-    index: int = Field(ge=0)
+    index: int = Field(ge=0, description="Frame index in the input (sampling keeps the original indices).")
     colour_fraction: float | None = Field(None, ge=0.0, le=1.0)
     doppler_px: int = Field(ge=0)
     tendon_area_px: int = Field(ge=0)
-    flash: bool = False
+    flash: bool = Field(False, description="Rejected as a motion flash frame (docs/grading.md).")
+    box_colour_fraction: float | None = Field(
+        None, ge=0.0, le=1.0, description="Doppler pixels / pixels of the whole Doppler box (the flash measure)."
+    )
+    band_colour_fraction: float | None = Field(None, ge=0.0, le=1.0)
 
 
 class Roi(_Model):
@@ -148,6 +185,12 @@ class Result(_Model):
     model: ModelInfo | None = None
     timing_ms: dict[str, float] = Field(default_factory=dict)
     version: str
+    id: str | None = Field(
+        None, description="HTTP only: the stored result's id, for GET /v1/results/{id}/... (random, no patient data)."
+    )
+    links: dict[str, str] = Field(
+        default_factory=dict, description="HTTP only: URLs of the stored overlay images and video, by name."
+    )
 
     def to_json(self) -> str:
         """One line of JSON, with the public field names."""

@@ -341,8 +341,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--val-count", type=int, default=d.val_count, help="synthetic validation frames")
     p.add_argument("--test-count", type=int, default=d.test_count, help="held-out synthetic test frames")
     p.add_argument("--texture-dir", default=d.texture_dir, help="real B-mode PNGs blended into synthetic tissue")
-    p.add_argument("--augment", default=d.augment, choices=AUGMENTATIONS, help="basic: flips and intensity; "
-                   "affine: also random scale, rotation and shift (for small real data sets)")
+    p.add_argument(
+        "--augment",
+        default=d.augment,
+        choices=AUGMENTATIONS,
+        help="basic: flips and intensity; affine: also random scale, rotation and shift (for small real data sets)",
+    )
     p.add_argument("--init", default=d.init, help="fine-tune from the first model of this weights folder")
     p.add_argument("--out", default=d.out, help="run folder: weights, config.json, metrics.json")
     p.add_argument("--device", default=d.device, choices=("auto", "cpu", "cuda"))
