@@ -25,7 +25,10 @@ class Settings(BaseSettings):
 
     # Classification and grading (see docs/grading.md for the sources).
     chroma_threshold: int = Field(40, ge=0, le=254)
-    min_vessel_px: int = Field(5, ge=1)
+    min_vessel_px: int = Field(5, ge=1)  # uncalibrated inputs; calibrated ones use min_vessel_mm2
+    min_vessel_mm2: float = Field(0.05, gt=0.0)
+    band_mm: float = Field(2.0, gt=0.0, le=20.0)  # peritendinous band width, calibrated inputs
+    band_px: int = Field(20, ge=0, le=500)  # ... and on uncalibrated ones (0: no band)
     grade_scale: Literal["modified_ohberg", "colour_fraction_grade"] = "modified_ohberg"
 
     # Limits checked before pixel data is decoded (see docs/architecture.md).
@@ -36,6 +39,7 @@ class Settings(BaseSettings):
 
     # HTTP service.
     workers: int = Field(1, ge=1, le=64)
+    result_store_mb: int = Field(256, ge=0, le=65536)  # overlays kept for GET /v1/results/{id}/...
     log_level: Literal["debug", "info", "warning", "error"] = "info"
 
 

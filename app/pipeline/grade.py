@@ -12,7 +12,6 @@ Sources (full references in docs/grading.md):
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import cv2
@@ -86,15 +85,6 @@ def colour_fraction_grade(cf: float | None, doppler_px: int) -> int | None:
         return 0
     low, high = CF_GRADE_LIMITS
     return 1 if cf <= low else 2 if cf <= high else 3
-
-
-def select_frame(fractions: Sequence[float | None], flash: Sequence[bool]) -> int:
-    """The frame with the highest colour fraction among non-flash frames (first on ties; 0 if none)."""
-    best, best_cf = 0, -1.0
-    for index, (cf, is_flash) in enumerate(zip(fractions, flash, strict=True)):
-        if cf is not None and not is_flash and cf > best_cf:
-            best, best_cf = index, cf
-    return best
 
 
 def grade_frame(

@@ -1,10 +1,11 @@
-"""Reporting: the Result object, CSV rows, mask and overlay images."""
+"""Reporting: the Result object, CSV rows and mask images (overlays: ``artifacts.py``)."""
 
 from __future__ import annotations
 
 import csv
 import io
 from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
@@ -30,12 +31,25 @@ from app.schemas import (
 from .decode import Calibration as CalibrationFact
 from .decode import Clip
 from .grade import Grading
+from .measure import Weighted
 from .screen import Screen
+from .selection import ClipStats
 
 CSV_COLUMNS = (
     "input", "ok", "error_code", "colour_fraction", "doppler_px", "tendon_area_px", "vessel_count",
     "grade", "grade_scale", "modified_ohberg", "colour_fraction_grade", "frame_index", "thickness_mm",
     "area_mm2", "doppler_mode", "roi_source", "device", "backend", "model_sha256", "version",
+    # appended in 0.2; columns are only ever appended, never renamed, removed or reordered
+    "frames_analysed", "frames_kept", "colour_fraction_mean", "colour_fraction_median", "band_colour_fraction",
+    "band_doppler_px", "band_area_px", "band_width_mm", "vessel_min_px", "value_kind", "mean_value",
+    "weighted_fraction", "mm_per_px_x", "mm_per_px_y", "warning_codes",
+)  # fmt: skip
+
+
+_SUMMARY_APPENDED = (
+    "frames_analysed", "frames_kept", "colour_fraction_mean", "colour_fraction_median", "band_colour_fraction",
+    "band_doppler_px", "band_area_px", "band_width_mm", "vessel_min_px", "value_kind", "mean_value",
+    "weighted_fraction",
 )  # fmt: skip
 
 
@@ -62,6 +76,22 @@ def _doppler(screen: Screen) -> Doppler:
     )
 
 
+@dataclass(frozen=True)
+class Extras:
+    """Summary fields beyond the selected frame's grades (``app.pipeline.run`` computes them)."""
+
+    stats: ClipStats
+    band_doppler_px: int
+    band_area_px: int
+    band_colour_fraction: float | None
+    band_width_mm: float | None
+    band_width_px: float
+    vessel_min_px: int
+    thickness_mm: float | None
+    area_mm2: float | None
+    weighted: Weighted | None
+
+
 def build_result(
     clip: Clip,
     screen: Screen,
@@ -69,13 +99,14 @@ def build_result(
     frames: list[FrameMeasure],
     grading: Grading,
     calibration: CalibrationFact | None,
+    extras: Extras,
     *,
     warnings: Iterable[tuple[str, str]],
     device: str,
     backend: str,
     model: ModelInfo | None,
-    timing_ms: dict[str, float],
 ) -> Result:
+    weighted = extras.weighted
     summary = Summary(
         colour_fraction=grading.colour_fraction,
         doppler_px=grading.doppler_px,
@@ -85,6 +116,21 @@ def build_result(
         grade_scale=grading.headline_scale,
         grades=Grades(**grading.grades),
         frame_index=grading.frame_index,
+        thickness_mm=extras.thickness_mm,
+        area_mm2=extras.area_mm2,
+        frames_analysed=extras.stats.analysed,
+        frames_kept=extras.stats.kept,
+        colour_fraction_mean=extras.stats.mean,
+        colour_fraction_median=extras.stats.median,
+        band_colour_fraction=extras.band_colour_fraction,
+        band_doppler_px=extras.band_doppler_px,
+        band_area_px=extras.band_area_px,
+        band_width_mm=extras.band_width_mm,
+        band_width_px=extras.band_width_px,
+        vessel_min_px=extras.vessel_min_px,
+        value_kind=None if weighted is None else weighted.kind,
+        mean_value=None if weighted is None else weighted.mean_value,
+        weighted_fraction=None if weighted is None else weighted.weighted_fraction,
     )
     return Result(
         input=clip.name,
@@ -103,7 +149,6 @@ def build_result(
         device=device,
         backend=backend,
         model=model,
-        timing_ms={step: round(ms, 3) for step, ms in timing_ms.items()},
         version=__version__,
     )
 
@@ -136,6 +181,9 @@ def csv_row(result: Result) -> dict[str, object]:
         "backend": result.backend,
         "model_sha256": result.model.sha256 if result.model else None,
         "version": result.version,
+        "mm_per_px_x": result.calibration.mm_per_px_x if result.calibration else None,
+        "mm_per_px_y": result.calibration.mm_per_px_y if result.calibration else None,
+        "warning_codes": ";".join(w.code for w in result.warnings) or None,
     }
     if s is not None:
         row.update(
@@ -144,6 +192,7 @@ def csv_row(result: Result) -> dict[str, object]:
             modified_ohberg=s.grades.modified_ohberg, colour_fraction_grade=s.grades.colour_fraction_grade,
             frame_index=s.frame_index, thickness_mm=s.thickness_mm, area_mm2=s.area_mm2,
         )  # fmt: skip
+        row.update({column: getattr(s, column) for column in _SUMMARY_APPENDED})
     return {column: ("" if row.get(column) is None else row[column]) for column in CSV_COLUMNS}
 
 
@@ -160,28 +209,6 @@ def csv_text(results: Iterable[Result], header: bool = True) -> str:
 def write_mask_png(path: Path, mask: np.ndarray) -> None:
     """Write an ``(H, W) bool`` mask as a uint8 PNG, 255 inside."""
     _write_png(path, mask.astype(np.uint8) * 255)
-
-
-def render_overlay(frame: np.ndarray, roi_mask: np.ndarray, doppler_mask: np.ndarray, grading: Grading) -> np.ndarray:
-    """The selected frame with the ROI contour (white), counted Doppler pixels (green) and the grade.
-
-    ``frame (H, W, 3) uint8 RGB``, masks ``(H, W) bool`` -> ``(H, W, 3) uint8 RGB``.
-    """
-    overlay = frame.copy()
-    overlay[doppler_mask] = (0, 255, 0)  # green is not used by Doppler maps, so counted pixels stand out
-    contours, _ = cv2.findContours(roi_mask.astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
-    cv2.drawContours(overlay, contours, -1, (255, 255, 255), 1)
-    cf = "n/a" if grading.colour_fraction is None else f"{100 * grading.colour_fraction:.1f}%"
-    text = f"CF {cf}  vessels {grading.vessel_count}  {grading.headline_scale} {grading.grade}"
-    scale = max(0.35, frame.shape[1] / 1600)
-    origin = (4, max(12, int(22 * scale)))
-    cv2.putText(overlay, text, origin, cv2.FONT_HERSHEY_SIMPLEX, scale, (0, 0, 0), 3, cv2.LINE_AA)
-    cv2.putText(overlay, text, origin, cv2.FONT_HERSHEY_SIMPLEX, scale, (255, 255, 0), 1, cv2.LINE_AA)
-    return overlay
-
-
-def write_overlay_png(path: Path, overlay: np.ndarray) -> None:
-    _write_png(path, cv2.cvtColor(overlay, cv2.COLOR_RGB2BGR))
 
 
 def _write_png(path: Path, image: np.ndarray) -> None:

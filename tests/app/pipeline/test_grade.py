@@ -12,7 +12,6 @@ from app.pipeline.grade import (
     count_vessels,
     grade_frame,
     modified_ohberg,
-    select_frame,
 )
 
 
@@ -63,13 +62,6 @@ def test_vessels_are_8_connected_components_above_min_area():
 def test_diagonal_pixels_form_one_vessel():
     mask = np.eye(6, dtype=bool)
     assert count_vessels(mask, min_area_px=1) == 1
-
-
-def test_select_frame_skips_flash_and_missing():
-    assert select_frame([0.1, 0.5, 0.3], [False, False, False]) == 1
-    assert select_frame([0.1, 0.5, 0.3], [False, True, False]) == 2
-    assert select_frame([None, 0.2, 0.2], [False, False, False]) == 1
-    assert select_frame([None, None], [False, False]) == 0
 
 
 def test_grade_frame_known_answer():

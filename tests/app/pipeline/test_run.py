@@ -28,6 +28,9 @@ def test_rectangle_roi_known_answer(doppler_png, settings):
     assert result.roi.bbox.model_dump() == dict(zip(("x0", "y0", "x1", "y1"), truth["roi"], strict=True))
     assert result.frames[0].model_dump() == {
         "index": 0, "colour_fraction": 0.01, "doppler_px": 60, "tendon_area_px": 6000, "flash": False,
+        # no box on this image: the image area stands in (160 of 19200 pixels coloured); the 20 px band
+        # around the rectangle holds no colour
+        "box_colour_fraction": 160 / 19200, "band_colour_fraction": 0.0,
     }  # fmt: skip
     assert (
         result.input == "study-01.png"
@@ -35,7 +38,7 @@ def test_rectangle_roi_known_answer(doppler_png, settings):
         and result.backend in cuda_ops.available_backends("cpu")[:1]
     )
     assert result.model is None
-    assert [w.code for w in result.warnings] == ["uncalibrated"]
+    assert [w.code for w in result.warnings] == ["uncalibrated", "colour_box_not_found"]  # blobs, no box outline
     assert set(result.timing_ms) == {"decode", "screen", "segment", "count", "grade"}
 
 

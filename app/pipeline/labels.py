@@ -1,0 +1,87 @@
+"""The label map the counter reads: tendon, peritendinous band and the rest of the Doppler box.
+
+Label values (``cuda_ops`` counts up to 8; 0 is never counted):
+
+* ``1`` tendon (or the user's region) inside the Doppler box: the colour fraction's denominator;
+* ``2`` the peritendinous band inside the box: pixels within the band width of the tendon, tendon
+  excluded — where neovessels enter from the fat pad side (``../shared/anatomy.md``; OMERACT counts
+  enthesis signal within 2 mm of the cortex, the same width is used here around the tendon). Width:
+  ``NEOVASC_BAND_MM`` (2 mm) when calibrated, else ``NEOVASC_BAND_PX`` (20 px, about 2 mm at the
+  0.1 mm/px of a typical 4 cm linear-probe view);
+* ``3`` the rest of the Doppler box (with label 1 and 2 it is the whole box: the flash measure).
+
+Without a located box the whole image area stands in for it. Colour bars and everything outside the
+image area carry no label, and neither does tendon outside the box (Doppler cannot appear there).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from .decode import Calibration
+
+LABEL_TENDON = 1
+LABEL_BAND = 2
+LABEL_BOX_REST = 3
+
+
+@dataclass(frozen=True)
+class Band:
+    """The peritendinous band's width: ``radius_x``/``radius_y`` in pixels, ``width_mm`` when calibrated."""
+
+    radius_x: float
+    radius_y: float
+    width_mm: float | None
+
+    @classmethod
+    def for_calibration(cls, calibration: Calibration | None, width_mm: float, width_px: int) -> Band:
+        if calibration is None:
+            return cls(float(width_px), float(width_px), None)
+        return cls(width_mm / calibration.mm_per_px_x, width_mm / calibration.mm_per_px_y, width_mm)
+
+    @property
+    def kernel(self) -> np.ndarray | None:
+        """The elliptical structuring element (``uint8``), or None for a band narrower than a pixel."""
+        rx, ry = round(self.radius_x), round(self.radius_y)
+        if rx < 1 and ry < 1:
+            return None
+        return cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * rx + 1, 2 * ry + 1))
+
+
+def band_masks(roi: np.ndarray, band: Band) -> np.ndarray:
+    """``(B, H, W) bool`` band around each ``(B, H, W) bool`` region: dilated region minus the region.
+
+    The dilation runs on each region's bounding box grown by the radius only, so a small tendon on a
+    large frame costs little.
+    """
+    out = np.zeros_like(roi)
+    kernel = band.kernel
+    if kernel is None:
+        return out
+    ry, rx = kernel.shape[0] // 2, kernel.shape[1] // 2
+    h, w = roi.shape[1:]
+    for i, mask in enumerate(roi):
+        rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
+        if rows.size == 0:
+            continue
+        y0, y1 = max(0, rows[0] - ry), min(h, rows[-1] + ry + 1)
+        x0, x1 = max(0, cols[0] - rx), min(w, cols[-1] + rx + 1)
+        crop = mask[y0:y1, x0:x1]
+        grown = cv2.dilate(crop.view(np.uint8), kernel, borderType=cv2.BORDER_CONSTANT, borderValue=0)
+        out[i, y0:y1, x0:x1] = grown.view(bool) & ~crop
+    return out
+
+
+def label_map(roi: np.ndarray, band: np.ndarray | None, countable: np.ndarray) -> np.ndarray:
+    """``(B, H, W) uint8`` labels from regions, bands (both ``(B, H, W) bool``) and ``countable (H, W) bool``.
+
+    ``countable``: inside the Doppler box(es) (or the image area without a box), bars excluded.
+    """
+    labels = np.where(countable, np.uint8(LABEL_BOX_REST), np.uint8(0))[None].repeat(roi.shape[0], axis=0)
+    if band is not None:
+        labels[band & countable] = LABEL_BAND
+    labels[roi & countable] = LABEL_TENDON
+    return labels
