@@ -9,6 +9,7 @@ usage errors.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import sys
@@ -20,11 +21,12 @@ from pydantic import ValidationError
 
 from app import __version__
 from app.config import Settings, get_settings
-from app.errors import NeovascError, as_neovasc_error
+from app.errors import NeovascError, as_neovasc_error, error_line
 from app.pipeline import AnalyzeOptions, RoiSpec, run_analysis
-from app.pipeline.report import csv_text, failure_result, render_overlay, write_mask_png, write_overlay_png
-from app.pipeline.run import limits_from
-from app.schemas import Result
+from app.pipeline.artifacts import VideoRecorder, curve_image, overlay_image, png_bytes
+from app.pipeline.report import csv_text, failure_result, write_mask_png
+from app.pipeline.run import Analysis, limits_from
+from app.schemas import Result, WarningInfo
 
 log = logging.getLogger("neovasc")
 
@@ -64,10 +66,23 @@ def build_parser() -> argparse.ArgumentParser:
     where.add_argument("--roi", type=_roi_text, metavar="x0,y0,x1,y1", help="rectangle ROI in pixels")
     where.add_argument("--roi-mask", type=Path, metavar="MASK.png", help="mask image: non-zero = ROI")
     grade.add_argument("--masks", type=Path, metavar="DIR", help="write DIR/<stem>.png ROI/tendon masks")
-    grade.add_argument("--overlays", type=Path, metavar="DIR", help="write DIR/<stem>.png overlay images")
+    grade.add_argument(
+        "--overlays", type=Path, metavar="DIR",
+        help="write DIR/<stem>.png (selected frame) and, for clips, DIR/<stem>.curve.png and DIR/<stem>.mp4",
+    )  # fmt: skip
+    grade.add_argument(
+        "--dicom-out", type=Path, metavar="DIR",
+        help="DICOM inputs: write DIR/<stem>.sr.dcm (TID 1500 report) and DIR/<stem>.sc.dcm (overlay) for PACS",
+    )  # fmt: skip
     grade.add_argument("--out", type=Path, metavar="FILE", help="write FILE.jsonl or FILE.csv instead of stdout")
-    grade.add_argument("--device", choices=("auto", "cpu", "cuda"), default=None, help="default: NEOVASC_DEVICE")
-    grade.add_argument("--backend", default=None, help="counting backend (default: auto)")
+    _add_run_options(grade)
+
+    compare = commands.add_parser("compare", help="compare two studies (before / after); one JSON object on stdout")
+    compare.add_argument("before", type=Path, metavar="BEFORE", help="the earlier study (a file)")
+    compare.add_argument("after", type=Path, metavar="AFTER", help="the later study (a file)")
+    compare.add_argument("--roi-before", type=_roi_text, metavar="x0,y0,x1,y1", help="rectangle ROI on BEFORE")
+    compare.add_argument("--roi-after", type=_roi_text, metavar="x0,y0,x1,y1", help="rectangle ROI on AFTER")
+    _add_run_options(compare)
 
     serve = commands.add_parser("serve", help="serve the HTTP API with uvicorn")
     serve.add_argument("--host", default=None, help="default: NEOVASC_HOST or 127.0.0.1")
@@ -82,6 +97,35 @@ def build_parser() -> argparse.ArgumentParser:
     # Listed here for --help; main() hands everything after "train" to models.train unparsed.
     commands.add_parser("train", help="train the tendon model: 'neovasc train --help'", add_help=False)
     return parser
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {text!r}")
+    return value
+
+
+def _add_run_options(command: argparse.ArgumentParser) -> None:
+    command.add_argument("--device", choices=("auto", "cpu", "cuda"), default=None, help="default: NEOVASC_DEVICE")
+    command.add_argument("--backend", default=None, help="counting backend (default: auto)")
+    command.add_argument("--every", type=_positive, default=1, metavar="N", help="measure every N-th frame of a clip")
+    command.add_argument(
+        "--max-frames", type=_positive, default=None, metavar="M", help="measure at most M evenly spaced frames"
+    )
+
+
+def _options(args: argparse.Namespace, settings: Settings, roi: RoiSpec | None) -> AnalyzeOptions:
+    return AnalyzeOptions(
+        roi=roi,
+        device=args.device or settings.device,
+        backend=args.backend or settings.backend,
+        every=args.every,
+        max_frames=args.max_frames,
+    )
 
 
 def _expand(paths: Sequence[Path]) -> Iterator[Path]:
@@ -104,29 +148,56 @@ def _gradable(path: Path) -> bool:
         return False
 
 
-def _unique_png(directory: Path, stem: str, used: set[str]) -> Path:
-    name, n = f"{stem}.png", 1
+def _unique_stem(stem: str, used: set[str]) -> str:
+    """``stem``, or ``stem-2``, ``stem-3``... when an earlier input of the batch had the same name."""
+    name, n = stem, 1
     while name in used:
         n += 1
-        name = f"{stem}-{n}.png"
+        name = f"{stem}-{n}"
     used.add(name)
-    return directory / name
+    return name
 
 
-def _grade_one(path: Path, options: AnalyzeOptions, settings: Settings, args, used: dict[str, set[str]]) -> Result:
+def _grade_one(path: Path, options: AnalyzeOptions, settings: Settings, args, used: set[str]) -> Result:
+    stem = _unique_stem(path.stem, used)
+    video = None
+    if args.overlays is not None:
+        args.overlays.mkdir(parents=True, exist_ok=True)
+        video = VideoRecorder(args.overlays / f"{stem}.mp4")
     try:
-        analysis = run_analysis(path, options, None, settings)
+        with video or contextlib.nullcontext():
+            analysis = run_analysis(path, options, None, settings, observer=video)
     except Exception as exc:  # every input gets a line; the batch goes on
         error = as_neovasc_error(exc)
         if not isinstance(exc, NeovascError):
             log.error("unexpected %s on one input", type(exc).__name__, exc_info=exc)
         return failure_result(path.name, error)
-    if args.masks is not None:
-        write_mask_png(_unique_png(args.masks, path.stem, used["masks"]), analysis.roi_mask)
-    if args.overlays is not None:
-        overlay = render_overlay(analysis.frame, analysis.roi_mask, analysis.doppler_mask, analysis.grading)
-        write_overlay_png(_unique_png(args.overlays, path.stem, used["overlays"]), overlay)
+    _write_outputs(path, stem, analysis, args)
     return analysis.result
+
+
+def _write_outputs(path: Path, stem: str, analysis: Analysis, args) -> None:
+    """``--masks``, ``--overlays`` and ``--dicom-out`` files of one graded input."""
+    if args.masks is not None:
+        write_mask_png(args.masks / f"{stem}.png", analysis.roi_mask)
+    overlay = overlay_image(analysis) if args.overlays is not None or args.dicom_out is not None else None
+    if args.overlays is not None:
+        (args.overlays / f"{stem}.png").write_bytes(png_bytes(overlay))
+        curve = curve_image(analysis)
+        if curve is not None:
+            (args.overlays / f"{stem}.curve.png").write_bytes(png_bytes(curve))
+    if args.dicom_out is not None:
+        why = "the input is not DICOM" if analysis.result.source.format != "dicom" else None
+        if why is None:
+            from app.pipeline.dicom_out import write_dicom_report  # highdicom, only when asked for
+
+            try:
+                write_dicom_report(path, analysis.result, overlay, args.dicom_out, stem)
+            except NeovascError as exc:
+                why = exc.message
+        if why is not None:
+            message = f"--dicom-out: no DICOM report written: {why}"
+            analysis.result.warnings.append(WarningInfo(code="dicom_out_not_written", message=message))
 
 
 def _cmd_grade(args: argparse.Namespace, settings: Settings, stdout: TextIO) -> int:
@@ -141,11 +212,11 @@ def _cmd_grade(args: argparse.Namespace, settings: Settings, stdout: TextIO) -> 
             roi = RoiSpec.from_mask_image(args.roi_mask, limits_from(settings))
         except NeovascError as exc:
             build_parser().error(f"--roi-mask: {exc.message}")
-    options = AnalyzeOptions(roi=roi, device=args.device or settings.device, backend=args.backend or settings.backend)
+    options = _options(args, settings, roi)
     inputs = list(_expand(args.paths))
     if not inputs:
         build_parser().error("no input files found under the given paths")
-    used: dict[str, set[str]] = {"masks": set(), "overlays": set()}
+    used: set[str] = set()
     try:
         if args.out is not None:
             args.out.parent.mkdir(parents=True, exist_ok=True)
@@ -168,6 +239,22 @@ def _cmd_grade(args: argparse.Namespace, settings: Settings, stdout: TextIO) -> 
             sink.close()
     log.info("graded %d input(s): %d ok, %d failed", total, total - failed, failed)
     return EXIT_INPUT_FAILED if failed else EXIT_OK
+
+
+def _cmd_compare(args: argparse.Namespace, settings: Settings, stdout: TextIO) -> int:
+    from app.compare import compare_paths
+
+    for path in (args.before, args.after):
+        if path.is_dir():
+            build_parser().error(f"compare takes two files, {path.name!r} is a directory")
+    try:
+        before, after = _options(args, settings, args.roi_before), _options(args, settings, args.roi_after)
+        comparison = compare_paths(args.before, args.after, before, after, settings)
+    except NeovascError as exc:  # the message names the side that failed
+        stdout.write(json.dumps({"ok": False, "error": error_line(exc)}) + "\n")
+        return EXIT_INPUT_FAILED
+    stdout.write(comparison.to_json() + "\n")
+    return EXIT_OK
 
 
 def _cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
@@ -210,6 +297,8 @@ def main(argv: Sequence[str] | None = None, stdout: TextIO | None = None) -> int
     logging.basicConfig(level=settings.log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
     if args.command == "grade":
         return _cmd_grade(args, settings, stdout or sys.stdout)
+    if args.command == "compare":
+        return _cmd_compare(args, settings, stdout or sys.stdout)
     if args.command == "serve":
         return _cmd_serve(args, settings)
     print(json.dumps(Result.model_json_schema(by_alias=True), indent=2), file=stdout or sys.stdout)

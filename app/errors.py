@@ -43,6 +43,11 @@ class NotFound(NeovascError):
     title = "Not found"
 
 
+class ResultNotFound(NotFound):
+    code = "result_not_found"
+    title = "Result not found"
+
+
 class InputNotFound(NeovascError):
     code = "input_not_found"
     status = 404

@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from app import __version__
-from app.api import grade_router, health_router
+from app.api import compare_router, grade_router, health_router, results_router
 from app.api.limits import BodySizeLimit
 from app.api.problems import install_problem_handlers
 from app.api.state import ServiceState
@@ -35,4 +35,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_problem_handlers(app)
     app.include_router(health_router)
     app.include_router(grade_router)
+    app.include_router(compare_router)
+    app.include_router(results_router)
     return app

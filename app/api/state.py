@@ -1,4 +1,4 @@
-"""What the service holds between requests: settings, the tendon model and the analysis worker."""
+"""What the service holds between requests: settings, the tendon model, the analysis worker, stored outputs."""
 
 from __future__ import annotations
 
@@ -16,6 +16,8 @@ from app.errors import NeovascError
 from app.pipeline.run import Segmenter
 from app.segmenter import load_tendon_model
 
+from .store import ResultStore
+
 log = logging.getLogger("neovasc.api")
 T = TypeVar("T")
 
@@ -28,8 +30,10 @@ class ServiceState:
     segmenter: Segmenter | None = None
     model_error: NeovascError | None = None
     pool: ThreadPoolExecutor = field(init=False)
+    store: ResultStore = field(init=False)
 
     def __post_init__(self) -> None:
+        self.store = ResultStore(self.settings.result_store_mb << 20)
         # Analyses run off the event loop, at most `workers` at a time: GPU and memory use stay bounded
         # however many uploads arrive together (the rest wait in the pool's queue).
         self.pool = ThreadPoolExecutor(max_workers=self.settings.workers, thread_name_prefix="neovasc-analysis")

@@ -211,3 +211,75 @@ def test_shipped_model_finds_the_tendon(monkeypatch, tmp_path):
     code, lines = _run("grade", str(frame))
     assert code == 0 and lines[0]["ok"] is True
     assert lines[0]["roi"]["source"] == "model" and lines[0]["summary"]["tendon_area_px"] > 0
+
+
+def _clip_mp4(tmp_path, rng, frames: int = 6):
+    """A small MP4 clip (PyAV, MPEG-4): speckle with a growing Doppler patch inside a known region."""
+    import av
+
+    from tests.conftest import grey_background
+
+    path = tmp_path / "clip.mp4"
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("mpeg4", rate=10)
+        stream.width, stream.height, stream.pix_fmt = 160, 120, "yuv420p"
+        stream.options = {"qscale": "2"}
+        for i in range(frames):
+            image = grey_background(120, 160, rng)
+            image[40 : 44 + 2 * i, 40:60] = (230, 40, 30)
+            for packet in stream.encode(av.VideoFrame.from_ndarray(image, format="rgb24")):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    return path
+
+
+def test_overlays_of_a_clip_add_the_curve_and_the_video(tmp_path, rng):
+    import av
+
+    path = _clip_mp4(tmp_path, rng)
+    overlays = tmp_path / "overlays"
+    code, lines = _run("grade", str(path), "--roi", "20,30,120,90", "--overlays", str(overlays), "--every", "2")
+    assert code == 0 and [f["index"] for f in lines[0]["frames"]] == [0, 2, 4]
+    assert sorted(p.name for p in overlays.iterdir()) == ["clip.curve.png", "clip.mp4", "clip.png"]
+    assert cv2.imread(str(overlays / "clip.curve.png")).shape == (320, 800, 3)
+    with av.open(str(overlays / "clip.mp4")) as container:
+        decoded = [f.to_ndarray(format="rgb24") for f in container.decode(video=0)]
+    assert len(decoded) == 3 and decoded[0].shape == (120, 160, 3)  # the measured frames only
+
+
+def test_dicom_out_for_dicom_inputs_and_a_warning_otherwise(doppler_png, tmp_path):
+    from pydicom import dcmread, examples
+
+    out = tmp_path / "pacs"
+    code, lines = _run("grade", str(examples.get_path("jpeg2k")), "--roi", "88,149,317,294", "--dicom-out", str(out))
+    assert code == 0 and sorted(p.name for p in out.iterdir()) == ["examples_jpeg2k.sc.dcm", "examples_jpeg2k.sr.dcm"]
+    sr = dcmread(out / "examples_jpeg2k.sr.dcm")
+    assert sr.Modality == "SR" and sr.StudyInstanceUID == dcmread(examples.get_path("jpeg2k")).StudyInstanceUID
+    code, lines = _run("grade", str(doppler_png[0]), "--roi", "20,30,120,90", "--dicom-out", str(out))
+    assert code == 0 and "dicom_out_not_written" in [w["code"] for w in lines[0]["warnings"]]
+
+
+def test_compare_two_studies(doppler_png, tmp_path):
+    path, truth = doppler_png
+    roi = ",".join(map(str, truth["roi"]))
+    stdout = io.StringIO()
+    assert cli.main(["compare", str(path), str(path), "--roi-before", roi, "--roi-after", roi], stdout=stdout) == 0
+    comparison = json.loads(stdout.getvalue())
+    assert comparison["schema"] == "neovasc.comparison/1" and comparison["change"]["colour_fraction_pp"] == 0.0
+    assert comparison["exceeds_mdd"] is False and comparison["direction"] == "unchanged"
+    stdout = io.StringIO()
+    bad = tmp_path / "bad.png"
+    bad.write_bytes(b"not an image")
+    assert cli.main(["compare", str(path), str(bad), "--roi-before", roi, "--roi-after", roi], stdout=stdout) == 1
+    error = json.loads(stdout.getvalue())["error"]
+    assert error["message"].startswith("after: ")
+
+
+def test_csv_columns_are_only_ever_appended():
+    first_release = (
+        "input", "ok", "error_code", "colour_fraction", "doppler_px", "tendon_area_px", "vessel_count",
+        "grade", "grade_scale", "modified_ohberg", "colour_fraction_grade", "frame_index", "thickness_mm",
+        "area_mm2", "doppler_mode", "roi_source", "device", "backend", "model_sha256", "version",
+    )  # fmt: skip
+    assert CSV_COLUMNS[: len(first_release)] == first_release and len(set(CSV_COLUMNS)) == len(CSV_COLUMNS)

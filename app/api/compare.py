@@ -1,0 +1,62 @@
+"""``POST /v1/compare``: upload two studies of one tendon (before / after treatment), get a Comparison."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, File, Form, UploadFile
+
+from app.compare import Comparison, Side, compare, side_error
+from app.pipeline import RoiSpec
+from app.schemas import Result
+
+from .grade import FILE_HELP, grade_upload, read_roi
+from .problems import PROBLEM_RESPONSES
+from .state import ServiceState, State
+
+router = APIRouter(prefix="/v1", tags=["comparison"])
+
+_ROI_HELP = "Rectangle 'x0,y0,x1,y1' in pixels (half-open) on the {side} study; omit to use the tendon model"
+
+
+async def _side_roi(side: Side, roi: str | None, state: ServiceState) -> RoiSpec | None:
+    """The side's rectangle, or None for the tendon model; errors name the side."""
+    try:
+        return await read_roi(roi, None, state)
+    except Exception as exc:
+        raise side_error(side, exc) from exc
+
+
+async def _grade_side(side: Side, upload: UploadFile, roi: RoiSpec | None, state: ServiceState) -> Result:
+    """Grade one upload in the service's worker pool, as ``POST /v1/grade`` does; errors name the side."""
+    try:
+        return await grade_upload(state, upload, roi)
+    except Exception as exc:
+        raise side_error(side, exc) from exc
+
+
+@router.post(
+    "/compare",
+    response_model=Comparison,
+    response_model_by_alias=True,
+    responses=PROBLEM_RESPONSES,
+    summary="Compare two studies of one tendon (before / after treatment)",
+)
+async def compare_studies(
+    state: State,
+    before: Annotated[UploadFile, File(description=f"The earlier study: {FILE_HELP}")],
+    after: Annotated[UploadFile, File(description=f"The later study: {FILE_HELP}")],
+    roi_before: Annotated[str | None, Form(description=_ROI_HELP.format(side="before"))] = None,
+    roi_after: Annotated[str | None, Form(description=_ROI_HELP.format(side="after"))] = None,
+) -> Comparison:
+    """Grade both uploads with the same settings and compare them.
+
+    Errors are RFC 9457 problem+json with the failing upload's own ``code``; the detail starts with the
+    side that failed (``before: ...`` or ``after: ...``). The after study is not graded when the before
+    study fails.
+    """
+    region_before = await _side_roi("before", roi_before, state)  # both regions checked before any grading
+    region_after = await _side_roi("after", roi_after, state)
+    first = await _grade_side("before", before, region_before, state)
+    second = await _grade_side("after", after, region_after, state)
+    return compare(first, second)

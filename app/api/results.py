@@ -1,0 +1,33 @@
+"""``GET /v1/results/{id}/{name}``: the overlay PNG, curve PNG or overlay MP4 of a graded upload."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Path
+from fastapi.responses import Response
+
+from .problems import PROBLEM_RESPONSES
+from .state import State
+from .store import MEDIA_TYPES
+
+router = APIRouter(prefix="/v1", tags=["results"])
+
+Name = Literal["overlay.png", "curve.png", "overlay.mp4"]
+
+
+@router.get(
+    "/results/{result_id}/{name}",
+    responses={
+        **PROBLEM_RESPONSES,
+        200: {"content": {media: {} for media in sorted(set(MEDIA_TYPES.values()))}, "description": "The file"},
+    },
+    response_class=Response,
+    summary="An overlay image, curve or video of a graded upload (POST /v1/grade with overlays=true)",
+)
+async def result_file(
+    state: State,
+    result_id: Annotated[str, Path(pattern="^[0-9a-f]{32}$", description="`id` of the Result")],
+    name: Annotated[Name, Path(description="overlay.png, curve.png (clips) or overlay.mp4 (clips)")],
+) -> Response:
+    return Response(state.store.get(result_id, name), media_type=MEDIA_TYPES[name])

@@ -1,0 +1,97 @@
+"""Overlays through HTTP: POST /v1/grade with overlays=true stores them; GET /v1/results/{id}/{name} serves them."""
+
+from __future__ import annotations
+
+import io
+
+import av
+import cv2
+import numpy as np
+import pytest
+
+from app.api.store import ResultStore
+from app.errors import ResultNotFound
+from tests.conftest import grey_background, png_bytes
+
+
+def _mp4(rng, frames: int = 5) -> bytes:
+    buffer = io.BytesIO()
+    with av.open(buffer, "w", format="mp4") as container:
+        stream = container.add_stream("mpeg4", rate=10)
+        stream.width, stream.height, stream.pix_fmt = 160, 120, "yuv420p"
+        for i in range(frames):
+            image = grey_background(120, 160, rng)
+            image[40 : 44 + 2 * i, 40:60] = (230, 40, 30)
+            for packet in stream.encode(av.VideoFrame.from_ndarray(image, format="rgb24")):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    return buffer.getvalue()
+
+
+def test_still_with_overlays_links_the_overlay_png(client, doppler_image):
+    image, _ = doppler_image
+    response = client.post(
+        "/v1/grade",
+        files={"file": ("s.png", png_bytes(image), "image/png")},
+        data={"roi": "20,30,120,90", "overlays": "true"},
+    )
+    result = response.json()
+    assert response.status_code == 200 and len(result["id"]) == 32
+    assert result["links"] == {"overlay.png": f"/v1/results/{result['id']}/overlay.png"}
+    png = client.get(result["links"]["overlay.png"])
+    assert png.status_code == 200 and png.headers["content-type"] == "image/png"
+    decoded = cv2.imdecode(np.frombuffer(png.content, np.uint8), cv2.IMREAD_COLOR)
+    assert decoded.shape == image.shape and (decoded[:, :, 1] == 255).sum() >= 60  # counted pixels in green
+
+
+def test_clip_with_overlays_links_curve_and_video(client, rng):
+    data = _mp4(rng)
+    response = client.post(
+        "/v1/grade", files={"file": ("c.mp4", data, "video/mp4")}, data={"roi": "20,30,120,90", "overlays": "true"}
+    )
+    result = response.json()
+    assert response.status_code == 200, response.text
+    assert sorted(result["links"]) == ["curve.png", "overlay.mp4", "overlay.png"]
+    video = client.get(result["links"]["overlay.mp4"])
+    assert video.status_code == 200 and video.headers["content-type"] == "video/mp4"
+    with av.open(io.BytesIO(video.content)) as container:
+        assert sum(1 for _ in container.decode(video=0)) == 5
+    assert client.get(result["links"]["curve.png"]).headers["content-type"] == "image/png"
+
+
+def test_without_overlays_nothing_is_stored(client, doppler_image):
+    image, _ = doppler_image
+    result = client.post(
+        "/v1/grade", files={"file": ("s.png", png_bytes(image), "image/png")}, data={"roi": "20,30,120,90"}
+    ).json()
+    assert result["id"] is None and result["links"] == {}
+
+
+@pytest.mark.parametrize(
+    ("path", "status", "code"),
+    [
+        ("/v1/results/" + "0" * 32 + "/overlay.png", 404, "result_not_found"),
+        ("/v1/results/" + "0" * 32 + "/secret.txt", 422, "invalid_request"),
+        ("/v1/results/not-an-id/overlay.png", 422, "invalid_request"),
+    ],
+    ids=["unknown-id", "unknown-name", "malformed-id"],
+)
+def test_unknown_results_are_problems(client, path, status, code):
+    response = client.get(path)
+    assert response.status_code == status and response.headers["content-type"] == "application/problem+json"
+    assert response.json()["code"] == code
+
+
+def test_store_drops_the_least_recently_used_first():
+    store = ResultStore(max_bytes=10)
+    first = store.put({"overlay.png": b"1234"})
+    second = store.put({"overlay.png": b"5678"})
+    assert store.get(first, "overlay.png") == b"1234"  # first is now the most recent
+    third = store.put({"overlay.png": b"abcd"})  # 12 bytes > 10: the least recent (second) goes
+    with pytest.raises(ResultNotFound):
+        store.get(second, "overlay.png")
+    assert store.get(first, "overlay.png") and store.get(third, "overlay.png")
+    assert store.put({"overlay.png": b"x" * 11}) is None  # larger than the whole store
+    with pytest.raises(ResultNotFound, match="has no"):
+        store.get(first, "overlay.mp4")
