@@ -35,8 +35,8 @@ class Segmenter(Protocol):
     name: str
     sha256: str
 
-    def predict(self, frames: np.ndarray) -> np.ndarray:
-        """``(N, H, W, 3) uint8 RGB`` -> ``(N, H, W) bool`` tendon masks."""
+    def predict(self, frames: np.ndarray, *, area: tuple[int, int, int, int] | None = None) -> np.ndarray:
+        """``(N, H, W, 3) uint8 RGB`` -> ``(N, H, W) bool`` tendon masks, found inside ``area`` (x0, y0, x1, y1)."""
 
 
 @dataclass(frozen=True)
@@ -169,7 +169,8 @@ class Scan:
                 band = band_masks(roi, self.band)
                 self._static = roi, band, label_map(roi, band, self.in_box)
             return self._static
-        roi = np.asarray(self.segmenter.predict(frames), dtype=bool)
+        # inside the ultrasound picture only: text, legends and panels around it hold no tendon
+        roi = np.asarray(self.segmenter.predict(frames, area=self.screen.image_area), dtype=bool)
         if roi.shape != frames.shape[:3]:
             raise RuntimeError(f"segmenter returned masks of shape {roi.shape} for frames {frames.shape}")
         band = band_masks(roi, self.band)

@@ -99,8 +99,9 @@ class _FakeSegmenter:
         self.rect = rect
         self.calls = 0
 
-    def predict(self, frames: np.ndarray) -> np.ndarray:
+    def predict(self, frames: np.ndarray, *, area=None) -> np.ndarray:
         self.calls += 1
+        self.area = area
         masks = np.zeros(frames.shape[:3], bool)
         if self.rect is not None:
             x0, y0, x1, y1 = self.rect
@@ -112,7 +113,7 @@ def test_model_roi(doppler_image, settings):
     image, truth = doppler_image
     segmenter = _FakeSegmenter(truth["roi"])
     result = analyze(image, segmenter=segmenter, settings=settings)
-    assert segmenter.calls == 1
+    assert segmenter.calls == 1 and segmenter.area == (0, 0, 160, 120)  # the picture: the whole frame here
     assert result.roi.source == "model" and result.roi.kind == "segmentation"
     assert result.model.model_dump() == {"name": "fake", "sha256": "0" * 64}
     assert result.summary.doppler_px == truth["doppler"]
