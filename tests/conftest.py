@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import cv2
@@ -45,6 +46,25 @@ def paint_blobs(image: np.ndarray, blobs: list[tuple[int, int, int, int]], colou
         painted[y0:y1, x0:x1] = True
     image[painted] = colour
     return int(painted.sum())
+
+
+def mp4_bytes(rng: np.random.Generator, frames: int = 6) -> bytes:
+    """A 120x160 MPEG-4 clip at 10 fps: speckle with a Doppler patch growing by 2 rows a frame."""
+    import av
+
+    buffer = io.BytesIO()
+    with av.open(buffer, "w", format="mp4") as container:
+        stream = container.add_stream("mpeg4", rate=10)
+        stream.width, stream.height, stream.pix_fmt = 160, 120, "yuv420p"
+        stream.options = {"qscale": "2"}
+        for i in range(frames):
+            image = grey_background(120, 160, rng)
+            image[40 : 44 + 2 * i, 40:60] = (230, 40, 30)
+            for packet in stream.encode(av.VideoFrame.from_ndarray(image, format="rgb24")):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    return buffer.getvalue()
 
 
 def png_bytes(rgb: np.ndarray) -> bytes:

@@ -213,31 +213,13 @@ def test_shipped_model_finds_the_tendon(monkeypatch, tmp_path):
     assert lines[0]["roi"]["source"] == "model" and lines[0]["summary"]["tendon_area_px"] > 0
 
 
-def _clip_mp4(tmp_path, rng, frames: int = 6):
-    """A small MP4 clip (PyAV, MPEG-4): speckle with a growing Doppler patch inside a known region."""
-    import av
-
-    from tests.conftest import grey_background
-
-    path = tmp_path / "clip.mp4"
-    with av.open(str(path), "w") as container:
-        stream = container.add_stream("mpeg4", rate=10)
-        stream.width, stream.height, stream.pix_fmt = 160, 120, "yuv420p"
-        stream.options = {"qscale": "2"}
-        for i in range(frames):
-            image = grey_background(120, 160, rng)
-            image[40 : 44 + 2 * i, 40:60] = (230, 40, 30)
-            for packet in stream.encode(av.VideoFrame.from_ndarray(image, format="rgb24")):
-                container.mux(packet)
-        for packet in stream.encode():
-            container.mux(packet)
-    return path
-
-
 def test_overlays_of_a_clip_add_the_curve_and_the_video(tmp_path, rng):
     import av
 
-    path = _clip_mp4(tmp_path, rng)
+    from tests.conftest import mp4_bytes
+
+    path = tmp_path / "clip.mp4"
+    path.write_bytes(mp4_bytes(rng))
     overlays = tmp_path / "overlays"
     code, lines = _run("grade", str(path), "--roi", "20,30,120,90", "--overlays", str(overlays), "--every", "2")
     assert code == 0 and [f["index"] for f in lines[0]["frames"]] == [0, 2, 4]

@@ -11,22 +11,7 @@ import pytest
 
 from app.api.store import ResultStore
 from app.errors import ResultNotFound
-from tests.conftest import grey_background, png_bytes
-
-
-def _mp4(rng, frames: int = 5) -> bytes:
-    buffer = io.BytesIO()
-    with av.open(buffer, "w", format="mp4") as container:
-        stream = container.add_stream("mpeg4", rate=10)
-        stream.width, stream.height, stream.pix_fmt = 160, 120, "yuv420p"
-        for i in range(frames):
-            image = grey_background(120, 160, rng)
-            image[40 : 44 + 2 * i, 40:60] = (230, 40, 30)
-            for packet in stream.encode(av.VideoFrame.from_ndarray(image, format="rgb24")):
-                container.mux(packet)
-        for packet in stream.encode():
-            container.mux(packet)
-    return buffer.getvalue()
+from tests.conftest import mp4_bytes, png_bytes
 
 
 def test_still_with_overlays_links_the_overlay_png(client, doppler_image):
@@ -46,7 +31,7 @@ def test_still_with_overlays_links_the_overlay_png(client, doppler_image):
 
 
 def test_clip_with_overlays_links_curve_and_video(client, rng):
-    data = _mp4(rng)
+    data = mp4_bytes(rng, frames=5)
     response = client.post(
         "/v1/grade", files={"file": ("c.mp4", data, "video/mp4")}, data={"roi": "20,30,120,90", "overlays": "true"}
     )
