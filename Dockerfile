@@ -40,9 +40,12 @@ RUN pip install . && rm -rf /src
 # weights/ is not a Python package, so `pip install .` leaves it out: copy it and point the settings at it.
 WORKDIR /app
 COPY weights ./weights
+# The numba kernels (CPU counter, video colour conversion) compile on first use and cache the result;
+# site-packages is read-only for the service user, so the cache goes where it can write.
 ENV NEOVASC_WEIGHTS_DIR=/app/weights \
     NEOVASC_HOST=0.0.0.0 \
-    NEOVASC_PORT=8000
+    NEOVASC_PORT=8000 \
+    NUMBA_CACHE_DIR=/tmp/numba-cache
 
 RUN useradd --create-home --uid 10001 --shell /usr/sbin/nologin neovasc
 USER neovasc
