@@ -61,7 +61,7 @@ async def grade_upload(
 def _with_overlays(state: ServiceState, data: bytes, options: AnalyzeOptions, segmenter, name: str) -> Result:
     """Grade, render the outputs and keep them in the store (runs in the worker pool)."""
     buffer = io.BytesIO()
-    with VideoRecorder(buffer) as video:
+    with VideoRecorder(buffer, max_bytes=state.store.max_bytes) as video:
         analysis = run_analysis(data, options, segmenter, state.settings, name=name, observer=video)
     files = {"overlay.png": png_bytes(overlay_image(analysis))}
     curve = curve_image(analysis)
@@ -70,6 +70,9 @@ def _with_overlays(state: ServiceState, data: bytes, options: AnalyzeOptions, se
     if video.written:
         files["overlay.mp4"] = buffer.getvalue()
     result = analysis.result
+    if video.too_large:
+        message = "the overlay video grew larger than NEOVASC_RESULT_STORE_MB and was dropped; sample the clip"
+        result.warnings.append(WarningInfo(code="overlays_not_stored", message=message))
     key = state.store.put(files)
     if key is None:
         message = "the overlays are larger than NEOVASC_RESULT_STORE_MB and were not kept"

@@ -71,16 +71,22 @@ class VideoRecorder:
     """An observer for ``run_analysis`` that writes every measured frame, drawn, to an MP4.
 
     The writer opens at the second frame, so a still makes no video (:attr:`written` stays False).
-    Use it as a context manager around the analysis: an error discards the partial video.
+    Use it as a context manager around the analysis: an error discards the partial video. With
+    ``max_bytes`` and an in-memory target, a video that grows past it is dropped as it happens
+    (:attr:`too_large`), so memory stays bounded for any clip length.
     """
 
-    def __init__(self, target: Path | io.BytesIO) -> None:
+    def __init__(self, target: Path | io.BytesIO, max_bytes: int | None = None) -> None:
         self.target = target
+        self.max_bytes = max_bytes if isinstance(target, io.BytesIO) else None
         self._pending: np.ndarray | None = None  # the first drawn frame, until a second one comes
         self._video: OverlayVideo | None = None
         self.written = False
+        self.too_large = False
 
     def __call__(self, batch: Batch) -> None:
+        if self.too_large:
+            return
         counted = cuda_ops.count_doppler(
             batch.frames, batch.labels, batch.lut, mask_frames=range(batch.frames.shape[0])
         ).masks  # the same colour rule as the counts, every frame of the batch
@@ -94,6 +100,8 @@ class VideoRecorder:
                 band=batch.band[j] & batch.in_box, box=batch.in_box, text_lines=(f"frame {int(index)}", cf),
             )  # fmt: skip
             self._write(drawn, batch.fps)
+            if self.too_large:
+                return
 
     def _write(self, drawn: np.ndarray, fps: float | None) -> None:
         if self._video is None and self._pending is None:
@@ -105,6 +113,9 @@ class VideoRecorder:
             self._video.write(self._pending)
             self._pending = None
         self._video.write(drawn)
+        if self.max_bytes is not None and self.target.tell() > self.max_bytes:
+            self._video.__exit__(OverflowError, None, None)  # discards what was written
+            self._video, self.too_large = None, True
 
     def __enter__(self) -> VideoRecorder:
         return self

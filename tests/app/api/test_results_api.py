@@ -80,3 +80,21 @@ def test_store_drops_the_least_recently_used_first():
     assert store.put({"overlay.png": b"x" * 11}) is None  # larger than the whole store
     with pytest.raises(ResultNotFound, match="has no"):
         store.get(first, "overlay.mp4")
+
+
+def test_an_overlay_video_larger_than_the_store_is_dropped_not_held(empty_weights, rng):
+    from fastapi.testclient import TestClient
+
+    from app.config import Settings
+    from app.main import create_app
+
+    settings = Settings(weights_dir=empty_weights, device="cpu", result_store_mb=0)
+    with TestClient(create_app(settings)) as client:
+        response = client.post(
+            "/v1/grade",
+            files={"file": ("c.mp4", mp4_bytes(rng, frames=4), "video/mp4")},
+            data={"roi": "20,30,120,90", "overlays": "true"},
+        )
+    result = response.json()
+    assert response.status_code == 200 and result["id"] is None and result["links"] == {}
+    assert [w["code"] for w in result["warnings"]].count("overlays_not_stored") == 2  # video dropped, rest too big
