@@ -1,6 +1,9 @@
 """DICOM (pydicom 3): single- and multi-frame images in every colour model and common compression.
 
-Frames are decoded one at a time, on demand, so a long clip is never held whole:
+Frames are decoded one at a time, on demand, so a long clip is never held whole. pydicom parses the header
+only; the pixel data are used in place, as views into the file's bytes (:func:`read_header`): a whole read
+would copy them out of the buffer and splitting them into frames would copy them again (3x the file in memory,
+~0.3 s per 300 MB).
 
 * JPEG baseline / extended frames stored as YCbCr (``YBR_FULL_422``, ``YBR_FULL``) go straight from
   their fragment bytes to OpenCV's libjpeg-turbo, which applies the JPEG (JFIF) YCbCr -> RGB transform.
@@ -19,8 +22,6 @@ model, the maker), and error messages quote sizes and standard names, never elem
 
 from __future__ import annotations
 
-import io
-import logging
 import math
 import warnings
 from collections.abc import Callable
@@ -31,7 +32,18 @@ import numpy as np
 
 from app.errors import DecodeError, NoFrames, NotAnImage, UnsupportedInput, UnsupportedTransferSyntax
 
-from .base import Clip, Limits, SourceInfo, UltrasoundRegion
+from .base import Clip, Limits, SourceInfo
+from .dicom_header import frame_rate, regions, sop_class_name, vendor
+from .dicom_pixels import (
+    Fragment,
+    PixelData,
+    attach_pixel_data,
+    encoded_frames,
+    header_value,
+    joined,
+    pydicom_module,
+    read_header,
+)
 
 # Transfer syntaxes whose frames go to OpenCV when stored as YCbCr.
 _JPEG_8BIT = {"1.2.840.10008.1.2.4.50", "1.2.840.10008.1.2.4.51"}
@@ -75,18 +87,9 @@ _COLOUR_MODELS = {
     "MONOCHROME1",
     "MONOCHROME2",
 }
-_UNITS_CM = 3
 # Other defined terms of Photometric Interpretation (PS3.3 C.7.6.3.1.2), named when refused; any other
 # value is file text and is not echoed.
 _OTHER_COLOUR_MODELS = {"YBR_PARTIAL_422", "YBR_PARTIAL_420", "HSV", "ARGB", "CMYK", "XYB"}
-
-
-def _pydicom() -> Any:
-    import pydicom  # deferred: importing pydicom costs ~0.1 s that stills never need
-
-    # pydicom logs malformed elements with their values (dates, names): keep those out of our logs
-    logging.getLogger("pydicom").setLevel(logging.CRITICAL)
-    return pydicom
 
 
 class DicomDecoder:
@@ -94,7 +97,7 @@ class DicomDecoder:
 
     def unavailable_reason(self) -> str | None:
         try:
-            _pydicom()
+            pydicom_module()
         except ImportError as exc:  # a core dependency; only a broken install lacks it
             return f"pydicom is not importable ({exc})"
         return None
@@ -109,27 +112,13 @@ class DicomDecoder:
         return head[4:6].isalpha() or int.from_bytes(head[4:8], "little") < 1 << 16
 
     def decode(self, data: bytes, name: str, limits: Limits) -> Clip:
-        ds = _read_dataset(data)
-        return _clip(ds, name, limits)
-
-
-def _read_dataset(data: bytes) -> Any:
-    pydicom = _pydicom()
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # pydicom warns about every malformed element it tolerates
-            ds = pydicom.dcmread(io.BytesIO(data), force=True)
-            ds.file_meta  # noqa: B018 - force parsing of the file meta group
-    except Exception as exc:  # pydicom raises many types on malformed data
-        raise DecodeError(
-            "the DICOM data could not be parsed (truncated or corrupt file?): " + type(exc).__name__
-        ) from exc
-    return ds
+        ds, pixels = read_header(data)
+        return _clip(ds, pixels, name, limits)
 
 
 def _transfer_syntax(ds: Any) -> str:
     """The transfer syntax UID; for a dataset without file meta, the encoding pydicom read it with."""
-    ts = str(_get(getattr(ds, "file_meta", {}), "TransferSyntaxUID", "") or "")
+    ts = str(header_value(getattr(ds, "file_meta", {}), "TransferSyntaxUID", "") or "")
     if ts:
         return ts
     from pydicom.dataset import FileMetaDataset
@@ -141,17 +130,6 @@ def _transfer_syntax(ds: Any) -> str:
         ds.file_meta = FileMetaDataset()
     ds.file_meta.TransferSyntaxUID = UID(ts)
     return ts
-
-
-def _get(ds: Any, keyword: str, default: Any = None) -> Any:
-    """A header value, or ``default`` when absent or unreadable (a corrupt element must not crash)."""
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # values are converted on first access; the warnings quote them
-            value = ds.get(keyword, default)
-    except Exception:
-        return default
-    return default if value is None or value == "" else value
 
 
 def _shown_uid(ts: str) -> str:
@@ -168,21 +146,21 @@ def _shown_term(colour: str) -> str:
 
 
 def _int(ds: Any, keyword: str, default: int | None = None) -> int | None:
-    value = _get(ds, keyword, default)
+    value = header_value(ds, keyword, default)
     try:
         return int(value) if value is not None else None
     except (TypeError, ValueError):
         return default
 
 
-def _clip(ds: Any, name: str, limits: Limits) -> Clip:
-    sop_class = _sop_class_name(ds)
-    if len(ds) == 0:
+def _clip(ds: Any, pixels: PixelData | None, name: str, limits: Limits) -> Clip:
+    sop_class = sop_class_name(ds)
+    if len(ds) == 0 and pixels is None:
         raise DecodeError("the DICOM file holds no data elements (truncated or corrupt file?)")
-    if "PixelData" not in ds:
-        if _get(ds, "Rows") is not None or "Image Storage" in (sop_class or ""):  # an image cut off or garbled
+    if pixels is None:
+        if header_value(ds, "Rows") is not None or "Image Storage" in (sop_class or ""):  # an image cut off or garbled
             raise DecodeError("the DICOM header describes an image but its pixel data is missing (truncated file?)")
-        if _get(ds, "SOPClassUID") is None:
+        if header_value(ds, "SOPClassUID") is None:
             raise DecodeError("the DICOM data holds neither an image nor a storage class (truncated or corrupt file?)")
         raise NotAnImage(
             f"the DICOM object ({sop_class or 'unknown storage class'}) holds no image pixel data; "
@@ -201,7 +179,7 @@ def _clip(ds: Any, name: str, limits: Limits) -> Clip:
     samples = _int(ds, "SamplesPerPixel", 1)
     allocated = _int(ds, "BitsAllocated", 8)
     stored = _int(ds, "BitsStored", allocated) or allocated
-    colour = str(_get(ds, "PhotometricInterpretation", "") or "").strip().upper()
+    colour = str(header_value(ds, "PhotometricInterpretation", "") or "").strip().upper()
     if rows < 1 or cols < 1:
         raise DecodeError(f"the DICOM header declares an image of {cols}x{rows} pixels")
     if frames < 1:
@@ -217,16 +195,16 @@ def _clip(ds: Any, name: str, limits: Limits) -> Clip:
     if allocated not in (1, 8, 16, 32) or not 1 <= stored <= allocated:
         raise UnsupportedInput(f"DICOM samples of {stored} bits in {allocated} are not supported")
     _check_decoder(ts, codec)
-    _check_native_length(ds, ts, frames, rows, cols, samples, allocated, colour)
+    _check_native_length(len(pixels.value), ts, frames, rows, cols, samples, allocated, colour)
 
-    decode_frame = _frame_decoder(ds, ts, frames, colour, stored)
+    decode_frame = _frame_decoder(ds, pixels, ts, frames, colour, stored)
     first = decode_frame(0)  # fail fast on undecodable data, before the pipeline starts
-    fps, times = _frame_rate(ds, frames)
+    fps, times = frame_rate(ds, frames)
     source = SourceInfo(
         format="dicom",
         colour=colour,
         bit_depth=stored,
-        vendor=_vendor(ds),
+        vendor=vendor(ds),
         codec=codec or "unknown",
         transfer_syntax=ts,
         sop_class=sop_class,
@@ -243,50 +221,9 @@ def _clip(ds: Any, name: str, limits: Limits) -> Clip:
         width=cols,
         reader=read,
         fps=fps,
-        regions=_regions(ds, rows, cols),
+        regions=regions(ds, rows, cols),
         frame_times_ms=times,
     )
-
-
-def _sop_class_name(ds: Any) -> str | None:
-    uid = _get(ds, "SOPClassUID")
-    if uid is None:
-        return None
-    try:
-        name = uid.name
-    except Exception:
-        return None
-    return name if name and name != str(uid) else None  # an unknown UID is not echoed back
-
-
-# Ultrasound makers, matched in the Manufacturer element; the element's own text is never reported
-# (it is free text that an export tool may fill with anything).
-_VENDORS = (
-    ("GE", ("GE ", "GE_", "G.E.", "GENERAL ELECTRIC", "GEMS", "KRETZ")),
-    ("Philips", ("PHILIPS", "ATL")),
-    ("Siemens", ("SIEMENS", "ACUSON")),
-    ("Canon", ("CANON", "TOSHIBA")),
-    ("Samsung", ("SAMSUNG", "MEDISON")),
-    ("Mindray", ("MINDRAY",)),
-    ("Esaote", ("ESAOTE",)),
-    ("Hitachi", ("HITACHI", "ALOKA")),
-    ("Fujifilm", ("FUJIFILM", "SONOSITE")),
-    ("Hewlett-Packard", ("HEWLETT", "HP ")),
-    ("SuperSonic Imagine", ("SUPERSONIC",)),
-    ("BK Medical", ("BK MEDICAL", "B-K MEDICAL")),
-)
-
-
-def _vendor(ds: Any) -> str | None:
-    """The scanner maker as one of :data:`_VENDORS`, "other" for an unknown one, None when absent."""
-    maker = _get(ds, "Manufacturer")
-    if not isinstance(maker, str) or not maker.strip():
-        return None
-    text = f"{maker.strip().upper()} "
-    for name, prefixes in _VENDORS:
-        if any(text.startswith(p) or f" {p}" in f" {text}" for p in prefixes):
-            return name
-    return "other"
 
 
 def _check_decoder(ts: str, codec: str | None) -> None:
@@ -305,9 +242,10 @@ def _check_decoder(ts: str, codec: str | None) -> None:
         )
 
 
-def _check_native_length(ds, ts, frames, rows, cols, samples, allocated, colour) -> None:
-    """Uncompressed pixel data must hold every frame the header declares (a truncated file does not)."""
-    if _CODEC_NAMES.get(ts) != "uncompressed":
+def _check_native_length(have: int, ts, frames, rows, cols, samples, allocated, colour) -> None:
+    """Uncompressed pixel data (``have`` bytes) must hold every frame the header declares (a truncated file does
+    not)."""
+    if _CODEC_NAMES.get(ts) not in ("uncompressed", "deflate"):  # deflated data are native once inflated
         return
     if allocated == 1:
         need = math.ceil(frames * rows * cols * samples / 8)
@@ -315,10 +253,6 @@ def _check_native_length(ds, ts, frames, rows, cols, samples, allocated, colour)
         need = frames * rows * cols * 2 * (allocated // 8)
     else:
         need = frames * rows * cols * samples * (allocated // 8)
-    try:
-        have = len(ds.PixelData)
-    except Exception as exc:
-        raise DecodeError("the DICOM pixel data could not be read (truncated file?)") from exc
     if have < need:
         raise DecodeError(
             f"the DICOM pixel data holds {have} bytes but {frames} frame(s) of {cols}x{rows} need {need} "
@@ -326,18 +260,20 @@ def _check_native_length(ds, ts, frames, rows, cols, samples, allocated, colour)
         )
 
 
-def _frame_decoder(ds: Any, ts: str, frames: int, colour: str, stored: int) -> Callable[[int], np.ndarray]:
-    """``index -> (H, W, 3) uint8 RGB`` for this dataset."""
+def _frame_decoder(
+    ds: Any, pixels: PixelData, ts: str, frames: int, colour: str, stored: int
+) -> Callable[[int], np.ndarray]:
+    """``index -> (H, W, 3) uint8 RGB`` for this dataset (native 8-bit RGB frames are views into ``pixels``)."""
     rows, cols = int(ds.Rows), int(ds.Columns)
     codec = _CODEC_NAMES.get(ts)
     if ts in _JPEG_8BIT and colour in _YBR_JPEG and stored <= 8:
-        return _jpeg_frames(ds, frames, rows, cols)
+        return _jpeg_frames(encoded_frames(ds, pixels, frames), rows, cols)
     to_rgb = _colour_mapper(ds, colour, stored)
     raw_frame = None
     if codec in ("uncompressed", "deflate") and colour != "YBR_FULL_422":
-        raw_frame = _native_frames(ds, ts, frames, rows, cols)
+        raw_frame = _native_frames(ds, pixels.value, ts, rows, cols)
     elif codec == "rle":
-        raw_frame = _rle_frames(ds, frames, rows, cols)
+        raw_frame = _rle_frames(ds, pixels, frames, rows, cols)
     if raw_frame is not None:  # samples as stored: YBR_FULL is converted here
         ybr = colour == "YBR_FULL"
 
@@ -346,6 +282,8 @@ def _frame_decoder(ds: Any, ts: str, frames: int, colour: str, stored: int) -> C
             return cv2.cvtColor(array[..., [0, 2, 1]], cv2.COLOR_YCrCb2RGB) if ybr else array
 
         return decode_raw
+
+    attach_pixel_data(ds, pixels)
 
     def decode(index: int) -> np.ndarray:
         raw = colour == "PALETTE COLOR"  # palette indices are mapped here, not by pydicom
@@ -357,8 +295,13 @@ def _frame_decoder(ds: Any, ts: str, frames: int, colour: str, stored: int) -> C
     return decode
 
 
-def _native_frames(ds: Any, ts: str, frames: int, rows: int, cols: int) -> Callable[[int], np.ndarray] | None:
-    """Frames of uncompressed 8- or 16-bit data as views into the pixel data (None: let pydicom do it)."""
+def _native_frames(ds: Any, buffer: memoryview, ts: str, rows: int, cols: int) -> Callable[[int], np.ndarray] | None:
+    """Frames of uncompressed 8- or 16-bit data as views into ``buffer`` (None: let pydicom do it).
+
+    ``buffer`` holds every frame (checked by :func:`_check_native_length`); frames are ``(H, W)`` or
+    ``(H, W, 3)`` arrays of the stored dtype and byte order, read-only views unless planar data must be
+    interleaved.
+    """
     samples, allocated = _int(ds, "SamplesPerPixel", 1), _int(ds, "BitsAllocated", 8)  # as _clip read them
     if allocated not in (8, 16):
         return None
@@ -367,7 +310,6 @@ def _native_frames(ds: Any, ts: str, frames: int, rows: int, cols: int) -> Calla
     dtype = np.dtype(f"{order}{'i' if signed else 'u'}{allocated // 8}")
     planar = samples == 3 and _int(ds, "PlanarConfiguration", 0) == 1
     per_frame = rows * cols * samples
-    buffer = ds.PixelData
 
     def frame(index: int) -> np.ndarray:
         array = np.frombuffer(buffer, dtype=dtype, count=per_frame, offset=index * per_frame * dtype.itemsize)
@@ -380,7 +322,7 @@ def _native_frames(ds: Any, ts: str, frames: int, rows: int, cols: int) -> Calla
     return frame
 
 
-def _rle_frames(ds: Any, frames: int, rows: int, cols: int) -> Callable[[int], np.ndarray] | None:
+def _rle_frames(ds: Any, pixels: PixelData, frames: int, rows: int, cols: int) -> Callable[[int], np.ndarray] | None:
     """Frames of 8-bit RLE data through pylibjpeg-rle, fragments located once (None: let pydicom do it)."""
     samples = _int(ds, "SamplesPerPixel", 1)
     if _int(ds, "BitsAllocated", 8) != 8:  # as _clip read it: an unreadable value is taken as the default
@@ -389,12 +331,15 @@ def _rle_frames(ds: Any, frames: int, rows: int, cols: int) -> Callable[[int], n
         from rle.utils import decode_pixel_data
     except ImportError:
         return None
-    encoded = _encoded_frames(ds, frames)
+    encoded = encoded_frames(ds, pixels, frames)
 
     def frame(index: int) -> np.ndarray:
+        # the codec takes bytes only (memoryview, bytearray and ndarray raise TypeError): one frame's copy, freed
+        # when the frame is decoded
+        source = bytes(joined(encoded[index]))
         try:
             data = decode_pixel_data(
-                encoded[index], version=2, rows=rows, columns=cols, samples_per_pixel=samples, bits_allocated=8
+                source, version=2, rows=rows, columns=cols, samples_per_pixel=samples, bits_allocated=8
             )
         except Exception as exc:  # the codec raises ValueError and others on corrupt segments
             raise DecodeError(f"DICOM RLE frame {index} could not be decoded: {type(exc).__name__}") from exc
@@ -413,21 +358,6 @@ def _interleave(planes: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(planes.transpose(1, 2, 0))
 
 
-def _encoded_frames(ds: Any, frames: int) -> list[bytes]:
-    """The encapsulated bytes of every frame (fragment headers parsed once, nothing decoded)."""
-    from pydicom.encaps import generate_frames
-
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            encoded = list(generate_frames(ds.PixelData, number_of_frames=frames))
-    except Exception as exc:
-        raise DecodeError(f"the DICOM pixel data fragments could not be read: {type(exc).__name__}") from exc
-    if len(encoded) < frames:
-        raise DecodeError(f"the DICOM pixel data holds {len(encoded)} frames, the header declares {frames}")
-    return encoded
-
-
 def _pydicom_frame(ds: Any, index: int, raw: bool) -> np.ndarray:
     from pydicom.pixels import pixel_array
 
@@ -443,11 +373,10 @@ def _pydicom_frame(ds: Any, index: int, raw: bool) -> np.ndarray:
         ) from exc
 
 
-def _jpeg_frames(ds: Any, frames: int, rows: int, cols: int) -> Callable[[int], np.ndarray]:
-    encoded = _encoded_frames(ds, frames)
-
+def _jpeg_frames(encoded: list[tuple[Fragment, ...]], rows: int, cols: int) -> Callable[[int], np.ndarray]:
     def decode(index: int) -> np.ndarray:
-        bgr = cv2.imdecode(np.frombuffer(encoded[index], dtype=np.uint8), cv2.IMREAD_COLOR)
+        source = np.frombuffer(joined(encoded[index]), dtype=np.uint8)  # a view: OpenCV reads it in place
+        bgr = cv2.imdecode(source, cv2.IMREAD_COLOR) if source.size else None  # imdecode raises on 0 bytes
         if bgr is None or bgr.shape[:2] != (rows, cols):
             got = "nothing" if bgr is None else f"{bgr.shape[1]}x{bgr.shape[0]}"
             raise DecodeError(f"DICOM JPEG frame {index} decoded as {got}, header says {cols}x{rows}")
@@ -511,62 +440,3 @@ def _palette(ds: Any, stored: int) -> np.ndarray:
     if table.dtype != np.uint8:
         table = (table.astype(np.uint32) >> 8).astype(np.uint8) if table.max() > 255 else table.astype(np.uint8)
     return table
-
-
-def _frame_rate(ds: Any, frames: int) -> tuple[float | None, tuple[float, ...] | None]:
-    """Frames per second and frame times (ms from the first) from FrameTime, FrameTimeVector or CineRate."""
-    if frames < 2:
-        return None, None
-    frame_time = _positive(_get(ds, "FrameTime"))
-    vector = _get(ds, "FrameTimeVector")
-    if frame_time is None and vector is not None:
-        try:
-            steps = [float(v) for v in vector]
-        except (TypeError, ValueError):
-            steps = []
-        if len(steps) == frames and all(math.isfinite(v) and v >= 0 for v in steps[1:]) and sum(steps[1:]) > 0:
-            times = np.cumsum([0.0, *steps[1:]])
-            return 1000.0 * (frames - 1) / float(times[-1]), tuple(float(t) for t in times)
-    if frame_time is not None:
-        return 1000.0 / frame_time, tuple(i * frame_time for i in range(frames))
-    for keyword in ("CineRate", "RecommendedDisplayFrameRate"):
-        rate = _positive(_get(ds, keyword))
-        if rate is not None:
-            return rate, tuple(1000.0 * i / rate for i in range(frames))
-    return None, None
-
-
-def _positive(value: Any) -> float | None:
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        return None
-    return number if math.isfinite(number) and number > 0 else None
-
-
-def _regions(ds: Any, rows: int, cols: int) -> tuple[UltrasoundRegion, ...]:
-    """The Sequence of Ultrasound Regions in pixel coordinates (malformed items are skipped)."""
-    items = _get(ds, "SequenceOfUltrasoundRegions") or ()
-    regions = []
-    try:
-        iterator = list(items)
-    except Exception:
-        return ()
-    for item in iterator:
-        try:
-            x0, y0 = int(item.RegionLocationMinX0), int(item.RegionLocationMinY0)
-            x1, y1 = int(item.RegionLocationMaxX1) + 1, int(item.RegionLocationMaxY1) + 1  # DICOM max is inclusive
-            region = UltrasoundRegion(
-                bbox=(max(0, x0), max(0, y0), min(cols, x1), min(rows, y1)),
-                spatial_format=int(_get(item, "RegionSpatialFormat", 0)),
-                data_type=int(_get(item, "RegionDataType", 0)),
-                units_x=int(_get(item, "PhysicalUnitsXDirection", 0)),
-                units_y=int(_get(item, "PhysicalUnitsYDirection", 0)),
-                delta_x=float(_get(item, "PhysicalDeltaX", 0.0)),
-                delta_y=float(_get(item, "PhysicalDeltaY", 0.0)),
-            )
-        except Exception:
-            continue
-        if region.area > 0:
-            regions.append(region)
-    return tuple(regions)

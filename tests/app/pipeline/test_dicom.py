@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import tracemalloc
 
 import cv2
 import numpy as np
@@ -22,7 +23,7 @@ from pydicom.uid import (
 
 from app.errors import DecodeError, InputTooLarge, NoFrames, NotAnImage, UnsupportedTransferSyntax
 from app.pipeline.calibration import calibrate
-from app.pipeline.decode import Limits, UltrasoundRegion, decode
+from app.pipeline.decode import Limits, UltrasoundRegion, decode, dicom, dicom_pixels
 
 LIMITS = Limits(max_bytes=1 << 30, max_frame_pixels=4096 * 4096, max_frames=10_000, max_total_pixels=2 * 10**9)
 US_MULTIFRAME = "1.2.840.10008.5.1.4.1.1.3.1"
@@ -250,3 +251,230 @@ def test_calibration_only_from_the_region_holding_the_area_in_cm():
     assert calibrate([tissue, ecg], (10, 85, 20, 90))[0] is None  # the area lies in the ECG strip
     assert calibrate([tissue], (90, 70, 110, 90))[0] is None  # the area crosses the region's edge
     assert calibrate([], (0, 0, 1, 1)) == (None, "the input states no physical pixel size")
+
+
+# --- pixel data read in place: the element located in the file's bytes, items walked there ---------------
+
+
+def _items(*values: bytes) -> bytes:
+    """Encapsulated pixel data written by hand: one item per value, the first the Basic Offset Table."""
+    return b"".join(b"\xfe\xff\x00\xe0" + len(value).to_bytes(4, "little") + value for value in values)
+
+
+def _jpeg(frame: np.ndarray) -> bytes:
+    """A JPEG of an RGB frame, padded to an even length as a DICOM item must be."""
+    encoded = cv2.imencode(".jpg", cv2.cvtColor(frame, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 95])[1]
+    return encoded.tobytes() + b"\0" * (encoded.size % 2)
+
+
+def _rle(rgb: np.ndarray, **elements) -> bytes:
+    from pydicom import dcmread
+
+    ds = dcmread(io.BytesIO(_dataset(rgb.tobytes(), rgb.shape[1], rgb.shape[2], frames=len(rgb), **elements)))
+    ds.compress(RLELossless, encoding_plugin="pydicom")
+    buffer = io.BytesIO()
+    ds.save_as(buffer)
+    return buffer.getvalue()
+
+
+def _rewritten(data: bytes, *, implicit_vr: bool, meta: bool = True) -> bytes:
+    """``data`` (explicit VR little endian) written again in implicit VR, or as a bare dataset (no preamble or
+    file meta)."""
+    from pydicom import dcmread
+    from pydicom.uid import ImplicitVRLittleEndian
+
+    ds = dcmread(io.BytesIO(data))
+    buffer = io.BytesIO()
+    if meta:
+        ds.file_meta.TransferSyntaxUID = ImplicitVRLittleEndian if implicit_vr else ExplicitVRLittleEndian
+        ds.save_as(buffer, enforce_file_format=True, implicit_vr=implicit_vr, little_endian=True)
+    else:
+        del ds.file_meta
+        ds.preamble = None
+        ds.save_as(buffer, implicit_vr=implicit_vr, little_endian=True)
+    return buffer.getvalue()
+
+
+def _jpeg_clip(pixel_data: bytes, frames: int, **elements) -> bytes:
+    return _dataset(
+        pixel_data, 32, 32, ts=JPEGBaseline8Bit, frames=frames, PhotometricInterpretation="YBR_FULL_422", **elements
+    )
+
+
+def _coloured(frames: int) -> np.ndarray:
+    rgb = np.full((frames, 32, 32, 3), 90, dtype=np.uint8)
+    for i in range(frames):
+        rgb[i, 8 * i : 8 * i + 8, :16] = (200, 30, 30)
+    return rgb
+
+
+def test_native_frames_are_views_of_the_input_bytes():
+    rgb = _rgb(3)
+    data = _dataset(rgb.tobytes(), 6, 5, frames=3)
+    ds, pixels = dicom_pixels.read_header(data)
+    decode_frame = dicom._frame_decoder(ds, pixels, ExplicitVRLittleEndian, 3, "RGB", 8)
+    whole = np.frombuffer(data, np.uint8)
+    for index in range(3):
+        frame = decode_frame(index)
+        assert np.shares_memory(frame, whole), index  # no copy of the pixel data
+        np.testing.assert_array_equal(frame, rgb[index])
+
+
+def test_rle_fragments_are_views_of_the_input_bytes():
+    data = _rle(_rgb(3, 8, 7))
+    ds, pixels = dicom_pixels.read_header(data)
+    encoded = dicom_pixels.encoded_frames(ds, pixels, 3)
+    whole = np.frombuffer(data, np.uint8)
+    assert [len(parts) for parts in encoded] == [1, 1, 1]
+    assert all(np.shares_memory(np.frombuffer(parts[0], np.uint8), whole) for parts in encoded)
+
+
+@pytest.mark.parametrize("kind", ["native", "rle"])
+def test_decoding_does_not_copy_the_file(kind):
+    """Opening a clip (header checks and its first frame) allocates a small fraction of the file's size."""
+    rgb = _rgb(24, 120, 160)
+    data = _rle(rgb) if kind == "rle" else _dataset(rgb.tobytes(), 120, 160, frames=24)
+    tracemalloc.start()
+    try:
+        clip = decode(data, LIMITS)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < len(data) // 4, f"peak {peak} for a file of {len(data)} bytes"
+    np.testing.assert_array_equal(clip.frames, rgb)
+
+
+@pytest.mark.parametrize("kind", ["native", "rle"])
+def test_elements_after_the_pixel_data_are_left_out_of_it(kind):
+    rgb = _rgb(2)
+    padding = {"DataSetTrailingPadding": b"\x7f\xe0\x00\x10" * 16}  # (FFFC,FFFC), even holding the tag's bytes
+    data = _rle(rgb, **padding) if kind == "rle" else _dataset(rgb.tobytes(), 6, 5, frames=2, **padding)
+    assert data.endswith(padding["DataSetTrailingPadding"])
+    np.testing.assert_array_equal(decode(data, LIMITS).frames, rgb)
+
+
+def test_pixel_data_inside_a_sequence_is_not_taken_for_the_image():
+    icon = Dataset()
+    icon.Rows, icon.Columns, icon.SamplesPerPixel, icon.PhotometricInterpretation = 2, 2, 1, "MONOCHROME2"
+    icon.BitsAllocated, icon.BitsStored, icon.HighBit, icon.PixelRepresentation = 8, 8, 7, 0
+    icon.PixelData = b"\xff" * 4
+    rgb = _rgb(2)
+    data = _dataset(rgb.tobytes(), 6, 5, frames=2, IconImageSequence=Sequence([icon]))
+    assert data.find(b"\xe0\x7f\x10\x00") < data.rfind(b"\xe0\x7f\x10\x00")  # the icon's comes first
+    np.testing.assert_array_equal(decode(data, LIMITS).frames, rgb)
+
+
+@pytest.mark.parametrize("planar", [0, 1])
+def test_big_endian_native_8_bit_frames(planar):
+    rgb = _rgb(3)
+    stored = np.ascontiguousarray(rgb.transpose(0, 3, 1, 2)) if planar else rgb
+    data = _dataset(stored.tobytes(), 6, 5, ts=ExplicitVRBigEndian, frames=3, PlanarConfiguration=planar)
+    np.testing.assert_array_equal(decode(data, LIMITS).frames, rgb)
+
+
+def test_big_endian_32_bit_samples_go_through_pydicom():
+    grey = RNG.integers(0, 2**32, (2, 3, 4), dtype=np.uint32)
+    data = _dataset(
+        grey.astype(">u4").tobytes(), 3, 4, ts=ExplicitVRBigEndian, frames=2, SamplesPerPixel=1,
+        PhotometricInterpretation="MONOCHROME2", BitsAllocated=32, BitsStored=32, HighBit=31,
+    )  # fmt: skip
+    np.testing.assert_array_equal(decode(data, LIMITS).frames[..., 0], (grey >> 24).astype(np.uint8))
+
+
+@pytest.mark.parametrize("meta", [True, False], ids=["file-meta", "bare-dataset"])
+@pytest.mark.parametrize("implicit_vr", [True, False], ids=["implicit", "explicit"])
+def test_implicit_vr_and_datasets_without_preamble(implicit_vr, meta):
+    rgb = _rgb(2)
+    data = _rewritten(_dataset(rgb.tobytes(), 6, 5, frames=2), implicit_vr=implicit_vr, meta=meta)
+    assert (data[128:132] == b"DICM") == meta
+    clip = decode(data, LIMITS)
+    np.testing.assert_array_equal(clip.frames, rgb)
+    assert clip.source.transfer_syntax == ("1.2.840.10008.1.2" if implicit_vr else "1.2.840.10008.1.2.1")
+
+
+@pytest.mark.parametrize("implicit_vr", [True, False], ids=["implicit", "explicit"])
+def test_one_bit_samples_go_through_pydicom_in_either_vr(implicit_vr):
+    bits = RNG.integers(0, 2, (1, 4, 8), dtype=np.uint8)
+    data = _dataset(
+        np.packbits(bits.ravel(), bitorder="little").tobytes(), 4, 8, SamplesPerPixel=1,
+        PhotometricInterpretation="MONOCHROME2", BitsAllocated=1, BitsStored=1, HighBit=0,
+    )  # fmt: skip
+    clip = decode(_rewritten(data, implicit_vr=implicit_vr), LIMITS)
+    np.testing.assert_array_equal(clip.frames[..., 0], bits)
+
+
+def test_jpeg_fragments_split_by_the_basic_offset_table(monkeypatch):
+    rgb = _coloured(3)
+    encoded = [_jpeg(frame) for frame in rgb]
+    whole = decode(_jpeg_clip(encapsulate(encoded), 3), LIMITS).frames
+    monkeypatch.setattr(dicom_pixels, "_pydicom_frames", lambda *_: pytest.fail("the offset table was not used"))
+    split = decode(_jpeg_clip(encapsulate(encoded, fragments_per_frame=2), 3), LIMITS).frames
+    np.testing.assert_array_equal(split, whole)
+    for index in range(3):  # each frame in its place: its red stripe where it was drawn
+        assert split[index, 8 * index + 2 : 8 * index + 6, 2:14, 0].min() > 150
+
+
+def test_jpeg_fragments_split_by_the_extended_offset_table(monkeypatch):
+    rgb = _coloured(2)
+    encoded = [_jpeg(frame) for frame in rgb]
+    parts = [(e[:100], e[100:]) for e in encoded]
+    first = 8 + len(parts[0][0]) + 8 + len(parts[0][1])
+    data = _jpeg_clip(
+        _items(b"", *parts[0], *parts[1]),
+        2,
+        ExtendedOffsetTable=np.array([0, first], "<u8").tobytes(),
+        ExtendedOffsetTableLengths=np.array([len(e) for e in encoded], "<u8").tobytes(),
+    )
+    monkeypatch.setattr(dicom_pixels, "_pydicom_frames", lambda *_: pytest.fail("the offset table was not used"))
+    np.testing.assert_array_equal(
+        decode(data, LIMITS).frames, decode(_jpeg_clip(encapsulate(encoded), 2), LIMITS).frames
+    )
+
+
+def test_jpeg_fragments_without_offsets_are_split_by_pydicom():
+    rgb = _coloured(2)
+    encoded = [_jpeg(frame) for frame in rgb]
+    expected = decode(_jpeg_clip(encapsulate(encoded), 2), LIMITS).frames
+    no_table = _items(b"", encoded[0][:100], encoded[0][100:], encoded[1][:50], encoded[1][50:])
+    np.testing.assert_array_equal(decode(_jpeg_clip(no_table, 2), LIMITS).frames, expected)
+    # a Basic Offset Table that points between items is left to pydicom, which cuts the frame there: refused
+    bad_table = _items(np.array([0, 12], "<u4").tobytes(), encoded[0][:100], encoded[0][100:], encoded[1])
+    with pytest.raises(DecodeError, match="JPEG frame 0 decoded as nothing"):
+        decode(_jpeg_clip(bad_table, 2), LIMITS)
+
+
+def test_truncated_or_damaged_items_are_named_errors():
+    rgb = _rgb(2, 8, 7)
+    data = _rle(rgb)
+    assert data.endswith(b"\xfe\xff\xdd\xe0\x00\x00\x00\x00")  # the sequence delimiter ends the file
+    np.testing.assert_array_equal(decode(data[:-3], LIMITS).frames, rgb)  # its length cut: read as pydicom does
+    with pytest.raises(DecodeError, match="without a sequence delimiter"):
+        decode(data[:-8], LIMITS)
+    with pytest.raises(DecodeError, match=r"item 2 declares \d+ bytes but \d+ remain"):
+        decode(data[:-20], LIMITS)
+    last = data.rfind(b"\xfe\xff\x00\xe0")
+    for length in (len(data), 0xFFFFFFFF):  # past the end of the file; an undefined length
+        damaged = data[: last + 4] + length.to_bytes(4, "little") + data[last + 8 :]
+        with pytest.raises(DecodeError, match=f"declares {length} bytes"):
+            decode(damaged, LIMITS)
+    at = data.rfind(b"\xe0\x7f\x10\x00")
+    for cut in (2, 6, 10, 12):  # inside the element's tag, VR, reserved bytes, length; before its first item
+        with pytest.raises(DecodeError, match="truncated"):
+            decode(data[: at + cut], LIMITS)
+    garbage = data[:last] + b"\x08\x00\x16\x00" + data[last + 4 :]  # an element tag where an item should be
+    with pytest.raises(DecodeError, match="where item 2 should be"):
+        decode(garbage, LIMITS)
+
+
+def test_deflated_data_are_read_whole():
+    from pydicom import dcmread
+    from pydicom.uid import DeflatedExplicitVRLittleEndian
+
+    rgb = _rgb(2)
+    ds = dcmread(io.BytesIO(_dataset(rgb.tobytes(), 6, 5, frames=2)))
+    ds.file_meta.TransferSyntaxUID = DeflatedExplicitVRLittleEndian
+    buffer = io.BytesIO()
+    ds.save_as(buffer, enforce_file_format=True)
+    clip = decode(buffer.getvalue(), LIMITS)
+    assert clip.source.codec == "deflate"
+    np.testing.assert_array_equal(clip.frames, rgb)
