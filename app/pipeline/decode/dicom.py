@@ -1,7 +1,7 @@
 """DICOM (pydicom 3): single- and multi-frame images in every colour model and common compression.
 
 Frames are decoded one at a time, on demand, so a long clip is never held whole. pydicom parses the header
-only; the pixel data are used in place, as views into the file's bytes (:func:`read_header`): a whole read
+only; the pixel data are used in place, as views into the file's bytes (:mod:`.dicom_pixels`): a whole read
 would copy them out of the buffer and splitting them into frames would copy them again (3x the file in memory,
 ~0.3 s per 300 MB).
 
