@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import re
 import sys
 import time
 from collections.abc import Sequence
@@ -52,6 +53,7 @@ class TrainConfig:
     test_count: int = 300
     texture_dir: str | None = None
     augment: str = "basic"
+    input_size: str | None = None  # "HxW"; None: the architecture's (or the --init model's)
     init: str | None = None
     out: str = "runs/latest"
     device: str = "auto"
@@ -213,6 +215,9 @@ def _progress(epoch: int, epochs: int, step: int, steps: int, loss: float, t0: f
 
 
 def _model(cfg: TrainConfig, device: torch.device) -> tuple[UNet, UNetArgs, str]:
+    """The network to train, and its args (``--input-size`` overrides the input size: the U-Net is fully
+    convolutional, so a model trained at one size fine-tunes at another)."""
+    size = None if cfg.input_size is None else tuple(int(v) for v in cfg.input_size.lower().split("x"))
     if cfg.init is not None:
         model, entry = load_model(cfg.init, None, device)
         expected = 1 if cfg.classes == 1 else cfg.classes + 1
@@ -221,9 +226,12 @@ def _model(cfg: TrainConfig, device: torch.device) -> tuple[UNet, UNetArgs, str]
                 f"--init model {entry.name!r} has {model.args.out_channels} output channels, --classes "
                 f"{cfg.classes} needs {expected}; fine-tune a model trained for the same classes"
             )
-        return model.train(), model.args, entry.architecture
+        args = model.args if size is None else replace(model.args, input_size=size)
+        model.args = args
+        return model.train(), args, entry.architecture
     base = MODEL_REGISTRY[cfg.arch]()
     args = UNetArgs(**{**base.to_dict(), "out_channels": 1 if cfg.classes == 1 else cfg.classes + 1})
+    args = args if size is None else replace(args, input_size=size)
     return build_model(cfg.arch, args).to(device), args, cfg.arch
 
 
@@ -347,6 +355,7 @@ def build_parser() -> argparse.ArgumentParser:
         choices=AUGMENTATIONS,
         help="basic: flips and intensity; affine: also random scale, rotation and shift (for small real data sets)",
     )
+    p.add_argument("--input-size", default=d.input_size, metavar="HxW", help="model input size (default: the arch's)")
     p.add_argument("--init", default=d.init, help="fine-tune from the first model of this weights folder")
     p.add_argument("--out", default=d.out, help="run folder: weights, config.json, metrics.json")
     p.add_argument("--device", default=d.device, choices=("auto", "cpu", "cuda"))
@@ -365,6 +374,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     cfg = TrainConfig(**fields, progress=not ns.quiet)
     if cfg.classes < 1 or cfg.epochs < 1 or cfg.steps_per_epoch < 1 or cfg.batch_size < 1:
         print("--classes, --epochs, --steps-per-epoch and --batch-size must be >= 1", file=sys.stderr)
+        return 2
+    if cfg.input_size is not None and not re.fullmatch(r"[1-9]\d*x[1-9]\d*", cfg.input_size.lower()):
+        print(f"--input-size must be HxW in pixels, e.g. 384x384; got {cfg.input_size!r}", file=sys.stderr)
         return 2
     metrics = train(cfg)
     print(json.dumps({"best_val": metrics["best_val"], "test": metrics.get("test"), "out": cfg.out}))

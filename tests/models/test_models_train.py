@@ -101,3 +101,22 @@ def test_fine_tuning_refuses_a_model_with_other_classes(tmp_path: Path) -> None:
     train(base)
     with pytest.raises(ValueError, match="output channels"):
         train(TrainConfig(**TINY, classes=2, init=str(tmp_path / "r"), out=str(tmp_path / "r2")))
+
+
+def test_input_size_override_from_scratch_and_for_fine_tuning(tmp_path: Path) -> None:
+    first = train(TrainConfig(**TINY, epochs=1, steps_per_epoch=1, synth_count=2, val_count=2, out=str(tmp_path / "a")))
+    assert first["best_val"] is not None
+    cfg = TrainConfig(
+        **TINY, epochs=1, steps_per_epoch=1, synth_count=2, val_count=2, out=str(tmp_path / "b"),
+        init=str(tmp_path / "a"), input_size="64x96",
+    )  # fmt: skip
+    train(cfg)
+    model, _ = load_model(tmp_path / "b", "best", "cpu")
+    assert model.args.input_size == (64, 96)
+
+
+def test_bad_input_size_is_a_usage_error(capsys) -> None:
+    from models.train import main
+
+    assert main(["--input-size", "big", "--arch", "unet_tiny"]) == 2
+    assert "HxW" in capsys.readouterr().err
