@@ -51,37 +51,40 @@ class Band:
         return cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * rx + 1, 2 * ry + 1))
 
 
-def band_masks(roi: np.ndarray, band: Band) -> np.ndarray:
-    """``(B, H, W) bool`` band around each ``(B, H, W) bool`` region: dilated region minus the region.
+def _window(mask: np.ndarray, ry: int, rx: int) -> tuple[int, int, int, int] | None:
+    """``(y0, y1, x0, x1)``: the bounding box of ``mask (H, W) bool`` grown by the radii, or None if empty."""
+    h, w = mask.shape
+    rows = np.flatnonzero(mask.any(axis=1))
+    if rows.size == 0:
+        return None
+    cols = np.flatnonzero(mask[rows[0] : rows[-1] + 1].any(axis=0))
+    return max(0, rows[0] - ry), min(h, rows[-1] + ry + 1), max(0, cols[0] - rx), min(w, cols[-1] + rx + 1)
 
-    The dilation runs on each region's bounding box grown by the radius only, so a small tendon on a
-    large frame costs little.
+
+def label_frames(roi: np.ndarray, band: Band, countable: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The band and the label map of each region: ``(B, H, W) bool`` and ``(B, H, W) uint8``.
+
+    ``roi (B, H, W) bool``: the tendon (or drawn region) of each frame; ``countable (H, W) bool``: inside
+    the Doppler box(es), or the image area without one, bars excluded. The band is the region dilated by
+    the band's radii minus the region. Everything but the copy of the box runs on each region's bounding
+    box grown by the radii only: a tendon covers a small part of a full-HD frame, and whole-frame mask
+    arithmetic cost more per frame than counting it.
     """
-    out = np.zeros_like(roi)
     kernel = band.kernel
-    if kernel is None:
-        return out
-    ry, rx = kernel.shape[0] // 2, kernel.shape[1] // 2
-    h, w = roi.shape[1:]
+    ry, rx = (kernel.shape[0] // 2, kernel.shape[1] // 2) if kernel is not None else (0, 0)
+    bands = np.zeros_like(roi)
+    labels = np.empty(roi.shape, np.uint8)
+    labels[...] = np.where(countable, np.uint8(LABEL_BOX_REST), np.uint8(0))  # (H, W) broadcast to every frame
     for i, mask in enumerate(roi):
-        rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
-        if rows.size == 0:
+        window = _window(mask, ry, rx)
+        if window is None:
             continue
-        y0, y1 = max(0, rows[0] - ry), min(h, rows[-1] + ry + 1)
-        x0, x1 = max(0, cols[0] - rx), min(w, cols[-1] + rx + 1)
-        crop = mask[y0:y1, x0:x1]
-        grown = cv2.dilate(crop.view(np.uint8), kernel, borderType=cv2.BORDER_CONSTANT, borderValue=0)
-        out[i, y0:y1, x0:x1] = grown.view(bool) & ~crop
-    return out
-
-
-def label_map(roi: np.ndarray, band: np.ndarray | None, countable: np.ndarray) -> np.ndarray:
-    """``(B, H, W) uint8`` labels from regions, bands (both ``(B, H, W) bool``) and ``countable (H, W) bool``.
-
-    ``countable``: inside the Doppler box(es) (or the image area without a box), bars excluded.
-    """
-    labels = np.where(countable, np.uint8(LABEL_BOX_REST), np.uint8(0))[None].repeat(roi.shape[0], axis=0)
-    if band is not None:
-        labels[band & countable] = LABEL_BAND
-    labels[roi & countable] = LABEL_TENDON
-    return labels
+        y0, y1, x0, x1 = window
+        crop, inside, frame_labels = mask[y0:y1, x0:x1], countable[y0:y1, x0:x1], labels[i, y0:y1, x0:x1]
+        if kernel is not None:
+            grown = cv2.dilate(crop.view(np.uint8), kernel, borderType=cv2.BORDER_CONSTANT, borderValue=0)
+            ring = grown.view(bool) & ~crop
+            bands[i, y0:y1, x0:x1] = ring
+            frame_labels[ring & inside] = LABEL_BAND
+        frame_labels[crop & inside] = LABEL_TENDON
+    return bands, labels

@@ -20,7 +20,7 @@ from app.config import Settings
 from .calibration import calibrate
 from .decode import Calibration, Clip
 from .decode.base import prefetched
-from .labels import LABEL_BOX_REST, LABEL_TENDON, Band, band_masks, label_map
+from .labels import LABEL_BOX_REST, LABEL_TENDON, Band, label_frames
 from .roi import RoiSpec
 from .screen import Screen, find_screen
 
@@ -166,15 +166,13 @@ class Scan:
         if self.roi_spec is not None:
             if self._static is None:
                 roi = self.roi_spec.to_mask(self.clip.height, self.clip.width)[None]
-                band = band_masks(roi, self.band)
-                self._static = roi, band, label_map(roi, band, self.in_box)
+                self._static = roi, *label_frames(roi, self.band, self.in_box)
             return self._static
         # inside the ultrasound picture only: text, legends and panels around it hold no tendon
         roi = np.asarray(self.segmenter.predict(frames, area=self.screen.image_area), dtype=bool)
         if roi.shape != frames.shape[:3]:
             raise RuntimeError(f"segmenter returned masks of shape {roi.shape} for frames {frames.shape}")
-        band = band_masks(roi, self.band)
-        return roi, band, label_map(roi, band, self.in_box)
+        return roi, *label_frames(roi, self.band, self.in_box)
 
     def _keep_candidates(self, indices: np.ndarray, frames: np.ndarray, roi: np.ndarray, counts) -> None:
         """Keep copies of the frames with the highest colour fraction so far (at most ``CANDIDATES``)."""
@@ -195,8 +193,8 @@ class Scan:
         else:  # not among the kept candidates: decode it again
             frame = self.clip.read(index)[0]
             roi = self.regions(frame[None])[0][0]
-        band = band_masks(roi[None], self.band)
-        return frame, roi, band[0], label_map(roi[None], band, self.in_box)[0]
+        band, labels = label_frames(roi[None], self.band, self.in_box)
+        return frame, roi, band[0], labels[0]
 
 
 def fraction(doppler: int, pixels: int) -> float | None:

@@ -8,7 +8,7 @@ import pytest
 
 from app.pipeline.colourbar import ColourBar
 from app.pipeline.decode import Calibration
-from app.pipeline.labels import LABEL_BAND, LABEL_BOX_REST, LABEL_TENDON, Band, band_masks, label_map
+from app.pipeline.labels import LABEL_BAND, LABEL_BOX_REST, LABEL_TENDON, Band, label_frames
 from app.pipeline.measure import area_mm2, thickness_mm, vessel_min_px, weighted
 
 SQUARE = Calibration(mm_per_px_x=0.1, mm_per_px_y=0.1, source="test")
@@ -46,23 +46,35 @@ def test_area_and_vessel_size():
 def test_band_is_the_dilation_minus_the_tendon_with_per_axis_radii():
     roi = np.zeros((1, 60, 80), bool)
     roi[0, 30, 40] = True
-    band = band_masks(roi, Band(radius_x=6.0, radius_y=3.0, width_mm=None))[0]
+    band = label_frames(roi, Band(radius_x=6.0, radius_y=3.0, width_mm=None), np.ones((60, 80), bool))[0][0]
     ys, xs = np.nonzero(band)
     assert not band[30, 40] and (xs.min(), xs.max(), ys.min(), ys.max()) == (34, 46, 27, 33)
-    assert not band_masks(roi, Band(0.2, 0.2, None)).any()  # narrower than a pixel: no band
+    no_band, labels = label_frames(roi, Band(0.2, 0.2, None), np.ones((60, 80), bool))  # narrower than a pixel
+    assert not no_band.any() and labels[0, 30, 40] == LABEL_TENDON and (labels == LABEL_BAND).sum() == 0
 
 
 def test_label_map_priorities():
-    roi = np.zeros((1, 4, 6), bool)
-    roi[0, 1:3, 1:3] = True
-    band = np.zeros_like(roi)
-    band[0, 0:4, 0:4] = True
-    band &= ~roi
+    roi = np.zeros((2, 4, 6), bool)
+    roi[0, 1:3, 1:3] = True  # frame 1 has no region: only the box
     countable = np.ones((4, 6), bool)
     countable[:, 5] = False  # a colour bar column
-    labels = label_map(roi, band, countable)[0]
-    assert labels[1, 1] == LABEL_TENDON and labels[0, 0] == LABEL_BAND and labels[0, 4] == LABEL_BOX_REST
-    assert (labels[:, 5] == 0).all()
+    band, labels = label_frames(roi, Band(1.0, 1.0, None), countable)
+    assert labels[0, 1, 1] == LABEL_TENDON and labels[0, 0, 1] == LABEL_BAND and labels[0, 0, 4] == LABEL_BOX_REST
+    assert (labels[:, :, 5] == 0).all() and not band[0, 1, 1] and band[0, 0, 1] and not band[0, 0, 0]  # a 3x3 disc
+    assert (labels[1, :, :5] == LABEL_BOX_REST).all() and not band[1].any()
+
+
+def test_labels_equal_whole_frame_arithmetic(rng):
+    roi = rng.random((3, 50, 70)) > 0.97  # scattered regions: windows overlap the edges
+    countable = rng.random((50, 70)) > 0.2
+    spec = Band(3.0, 2.0, None)
+    band, labels = label_frames(roi, spec, countable)
+    grown = np.stack([cv2.dilate(m.view(np.uint8), spec.kernel).view(bool) for m in roi])
+    assert (band == (grown & ~roi)).all()
+    expected = np.where(countable, LABEL_BOX_REST, 0)[None].repeat(3, 0)
+    expected[band & countable] = LABEL_BAND
+    expected[roi & countable] = LABEL_TENDON
+    assert (labels == expected).all()
 
 
 def test_weighted_measures_use_the_nearest_bar_colour():
