@@ -113,7 +113,7 @@ class Scan:
             with self.timer.step("segment"):
                 roi, band, labels = self.regions(frames)
             with self.timer.step("count"):
-                counts = cuda_ops.count_doppler(frames, labels, self.lut, backend=self.backend, device=self.target)
+                counts = self._count(frames, labels)
             self.parts.append(counts)
             self.index_parts.append(indices)
             self.counted_backend, self.counted_device = counts.backend, counts.device
@@ -123,6 +123,13 @@ class Scan:
                 self.observer(Batch(indices, frames, roi, band, labels, counts, self.lut, self.clip.fps, self.in_box))
         self.counts = cuda_ops.FrameCounts.concat(self.parts)
         self.indices = np.concatenate(self.index_parts)
+
+    def _count(self, frames: np.ndarray, labels: np.ndarray) -> cuda_ops.FrameCounts:
+        """Counts of one host batch. On a GPU through ``count_clip``: only the labels' bounding box is
+        uploaded, through pinned buffers, while the previous upload is counted; on the CPU in place."""
+        if self.target == "cuda":
+            return cuda_ops.count_clip(frames, labels, self.lut, backend=self.backend, device=self.target)
+        return cuda_ops.count_doppler(frames, labels, self.lut, backend=self.backend, device=self.target)
 
     def _batches(self, size: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         """``(original indices (B,), frames (B, H, W, 3))``, every ``step``-th frame, decoded ahead."""

@@ -190,3 +190,28 @@ def test_dicom_clip_calibrated_or_not(rng, settings, calibrated):
     else:
         assert result.calibration is None and s.thickness_mm is None and s.band_width_mm is None
         assert "uncalibrated" in codes
+
+
+def test_a_gpu_scan_counts_through_the_streamed_clip_path(rng, settings, monkeypatch):
+    """On CUDA the scan hands host batches to ``count_clip`` (pinned, cropped uploads); checked without a GPU."""
+    import cuda_ops
+    from app.pipeline import scan
+
+    calls = []
+
+    def fake_clip(frames, labels, lut, *, backend, device):
+        calls.append(device)
+        return cuda_ops.count_doppler(frames, labels, lut, backend="reference")
+
+    monkeypatch.setattr(cuda_ops, "count_clip", fake_clip)
+    monkeypatch.setattr(scan.Scan, "__init__", _with_target(scan.Scan.__init__, "cuda"))
+    result = analyze(_clip(_frames(rng, [1, 2], flash=None)), AnalyzeOptions(roi=RoiSpec(mask=_tendon_mask())))
+    assert calls and set(calls) == {"cuda"} and result.summary.doppler_px == 2 * BLOB
+
+
+def _with_target(init, target):
+    def patched(self, *args, **kwargs):
+        init(self, *args, **kwargs)
+        self.target = target
+
+    return patched
