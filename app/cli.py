@@ -21,7 +21,7 @@ from pydantic import ValidationError
 
 from app import __version__
 from app.config import Settings, get_settings
-from app.errors import NeovascError, as_neovasc_error, error_line
+from app.errors import NeovascError, OutputError, as_neovasc_error, error_line
 from app.pipeline import AnalyzeOptions, RoiSpec, run_analysis
 from app.pipeline.artifacts import VideoRecorder, curve_image, overlay_image, png_bytes
 from app.pipeline.report import csv_text, failure_result, write_mask_png
@@ -172,7 +172,13 @@ def _grade_one(path: Path, options: AnalyzeOptions, settings: Settings, args, us
         if not isinstance(exc, NeovascError):
             log.error("unexpected %s on one input", type(exc).__name__, exc_info=exc)
         return failure_result(path.name, error)
-    _write_outputs(path, stem, analysis, args)
+    try:
+        _write_outputs(path, stem, analysis, args)
+    except OSError as exc:  # a full disk or a read-only folder: this input failed, the batch goes on
+        why = exc.strerror or type(exc).__name__
+        return failure_result(
+            path.name, OutputError(f"an output file (--masks, --overlays, --dicom-out) could not be written: {why}")
+        )
     return analysis.result
 
 

@@ -120,6 +120,12 @@ class BackendUnavailable(NeovascError):
     title = "Requested counting backend unavailable"
 
 
+class OutputError(NeovascError):
+    code = "output_error"
+    status = 500
+    title = "Output could not be written"
+
+
 class InternalError(NeovascError):
     code = "internal_error"
     status = 500

@@ -265,3 +265,12 @@ def test_csv_columns_are_only_ever_appended():
         "area_mm2", "doppler_mode", "roi_source", "device", "backend", "model_sha256", "version",
     )  # fmt: skip
     assert CSV_COLUMNS[: len(first_release)] == first_release and len(set(CSV_COLUMNS)) == len(CSV_COLUMNS)
+
+
+def test_an_output_that_cannot_be_written_fails_that_input_only(doppler_png, tmp_path):
+    path, _ = doppler_png
+    blocked = tmp_path / "not-a-folder"
+    blocked.write_text("a file where the masks folder should be")
+    code, lines = _run("grade", str(path), str(path), "--roi", "20,30,120,90", "--masks", str(blocked))
+    assert code == 1 and [line["ok"] for line in lines] == [False, False]
+    assert lines[0]["error"]["code"] == "output_error"
