@@ -88,7 +88,8 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default=None, help="default: NEOVASC_HOST or 127.0.0.1")
     serve.add_argument("--port", type=int, default=None, help="default: NEOVASC_PORT or 8000")
 
-    commands.add_parser("schema", help="print the Result JSON Schema")
+    schema = commands.add_parser("schema", help="print the Result (or Comparison) JSON Schema")
+    schema.add_argument("--comparison", action="store_true", help="the Comparison of `neovasc compare` instead")
 
     bench = commands.add_parser("bench", help="benchmarks: 'neovasc bench count --help'")
     bench.add_argument("what", choices=("count",), help="count: the Doppler counting backends (cuda_ops)")
@@ -307,7 +308,13 @@ def main(argv: Sequence[str] | None = None, stdout: TextIO | None = None) -> int
         return _cmd_compare(args, settings, stdout or sys.stdout)
     if args.command == "serve":
         return _cmd_serve(args, settings)
-    print(json.dumps(Result.model_json_schema(by_alias=True), indent=2), file=stdout or sys.stdout)
+    if args.comparison:
+        from app.compare import Comparison
+
+        model = Comparison
+    else:
+        model = Result
+    print(json.dumps(model.model_json_schema(by_alias=True), indent=2), file=stdout or sys.stdout)
     return EXIT_OK
 
 

@@ -160,10 +160,13 @@ def test_schema_command():
     assert schema["title"] == "Result" and "schema" in schema["properties"]
 
 
-def test_published_schema_matches_the_code(capsys):
-    """docs/result.schema.json is what `neovasc schema` prints (regenerate it after changing Result)."""
-    assert cli.main(["schema"]) == 0
-    published = Path(__file__).resolve().parents[2] / "docs" / "result.schema.json"
+@pytest.mark.parametrize(
+    ("argv", "file"), [([], "result"), (["--comparison"], "comparison")], ids=["result", "comparison"]
+)
+def test_published_schema_matches_the_code(capsys, argv, file):
+    """docs/<file>.schema.json is what `neovasc schema` prints (regenerate it after changing the model)."""
+    assert cli.main(["schema", *argv]) == 0
+    published = Path(__file__).resolve().parents[2] / "docs" / f"{file}.schema.json"
     assert json.loads(capsys.readouterr().out) == json.loads(published.read_text())
 
 
