@@ -168,13 +168,18 @@ def evaluate(model: UNet, images: np.ndarray, labels: np.ndarray, batch_size: in
     }
 
 
-AUGMENTATIONS = ("basic", "affine")
+AUGMENTATIONS = ("basic", "affine", "strong")
 # "affine": each image also gets a random similarity transform within these ranges. A few hundred real
 # images are too few to teach position, size and angle invariance; the synthetic generator already
-# varies them, so the shipped tendon model trains with "basic".
+# varies them, so the shipped tendon model trains with "basic". "strong": affine, and also the changes of
+# appearance between scanners and presets: a gamma curve, blur and additive noise, each on some images.
 AFFINE_SCALE = (0.8, 1.25)
 AFFINE_DEGREES = 15.0
 AFFINE_SHIFT = 0.1  # of the image size
+STRONG_GAMMA = (0.7, 1.5)
+STRONG_BLUR_SIGMA = (0.3, 1.2)  # pixels
+STRONG_NOISE_SD = (2.0, 8.0)  # grey levels
+STRONG_P = 0.3  # chance of each appearance change, per image
 
 
 def _augment(
@@ -185,13 +190,27 @@ def _augment(
     flip = rng.random(len(images)) < 0.5
     images, labels = images.copy(), labels.copy()
     images[flip], labels[flip] = images[flip, :, ::-1], labels[flip, :, ::-1]
-    if kind == "affine":
+    if kind in ("affine", "strong"):
         for i in range(len(images)):
             images[i], labels[i] = _random_affine(rng, images[i], labels[i])
     gain = rng.uniform(0.8, 1.2, (len(images), 1, 1, 1))
     bias = rng.uniform(-15, 15, (len(images), 1, 1, 1))
     images = np.clip(images.astype(np.float32) * gain + bias, 0, 255).astype(np.uint8)
+    if kind == "strong":
+        images = np.stack([_random_appearance(rng, image) for image in images])
     return images, labels
+
+
+def _random_appearance(rng: np.random.Generator, image: np.ndarray) -> np.ndarray:
+    """``(h, w, 3) uint8``: a random gamma curve, Gaussian blur and additive grey noise, each with ``STRONG_P``."""
+    out = image.astype(np.float32)
+    if rng.random() < STRONG_P:
+        out = 255.0 * (out / 255.0) ** rng.uniform(*STRONG_GAMMA)
+    if rng.random() < STRONG_P:
+        out = cv2.GaussianBlur(out, (0, 0), rng.uniform(*STRONG_BLUR_SIGMA))
+    if rng.random() < STRONG_P:
+        out = out + rng.normal(0.0, rng.uniform(*STRONG_NOISE_SD), out.shape[:2])[..., None]  # grey: no chroma
+    return np.clip(out, 0, 255).astype(np.uint8)
 
 
 def _random_affine(rng: np.random.Generator, image: np.ndarray, label: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -353,7 +372,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--augment",
         default=d.augment,
         choices=AUGMENTATIONS,
-        help="basic: flips and intensity; affine: also random scale, rotation and shift (for small real data sets)",
+        help="basic: flips and intensity; affine: also random scale, rotation and shift (for small real data "
+        "sets); strong: affine plus random gamma, blur and noise",
     )
     p.add_argument("--input-size", default=d.input_size, metavar="HxW", help="model input size (default: the arch's)")
     p.add_argument("--init", default=d.init, help="fine-tune from the first model of this weights folder")
