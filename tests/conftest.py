@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import io
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
 import pytest
 
-from app.config import Settings
+if TYPE_CHECKING:  # imported in the fixture: tests/cuda_ops and tests/models run without app's dependencies
+    from app.config import Settings
 
 SEED = 20261122
 
@@ -30,6 +32,8 @@ def empty_weights(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def settings(empty_weights: Path) -> Settings:
+    from app.config import Settings
+
     return Settings(weights_dir=empty_weights, device="cpu")
 
 
