@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+import cv2
 import numpy as np
 
 from .decode import Calibration
@@ -106,11 +107,19 @@ def _small(pixels: int, calibration: Calibration | None) -> bool:
     return calibration is not None and pixels * calibration.mm_per_px_x * calibration.mm_per_px_y < SMALL_TENDON_MM2
 
 
+OUTLINE_MARGIN = 3  # px around a box's interior left out: scanners draw box outlines in colour too
+
+
 def doppler_outside_boxes(
     frame: np.ndarray, countable: np.ndarray, in_box: np.ndarray, threshold: int
 ) -> tuple[int, int]:
-    """``(Doppler pixels, pixels)`` of the countable image area outside the boxes, on ``frame (H, W, 3)``."""
-    outside = countable & ~in_box
+    """``(Doppler pixels, pixels)`` of the countable image area outside the boxes, on ``frame (H, W, 3)``.
+
+    The boxes' outlines (and ``OUTLINE_MARGIN`` pixels around their interiors) do not count as outside.
+    """
+    size = 2 * OUTLINE_MARGIN + 1
+    near = cv2.dilate(in_box.view(np.uint8), np.ones((size, size), np.uint8)).view(bool)
+    outside = countable & ~near
     if not outside.any():
         return 0, 0
     pixels = frame[outside]  # (K, 3)

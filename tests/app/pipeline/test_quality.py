@@ -65,11 +65,13 @@ def test_messages_hold_counts_not_content():
 
 
 def test_doppler_outside_boxes_counts_only_the_countable_area_outside():
-    frame = np.zeros((10, 10, 3), np.uint8)
-    frame[:, :] = (200, 30, 30)
-    keep = np.ones((10, 10), bool)
-    keep[:, 9] = False  # a colour bar
-    in_box = np.zeros((10, 10), bool)
-    in_box[2:8, 2:8] = True
-    assert doppler_outside_boxes(frame, keep, in_box, 40) == (100 - 10 - 36, 100 - 10 - 36)
+    frame = np.zeros((40, 40, 3), np.uint8)
+    keep = np.ones((40, 40), bool)
+    keep[:, 39] = False  # a colour bar
+    in_box = np.zeros((40, 40), bool)
+    in_box[10:30, 10:30] = True
+    frame[9, 9:31] = frame[30, 9:31] = (220, 200, 40)  # a coloured box outline, one pixel outside the interior
+    assert doppler_outside_boxes(frame, keep, in_box, 40) == (0, 40 * 39 - 26 * 26)  # outline +-3 px left out
+    frame[:] = (200, 30, 30)
+    assert doppler_outside_boxes(frame, keep, in_box, 40) == (40 * 39 - 26 * 26, 40 * 39 - 26 * 26)
     assert doppler_outside_boxes(frame, in_box, in_box, 40) == (0, 0)
