@@ -27,10 +27,11 @@ import torch.nn.functional as F
 
 from models import synth
 from models.data import load_folder, to_batch
+from models.evaluate import dice_per_class, drop_small_components, evaluate, predict_labels
 from models.unet import MODEL_REGISTRY, UNet, UNetArgs, build_model
 from models.weights import load_model, save_weights
 
-__all__ = ["TrainConfig", "dice_per_class", "evaluate", "main", "train"]
+__all__ = ["TrainConfig", "dice_per_class", "drop_small_components", "evaluate", "main", "predict_labels", "train"]
 
 
 @dataclass(frozen=True)
@@ -59,6 +60,9 @@ class TrainConfig:
     device: str = "auto"
     threads: int = 2
     max_minutes: float | None = None
+    ema: float | None = None  # decay of an exponential moving average of the weights; None: off
+    tta: bool = False  # also score with horizontal-flip test-time averaging
+    min_component: float = 0.0  # also score after dropping predicted regions below this fraction of the input
     export: str | None = None
     name: str = "tendon_unet_small"
     progress: bool = True
@@ -130,42 +134,6 @@ def _loss(logits: torch.Tensor, target: torch.Tensor, weight: torch.Tensor | Non
     inter = (prob * t).sum((0, 2, 3))
     dice = (2 * inter + 1) / (prob.sum((0, 2, 3)) + t.sum((0, 2, 3)) + 1)
     return ce + (1 - dice).mean()
-
-
-def _predict_labels(logits: torch.Tensor) -> torch.Tensor:
-    """``(B, C, h, w)`` logits -> ``(B, h, w)`` class indices (threshold 0.5 for one channel)."""
-    return (logits[:, 0] > 0).long() if logits.shape[1] == 1 else logits.argmax(1)
-
-
-def dice_per_class(pred: np.ndarray, truth: np.ndarray, classes: int) -> dict[int, float | None]:
-    """Mean per-image Dice for each class ``1..classes``; images where the class is absent from both the
-    prediction and the truth are skipped (``None`` when no image has the class)."""
-    out: dict[int, float | None] = {}
-    for c in range(1, classes + 1):
-        p, t = pred == c, truth == c  # (N, h, w)
-        inter = (p & t).sum((1, 2))
-        total = p.sum((1, 2)) + t.sum((1, 2))
-        seen = total > 0
-        out[c] = float(np.mean(2 * inter[seen] / total[seen])) if seen.any() else None
-    return out
-
-
-@torch.inference_mode()
-def evaluate(model: UNet, images: np.ndarray, labels: np.ndarray, batch_size: int = 16) -> dict[str, Any]:
-    """Per-class and mean Dice of ``model`` on letterboxed ``images``/``labels`` (model-input resolution)."""
-    model.eval()
-    device = next(model.parameters()).device
-    preds = []
-    for start in range(0, len(images), batch_size):
-        x = to_batch(images[start : start + batch_size], model.args.in_channels, device)
-        preds.append(_predict_labels(model(x)).cpu().numpy().astype(np.uint8))
-    classes = max(1, model.args.out_channels - 1) if model.args.out_channels > 1 else 1
-    per_class = dice_per_class(np.concatenate(preds), labels, classes)
-    scores = [v for v in per_class.values() if v is not None]
-    return {
-        "dice": float(np.mean(scores)) if scores else None,
-        "dice_per_class": {str(k): v for k, v in per_class.items()},
-    }
 
 
 AUGMENTATIONS = ("basic", "affine", "strong")
@@ -276,6 +244,14 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
         opt, lambda i: min(1.0, (i + 1) / warm) * (0.01 + 0.99 * 0.5 * (1 + math.cos(math.pi * min(i, total) / total)))
     )
     model = model.to(memory_format=torch.channels_last)
+    ema = None
+    if cfg.ema is not None:
+        # Parameters and BatchNorm statistics averaged over the last ~1 / (1 - decay) steps; validation,
+        # checkpoints and the test score use the average, which generalises better on small data sets.
+        multi_avg = torch.optim.swa_utils.get_ema_multi_avg_fn(cfg.ema)
+        ema = torch.optim.swa_utils.AveragedModel(model, multi_avg_fn=multi_avg, use_buffers=True)
+    scored = model if ema is None else ema.module
+    score = {"tta": cfg.tta, "min_component": cfg.min_component}
     history, best, best_state = [], -1.0, None
     t_start = time.perf_counter()
     data_s = t_start - t_data
@@ -292,10 +268,12 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
             loss.backward()
             opt.step()
             sched.step()
+            if ema is not None:
+                ema.update_parameters(model)
             losses.append(float(loss.detach()))
             if cfg.progress:
                 _progress(epoch, cfg.epochs, step, cfg.steps_per_epoch, float(np.mean(losses[-20:])), t0)
-        val = evaluate(model, *data["val"])
+        val = evaluate(scored, *data["val"], **score)
         record = {
             "epoch": epoch,
             "loss": float(np.mean(losses)),
@@ -308,12 +286,13 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
         meta = {"training": {**cfg.__dict__, "epoch": epoch}, "data": _data_info(cfg)}
         if val["dice"] is not None and val["dice"] > best:
             best = val["dice"]
-            best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
-            save_weights(model, args, out, "best", architecture=arch, metrics={"val": val}, **meta)
-        save_weights(model, args, out, "last", architecture=arch, metrics={"val": val}, **meta)
+            best_state = {k: v.detach().clone() for k, v in scored.state_dict().items()}
+            save_weights(scored, args, out, "best", architecture=arch, metrics={"val": val}, **meta)
+        save_weights(scored, args, out, "last", architecture=arch, metrics={"val": val}, **meta)
         (out / "metrics.json").write_text(json.dumps({"history": history}, indent=2) + "\n")
         if cfg.max_minutes is not None and time.perf_counter() - t_start > 60 * cfg.max_minutes:
             break
+    model = scored
     if best_state is not None:
         model.load_state_dict(best_state)
     metrics: dict[str, Any] = {
@@ -324,7 +303,7 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
         "steps": len(history) * cfg.steps_per_epoch,
     }
     if "test" in data:
-        metrics["test"] = evaluate(model, *data["test"])
+        metrics["test"] = evaluate(model, *data["test"], **score)
         if cfg.progress:
             sys.stderr.write(f"test {json.dumps(metrics['test'])}\n")
     (out / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
@@ -381,6 +360,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", default=d.device, choices=("auto", "cpu", "cuda"))
     p.add_argument("--threads", type=int, default=d.threads, help="torch CPU threads")
     p.add_argument("--max-minutes", type=float, default=d.max_minutes, help="stop after the epoch that passes this")
+    p.add_argument("--ema", type=float, default=d.ema, metavar="DECAY", help="score and save an EMA of the weights")
+    p.add_argument("--tta", action="store_true", help="also report Dice with horizontal-flip test-time averaging")
+    p.add_argument(
+        "--min-component",
+        type=float,
+        default=d.min_component,
+        metavar="FRACTION",
+        help="also report Dice after dropping predicted regions smaller than this fraction of the input",
+    )
     p.add_argument("--export", default=d.export, help="also save the best model into this weights folder")
     p.add_argument("--name", default=d.name, help="model name for --export")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -394,6 +382,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     cfg = TrainConfig(**fields, progress=not ns.quiet)
     if cfg.classes < 1 or cfg.epochs < 1 or cfg.steps_per_epoch < 1 or cfg.batch_size < 1:
         print("--classes, --epochs, --steps-per-epoch and --batch-size must be >= 1", file=sys.stderr)
+        return 2
+    if cfg.ema is not None and not 0.0 < cfg.ema < 1.0:
+        print(f"--ema is a decay in (0, 1), e.g. 0.995; got {cfg.ema}", file=sys.stderr)
+        return 2
+    if not 0.0 <= cfg.min_component < 1.0:
+        print(f"--min-component is a fraction of the input in [0, 1); got {cfg.min_component}", file=sys.stderr)
         return 2
     if cfg.input_size is not None and not re.fullmatch(r"[1-9]\d*x[1-9]\d*", cfg.input_size.lower()):
         print(f"--input-size must be HxW in pixels, e.g. 384x384; got {cfg.input_size!r}", file=sys.stderr)

@@ -139,3 +139,58 @@ def test_augmentations_keep_labels_aligned_and_grey_grey(kind: str) -> None:
     inside = images[..., 0][out == 1].astype(float).mean()
     outside = images[..., 0][out == 0].astype(float).mean()
     assert inside > outside + 40  # the labelled square moved with its pixels
+
+
+def test_drop_small_components_keeps_large_regions_per_class() -> None:
+    from models.train import drop_small_components
+
+    pred = np.zeros((1, 20, 20), np.uint8)
+    pred[0, 2:10, 2:10] = 1  # 64 px: kept
+    pred[0, 15:17, 15:17] = 1  # 4 px: dropped
+    pred[0, 12:14, 2:4] = 2  # 4 px of another class: dropped
+    out = drop_small_components(pred, classes=2, min_fraction=0.05)  # 20 px
+    assert (out[0, 2:10, 2:10] == 1).all() and out.sum() == 64
+    assert (drop_small_components(pred, 2, 0.0) == pred).all()
+    assert pred[0, 15, 15] == 1  # the input is not changed
+
+
+def test_ema_tta_and_post_scores_are_reported(tmp_path: Path, rng: np.random.Generator) -> None:
+    data = tmp_path / "data"
+    for case in ("a", "b", "c", "d"):
+        _write_case(data, case, rng, nnunet=False)
+    cfg = TrainConfig(
+        **TINY, data=str(data), test=str(data), classes=2, epochs=2, steps_per_epoch=2, ema=0.9, tta=True,
+        min_component=0.01, out=str(tmp_path / "run"),
+    )  # fmt: skip
+    metrics = train(cfg)
+    val = metrics["history"][-1]["val"]
+    assert set(val) == {"dice", "dice_per_class", "tta", "post"}
+    assert set(metrics["test"]["tta"]["dice_per_class"]) == {"1", "2"}
+    model, entry = load_model(tmp_path / "run", "best")
+    assert entry.training["ema"] == 0.9
+    assert "n_averaged" not in {name for name, _ in model.named_buffers()}  # the averaged network, not its wrapper
+
+
+def test_flip_averaging_is_mirror_symmetric_on_a_mirror_symmetric_image() -> None:
+    import torch
+
+    from models.train import predict_labels
+    from models.unet import build_model
+
+    torch.manual_seed(0)
+    model = build_model("unet_tiny")
+    half = np.random.default_rng(0).integers(0, 256, (2, 128, 64, 1), dtype=np.uint8).repeat(3, axis=3)
+    sym = np.concatenate([half, half[:, :, ::-1]], axis=2)  # (2, 128, 128, 3), mirror-symmetric
+    plain, tta = predict_labels(model, sym), predict_labels(model, sym, tta=True)
+    assert plain.shape == tta.shape == (2, 128, 128)
+    # A mirror-symmetric image gives mirror-symmetric averaged probabilities.
+    assert (tta == tta[:, :, ::-1]).mean() > 0.99
+    assert plain.dtype == np.uint8
+
+
+@pytest.mark.parametrize("argv", [["--ema", "1.5"], ["--min-component", "-0.1"]])
+def test_bad_ema_or_min_component_is_a_usage_error(argv: list[str], capsys) -> None:
+    from models.train import main
+
+    assert main([*argv, "--arch", "unet_tiny"]) == 2
+    assert argv[0] in capsys.readouterr().err

@@ -1,0 +1,236 @@
+"""Dice of trained models on a labelled folder: ``python -m models.evaluate``; also used by training.
+
+    python -m models.evaluate --test ../shared/realdata/usgra-seg/test --weights runs/a runs/b --tta
+
+Each ``--weights`` is a weights folder (``DIR`` or ``DIR:NAME``; the ``best`` model of a run folder by
+default). With several, their class probabilities are averaged (an ensemble); ``--tta`` averages each
+model's probabilities with those of the mirrored image. Scores are at the model input (the test images
+letterboxed to it, labels by nearest neighbour), as in training:
+
+* ``dice_per_class``: per-image Dice averaged over the images where the class is in the truth or the
+  prediction; ``dice`` is the mean over the classes;
+* ``global_dice_per_class``: Dice of all test pixels pooled;
+* with ``--min-component F``, the same after dropping predicted regions smaller than ``F`` of the image.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+import cv2
+import numpy as np
+import torch
+
+from models.data import to_batch
+from models.unet import UNet
+
+__all__ = [
+    "dice_per_class",
+    "drop_small_components",
+    "evaluate",
+    "global_dice_per_class",
+    "main",
+    "predict_labels",
+    "probabilities",
+    "scores",
+]
+
+
+def dice_per_class(pred: np.ndarray, truth: np.ndarray, classes: int) -> dict[int, float | None]:
+    """Mean per-image Dice for each class ``1..classes``; images where the class is absent from both the
+    prediction and the truth are skipped (``None`` when no image has the class)."""
+    out: dict[int, float | None] = {}
+    for c in range(1, classes + 1):
+        p, t = pred == c, truth == c  # (N, h, w)
+        inter = (p & t).sum((1, 2))
+        total = p.sum((1, 2)) + t.sum((1, 2))
+        seen = total > 0
+        out[c] = float(np.mean(2 * inter[seen] / total[seen])) if seen.any() else None
+    return out
+
+
+def global_dice_per_class(pred: np.ndarray, truth: np.ndarray, classes: int) -> dict[int, float | None]:
+    """Dice of each class ``1..classes`` over all pixels of all images pooled."""
+    out: dict[int, float | None] = {}
+    for c in range(1, classes + 1):
+        p, t = pred == c, truth == c
+        total = int(p.sum()) + int(t.sum())
+        out[c] = 2 * int((p & t).sum()) / total if total else None
+    return out
+
+
+def drop_small_components(pred: np.ndarray, classes: int, min_fraction: float) -> np.ndarray:
+    """``(N, h, w)`` class maps with every connected region (8-connected, per class) smaller than
+    ``min_fraction`` of the image set to background; ``min_fraction <= 0`` returns ``pred`` unchanged."""
+    if min_fraction <= 0:
+        return pred
+    out = pred.copy()
+    min_px = min_fraction * pred.shape[1] * pred.shape[2]
+    for image in out:
+        for c in range(1, classes + 1):
+            _, comp, stats, _ = cv2.connectedComponentsWithStats((image == c).astype(np.uint8), connectivity=8)
+            small = np.flatnonzero(stats[1:, cv2.CC_STAT_AREA] < min_px) + 1
+            if small.size:
+                image[np.isin(comp, small)] = 0
+    return out
+
+
+def scores(pred: np.ndarray, labels: np.ndarray, classes: int, pooled: bool = False) -> dict[str, Any]:
+    """``{"dice", "dice_per_class"}`` (and ``"global_dice_per_class"`` when ``pooled``) of class maps."""
+    per_class = dice_per_class(pred, labels, classes)
+    values = [v for v in per_class.values() if v is not None]
+    out: dict[str, Any] = {
+        "dice": float(np.mean(values)) if values else None,
+        "dice_per_class": {str(k): v for k, v in per_class.items()},
+    }
+    if pooled:
+        out["global_dice_per_class"] = {str(k): v for k, v in global_dice_per_class(pred, labels, classes).items()}
+    return out
+
+
+def _classes(model: UNet) -> int:
+    return max(1, model.args.out_channels - 1) if model.args.out_channels > 1 else 1
+
+
+@torch.inference_mode()
+def probabilities(model: UNet, images: np.ndarray, batch_size: int = 16, tta: bool = False) -> np.ndarray:
+    """``(N, h, w, 3) uint8`` letterboxed images -> ``(N, C, h, w) float32`` class probabilities (softmax;
+    one sigmoid channel for a binary head); ``tta`` averages them with those of the mirrored image."""
+    model.eval()
+    device = next(model.parameters()).device
+    binary = model.args.out_channels == 1
+    out = []
+    for start in range(0, len(images), batch_size):
+        x = to_batch(images[start : start + batch_size], model.args.in_channels, device)
+        views = [model(x)] + ([model(x.flip(3)).flip(3)] if tta else [])
+        probs = [torch.sigmoid(v) if binary else v.softmax(1) for v in views]
+        out.append((sum(probs) / len(probs)).float().cpu().numpy())
+    return np.concatenate(out)
+
+
+def labels_from(probs: np.ndarray) -> np.ndarray:
+    """``(N, C, h, w)`` probabilities -> ``(N, h, w) uint8`` classes (p > 0.5 for one channel)."""
+    if probs.shape[1] == 1:
+        return (probs[:, 0] > 0.5).astype(np.uint8)
+    return probs.argmax(1).astype(np.uint8)
+
+
+def predict_labels(model: UNet, images: np.ndarray, batch_size: int = 16, tta: bool = False) -> np.ndarray:
+    """``(N, h, w, 3) uint8`` letterboxed images -> ``(N, h, w) uint8`` class maps (see ``probabilities``)."""
+    return labels_from(probabilities(model, images, batch_size, tta))
+
+
+def evaluate(
+    model: UNet,
+    images: np.ndarray,
+    labels: np.ndarray,
+    batch_size: int = 16,
+    *,
+    tta: bool = False,
+    min_component: float = 0.0,
+) -> dict[str, Any]:
+    """Per-class and mean Dice of ``model`` on letterboxed ``images``/``labels`` (model-input resolution).
+
+    The plain scores come first; ``tta`` adds ``"tta"`` (flip averaging) and ``min_component`` adds
+    ``"post"`` (predicted regions below that fraction of the image dropped, after TTA when both are set).
+    """
+    classes = _classes(model)
+    probs = probabilities(model, images, batch_size)
+    pred = labels_from(probs)
+    out = scores(pred, labels, classes)
+    if tta:
+        pred = predict_labels(model, images, batch_size, tta=True)
+        out["tta"] = scores(pred, labels, classes)
+    if min_component > 0:
+        out["post"] = scores(drop_small_components(pred, classes, min_component), labels, classes)
+    return out
+
+
+def _load(spec: str, device: str) -> UNet:
+    from models.weights import ModelNotFoundError, load_model
+
+    directory, _, name = spec.partition(":")
+    if name:
+        return load_model(directory, name, device)[0]
+    try:
+        return load_model(directory, "best", device)[0]  # a run folder
+    except ModelNotFoundError:
+        return load_model(directory, None, device)[0]  # a weights folder: its first model
+
+
+def evaluate_ensemble(
+    models: Sequence[UNet], images_by_size: dict[tuple[int, int], np.ndarray], labels: np.ndarray,
+    *, tta: bool = False, min_component: float = 0.0, per_image: bool = False,
+) -> dict[str, Any]:  # fmt: skip
+    """Dice of the models' averaged probabilities. ``images_by_size`` holds the test images letterboxed
+    to each model's input size; probabilities are resized to the first model's size before averaging."""
+    size = tuple(models[0].args.input_size)
+    total = None
+    for model in models:
+        probs = probabilities(model, images_by_size[tuple(model.args.input_size)], tta=tta)
+        if probs.shape[2:] != size:
+            probs = np.stack([cv2.resize(p.transpose(1, 2, 0), size[::-1]).reshape(*size, -1) for p in probs])
+            probs = probs.transpose(0, 3, 1, 2)
+        total = probs if total is None else total + probs
+    classes = _classes(models[0])
+    pred = labels_from(total / len(models))
+    out = scores(pred, labels, classes, pooled=True)
+    if min_component > 0:
+        out["post"] = scores(drop_small_components(pred, classes, min_component), labels, classes, pooled=True)
+    if per_image:
+        out["per_image"] = [
+            {str(c): v for c, v in dice_per_class(pred[i : i + 1], labels[i : i + 1], classes).items()}
+            for i in range(len(pred))
+        ]
+    return out
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m models.evaluate", description=__doc__.splitlines()[0])
+    p.add_argument("--test", required=True, help="folder with a test split (imagesTs/+labelsTs/ or images/+masks/)")
+    p.add_argument("--weights", nargs="+", required=True, metavar="DIR[:NAME]", help="one or more models")
+    p.add_argument("--tta", action="store_true", help="average each model with its mirrored input")
+    p.add_argument(
+        "--min-component", type=float, default=0.0, metavar="FRACTION", help="also score without small regions"
+    )
+    p.add_argument("--per-image", action="store_true", help="also list each image's Dice per class")
+    p.add_argument("--device", default="cpu", choices=("cpu", "cuda"))
+    p.add_argument("--threads", type=int, default=2, help="torch CPU threads")
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point: prints one JSON object; returns the exit code."""
+    from models.data import DatasetLayoutError, load_folder
+    from models.weights import WeightsError
+
+    ns = build_parser().parse_args(argv)
+    if not 0.0 <= ns.min_component < 1.0:
+        print(f"--min-component is a fraction of the input in [0, 1); got {ns.min_component}", file=sys.stderr)
+        return 2
+    torch.set_num_threads(ns.threads)
+    try:
+        models = [_load(spec, ns.device) for spec in ns.weights]
+        sizes = {tuple(m.args.input_size) for m in models}
+        loaded = {size: load_folder(ns.test, size, split="test") for size in sizes}
+    except (WeightsError, DatasetLayoutError) as exc:
+        print(json.dumps({"error": type(exc).__name__, "detail": str(exc)}))
+        return 1
+    if len({_classes(m) for m in models}) != 1:
+        print(json.dumps({"error": "ClassMismatch", "detail": "the models predict different numbers of classes"}))
+        return 1
+    first = tuple(models[0].args.input_size)
+    images = {size: data[0] for size, data in loaded.items()}
+    result = evaluate_ensemble(
+        models, images, loaded[first][1], tta=ns.tta, min_component=ns.min_component, per_image=ns.per_image
+    )
+    print(json.dumps({"weights": ns.weights, "test": ns.test, "tta": ns.tta, **result}))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,64 @@
+"""``python -m models.evaluate``: Dice of one model or an ensemble on a labelled folder."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from models.evaluate import global_dice_per_class, main, scores
+from models.train import TrainConfig, train
+
+TINY = {"arch": "unet_tiny", "batch_size": 2, "threads": 2, "progress": False}
+
+
+def _folder(root: Path, rng: np.random.Generator, cases: int = 3) -> Path:
+    (root / "images").mkdir(parents=True)
+    (root / "masks").mkdir()
+    for i in range(cases):
+        grey = rng.integers(0, 255, (64, 64), dtype=np.uint8)
+        label = np.zeros((64, 64), np.uint8)
+        label[10:30, 10:40] = 1
+        label[40:60, 30:60] = 2
+        grey[label == 2] = 0
+        Image.fromarray(grey).save(root / "images" / f"{i}.png")
+        Image.fromarray(label).save(root / "masks" / f"{i}.png")
+    return root
+
+
+def test_scores_per_image_and_pooled() -> None:
+    truth = np.zeros((2, 4, 4), np.uint8)
+    truth[0, :2] = 1  # 8 px in image 0, none in image 1
+    pred = np.zeros_like(truth)
+    pred[0, :1] = 1  # 4 of the 8
+    pred[1, 0, 0] = 1  # a false positive where the truth has none: that image scores 0
+    out = scores(pred, truth, classes=1, pooled=True)
+    assert out["dice_per_class"]["1"] == pytest.approx((2 * 4 / 12 + 0.0) / 2)
+    assert out["global_dice_per_class"]["1"] == pytest.approx(2 * 4 / 13)
+    assert global_dice_per_class(pred, truth, 2)[2] is None
+
+
+def test_evaluate_cli_scores_one_model_and_an_ensemble(tmp_path: Path, rng: np.random.Generator, capsys) -> None:
+    data = _folder(tmp_path / "data", rng)
+    runs = []
+    for seed in (0, 1):
+        out = tmp_path / f"run{seed}"
+        train(TrainConfig(**TINY, data=str(data), classes=2, epochs=1, steps_per_epoch=2, seed=seed, out=str(out)))
+        runs.append(str(out))
+    assert main(["--test", str(data), "--weights", runs[0], "--per-image"]) == 0
+    single = json.loads(capsys.readouterr().out)
+    assert set(single["dice_per_class"]) == {"1", "2"} and len(single["per_image"]) == 3
+    assert main(["--test", str(data), "--weights", *runs, f"{runs[0]}:last", "--tta", "--min-component", "0.01"]) == 0
+    both = json.loads(capsys.readouterr().out)
+    assert both["tta"] is True and set(both["post"]) == {"dice", "dice_per_class", "global_dice_per_class"}
+    for value in both["global_dice_per_class"].values():
+        assert value is None or 0.0 <= value <= 1.0
+
+
+def test_evaluate_cli_reports_a_missing_model_as_a_json_error(tmp_path: Path, rng: np.random.Generator, capsys) -> None:
+    data = _folder(tmp_path / "data", rng, cases=1)
+    assert main(["--test", str(data), "--weights", str(tmp_path / "nowhere")]) == 1
+    assert json.loads(capsys.readouterr().out)["error"] == "ModelNotFoundError"
