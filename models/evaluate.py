@@ -4,8 +4,11 @@
 
 Each ``--weights`` is a weights folder (``DIR`` or ``DIR:NAME``; the ``best`` model of a run folder by
 default). With several, their class probabilities are averaged (an ensemble); ``--tta`` averages each
-model's probabilities with those of the mirrored image. Scores are at the model input (the test images
-letterboxed to it, labels by nearest neighbour), as in training:
+model's probabilities with those of the mirrored image. Scores are on the first model's input grid, as
+in training (the test images letterboxed to it, labels by nearest neighbour), or on ``--size HxW``:
+each model then sees the images letterboxed to its own input and its probabilities are resized
+(bilinear) to that grid, so models of different input sizes are scored on the same labels. Every size
+must have the aspect ratio of the scoring grid (the letterboxes then scale alike).
 
 * ``dice_per_class``: per-image Dice averaged over the images where the class is in the truth or the
   prediction; ``dice`` is the mean over the classes;
@@ -17,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 from collections.abc import Sequence
 from typing import Any
@@ -166,9 +170,9 @@ def evaluate_ensemble(
     models: Sequence[UNet], images_by_size: dict[tuple[int, int], np.ndarray], labels: np.ndarray,
     *, tta: bool = False, min_component: float = 0.0, per_image: bool = False,
 ) -> dict[str, Any]:  # fmt: skip
-    """Dice of the models' averaged probabilities. ``images_by_size`` holds the test images letterboxed
-    to each model's input size; probabilities are resized to the first model's size before averaging."""
-    size = tuple(models[0].args.input_size)
+    """Dice of the models' averaged probabilities against ``labels (N, h, w)``. ``images_by_size`` holds
+    the test images letterboxed to each model's input size; probabilities are resized to ``(h, w)``."""
+    size = labels.shape[1:]
     total = None
     for model in models:
         probs = probabilities(model, images_by_size[tuple(model.args.input_size)], tta=tta)
@@ -197,6 +201,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--min-component", type=float, default=0.0, metavar="FRACTION", help="also score without small regions"
     )
+    p.add_argument("--size", metavar="HxW", help="score on this grid (default: the first model's input size)")
     p.add_argument("--per-image", action="store_true", help="also list each image's Dice per class")
     p.add_argument("--device", default="cpu", choices=("cpu", "cuda"))
     p.add_argument("--threads", type=int, default=2, help="torch CPU threads")
@@ -212,24 +217,36 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not 0.0 <= ns.min_component < 1.0:
         print(f"--min-component is a fraction of the input in [0, 1); got {ns.min_component}", file=sys.stderr)
         return 2
+    if ns.size is not None and not re.fullmatch(r"[1-9]\d*x[1-9]\d*", ns.size.lower()):
+        print(f"--size must be HxW in pixels, e.g. 256x256; got {ns.size!r}", file=sys.stderr)
+        return 2
     torch.set_num_threads(ns.threads)
     try:
         models = [_load(spec, ns.device) for spec in ns.weights]
-        sizes = {tuple(m.args.input_size) for m in models}
-        loaded = {size: load_folder(ns.test, size, split="test") for size in sizes}
-    except (WeightsError, DatasetLayoutError) as exc:
-        print(json.dumps({"error": type(exc).__name__, "detail": str(exc)}))
-        return 1
+    except WeightsError as exc:
+        return _error(type(exc).__name__, str(exc))
+    grid = tuple(models[0].args.input_size) if ns.size is None else tuple(int(v) for v in ns.size.lower().split("x"))
+    sizes = {tuple(m.args.input_size) for m in models}
     if len({_classes(m) for m in models}) != 1:
-        print(json.dumps({"error": "ClassMismatch", "detail": "the models predict different numbers of classes"}))
-        return 1
-    first = tuple(models[0].args.input_size)
-    images = {size: data[0] for size, data in loaded.items()}
+        return _error("ClassMismatch", "the models predict different numbers of classes")
+    if any(abs(h / w - grid[0] / grid[1]) > 1e-6 for h, w in sizes):
+        return _error("SizeMismatch", f"model input sizes {sorted(sizes)} must have the aspect ratio of {grid}")
+    try:
+        images = {size: load_folder(ns.test, size, split="test")[0] for size in sizes}
+        labels = load_folder(ns.test, grid, split="test")[1]
+    except DatasetLayoutError as exc:
+        return _error(type(exc).__name__, str(exc))
     result = evaluate_ensemble(
-        models, images, loaded[first][1], tta=ns.tta, min_component=ns.min_component, per_image=ns.per_image
+        models, images, labels, tta=ns.tta, min_component=ns.min_component, per_image=ns.per_image
     )
-    print(json.dumps({"weights": ns.weights, "test": ns.test, "tta": ns.tta, **result}))
+    size = f"{grid[0]}x{grid[1]}"
+    print(json.dumps({"weights": ns.weights, "test": ns.test, "size": size, "tta": ns.tta, **result}))
     return 0
+
+
+def _error(name: str, detail: str) -> int:
+    print(json.dumps({"error": name, "detail": detail}))
+    return 1
 
 
 if __name__ == "__main__":

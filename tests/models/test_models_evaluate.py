@@ -56,6 +56,10 @@ def test_evaluate_cli_scores_one_model_and_an_ensemble(tmp_path: Path, rng: np.r
     assert both["tta"] is True and set(both["post"]) == {"dice", "dice_per_class", "global_dice_per_class"}
     for value in both["global_dice_per_class"].values():
         assert value is None or 0.0 <= value <= 1.0
+    assert main(["--test", str(data), "--weights", runs[0], "--size", "64x64"]) == 0  # probabilities resized
+    assert json.loads(capsys.readouterr().out)["size"] == "64x64"
+    assert main(["--test", str(data), "--weights", runs[0], "--size", "64x32"]) == 1
+    assert json.loads(capsys.readouterr().out)["error"] == "SizeMismatch"
 
 
 def test_evaluate_cli_reports_a_missing_model_as_a_json_error(tmp_path: Path, rng: np.random.Generator, capsys) -> None:
