@@ -38,6 +38,7 @@ __all__ = [
     "evaluate",
     "global_dice_per_class",
     "main",
+    "option_problem",
     "predict_labels",
     "probabilities",
     "scores",
@@ -214,11 +215,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     from models.weights import WeightsError
 
     ns = build_parser().parse_args(argv)
-    if not 0.0 <= ns.min_component < 1.0:
-        print(f"--min-component is a fraction of the input in [0, 1); got {ns.min_component}", file=sys.stderr)
-        return 2
-    if ns.size is not None and not re.fullmatch(r"[1-9]\d*x[1-9]\d*", ns.size.lower()):
-        print(f"--size must be HxW in pixels, e.g. 256x256; got {ns.size!r}", file=sys.stderr)
+    problem = option_problem(ns.min_component, ns.size, "--size")
+    if problem is not None:
+        print(problem, file=sys.stderr)
         return 2
     torch.set_num_threads(ns.threads)
     try:
@@ -242,6 +241,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     size = f"{grid[0]}x{grid[1]}"
     print(json.dumps({"weights": ns.weights, "test": ns.test, "size": size, "tta": ns.tta, **result}))
     return 0
+
+
+def option_problem(min_component: float, size: str | None, size_flag: str) -> str | None:
+    """What is wrong with a ``--min-component`` fraction or an ``HxW`` size option, or ``None``."""
+    if not 0.0 <= min_component < 1.0:
+        return f"--min-component is a fraction of the input in [0, 1); got {min_component}"
+    if size is not None and not re.fullmatch(r"[1-9]\d*x[1-9]\d*", size.lower()):
+        return f"{size_flag} must be HxW in pixels, e.g. 256x256; got {size!r}"
+    return None
 
 
 def _error(name: str, detail: str) -> int:

@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import re
 import sys
 import time
 from collections.abc import Sequence
@@ -27,7 +26,7 @@ import torch.nn.functional as F
 
 from models import synth
 from models.data import load_folder, to_batch
-from models.evaluate import dice_per_class, drop_small_components, evaluate, predict_labels
+from models.evaluate import dice_per_class, drop_small_components, evaluate, option_problem, predict_labels
 from models.unet import MODEL_REGISTRY, UNet, UNetArgs, build_model
 from models.weights import load_model, save_weights
 
@@ -54,6 +53,7 @@ class TrainConfig:
     test_count: int = 300
     texture_dir: str | None = None
     augment: str = "basic"
+    dice_loss: str = "batch"  # soft Dice pooled over the batch, or per image ("image")
     input_size: str | None = None  # "HxW"; None: the architecture's (or the --init model's)
     init: str | None = None
     out: str = "runs/latest"
@@ -121,8 +121,17 @@ def class_weights(labels: np.ndarray, channels: int) -> torch.Tensor | None:
     return torch.tensor((counts.max() / counts) ** 0.5, dtype=torch.float32)
 
 
-def _loss(logits: torch.Tensor, target: torch.Tensor, weight: torch.Tensor | None = None) -> torch.Tensor:
-    """BCE (1 channel) or weighted cross-entropy (K+1 channels) plus soft Dice over the foreground classes."""
+DICE_LOSSES = ("batch", "image")
+
+
+def _loss(
+    logits: torch.Tensor, target: torch.Tensor, weight: torch.Tensor | None = None, dice: str = "batch"
+) -> torch.Tensor:
+    """BCE (1 channel) or weighted cross-entropy (K+1 channels) plus soft Dice over the foreground classes.
+
+    ``dice="batch"`` pools the batch's pixels per class; ``"image"`` takes each image's soft Dice per
+    class and averages them, as the per-image Dice metric does: a structure missed in one image, or
+    predicted in an image without it, then costs that image's whole term."""
     if logits.shape[1] == 1:
         t = target[:, None].float()
         prob = torch.sigmoid(logits)
@@ -131,9 +140,10 @@ def _loss(logits: torch.Tensor, target: torch.Tensor, weight: torch.Tensor | Non
         t = F.one_hot(target.long(), logits.shape[1]).permute(0, 3, 1, 2).float()[:, 1:]
         prob = logits.softmax(1)[:, 1:]
         ce = F.cross_entropy(logits, target.long(), weight=weight)
-    inter = (prob * t).sum((0, 2, 3))
-    dice = (2 * inter + 1) / (prob.sum((0, 2, 3)) + t.sum((0, 2, 3)) + 1)
-    return ce + (1 - dice).mean()
+    dims = (0, 2, 3) if dice == "batch" else (2, 3)
+    inter = (prob * t).sum(dims)
+    soft = (2 * inter + 1) / (prob.sum(dims) + t.sum(dims) + 1)
+    return ce + (1 - soft).mean()
 
 
 AUGMENTATIONS = ("basic", "affine", "strong")
@@ -263,7 +273,7 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
             xb, yb = _augment(rng, train_x[idx], train_y[idx], cfg.augment)
             x = to_batch(xb, args.in_channels, device)
             y = torch.from_numpy(yb).to(device)
-            loss = _loss(model(x), y, weight)
+            loss = _loss(model(x), y, weight, cfg.dice_loss)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
@@ -354,6 +364,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="basic: flips and intensity; affine: also random scale, rotation and shift (for small real data "
         "sets); strong: affine plus random gamma, blur and noise",
     )
+    p.add_argument(
+        "--dice-loss",
+        default=d.dice_loss,
+        choices=DICE_LOSSES,
+        help="soft Dice term pooled over the batch (default) or averaged per image, like the metric",
+    )
     p.add_argument("--input-size", default=d.input_size, metavar="HxW", help="model input size (default: the arch's)")
     p.add_argument("--init", default=d.init, help="fine-tune from the first model of this weights folder")
     p.add_argument("--out", default=d.out, help="run folder: weights, config.json, metrics.json")
@@ -386,11 +402,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if cfg.ema is not None and not 0.0 < cfg.ema < 1.0:
         print(f"--ema is a decay in (0, 1), e.g. 0.995; got {cfg.ema}", file=sys.stderr)
         return 2
-    if not 0.0 <= cfg.min_component < 1.0:
-        print(f"--min-component is a fraction of the input in [0, 1); got {cfg.min_component}", file=sys.stderr)
-        return 2
-    if cfg.input_size is not None and not re.fullmatch(r"[1-9]\d*x[1-9]\d*", cfg.input_size.lower()):
-        print(f"--input-size must be HxW in pixels, e.g. 384x384; got {cfg.input_size!r}", file=sys.stderr)
+    problem = option_problem(cfg.min_component, cfg.input_size, "--input-size")
+    if problem is not None:
+        print(problem, file=sys.stderr)
         return 2
     metrics = train(cfg)
     print(json.dumps({"best_val": metrics["best_val"], "test": metrics.get("test"), "out": cfg.out}))

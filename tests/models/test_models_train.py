@@ -194,3 +194,18 @@ def test_bad_ema_or_min_component_is_a_usage_error(argv: list[str], capsys) -> N
 
     assert main([*argv, "--arch", "unet_tiny"]) == 2
     assert argv[0] in capsys.readouterr().err
+
+
+def test_per_image_dice_loss_charges_a_structure_missed_in_one_image() -> None:
+    import torch
+
+    from models.train import _loss
+
+    target = torch.zeros((2, 8, 8), dtype=torch.long)
+    target[:, 2:6, 2:6] = 1
+    logits = torch.full((2, 2, 8, 8), -10.0)
+    logits[:, 0] = 10.0  # background everywhere ...
+    logits[0, 1, 2:6, 2:6], logits[0, 0, 2:6, 2:6] = 10.0, -10.0  # ... but image 0 is right
+    batch, image = _loss(logits, target, dice="batch"), _loss(logits, target, dice="image")
+    # Pooled, the batch's Dice is ~2/3; per image it is 1 and 0: the missed image costs its whole term.
+    assert float(image) > float(batch) + 0.1
