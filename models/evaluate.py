@@ -144,8 +144,7 @@ def evaluate(
     ``"post"`` (predicted regions below that fraction of the image dropped, after TTA when both are set).
     """
     classes = _classes(model)
-    probs = probabilities(model, images, batch_size)
-    pred = labels_from(probs)
+    pred = predict_labels(model, images, batch_size)
     out = scores(pred, labels, classes)
     if tta:
         pred = predict_labels(model, images, batch_size, tta=True)
@@ -231,12 +230,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     if any(abs(h / w - grid[0] / grid[1]) > 1e-6 for h, w in sizes):
         return _error("SizeMismatch", f"model input sizes {sorted(sizes)} must have the aspect ratio of {grid}")
     try:
-        images = {size: load_folder(ns.test, size, split="test")[0] for size in sizes}
-        labels = load_folder(ns.test, grid, split="test")[1]
+        loaded = {size: load_folder(ns.test, size, split="test") for size in sizes | {grid}}  # each size once
     except DatasetLayoutError as exc:
         return _error(type(exc).__name__, str(exc))
+    images = {size: loaded[size][0] for size in sizes}
     result = evaluate_ensemble(
-        models, images, labels, tta=ns.tta, min_component=ns.min_component, per_image=ns.per_image
+        models, images, loaded[grid][1], tta=ns.tta, min_component=ns.min_component, per_image=ns.per_image
     )
     size = f"{grid[0]}x{grid[1]}"
     print(json.dumps({"weights": ns.weights, "test": ns.test, "size": size, "tta": ns.tta, **result}))

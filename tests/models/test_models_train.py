@@ -10,7 +10,8 @@ import pytest
 from PIL import Image
 
 from models.data import DatasetLayoutError, find_pairs, load_folder
-from models.train import TrainConfig, dice_per_class, train
+from models.evaluate import dice_per_class
+from models.train import TrainConfig, train
 from models.weights import load_model, read_manifest
 
 # unet_tiny: 128x128 input, 4 base channels; a step takes tens of milliseconds on two cores.
@@ -142,7 +143,7 @@ def test_augmentations_keep_labels_aligned_and_grey_grey(kind: str) -> None:
 
 
 def test_drop_small_components_keeps_large_regions_per_class() -> None:
-    from models.train import drop_small_components
+    from models.evaluate import drop_small_components
 
     pred = np.zeros((1, 20, 20), np.uint8)
     pred[0, 2:10, 2:10] = 1  # 64 px: kept
@@ -174,7 +175,7 @@ def test_ema_tta_and_post_scores_are_reported(tmp_path: Path, rng: np.random.Gen
 def test_flip_averaging_is_mirror_symmetric_on_a_mirror_symmetric_image() -> None:
     import torch
 
-    from models.train import predict_labels
+    from models.evaluate import predict_labels
     from models.unet import build_model
 
     torch.manual_seed(0)
