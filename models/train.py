@@ -1,7 +1,8 @@
 """Train the segmentation U-Net: ``python -m models.train`` or ``neovasc train``.
 
 Data: ``--data synth`` (frames from ``models.synth``, cached in memory) or a folder (see ``models.data``).
-Validation Dice is computed every epoch; each epoch writes ``last`` and (when better) ``best`` weights to
+Validation Dice is computed every epoch (unless ``--val-fraction 0`` trains on every image of a folder,
+when the last epoch is the result); each epoch writes ``last`` and (when better) ``best`` weights to
 ``--out`` through ``save_weights`` (MANIFEST.json with sha256), with ``config.json`` and ``metrics.json``
 (the per-epoch history) beside them. ``--init DIR`` fine-tunes from a weights directory (the shipped
 ``weights/`` or a run folder); ``--export DIR --name NAME`` adds the best model to another weights folder.
@@ -97,10 +98,11 @@ def _data(cfg: TrainConfig, size: tuple[int, int]) -> dict[str, tuple[np.ndarray
     else:
         images, labels = load_folder(cfg.data, size)
         order = np.random.default_rng(cfg.seed).permutation(len(images))
-        n_val = max(1, round(cfg.val_fraction * len(images)))
+        # --val-fraction 0: every image trains and no epoch is validated (the last one is kept)
+        n_val = max(1, round(cfg.val_fraction * len(images))) if cfg.val_fraction > 0 else 0
         out = {
             "train": (images[order[n_val:]], labels[order[n_val:]]),
-            "val": (images[order[:n_val]], labels[order[:n_val]]),
+            "val": (images[order[:n_val]], labels[order[:n_val]]) if n_val else None,
         }
     if cfg.test == "synth-heldout":
         # A different seed (1000 + seed) and parameter ranges outside the training ranges.
@@ -228,7 +230,7 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
             losses.append(float(loss.detach()))
             if cfg.progress:
                 _progress(epoch, cfg.epochs, step, cfg.steps_per_epoch, float(np.mean(losses[-20:])), t0)
-        val = evaluate(scored, *data["val"], **score)
+        val = None if data["val"] is None else evaluate(scored, *data["val"], **score)
         record = {
             "epoch": epoch,
             "loss": float(np.mean(losses)),
@@ -239,7 +241,7 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
         if cfg.progress:
             sys.stderr.write(f"\n{json.dumps(record)}\n")
         meta = {"training": {**cfg.__dict__, "epoch": epoch}, "data": _data_info(cfg)}
-        if val["dice"] is not None and val["dice"] > best:
+        if val is not None and val["dice"] is not None and val["dice"] > best:
             best = val["dice"]
             best_state = {k: v.detach().clone() for k, v in scored.state_dict().items()}
             save_weights(scored, args, out, "best", architecture=arch, metrics={"val": val}, **meta)
@@ -298,6 +300,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--batch-size", type=int, default=d.batch_size)
     p.add_argument("--lr", type=float, default=d.lr)
     p.add_argument("--seed", type=int, default=d.seed, help="RNG seed; also picks the validation split of a folder")
+    p.add_argument(
+        "--val-fraction",
+        type=float,
+        default=d.val_fraction,
+        help="share of a folder's images held for validation; 0: train on all and keep the last epoch",
+    )
     p.add_argument("--synth-count", type=int, default=d.synth_count, help="synthetic training frames cached")
     p.add_argument("--val-count", type=int, default=d.val_count, help="synthetic validation frames")
     p.add_argument("--test-count", type=int, default=d.test_count, help="held-out synthetic test frames")
@@ -344,6 +352,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if cfg.classes < 1 or cfg.epochs < 1 or cfg.steps_per_epoch < 1 or cfg.batch_size < 1:
         print("--classes, --epochs, --steps-per-epoch and --batch-size must be >= 1", file=sys.stderr)
         return 2
+    if not 0.0 <= cfg.val_fraction < 1.0:
+        print(f"--val-fraction is a share in [0, 1), e.g. 0.15; got {cfg.val_fraction}", file=sys.stderr)
+        return 2
     if cfg.ema is not None and not 0.0 < cfg.ema < 1.0:
         print(f"--ema is a decay in (0, 1), e.g. 0.995; got {cfg.ema}", file=sys.stderr)
         return 2
@@ -353,6 +364,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     metrics = train(cfg)
     print(json.dumps({"best_val": metrics["best_val"], "test": metrics.get("test"), "out": cfg.out}))
+    if metrics["best_val"] is None and metrics["history"] and metrics["history"][-1]["val"] is None:
+        return 0  # trained without validation
     return 0 if metrics["best_val"] is not None and not math.isnan(metrics["best_val"]) else 1
 
 

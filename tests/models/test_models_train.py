@@ -97,6 +97,20 @@ def test_multiclass_folder_training_and_fine_tuning(tmp_path: Path, rng: np.rand
     assert loaded.args == model.args and entry.training["init"] == str(tmp_path / "w")
 
 
+def test_training_on_every_image_keeps_the_last_epoch(tmp_path: Path, rng: np.random.Generator) -> None:
+    from models.train import main
+
+    data = tmp_path / "data"
+    for case in ("a", "b", "c"):
+        _write_case(data, case, rng, nnunet=False)
+    argv = ["--data", str(data), "--classes", "2", "--epochs", "2", "--steps-per-epoch", "1", "--batch-size", "2"]
+    assert main([*argv, "--arch", "unet_tiny", "--val-fraction", "0", "--quiet", "--out", str(tmp_path / "r")]) == 0
+    metrics = json.loads((tmp_path / "r" / "metrics.json").read_text())
+    assert metrics["best_val"] is None and [h["val"] for h in metrics["history"]] == [None, None]
+    assert {p.name for p in (tmp_path / "r").glob("*.safetensors")} == {"last.safetensors"}
+    assert load_model(tmp_path / "r", None, "cpu")[1].name == "last"
+
+
 def test_fine_tuning_refuses_a_model_with_other_classes(tmp_path: Path) -> None:
     base = TrainConfig(**TINY, epochs=1, steps_per_epoch=1, synth_count=2, val_count=2, out=str(tmp_path / "r"))
     train(base)
@@ -189,7 +203,7 @@ def test_flip_averaging_is_mirror_symmetric_on_a_mirror_symmetric_image() -> Non
     assert plain.dtype == np.uint8
 
 
-@pytest.mark.parametrize("argv", [["--ema", "1.5"], ["--min-component", "-0.1"]])
+@pytest.mark.parametrize("argv", [["--ema", "1.5"], ["--min-component", "-0.1"], ["--val-fraction", "1"]])
 def test_bad_ema_or_min_component_is_a_usage_error(argv: list[str], capsys) -> None:
     from models.train import main
 
