@@ -1,11 +1,15 @@
 """Fused CPU counting kernel (numba): each labelled row span read once, on every core.
 
-Why it is shaped this way (measured on a 2-core Zen 4, see ``docs/benchmarks.md``):
+Why it is shaped this way (measured on 2-core Zen 4 and Zen 5 machines, see ``docs/benchmarks.md``):
 
 * Pixels outside each row's labelled span are never read. The span of non-zero labels and the
   runs of one label within it are found once per label-map row (``label_runs``: once per call for
   a label map shared by all frames), and only that span of the frame row is touched. Where
-  consecutive spans are not contiguous in memory, the next row's span is prefetched.
+  consecutive spans are not contiguous in memory, the next row's span is prefetched; where they
+  are, classification asks for the cache lines 16 KiB ahead as it goes.
+* Rows, runs and blocks are cut out of the arrays with ``jit.borrow`` (a view without a reference):
+  numba's slices take and drop a reference on the parent array, atomic operations that cost 15-25 ns
+  a slice, more than summing a short run.
 * Byte work in unit-stride loops over row slices, which LLVM vectorises: indexing ``row[b0 + j]``
   instead of slicing first stopped the vectoriser, and numba widens ``uint8 - uint8`` to int64, so
   results are cast back to the narrow type at once (``np.uint8(max - min)``, ``np.int32(acc + x)``)
@@ -39,7 +43,7 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
-from .jit import IMPORT_ERROR, cached_njit, numba, prange, prefetch_bytes
+from .jit import IMPORT_ERROR, borrow, cached_njit, numba, prange, prefetch, prefetch_bytes
 from .label_runs import row_runs
 from .lut import DopplerLUT, chroma_as_table, chroma_lut
 from .reference import doppler_masks
@@ -49,9 +53,12 @@ _SEGMENT = 16384  # pixels per int32 accumulation: 16384 * 255**2 < 2**31
 _BLOCK = 64  # pixels tested at once for gather candidates
 # The next row's span is requested ahead when it starts a new stream, i.e. when unread bytes lie
 # between the end of this row's span and the start of the next: the hardware prefetcher needs a few
-# misses to lock on to each stream (+25-55 % at 600x800 with 20 % coverage, one thread), while rows
-# that follow each other in memory already stream and the hint only costs (-15-35 %).
+# misses to lock on to each stream (+25-55 % at 600x800 with 20 % coverage, one thread).
 _PREFETCH_GAP_BYTES = 256
+# Where the next row's span follows in memory, each 64-pixel block classified asks for the three cache
+# lines this many bytes further on: the hardware prefetcher alone left the two cores at about half of
+# the streaming-read rate with every pixel labelled; 8-32 KiB ahead all did about equally well.
+_AHEAD_BYTES = 16384
 _ITEMS_PER_THREAD = 4  # work items per thread when a batch has fewer frames than that
 
 
@@ -69,6 +76,24 @@ def _classify_chroma(px, floor, out):
         b = px[3 * j + 2]
         c = np.uint8(max(r, max(g, b)) - min(r, min(g, b)))
         out[j] = c if c > floor else np.uint8(0)
+
+
+@cached_njit()
+def _classify_ahead(data, o, floor, out, limit):
+    """``_classify_chroma`` of the pixels at byte ``o`` of ``data`` into ``out``, 64 at a time, each block
+    asking for the three cache lines ``_AHEAD_BYTES`` further on (those below byte ``limit``)."""
+    n = out.shape[0]
+    full = n // 64
+    for i in range(full):
+        a = o + 192 * i
+        q = a + _AHEAD_BYTES
+        if q + 192 <= limit:
+            prefetch(data, q)
+            prefetch(data, q + 64)
+            prefetch(data, q + 128)
+        _classify_chroma(borrow(data, a, a + 192), floor, borrow(out, 64 * i, 64 * i + 64))
+    if n > 64 * full:
+        _classify_chroma(borrow(data, o + 192 * full, o + 3 * n), floor, borrow(out, 64 * full, n))
 
 
 @cached_njit()
@@ -159,7 +184,7 @@ def _gather_table(px, lab, hc, every, shift, bits, table_hit, table_value, count
     flags = lab if every else hc
     for start in range(0, n, _BLOCK):
         stop = min(n, start + _BLOCK)
-        block = flags[start:stop]
+        block = borrow(flags, start, stop)
         seen = np.uint8(0)
         for t in range(block.shape[0]):
             seen |= block[t]
@@ -192,31 +217,38 @@ def _count_rows(frame, labels, runs, y0, y1, lut_kind, floor, every, shift, bits
     counts = np.zeros((2, 8), np.int64)
     sums = np.zeros((2, 8), np.float64)
     w = frame.shape[1] // 3
+    row = 3 * w
+    data = frame.reshape(-1)  # rows are cut out of these with borrow(): a slice per row costs 15-25 ns
+    flat_labels = labels.reshape(-1)
     hc = np.empty(w, np.uint8)
     for y in range(y0, y1):
-        ahead = y + 1
-        if ahead < y1 and 3 * (w - spans[y, 1] + spans[ahead, 0]) > _PREFETCH_GAP_BYTES:
-            prefetch_bytes(frame[ahead], 3 * spans[ahead, 0], 3 * spans[ahead, 1])
         start, end = spans[y, 0], spans[y, 1]
+        ahead = y + 1
+        gap = ahead < y1 and 3 * (w - end + spans[ahead, 0]) > _PREFETCH_GAP_BYTES
+        if gap:
+            prefetch_bytes(data, ahead * row + 3 * spans[ahead, 0], ahead * row + 3 * spans[ahead, 1])
         if start == end:
             continue
-        lab = labels[y, start:end]
-        px = frame[y, 3 * start : 3 * end]
-        seg = hc[: end - start]
+        lab = borrow(flat_labels, y * w + start, y * w + end)
+        px = borrow(data, y * row + 3 * start, y * row + 3 * end)
+        seg = borrow(hc, 0, end - start)
         if not every:  # with every labelled pixel a candidate the chroma bytes are not read
-            _classify_chroma(px, floor, seg)
+            if gap:
+                _classify_chroma(px, floor, seg)
+            else:
+                _classify_ahead(data, y * row + 3 * start, floor, seg, y1 * row)
         if lut_kind == 1:
-            _count_pixels(lab, bounds[y], values[y], num_runs[y], counts)
+            _count_pixels(lab, bounds, values, num_runs, y, counts)
             _gather_table(px, lab, seg, every, shift, bits, table_hit, table_value, counts, sums)
         elif num_runs[y] >= 0:  # one pass without label tests per run
             for r in range(num_runs[y]):
                 k = values[y, r]
                 if k != 0:
-                    _sum_run_chroma(seg[bounds[y, r] - start : bounds[y, r + 1] - start], k, counts, sums)
+                    _sum_run_chroma(borrow(hc, bounds[y, r] - start, bounds[y, r + 1] - start), k, counts, sums)
         else:
             for s0 in range(0, end - start, _SEGMENT):
                 s1 = min(end - start, s0 + _SEGMENT)
-                _sum_chroma_by_label(lab[s0:s1], seg[s0:s1], counts, sums)
+                _sum_chroma_by_label(borrow(lab, s0, s1), borrow(seg, s0, s1), counts, sums)
     for k in range(8):
         out[0, k] = counts[0, k]
         out[1, k] = counts[1, k]
@@ -225,11 +257,11 @@ def _count_rows(frame, labels, runs, y0, y1, lut_kind, floor, every, shift, bits
 
 
 @cached_njit()
-def _count_pixels(lab, bounds, values, num_runs, counts):
-    """Pixels per label of one row span, from its runs when it has few, else label by label."""
-    if num_runs >= 0:
-        for r in range(num_runs):
-            counts[0, values[r]] += bounds[r + 1] - bounds[r]
+def _count_pixels(lab, bounds, values, num_runs, y, counts):
+    """Pixels per label of row ``y``'s span ``lab``, from its runs when it has few, else label by label."""
+    if num_runs[y] >= 0:
+        for r in range(num_runs[y]):
+            counts[0, values[y, r]] += bounds[y, r + 1] - bounds[y, r]
         counts[0, 0] = 0
         return
     lo, hi = _label_range(lab)
@@ -240,8 +272,9 @@ def _count_pixels(lab, bounds, values, num_runs, counts):
 @cached_njit()
 def _sum_run_chroma(hc, k, counts, sums):
     """Add a run of label ``k`` to its sums, ``_SEGMENT`` pixels at a time (int32 lanes)."""
-    for s0 in range(0, hc.shape[0], _SEGMENT):
-        _sum_all_chroma(hc[s0 : s0 + _SEGMENT], k, counts, sums)
+    n = hc.shape[0]
+    for s0 in range(0, n, _SEGMENT):
+        _sum_all_chroma(borrow(hc, s0, min(n, s0 + _SEGMENT)), k, counts, sums)
 
 
 @cached_njit(parallel=True)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .jit import cached_njit, prange
+from .jit import borrow, cached_njit, prange
 
 _BLOCK = 64  # bytes tested at once
 MAX_RUNS = 16  # runs per row beyond which a row's labels are tested pixel by pixel
@@ -21,7 +21,7 @@ def _first_labelled(row):
     w = row.shape[0]
     start = 0
     while start + _BLOCK <= w:
-        block = row[start : start + _BLOCK]
+        block = borrow(row, start, start + _BLOCK)
         seen = np.uint8(0)
         for t in range(_BLOCK):
             seen |= block[t]
@@ -38,7 +38,7 @@ def _end_labelled(row):
     """One past the last non-zero byte of ``row (W,) uint8``, or 0."""
     end = row.shape[0]
     while end >= _BLOCK:
-        block = row[end - _BLOCK : end]
+        block = borrow(row, end - _BLOCK, end)
         seen = np.uint8(0)
         for t in range(_BLOCK):
             seen |= block[t]
@@ -57,7 +57,7 @@ def _run_end(row, start):
     value = row[start]
     end = start + 1
     while end + _BLOCK <= w:
-        block = row[end : end + _BLOCK]
+        block = borrow(row, end, end + _BLOCK)
         differs = np.uint8(0)
         for t in range(_BLOCK):
             differs |= block[t] ^ value
@@ -83,16 +83,17 @@ def row_runs(labels):
     bounds = np.zeros((num, h, MAX_RUNS + 1), np.int32)
     values = np.zeros((num, h, MAX_RUNS), np.uint8)
     num_runs = np.zeros((num, h), np.int32)
+    flat = labels.reshape(-1)
     for i in prange(num * h):
         f = i // h
         y = i - f * h
-        row = labels[f, y]
+        row = borrow(flat, i * w, (i + 1) * w)  # labels[f, y], without a reference (see jit.borrow)
         start = _first_labelled(row)
         if start == w:
             continue
-        end = start + _end_labelled(row[start:])
+        end = start + _end_labelled(borrow(row, start, w))
         spans[f, y, 0], spans[f, y, 1] = start, end
-        span = row[:end]
+        span = borrow(row, 0, end)
         runs, pos = 0, start
         bounds[f, y, 0] = start
         while pos < end and runs <= MAX_RUNS:

@@ -63,6 +63,39 @@ def test_label_spans_with_gaps_and_empty_rows(rng):
 
 
 @pytest.mark.parametrize("lut_name", ["chroma40", "table-signed"])
+@pytest.mark.parametrize("width", [63, 64, 65, 127, 128, 129, 200])
+def test_rows_that_follow_in_memory(rng, lut_name, width):
+    """Spans that run on into the next row are classified 64 pixels at a time with lines requested
+    ahead; every width around the block size, runs of several labels, and frames in several items."""
+    frames = rng.integers(0, 256, size=(5, 40, width, 3), dtype=np.uint8)
+    frames[:2] = frames[:2, :, :, :1]  # grey frames: no Doppler
+    frames[3, :, 60:70] = (250, 5, 5)  # colour across the first block boundary
+    labels = np.full((1, 40, width), 3, np.uint8)  # every row labelled edge to edge
+    labels[0, 10:30, width // 4 : width - width // 4] = 1
+    labels[0, 30:33, : width // 2] = 2
+    labels[0, 35, width // 3 :] = 0  # a span ending early: the next one starts a new stream
+    lut = LUTS[lut_name](rng)
+    assert_same_counts(
+        cpu(frames, labels, lut), reference(frames, labels, lut), abs_sums(frames, labels, lut, reference)
+    )
+
+
+def test_borrow_is_a_slice_without_a_reference():
+    @jit.numba.njit
+    def fill_and_sum(a, start, stop):
+        view = jit.borrow(a, start, stop)
+        for i in range(view.shape[0]):
+            view[i] = view[i] + 1  # writes reach the parent
+        return view.shape[0], view.sum()
+
+    a = np.arange(10, dtype=np.int32)
+    assert fill_and_sum(a, 2, 7) == (5, 2 + 3 + 4 + 5 + 6 + 5)
+    assert a.tolist() == [0, 1, 3, 4, 5, 6, 7, 7, 8, 9]
+    assert fill_and_sum(a, 4, 4) == (0, 0)
+    assert fill_and_sum(np.zeros(3, np.uint8), np.uint8(0), np.int64(3))[0] == 3
+
+
+@pytest.mark.parametrize("lut_name", ["chroma40", "table-signed"])
 def test_rows_at_and_beyond_the_run_limit(rng, lut_name):
     """Rows of up to ``_MAX_RUNS`` runs are summed run by run; longer ones label by label."""
     limit = label_runs.MAX_RUNS
