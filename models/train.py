@@ -65,6 +65,7 @@ class TrainConfig:
     ema: float | None = None  # decay of an exponential moving average of the weights; None: off
     tta: bool = False  # also score with horizontal-flip test-time averaging
     min_component: float = 0.0  # also score after dropping predicted regions below this fraction of the input
+    new_head: bool = False  # --init from a model with other classes: keep its features, learn a new output layer
     export: str | None = None
     name: str = "tendon_unet_small"
     progress: bool = True
@@ -164,11 +165,15 @@ def _model(cfg: TrainConfig, device: torch.device) -> tuple[UNet, UNetArgs, str]
     if cfg.init is not None:
         model, entry = load_model(cfg.init, None, device)
         expected = 1 if cfg.classes == 1 else cfg.classes + 1
-        if model.args.out_channels != expected:
+        if model.args.out_channels != expected and not cfg.new_head:
             raise ValueError(
                 f"--init model {entry.name!r} has {model.args.out_channels} output channels, --classes "
-                f"{cfg.classes} needs {expected}; fine-tune a model trained for the same classes"
+                f"{cfg.classes} needs {expected}; fine-tune a model trained for the same classes, or add "
+                "--new-head to keep its features and learn a new output layer"
             )
+        if model.args.out_channels != expected:  # a 1x1 convolution from the last features, freshly initialised
+            model.head = torch.nn.Conv2d(model.head.in_channels, expected, kernel_size=1).to(device)
+            model.args = replace(model.args, out_channels=expected)
         args = model.args if size is None else replace(model.args, input_size=size)
         model.args = args
         return model.train(), args, entry.architecture
@@ -325,6 +330,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--input-size", default=d.input_size, metavar="HxW", help="model input size (default: the arch's)")
     p.add_argument("--init", default=d.init, help="fine-tune from the first model of this weights folder")
+    p.add_argument(
+        "--new-head",
+        action="store_true",
+        help="with --init from a model trained for other classes: keep its features, learn a new output layer",
+    )
     p.add_argument("--out", default=d.out, help="run folder: weights, config.json, metrics.json")
     p.add_argument("--device", default=d.device, choices=("auto", "cpu", "cuda"))
     p.add_argument("--threads", type=int, default=d.threads, help="torch CPU threads")

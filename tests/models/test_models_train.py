@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 
 from models.data import DatasetLayoutError, find_pairs, load_folder
@@ -116,6 +117,23 @@ def test_fine_tuning_refuses_a_model_with_other_classes(tmp_path: Path) -> None:
     train(base)
     with pytest.raises(ValueError, match="output channels"):
         train(TrainConfig(**TINY, classes=2, init=str(tmp_path / "r"), out=str(tmp_path / "r2")))
+
+
+def test_new_head_fine_tunes_a_model_trained_for_other_classes(tmp_path: Path, rng: np.random.Generator) -> None:
+    train(TrainConfig(**TINY, epochs=1, steps_per_epoch=1, synth_count=2, val_count=2, out=str(tmp_path / "r")))
+    source, _ = load_model(tmp_path / "r", "best", "cpu")
+    data = tmp_path / "data"
+    for case in ("a", "b", "c"):
+        _write_case(data, case, rng, nnunet=False)
+    cfg = TrainConfig(
+        **TINY, data=str(data), classes=2, epochs=1, steps_per_epoch=1, lr=0.0, init=str(tmp_path / "r"),
+        new_head=True, out=str(tmp_path / "r2"),
+    )  # fmt: skip
+    train(cfg)
+    tuned, _ = load_model(tmp_path / "r2", "last", "cpu")
+    assert tuned.args.out_channels == 3 and tuned.head.weight.shape[0] == 3
+    # lr 0: the features are the source model's, only the output layer is new
+    assert torch.equal(tuned.stem[0].weight, source.stem[0].weight)
 
 
 def test_input_size_override_from_scratch_and_for_fine_tuning(tmp_path: Path) -> None:
