@@ -10,8 +10,9 @@ Why it is shaped this way (measured on 2-core Zen 4 and Zen 5 machines, see ``do
 * Rows, runs and blocks are cut out of the arrays with ``jit.borrow`` (a view without a reference):
   numba's slices take and drop a reference on the parent array, atomic operations that cost 15-25 ns
   a slice, more than summing a short run.
-* Byte work in unit-stride loops over row slices, which LLVM vectorises: indexing ``row[b0 + j]``
-  instead of slicing first stopped the vectoriser, and numba widens ``uint8 - uint8`` to int64, so
+* Byte work in unit-stride loops over zero-based views, which LLVM vectorises: indexing
+  ``row[b0 + j]`` carries numba's negative-index check, which stopped the vectoriser, and numba
+  widens ``uint8 - uint8`` to int64, so
   results are cast back to the narrow type at once (``np.uint8(max - min)``, ``np.int32(acc + x)``)
   to keep 32 or 64 lanes per instruction.
 * Per row: one pass classifies every pixel of the span into a byte buffer in L1 (chroma, or 0 when
