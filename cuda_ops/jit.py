@@ -89,8 +89,7 @@ def _borrow_intrinsic(typingctx, array, start, stop):
     return array(array, start, stop), codegen
 
 
-_prefetch = intrinsic(_prefetch_intrinsic) if numba is not None else None
-prefetch = _prefetch
+prefetch = intrinsic(_prefetch_intrinsic) if numba is not None else None
 borrow = intrinsic(_borrow_intrinsic) if numba is not None else (lambda array, start, stop: array[start:stop])
 
 
@@ -98,4 +97,4 @@ borrow = intrinsic(_borrow_intrinsic) if numba is not None else (lambda array, s
 def prefetch_bytes(array, start, stop):
     """Ask for bytes ``start:stop`` of ``array`` ahead of use: short row spans defeat the hardware prefetcher."""
     for i in range(start, stop, 64):
-        _prefetch(array, i)
+        prefetch(array, i)

@@ -165,13 +165,14 @@ def _model(cfg: TrainConfig, device: torch.device) -> tuple[UNet, UNetArgs, str]
     if cfg.init is not None:
         model, entry = load_model(cfg.init, None, device)
         expected = 1 if cfg.classes == 1 else cfg.classes + 1
-        if model.args.out_channels != expected and not cfg.new_head:
-            raise ValueError(
-                f"--init model {entry.name!r} has {model.args.out_channels} output channels, --classes "
-                f"{cfg.classes} needs {expected}; fine-tune a model trained for the same classes, or add "
-                "--new-head to keep its features and learn a new output layer"
-            )
-        if model.args.out_channels != expected:  # a 1x1 convolution from the last features, freshly initialised
+        if model.args.out_channels != expected:
+            if not cfg.new_head:
+                raise ValueError(
+                    f"--init model {entry.name!r} has {model.args.out_channels} output channels, --classes "
+                    f"{cfg.classes} needs {expected}; fine-tune a model trained for the same classes, or add "
+                    "--new-head to keep its features and learn a new output layer"
+                )
+            # a 1x1 convolution from the last features, freshly initialised
             model.head = torch.nn.Conv2d(model.head.in_channels, expected, kernel_size=1).to(device)
             model.args = replace(model.args, out_channels=expected)
         args = model.args if size is None else replace(model.args, input_size=size)
@@ -374,8 +375,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     metrics = train(cfg)
     print(json.dumps({"best_val": metrics["best_val"], "test": metrics.get("test"), "out": cfg.out}))
-    if metrics["best_val"] is None and metrics["history"] and metrics["history"][-1]["val"] is None:
-        return 0  # trained without validation
+    if metrics["history"][-1]["val"] is None:
+        return 0  # trained without validation (--val-fraction 0)
     return 0 if metrics["best_val"] is not None and not math.isnan(metrics["best_val"]) else 1
 
 
