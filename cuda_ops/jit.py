@@ -3,6 +3,11 @@ views that skip reference counting.
 
 numba is a declared dependency, but a broken install must not break counting: without it the
 ``cpu`` backend reports why it is unavailable and the decorators return plain Python functions.
+
+numba's disk cache checks only the file of the function it caches: the kernels in ``cpu_kernel.py``
+and ``label_runs.py`` inline the helpers below, so after editing this file alone, delete the
+``*.nbi`` and ``*.nbc`` files in ``cuda_ops/__pycache__`` (or touch those two files), or cached kernels
+keep the old helpers (numba issue 1833). Installs and fresh clones are not affected.
 """
 
 from __future__ import annotations
