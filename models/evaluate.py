@@ -37,6 +37,7 @@ __all__ = [
     "drop_small_components",
     "evaluate",
     "global_dice_per_class",
+    "keep_largest_component",
     "main",
     "option_problem",
     "predict_labels",
@@ -81,6 +82,20 @@ def drop_small_components(pred: np.ndarray, classes: int, min_fraction: float) -
             small = np.flatnonzero(stats[1:, cv2.CC_STAT_AREA] < min_px) + 1
             if small.size:
                 image[np.isin(comp, small)] = 0
+    return out
+
+
+def keep_largest_component(pred: np.ndarray, classes: Sequence[int]) -> np.ndarray:
+    """``(N, h, w)`` class maps with, for each class in ``classes``, only its largest connected region
+    (8-connected) of each image kept and the others set to background: the post-processing nnU-Net
+    tries for structures that appear once per image."""
+    out = pred.copy()
+    for image in out:
+        for c in classes:
+            n, comp, stats, _ = cv2.connectedComponentsWithStats((image == c).astype(np.uint8), connectivity=8)
+            if n > 2:  # background + more than one region
+                largest = 1 + int(np.argmax(stats[1:, cv2.CC_STAT_AREA]))
+                image[(comp != largest) & (comp > 0)] = 0
     return out
 
 

@@ -52,6 +52,8 @@ class TrainConfig:
     synth_count: int = 2000
     val_count: int = 200
     val_fraction: float = 0.15
+    folds: int = 0  # > 1: cross-validation, the folder's images split into this many folds...
+    fold: int = 0  # ...of which this one validates (see FOLD_SPLIT_SEED)
     test_count: int = 300
     texture_dir: str | None = None
     augment: str = "basic"
@@ -87,6 +89,23 @@ def _textures(folder: str | None) -> list[np.ndarray] | None:
     return [im for im in images if im is not None] or None
 
 
+# The permutation behind --folds: fixed, so the folds of every --seed partition the same images and the
+# models of one cross-validation (one run per fold) together validate each image exactly once.
+FOLD_SPLIT_SEED = 0
+
+
+def split_indices(n: int, cfg: TrainConfig) -> tuple[np.ndarray, np.ndarray]:
+    """``(train, val)`` indices into a folder of ``n`` images: the fold ``cfg.fold`` of ``cfg.folds`` when
+    ``cfg.folds > 1``, else a ``cfg.val_fraction`` share picked by ``cfg.seed`` (empty at fraction 0)."""
+    if cfg.folds > 1:
+        order = np.random.default_rng(FOLD_SPLIT_SEED).permutation(n)
+        val = np.array_split(order, cfg.folds)[cfg.fold]
+        return np.setdiff1d(order, val), np.sort(val)
+    order = np.random.default_rng(cfg.seed).permutation(n)
+    n_val = max(1, round(cfg.val_fraction * n)) if cfg.val_fraction > 0 else 0
+    return order[n_val:], order[:n_val]
+
+
 def _data(cfg: TrainConfig, size: tuple[int, int]) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """``{"train", "val", "test"?}`` -> ``(images (N, h, w, 3) uint8, labels (N, h, w) uint8)``."""
     if cfg.data == "synth":
@@ -98,12 +117,11 @@ def _data(cfg: TrainConfig, size: tuple[int, int]) -> dict[str, tuple[np.ndarray
         }
     else:
         images, labels = load_folder(cfg.data, size)
-        order = np.random.default_rng(cfg.seed).permutation(len(images))
         # --val-fraction 0: every image trains and no epoch is validated (the last one is kept)
-        n_val = max(1, round(cfg.val_fraction * len(images))) if cfg.val_fraction > 0 else 0
+        train_idx, val_idx = split_indices(len(images), cfg)
         out = {
-            "train": (images[order[n_val:]], labels[order[n_val:]]),
-            "val": (images[order[:n_val]], labels[order[:n_val]]) if n_val else None,
+            "train": (images[train_idx], labels[train_idx]),
+            "val": (images[val_idx], labels[val_idx]) if len(val_idx) else None,
         }
     if cfg.test == "synth-heldout":
         # A different seed (1000 + seed) and parameter ranges outside the training ranges.
@@ -312,6 +330,13 @@ def build_parser() -> argparse.ArgumentParser:
         default=d.val_fraction,
         help="share of a folder's images held for validation; 0: train on all and keep the last epoch",
     )
+    p.add_argument(
+        "--folds",
+        type=int,
+        default=d.folds,
+        help="cross-validation: split a folder into this many fixed folds (the same for every --seed) ...",
+    )
+    p.add_argument("--fold", type=int, default=d.fold, help="... and validate on this one (0-based)")
     p.add_argument("--synth-count", type=int, default=d.synth_count, help="synthetic training frames cached")
     p.add_argument("--val-count", type=int, default=d.val_count, help="synthetic validation frames")
     p.add_argument("--test-count", type=int, default=d.test_count, help="held-out synthetic test frames")
@@ -365,6 +390,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     if not 0.0 <= cfg.val_fraction < 1.0:
         print(f"--val-fraction is a share in [0, 1), e.g. 0.15; got {cfg.val_fraction}", file=sys.stderr)
+        return 2
+    if cfg.folds == 1 or cfg.folds < 0 or (cfg.folds > 1 and not 0 <= cfg.fold < cfg.folds):
+        print(f"--folds is 0 (off) or >= 2 and --fold in [0, --folds); got {cfg.folds}, {cfg.fold}", file=sys.stderr)
         return 2
     if cfg.ema is not None and not 0.0 < cfg.ema < 1.0:
         print(f"--ema is a decay in (0, 1), e.g. 0.995; got {cfg.ema}", file=sys.stderr)

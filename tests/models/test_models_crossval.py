@@ -1,0 +1,102 @@
+"""Cross-validation: fixed folds, out-of-fold scoring, the largest-region post-processing."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from models.crossval import choose_keep_largest, main
+from models.evaluate import keep_largest_component
+from models.train import TrainConfig, split_indices, train
+
+TINY = {"arch": "unet_tiny", "batch_size": 2, "threads": 2, "progress": False}
+
+
+def _folder(root: Path, rng: np.random.Generator, cases: int) -> Path:
+    (root / "images").mkdir(parents=True)
+    (root / "masks").mkdir()
+    for i in range(cases):
+        grey = rng.integers(0, 255, (64, 64), dtype=np.uint8)
+        label = np.zeros((64, 64), np.uint8)
+        label[10:30, 10:40], label[40:60, 30:60] = 1, 2
+        Image.fromarray(grey).save(root / "images" / f"{i}.png")
+        Image.fromarray(label).save(root / "masks" / f"{i}.png")
+    return root
+
+
+def test_folds_partition_the_images_alike_for_every_seed() -> None:
+    splits = [split_indices(204, TrainConfig(folds=5, fold=k, seed=k)) for k in range(5)]
+    vals = [v for _, v in splits]
+    assert sorted(np.concatenate(vals).tolist()) == list(range(204))  # each image validated exactly once
+    assert [len(v) for v in vals] == [41, 41, 41, 41, 40]
+    for train_idx, val_idx in splits:
+        assert np.intersect1d(train_idx, val_idx).size == 0 and train_idx.size + val_idx.size == 204
+    again = split_indices(204, TrainConfig(folds=5, fold=2, seed=99))[1]
+    np.testing.assert_array_equal(again, vals[2])  # --seed does not move the folds
+    # without --folds, the seed picks a 15 % share as before
+    train_idx, val_idx = split_indices(204, TrainConfig(seed=3))
+    assert val_idx.size == 31 and train_idx.size == 173
+
+
+@pytest.mark.parametrize("argv", [["--folds", "1"], ["--folds", "5", "--fold", "5"], ["--folds", "-2"]])
+def test_bad_folds_are_a_usage_error(argv: list[str], capsys) -> None:
+    from models.train import main as train_main
+
+    assert train_main(["--data", "nowhere", "--quiet", *argv]) == 2
+    assert "--folds" in capsys.readouterr().err
+
+
+def test_keep_largest_component_per_class() -> None:
+    pred = np.zeros((1, 10, 10), np.uint8)
+    pred[0, 0:3, 0:3] = 1  # 9 px
+    pred[0, 6:8, 6:8] = 1  # 4 px: dropped
+    pred[0, 0:2, 7:9] = 2  # class 2 untouched when not listed
+    pred[0, 8, 0] = 2
+    out = keep_largest_component(pred, [1])
+    assert (out == 1).sum() == 9 and (out == 2).sum() == 5
+    out = keep_largest_component(pred, [1, 2])
+    assert (out == 2).sum() == 4 and out[0, 8, 0] == 0
+
+
+def test_choose_keep_largest_only_where_it_helps() -> None:
+    truth = np.zeros((2, 10, 10), np.uint8)
+    truth[:, 0:4, 0:4] = 1
+    truth[:, 6:9, 6:9] = 2
+    pred = truth.copy()
+    pred[:, 0, 9] = 1  # a stray class-1 pixel: dropping it helps
+    pred[0, 6:9, 0:2] = 2  # class 2 split in two where the truth holds ...
+    truth[0, 6:9, 0:3] = 2  # ... two regions: keeping the largest hurts
+    chosen, oof = choose_keep_largest(pred, truth, classes=2)
+    assert chosen == [1]
+    assert oof["largest"]["dice_per_class"]["1"] == 1.0 > oof["plain"]["dice_per_class"]["1"]
+
+
+def test_cross_validation_cli_scores_out_of_fold_and_the_test_ensemble(
+    tmp_path: Path, rng: np.random.Generator, capsys
+) -> None:
+    data = _folder(tmp_path / "data", rng, cases=4)
+    runs = []
+    for fold in (0, 1):
+        out = tmp_path / f"f{fold}"
+        cfg = TrainConfig(
+            **TINY, data=str(data), classes=2, epochs=1, steps_per_epoch=1, folds=2, fold=fold, out=str(out)
+        )
+        train(cfg)
+        runs.append(str(out))
+    assert main(["--runs", *runs, "--test", str(data), "--tta"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["folds"] == [0, 1] and result["oof_images"] == 4 and result["tta"] is True
+    assert set(result["oof"]) == {"plain", "largest"} and set(result["test"]) == {"folder", "plain", "post"}
+    assert set(result["keep_largest"]) <= {1, 2}
+    for key in ("plain", "post"):
+        for value in result["test"][key]["dice_per_class"].values():
+            assert value is None or 0.0 <= value <= 1.0
+    # the same fold twice, or a run that is not a fold, is a JSON error line
+    assert main(["--runs", runs[0], runs[0]]) == 1
+    assert json.loads(capsys.readouterr().out)["error"] == "CrossValidationError"
+    assert main(["--runs", str(tmp_path / "nowhere")]) == 1
+    assert json.loads(capsys.readouterr().out)["error"] == "CrossValidationError"
