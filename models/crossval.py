@@ -25,9 +25,9 @@ from typing import Any
 import numpy as np
 import torch
 
-from models.data import DatasetLayoutError, load_folder
+from models.data import DatasetLayoutError, load_folder, split_indices
 from models.evaluate import keep_largest_component, labels_from, probabilities, scores
-from models.train import TrainConfig, split_indices
+from models.train import TrainConfig
 from models.unet import UNet
 
 __all__ = ["CrossValidationError", "choose_keep_largest", "cross_validate", "main"]
@@ -86,7 +86,7 @@ def cross_validate(
     images, labels = load_folder(first.data, size)
     oof_idx, oof_pred = [], []
     for cfg, model in zip(configs, models, strict=True):
-        _, val_idx = split_indices(len(images), cfg)
+        _, val_idx = split_indices(len(images), cfg.seed, cfg.val_fraction, cfg.folds, cfg.fold)
         oof_idx.append(val_idx)
         oof_pred.append(labels_from(probabilities(model, images[val_idx], tta=tta)))
     idx = np.concatenate(oof_idx)

@@ -22,7 +22,15 @@ from PIL import Image
 
 from models.transforms import derive_channels, letterbox, letterbox_geometry, normalize
 
-__all__ = ["DatasetLayoutError", "find_pairs", "letterbox_labels", "load_folder", "to_batch"]
+__all__ = [
+    "FOLD_SPLIT_SEED",
+    "DatasetLayoutError",
+    "find_pairs",
+    "letterbox_labels",
+    "load_folder",
+    "split_indices",
+    "to_batch",
+]
 
 _LAYOUTS = (("imagesTr", "labelsTr"), ("images", "masks"))
 _TEST_LAYOUTS = (("imagesTs", "labelsTs"),)
@@ -105,6 +113,25 @@ def load_folder(root: str | Path, size: tuple[int, int], split: str = "train") -
         images.append(boxed[0])
         labels.append(letterbox_labels(label, size))
     return np.stack(images), np.stack(labels)
+
+
+# The permutation behind --folds: fixed, so the folds of every --seed partition the same images and the
+# models of one cross-validation (one run per fold) together validate each image exactly once.
+FOLD_SPLIT_SEED = 0
+
+
+def split_indices(
+    n: int, seed: int, val_fraction: float, folds: int = 0, fold: int = 0
+) -> tuple[np.ndarray, np.ndarray]:
+    """``(train, val)`` indices into a folder of ``n`` images: fold ``fold`` of ``folds`` when
+    ``folds > 1``, else a ``val_fraction`` share picked by ``seed`` (empty at fraction 0)."""
+    if folds > 1:
+        order = np.random.default_rng(FOLD_SPLIT_SEED).permutation(n)
+        val = np.array_split(order, folds)[fold]
+        return np.setdiff1d(order, val), np.sort(val)
+    order = np.random.default_rng(seed).permutation(n)
+    n_val = max(1, round(val_fraction * n)) if val_fraction > 0 else 0
+    return order[n_val:], order[:n_val]
 
 
 def to_batch(images: np.ndarray, in_channels: int, device: torch.device | str = "cpu") -> torch.Tensor:

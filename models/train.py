@@ -27,7 +27,7 @@ import torch.nn.functional as F
 
 from models import synth
 from models.augment import AUGMENTATIONS, augment
-from models.data import load_folder, to_batch
+from models.data import load_folder, split_indices, to_batch
 from models.evaluate import evaluate, option_problem
 from models.unet import MODEL_REGISTRY, UNet, UNetArgs, build_model
 from models.weights import load_model, save_weights
@@ -53,7 +53,7 @@ class TrainConfig:
     val_count: int = 200
     val_fraction: float = 0.15
     folds: int = 0  # > 1: cross-validation, the folder's images split into this many folds...
-    fold: int = 0  # ...of which this one validates (see FOLD_SPLIT_SEED)
+    fold: int = 0  # ...of which this one validates (see models.data.FOLD_SPLIT_SEED)
     test_count: int = 300
     texture_dir: str | None = None
     augment: str = "basic"
@@ -89,23 +89,6 @@ def _textures(folder: str | None) -> list[np.ndarray] | None:
     return [im for im in images if im is not None] or None
 
 
-# The permutation behind --folds: fixed, so the folds of every --seed partition the same images and the
-# models of one cross-validation (one run per fold) together validate each image exactly once.
-FOLD_SPLIT_SEED = 0
-
-
-def split_indices(n: int, cfg: TrainConfig) -> tuple[np.ndarray, np.ndarray]:
-    """``(train, val)`` indices into a folder of ``n`` images: the fold ``cfg.fold`` of ``cfg.folds`` when
-    ``cfg.folds > 1``, else a ``cfg.val_fraction`` share picked by ``cfg.seed`` (empty at fraction 0)."""
-    if cfg.folds > 1:
-        order = np.random.default_rng(FOLD_SPLIT_SEED).permutation(n)
-        val = np.array_split(order, cfg.folds)[cfg.fold]
-        return np.setdiff1d(order, val), np.sort(val)
-    order = np.random.default_rng(cfg.seed).permutation(n)
-    n_val = max(1, round(cfg.val_fraction * n)) if cfg.val_fraction > 0 else 0
-    return order[n_val:], order[:n_val]
-
-
 def _data(cfg: TrainConfig, size: tuple[int, int]) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """``{"train", "val", "test"?}`` -> ``(images (N, h, w, 3) uint8, labels (N, h, w) uint8)``."""
     if cfg.data == "synth":
@@ -118,7 +101,7 @@ def _data(cfg: TrainConfig, size: tuple[int, int]) -> dict[str, tuple[np.ndarray
     else:
         images, labels = load_folder(cfg.data, size)
         # --val-fraction 0: every image trains and no epoch is validated (the last one is kept)
-        train_idx, val_idx = split_indices(len(images), cfg)
+        train_idx, val_idx = split_indices(len(images), cfg.seed, cfg.val_fraction, cfg.folds, cfg.fold)
         out = {
             "train": (images[train_idx], labels[train_idx]),
             "val": (images[val_idx], labels[val_idx]) if len(val_idx) else None,

@@ -10,8 +10,9 @@ import pytest
 from PIL import Image
 
 from models.crossval import choose_keep_largest, main
+from models.data import split_indices
 from models.evaluate import keep_largest_component
-from models.train import TrainConfig, split_indices, train
+from models.train import TrainConfig, train
 
 TINY = {"arch": "unet_tiny", "batch_size": 2, "threads": 2, "progress": False}
 
@@ -29,16 +30,16 @@ def _folder(root: Path, rng: np.random.Generator, cases: int) -> Path:
 
 
 def test_folds_partition_the_images_alike_for_every_seed() -> None:
-    splits = [split_indices(204, TrainConfig(folds=5, fold=k, seed=k)) for k in range(5)]
+    splits = [split_indices(204, seed=k, val_fraction=0.15, folds=5, fold=k) for k in range(5)]
     vals = [v for _, v in splits]
     assert sorted(np.concatenate(vals).tolist()) == list(range(204))  # each image validated exactly once
     assert [len(v) for v in vals] == [41, 41, 41, 41, 40]
     for train_idx, val_idx in splits:
         assert np.intersect1d(train_idx, val_idx).size == 0 and train_idx.size + val_idx.size == 204
-    again = split_indices(204, TrainConfig(folds=5, fold=2, seed=99))[1]
+    again = split_indices(204, seed=99, val_fraction=0.15, folds=5, fold=2)[1]
     np.testing.assert_array_equal(again, vals[2])  # --seed does not move the folds
     # without --folds, the seed picks a 15 % share as before
-    train_idx, val_idx = split_indices(204, TrainConfig(seed=3))
+    train_idx, val_idx = split_indices(204, seed=3, val_fraction=0.15)
     assert val_idx.size == 31 and train_idx.size == 173
 
 
