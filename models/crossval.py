@@ -7,6 +7,11 @@ largest connected region of the class helps (as nnU-Net decides its post-process
 then scored once, by the ensemble of the fold models (their class probabilities averaged), without and with
 that choice. The test set therefore chooses nothing.
 
+A fold is a run folder (its ``config.json`` and ``best`` model) or a fold archive: a weights folder whose
+manifest lists fold models, each entry carrying its training configuration. ``--archive DIR`` writes such
+an archive from run folders, in float16 (half the bytes), so that fold models trained at different times
+(the folds of a CPU cross-validation take hours each) can be kept and scored together later.
+
 Prints one JSON object: ``oof`` (the out-of-fold scores, plain and with the largest region of every class
 kept), ``keep_largest`` (the classes where that helped), and ``test`` (``plain`` and ``post``). Dice is per
 image, each class averaged over the images where it is in the truth or the prediction (``models.evaluate``).
@@ -18,7 +23,7 @@ import argparse
 import json
 import sys
 from collections.abc import Sequence
-from dataclasses import fields
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +35,7 @@ from models.evaluate import keep_largest_component, labels_from, probabilities, 
 from models.train import TrainConfig
 from models.unet import UNet
 
-__all__ = ["CrossValidationError", "choose_keep_largest", "cross_validate", "main"]
+__all__ = ["CrossValidationError", "Fold", "archive", "choose_keep_largest", "cross_validate", "load_folds", "main"]
 
 
 class CrossValidationError(ValueError):
@@ -43,8 +48,78 @@ def _config(run: Path) -> TrainConfig:
         data = json.loads(path.read_text())
     except (OSError, ValueError) as exc:
         raise CrossValidationError(f"{path} is missing or unreadable: {exc}") from exc
+    return _config_from(data, str(path))
+
+
+def _config_from(data: object, where: str) -> TrainConfig:
+    if not isinstance(data, dict):
+        raise CrossValidationError(f"{where}: the training configuration is not an object")
     known = {f.name for f in fields(TrainConfig)}
-    return TrainConfig(**{k: v for k, v in data.items() if k in known})
+    try:
+        return TrainConfig(**{k: v for k, v in data.items() if k in known})
+    except TypeError as exc:
+        raise CrossValidationError(f"{where}: not a training configuration ({exc})") from exc
+
+
+@dataclass(frozen=True)
+class Fold:
+    """One fold model: where it came from, the configuration it was trained with, and the model."""
+
+    source: str
+    config: TrainConfig
+    model: UNet
+    architecture: str
+
+
+def load_folds(paths: Sequence[str | Path], device: str = "cpu") -> list[Fold]:
+    """The fold models of run folders (their best model by validation Dice) and of fold archives (every
+    model listed). Raises ``CrossValidationError`` for a path that is neither, ``WeightsError`` for a model
+    that does not load."""
+    from models.weights import load_model, read_manifest
+
+    out: list[Fold] = []
+    for raw in paths:
+        path = Path(raw)
+        if (path / "config.json").is_file():
+            model, entry = load_model(path, "best", device)
+            out.append(Fold(str(path), _config(path), model, entry.architecture))
+            continue
+        entries = read_manifest(path) if path.is_dir() else []
+        if not entries:
+            raise CrossValidationError(f"{path} is neither a run folder (config.json) nor a fold archive")
+        for entry in entries:
+            model, _ = load_model(path, entry.name, device)
+            config = _config_from(entry.training, f"{path}: model {entry.name!r}")
+            out.append(Fold(f"{path}:{entry.name}", config, model, entry.architecture))
+    return out
+
+
+def archive(runs: Sequence[str | Path], directory: str | Path) -> list[str]:
+    """Add the best model of each run folder to the fold archive ``directory`` as ``fold<K>`` (float16),
+    with its training configuration and its metrics (best validation Dice, test scores, steps, seconds).
+    Returns the names written."""
+    from models.weights import save_weights
+
+    names = []
+    for fold in load_folds(runs):
+        run = Path(fold.source)
+        if not (run / "config.json").is_file():
+            raise CrossValidationError(f"{run} is not a run folder; only runs are archived")
+        try:
+            metrics = json.loads((run / "metrics.json").read_text())
+        except (OSError, ValueError) as exc:
+            raise CrossValidationError(f"{run}/metrics.json is missing or unreadable: {exc}") from exc
+        if "test" not in metrics and "best_val" not in metrics:
+            raise CrossValidationError(f"{run} has not finished (metrics.json holds no final scores)")
+        summary = {k: metrics.get(k) for k in ("best_val", "test", "steps", "train_seconds")}
+        name = f"fold{fold.config.fold}"
+        save_weights(
+            fold.model, fold.model.args, directory, name, architecture=fold.architecture,
+            training=asdict(fold.config), data={"source": fold.config.data, "test": fold.config.test},
+            metrics=summary, half=True,
+        )  # fmt: skip
+        names.append(name)
+    return names
 
 
 def choose_keep_largest(pred: np.ndarray, labels: np.ndarray, classes: int) -> tuple[list[int], dict[str, Any]]:
@@ -64,21 +139,22 @@ def choose_keep_largest(pred: np.ndarray, labels: np.ndarray, classes: int) -> t
 def cross_validate(
     runs: Sequence[str | Path], test: str | Path | None = None, *, tta: bool = False, device: str = "cpu"
 ) -> dict[str, Any]:
-    """Out-of-fold scores of the fold runs, the post-processing they choose and (with ``test``) the test
-    scores of their ensemble. Raises ``CrossValidationError`` when the runs are not one cross-validation."""
-    from models.weights import load_model
-
-    runs = [Path(r) for r in runs]
-    configs = [_config(r) for r in runs]
+    """Out-of-fold scores of the fold models (run folders or fold archives, see ``load_folds``), the
+    post-processing they choose and (with ``test``) the test scores of their ensemble. Raises
+    ``CrossValidationError`` when the models are not the folds of one cross-validation."""
+    loaded = load_folds(runs, device)
+    if not loaded:
+        raise CrossValidationError("no fold models given")
+    configs = [f.config for f in loaded]
+    models: list[UNet] = [f.model for f in loaded]
     first = configs[0]
     if first.folds < 2 or first.data == "synth":
-        raise CrossValidationError(f"{runs[0]} was not trained with --folds on a folder")
+        raise CrossValidationError(f"{loaded[0].source} was not trained with --folds on a folder")
     if any((c.data, c.folds, c.classes) != (first.data, first.folds, first.classes) for c in configs):
         raise CrossValidationError("the runs differ in --data, --folds or --classes")
     folds = [c.fold for c in configs]
     if len(set(folds)) != len(folds):
         raise CrossValidationError(f"a fold appears twice among the runs: folds {folds}")
-    models: list[UNet] = [load_model(r, "best", device)[0] for r in runs]  # best by validation Dice
     size = tuple(models[0].args.input_size)
     if any(tuple(m.args.input_size) != size for m in models):
         raise CrossValidationError("the runs' models have different input sizes")
@@ -92,7 +168,7 @@ def cross_validate(
     idx = np.concatenate(oof_idx)
     keep, oof = choose_keep_largest(np.concatenate(oof_pred), labels[idx], classes)
     out: dict[str, Any] = {
-        "runs": [str(r) for r in runs],
+        "runs": [f.source for f in loaded],
         "data": first.data,
         "folds": sorted(folds),
         "of_folds": first.folds,
@@ -116,7 +192,14 @@ def cross_validate(
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m models.crossval", description=__doc__.splitlines()[0])
-    p.add_argument("--runs", nargs="+", required=True, metavar="DIR", help="the run folders of the folds")
+    p.add_argument(
+        "--runs", nargs="+", required=True, metavar="DIR", help="the folds: run folders and/or fold archives"
+    )
+    p.add_argument(
+        "--archive",
+        metavar="DIR",
+        help="add the runs' best models to this fold archive (float16), then score the whole archive",
+    )
     p.add_argument("--test", help="a test folder scored once by the ensemble of the fold models")
     p.add_argument("--tta", action="store_true", help="average each model with its mirrored input")
     p.add_argument("--device", default="cpu", choices=("cpu", "cuda"))
@@ -131,7 +214,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     ns = build_parser().parse_args(argv)
     torch.set_num_threads(ns.threads)
     try:
-        result = cross_validate(ns.runs, ns.test, tta=ns.tta, device=ns.device)
+        sources = ns.runs
+        if ns.archive is not None:
+            archive(ns.runs, ns.archive)
+            sources = [ns.archive]  # scored as stored: every fold of the archive, float16-rounded
+        result = cross_validate(sources, ns.test, tta=ns.tta, device=ns.device)
     except (CrossValidationError, DatasetLayoutError, WeightsError) as exc:
         print(json.dumps({"error": type(exc).__name__, "detail": str(exc)}))
         return 1

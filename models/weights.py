@@ -188,15 +188,18 @@ def save_weights(
     training: Mapping[str, Any] | None = None,
     data: Mapping[str, Any] | None = None,
     metrics: Mapping[str, Any] | None = None,
+    half: bool = False,
 ) -> ManifestEntry:
     """Write ``<directory>/<name>.safetensors`` and add or replace ``name`` in MANIFEST.json.
 
-    ``training``, ``data`` and ``metrics`` must be JSON-serialisable (no NaN: use ``None``). Returns
-    the new manifest entry.
+    ``training``, ``data`` and ``metrics`` must be JSON-serialisable (no NaN: use ``None``). With
+    ``half``, floating-point tensors are stored as float16 (half the file; ``load_model`` widens them back
+    into the float32 model, so the loaded model computes with the rounded values). Returns the new
+    manifest entry.
 
     Raises:
-        ValueError: ``name`` is not a plain file-name stem, ``args`` differ from ``model.args``, or a
-            metric is NaN/infinite.
+        ValueError: ``name`` is not a plain file-name stem, ``args`` differ from ``model.args``, a
+            metric is NaN/infinite, or (``half``) a tensor value does not fit in float16.
         TypeError: ``training``/``data``/``metrics`` hold a value JSON cannot represent.
         UnknownArchitectureError: ``architecture`` is not in ``MODEL_REGISTRY``.
         MalformedManifestError: the existing manifest cannot be read (it is left untouched).
@@ -215,6 +218,8 @@ def save_weights(
 
     # contiguous() because safetensors refuses strided views (e.g. a channels-last model's weights).
     tensors = {key: t.detach().cpu().contiguous() for key, t in model.state_dict().items()}
+    if half:
+        tensors = {key: _to_half(key, t) for key, t in tensors.items()}
     # The file carries its own description too, in case it travels without the manifest.
     meta = {"name": name, "architecture": architecture, "args": json.dumps(args.to_dict())}
     payload = save_safetensors_bytes(tensors, metadata=meta)
@@ -236,6 +241,16 @@ def save_weights(
     _write_atomic(directory / file_name, payload)
     _write_atomic(directory / MANIFEST_NAME, manifest_bytes)
     return entry
+
+
+def _to_half(key: str, tensor: torch.Tensor) -> torch.Tensor:
+    """A floating tensor as float16 (others unchanged); refuses values float16 cannot hold."""
+    if not tensor.is_floating_point():
+        return tensor
+    narrow = tensor.to(torch.float16)
+    if not bool(torch.isfinite(narrow).all()) and bool(torch.isfinite(tensor).all()):
+        raise ValueError(f"tensor {key!r} holds values beyond float16's range (+-65504); save it without half")
+    return narrow
 
 
 def _upsert(entries: list[ManifestEntry], entry: ManifestEntry) -> list[ManifestEntry]:

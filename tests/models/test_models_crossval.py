@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from models.crossval import choose_keep_largest, main
+from models.crossval import choose_keep_largest, load_folds, main
 from models.data import split_indices
 from models.evaluate import keep_largest_component
 from models.train import TrainConfig, train
@@ -101,3 +101,46 @@ def test_cross_validation_cli_scores_out_of_fold_and_the_test_ensemble(
     assert json.loads(capsys.readouterr().out)["error"] == "CrossValidationError"
     assert main(["--runs", str(tmp_path / "nowhere")]) == 1
     assert json.loads(capsys.readouterr().out)["error"] == "CrossValidationError"
+
+
+def test_fold_archive_keeps_runs_in_float16_and_scores_like_them(
+    tmp_path: Path, rng: np.random.Generator, capsys
+) -> None:
+    data = _folder(tmp_path / "data", rng, cases=4)
+    runs = []
+    for fold in (0, 1):
+        out = tmp_path / f"f{fold}"
+        train(TrainConfig(**TINY, data=str(data), classes=2, epochs=1, steps_per_epoch=1, folds=2, fold=fold,
+                          out=str(out)))  # fmt: skip
+        runs.append(str(out))
+    store = tmp_path / "archive"
+    # folds archived at different times add up in one archive, which is then scored as a whole
+    assert main(["--runs", runs[1], "--archive", str(store)]) == 0
+    assert json.loads(capsys.readouterr().out)["folds"] == [1]
+    assert main(["--runs", runs[0], "--archive", str(store), "--test", str(data)]) == 0
+    from_archive = json.loads(capsys.readouterr().out)
+    assert from_archive["folds"] == [0, 1] and from_archive["oof_images"] == 4
+    manifest = json.loads((store / "MANIFEST.json").read_text())
+    assert [m["name"] for m in manifest["models"]] == ["fold1", "fold0"]
+    for entry in manifest["models"]:
+        assert entry["training"]["folds"] == 2 and entry["metrics"]["steps"] == 1
+        run_file = tmp_path / f"f{entry['training']['fold']}" / "best.safetensors"
+        assert (store / entry["file"]).stat().st_size < 0.6 * run_file.stat().st_size
+    folds = load_folds([store])
+    assert [f.config.fold for f in folds] == [1, 0]
+    assert [f.source for f in folds] == [f"{store}:fold1", f"{store}:fold0"]
+    # the float16 archive scores within rounding of the float32 runs
+    assert main(["--runs", *runs, "--test", str(data)]) == 0
+    from_runs = json.loads(capsys.readouterr().out)
+    for key in ("plain", "post"):
+        a, b = from_archive["test"][key]["dice_per_class"], from_runs["test"][key]["dice_per_class"]
+        assert a.keys() == b.keys()
+        for c in a:
+            assert (a[c] is None) == (b[c] is None) and (a[c] is None or abs(a[c] - b[c]) < 0.02)
+    # an archive and a run of the same fold are the same fold twice
+    assert main(["--runs", str(store), runs[0]]) == 1
+    assert json.loads(capsys.readouterr().out)["error"] == "CrossValidationError"
+    # an unfinished run (no final scores yet) is not archived
+    (Path(runs[0]) / "metrics.json").write_text(json.dumps({"history": []}))
+    assert main(["--runs", runs[0], "--archive", str(tmp_path / "other")]) == 1
+    assert "not finished" in json.loads(capsys.readouterr().out)["detail"]

@@ -81,6 +81,34 @@ def test_channels_last_model_saves_and_loads(tmp_path: Path, tiny_model: UNet, t
     assert loaded.args == tiny_args
 
 
+def test_half_storage_halves_the_file_and_loads_rounded_float32_weights(
+    tmp_path: Path, tiny_model: UNet, tiny_args: UNetArgs
+) -> None:
+    save_weights(tiny_model, tiny_args, tmp_path, "full", architecture="unet_tiny")
+    save_weights(tiny_model, tiny_args, tmp_path, "half", architecture="unet_tiny", half=True)
+    full, half = (tmp_path / "full.safetensors").stat().st_size, (tmp_path / "half.safetensors").stat().st_size
+    assert half < 0.6 * full
+    loaded, _ = load_model(tmp_path, "half")
+    for key, value in loaded.state_dict().items():
+        original = tiny_model.state_dict()[key]
+        assert value.dtype == original.dtype  # widened back: the model still computes in float32
+        if original.is_floating_point():
+            assert torch.equal(value, original.to(torch.float16).to(original.dtype))
+        else:
+            assert torch.equal(value, original)  # e.g. BatchNorm's num_batches_tracked stays int64
+    x = torch.randn(2, tiny_args.in_channels, *tiny_args.input_size)
+    with torch.inference_mode():
+        assert torch.allclose(loaded(x), tiny_model(x), atol=0.05, rtol=0.01)
+
+
+def test_half_storage_refuses_values_beyond_float16(tmp_path: Path, tiny_model: UNet, tiny_args: UNetArgs) -> None:
+    with torch.no_grad():
+        tiny_model.head.bias.fill_(1e6)
+    with pytest.raises(ValueError, match="float16"):
+        save_weights(tiny_model, tiny_args, tmp_path, "big", architecture="unet_tiny", half=True)
+    assert not (tmp_path / "big.safetensors").exists()
+
+
 def test_flipped_byte_is_a_hash_mismatch_detected_before_loading(
     weights_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
