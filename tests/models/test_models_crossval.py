@@ -144,3 +144,42 @@ def test_fold_archive_keeps_runs_in_float16_and_scores_like_them(
     (Path(runs[0]) / "metrics.json").write_text(json.dumps({"history": []}))
     assert main(["--runs", runs[0], "--archive", str(tmp_path / "other")]) == 1
     assert "not finished" in json.loads(capsys.readouterr().out)["detail"]
+
+
+REPO = Path(__file__).parents[2]
+ARCHIVE = REPO / "crossval" / "usgra-seg"
+USGRA_TEST = REPO / ".." / "shared" / "realdata" / "usgra-seg" / "test"
+
+
+def test_the_committed_fold_archive_holds_one_recipe_on_distinct_folds() -> None:
+    folds = load_folds([ARCHIVE])  # every file's sha256 is checked against the manifest
+    assert folds, "crossval/usgra-seg lists no fold model"
+    recorded = json.loads((ARCHIVE / "scores_tta.json").read_text())
+    assert json.loads((ARCHIVE / "scores_plain.json").read_text())["folds"] == recorded["folds"]
+    assert recorded["folds"] == sorted(f.config.fold for f in folds)  # the record covers the archive
+    recipe = {(f.config.arch, f.config.classes, f.config.input_size, f.config.epochs, f.config.steps_per_epoch,
+               f.config.augment, f.config.ema, f.config.folds) for f in folds}  # fmt: skip
+    assert recipe == {("unet_base", 2, "128x128", 40, 100, "affine", None, 5)}
+    assert len({f.config.fold for f in folds}) == len(folds)
+    assert all(f.config.seed == f.config.fold for f in folds)
+    # stored as float16, loaded into float32 models
+    assert all(str(next(f.model.parameters()).dtype) == "torch.float32" for f in folds)
+
+
+@pytest.mark.skipif(not USGRA_TEST.is_dir(), reason="needs ../shared/realdata/usgra-seg")
+def test_the_committed_fold_archive_scores_the_test_set_as_recorded() -> None:
+    import torch
+
+    from models.data import load_folder
+    from models.evaluate import labels_from, probabilities, scores
+
+    torch.set_num_threads(2)
+    folds = load_folds([ARCHIVE])
+    recorded = json.loads((ARCHIVE / "scores_plain.json").read_text())["test"]["plain"]
+    images, labels = load_folder(USGRA_TEST, tuple(folds[0].model.args.input_size), split="test")
+    mean = sum(probabilities(f.model, images) for f in folds) / len(folds)
+    got = scores(labels_from(mean), labels, 2)
+    # the ensemble's test Dice, recomputed from the float16 files (another CPU may flip a few pixels)
+    assert got["dice"] == pytest.approx(recorded["dice"], abs=2e-3)
+    for cls in ("1", "2"):
+        assert got["dice_per_class"][cls] == pytest.approx(recorded["dice_per_class"][cls], abs=3e-3)
