@@ -29,6 +29,20 @@ def _folder(root: Path, rng: np.random.Generator, cases: int) -> Path:
     return root
 
 
+def _two_fold_runs(tmp_path: Path, rng: np.random.Generator) -> tuple[Path, list[str]]:
+    """A tiny folder and the two runs of its 2-fold cross-validation (one step each)."""
+    data = _folder(tmp_path / "data", rng, cases=4)
+    runs = []
+    for fold in (0, 1):
+        out = tmp_path / f"f{fold}"
+        cfg = TrainConfig(
+            **TINY, data=str(data), classes=2, epochs=1, steps_per_epoch=1, folds=2, fold=fold, out=str(out)
+        )
+        train(cfg)
+        runs.append(str(out))
+    return data, runs
+
+
 def test_folds_partition_the_images_alike_for_every_seed() -> None:
     splits = [split_indices(204, seed=k, val_fraction=0.15, folds=5, fold=k) for k in range(5)]
     vals = [v for _, v in splits]
@@ -79,15 +93,7 @@ def test_choose_keep_largest_only_where_it_helps() -> None:
 def test_cross_validation_cli_scores_out_of_fold_and_the_test_ensemble(
     tmp_path: Path, rng: np.random.Generator, capsys
 ) -> None:
-    data = _folder(tmp_path / "data", rng, cases=4)
-    runs = []
-    for fold in (0, 1):
-        out = tmp_path / f"f{fold}"
-        cfg = TrainConfig(
-            **TINY, data=str(data), classes=2, epochs=1, steps_per_epoch=1, folds=2, fold=fold, out=str(out)
-        )
-        train(cfg)
-        runs.append(str(out))
+    data, runs = _two_fold_runs(tmp_path, rng)
     assert main(["--runs", *runs, "--test", str(data), "--tta"]) == 0
     result = json.loads(capsys.readouterr().out)
     assert result["folds"] == [0, 1] and result["oof_images"] == 4 and result["tta"] is True
@@ -106,13 +112,7 @@ def test_cross_validation_cli_scores_out_of_fold_and_the_test_ensemble(
 def test_fold_archive_keeps_runs_in_float16_and_scores_like_them(
     tmp_path: Path, rng: np.random.Generator, capsys
 ) -> None:
-    data = _folder(tmp_path / "data", rng, cases=4)
-    runs = []
-    for fold in (0, 1):
-        out = tmp_path / f"f{fold}"
-        train(TrainConfig(**TINY, data=str(data), classes=2, epochs=1, steps_per_epoch=1, folds=2, fold=fold,
-                          out=str(out)))  # fmt: skip
-        runs.append(str(out))
+    data, runs = _two_fold_runs(tmp_path, rng)
     store = tmp_path / "archive"
     # folds archived at different times add up in one archive, which is then scored as a whole
     assert main(["--runs", runs[1], "--archive", str(store)]) == 0
