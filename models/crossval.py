@@ -32,7 +32,7 @@ import torch
 
 from models.data import DatasetLayoutError, load_folder, split_indices
 from models.evaluate import keep_largest_component, labels_from, probabilities, scores
-from models.train import TrainConfig
+from models.train import TrainConfig, data_info
 from models.unet import UNet
 
 __all__ = ["CrossValidationError", "Fold", "archive", "choose_keep_largest", "cross_validate", "load_folds", "main"]
@@ -100,11 +100,12 @@ def archive(runs: Sequence[str | Path], directory: str | Path) -> list[str]:
     Returns the names written."""
     from models.weights import save_weights
 
+    for run in map(Path, runs):
+        if not (run / "config.json").is_file():
+            raise CrossValidationError(f"{run} is not a run folder; only runs are archived")
     names = []
     for fold in load_folds(runs):
         run = Path(fold.source)
-        if not (run / "config.json").is_file():
-            raise CrossValidationError(f"{run} is not a run folder; only runs are archived")
         try:
             metrics = json.loads((run / "metrics.json").read_text())
         except (OSError, ValueError) as exc:
@@ -115,7 +116,7 @@ def archive(runs: Sequence[str | Path], directory: str | Path) -> list[str]:
         name = f"fold{fold.config.fold}"
         save_weights(
             fold.model, fold.model.args, directory, name, architecture=fold.architecture,
-            training=asdict(fold.config), data={"source": fold.config.data, "test": fold.config.test},
+            training=asdict(fold.config), data=data_info(fold.config),
             metrics=summary, half=True,
         )  # fmt: skip
         names.append(name)

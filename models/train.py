@@ -32,7 +32,7 @@ from models.evaluate import evaluate, option_problem
 from models.unet import MODEL_REGISTRY, UNet, UNetArgs, build_model
 from models.weights import load_model, save_weights
 
-__all__ = ["TrainConfig", "main", "train"]
+__all__ = ["TrainConfig", "data_info", "main", "train"]
 
 
 @dataclass(frozen=True)
@@ -247,7 +247,7 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
         history.append(record)
         if cfg.progress:
             sys.stderr.write(f"\n{json.dumps(record)}\n")
-        meta = {"training": {**cfg.__dict__, "epoch": epoch}, "data": _data_info(cfg)}
+        meta = {"training": {**cfg.__dict__, "epoch": epoch}, "data": data_info(cfg)}
         if val is not None and val["dice"] is not None and val["dice"] > best:
             best = val["dice"]
             best_state = {k: v.detach().clone() for k, v in scored.state_dict().items()}
@@ -275,12 +275,13 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
         summary = {"best_val": metrics["best_val"], "test": metrics.get("test"), "epochs": len(history)}
         save_weights(
             model.to(memory_format=torch.contiguous_format), args, cfg.export, cfg.name, architecture=arch,
-            training=cfg.__dict__, data=_data_info(cfg), metrics=summary,
+            training=cfg.__dict__, data=data_info(cfg), metrics=summary,
         )  # fmt: skip
     return metrics
 
 
-def _data_info(cfg: TrainConfig) -> dict[str, Any]:
+def data_info(cfg: TrainConfig) -> dict[str, Any]:
+    """The manifest's ``data`` record of a run: the folder, or the generator version and seeds."""
     if cfg.data != "synth":
         return {"source": cfg.data, "test": cfg.test}
     return {
