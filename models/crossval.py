@@ -12,6 +12,9 @@ manifest lists fold models, each entry carrying its training configuration. ``--
 an archive from run folders, in float16 (half the bytes), so that fold models trained at different times
 (the folds of a CPU cross-validation take hours each) can be kept and scored together later.
 
+Scores are on the models' input grid (the images letterboxed to it, labels by nearest neighbour), or with
+``--size HxW`` on a finer grid of the same aspect ratio, the probabilities resized bilinearly.
+
 Prints one JSON object: ``oof`` (the out-of-fold scores, plain and with the largest region of every class
 kept), ``keep_largest`` (the classes where that helped), and ``test`` (``plain`` and ``post``). Dice is per
 image, each class averaged over the images where it is in the truth or the prediction (``models.evaluate``).
@@ -31,7 +34,14 @@ import numpy as np
 import torch
 
 from models.data import DatasetLayoutError, load_folder, split_indices
-from models.evaluate import keep_largest_component, labels_from, probabilities, scores
+from models.evaluate import (
+    keep_largest_component,
+    labels_from,
+    option_problem,
+    probabilities,
+    resize_probabilities,
+    scores,
+)
 from models.train import TrainConfig, data_info
 from models.unet import UNet
 
@@ -138,11 +148,18 @@ def choose_keep_largest(pred: np.ndarray, labels: np.ndarray, classes: int) -> t
 
 
 def cross_validate(
-    runs: Sequence[str | Path], test: str | Path | None = None, *, tta: bool = False, device: str = "cpu"
+    runs: Sequence[str | Path],
+    test: str | Path | None = None,
+    *,
+    tta: bool = False,
+    grid: tuple[int, int] | None = None,
+    device: str = "cpu",
 ) -> dict[str, Any]:
     """Out-of-fold scores of the fold models (run folders or fold archives, see ``load_folds``), the
-    post-processing they choose and (with ``test``) the test scores of their ensemble. Raises
-    ``CrossValidationError`` when the models are not the folds of one cross-validation."""
+    post-processing they choose and (with ``test``) the test scores of their ensemble. Scores are on the
+    models' input grid, or on ``grid`` (probabilities resized bilinearly, labels letterboxed to it; the
+    aspect ratio must match). Raises ``CrossValidationError`` when the models are not the folds of one
+    cross-validation."""
     loaded = load_folds(runs, device)
     if not loaded:
         raise CrossValidationError("no fold models given")
@@ -159,13 +176,18 @@ def cross_validate(
     size = tuple(models[0].args.input_size)
     if any(tuple(m.args.input_size) != size for m in models):
         raise CrossValidationError("the runs' models have different input sizes")
+    grid = size if grid is None else tuple(grid)
+    if abs(grid[0] / grid[1] - size[0] / size[1]) > 1e-6:
+        raise CrossValidationError(f"the scoring grid {grid} must have the aspect ratio of the models' input {size}")
     classes = first.classes
     images, labels = load_folder(first.data, size)
+    if grid != size:
+        labels = load_folder(first.data, grid)[1]
     oof_idx, oof_pred = [], []
     for cfg, model in zip(configs, models, strict=True):
         _, val_idx = split_indices(len(images), cfg.seed, cfg.val_fraction, cfg.folds, cfg.fold)
         oof_idx.append(val_idx)
-        oof_pred.append(labels_from(probabilities(model, images[val_idx], tta=tta)))
+        oof_pred.append(labels_from(resize_probabilities(probabilities(model, images[val_idx], tta=tta), grid)))
     idx = np.concatenate(oof_idx)
     keep, oof = choose_keep_largest(np.concatenate(oof_pred), labels[idx], classes)
     out: dict[str, Any] = {
@@ -176,12 +198,15 @@ def cross_validate(
         "oof_images": int(idx.size),
         "tta": tta,
         "size": f"{size[0]}x{size[1]}",
+        "grid": f"{grid[0]}x{grid[1]}",
         "oof": oof,
         "keep_largest": keep,
     }
     if test is not None:
         test_images, test_labels = load_folder(test, size, split="test")
-        mean = sum(probabilities(m, test_images, tta=tta) for m in models) / len(models)
+        if grid != size:
+            test_labels = load_folder(test, grid, split="test")[1]
+        mean = sum(resize_probabilities(probabilities(m, test_images, tta=tta), grid) for m in models) / len(models)
         pred = labels_from(mean)
         out["test"] = {
             "folder": str(test),
@@ -203,6 +228,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--test", help="a test folder scored once by the ensemble of the fold models")
     p.add_argument("--tta", action="store_true", help="average each model with its mirrored input")
+    p.add_argument("--size", metavar="HxW", help="score on this grid (default: the models' input size)")
     p.add_argument("--device", default="cpu", choices=("cpu", "cuda"))
     p.add_argument("--threads", type=int, default=2, help="torch CPU threads")
     return p
@@ -213,13 +239,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     from models.weights import WeightsError
 
     ns = build_parser().parse_args(argv)
+    problem = option_problem(0.0, ns.size, "--size")
+    if problem is not None:
+        print(json.dumps({"error": "BadOption", "detail": problem}))
+        return 2
+    grid = None if ns.size is None else tuple(int(v) for v in ns.size.lower().split("x"))
     torch.set_num_threads(ns.threads)
     try:
         sources = ns.runs
         if ns.archive is not None:
             archive(ns.runs, ns.archive)
             sources = [ns.archive]  # scored as stored: every fold of the archive, float16-rounded
-        result = cross_validate(sources, ns.test, tta=ns.tta, device=ns.device)
+        result = cross_validate(sources, ns.test, tta=ns.tta, grid=grid, device=ns.device)
     except (CrossValidationError, DatasetLayoutError, WeightsError) as exc:
         print(json.dumps({"error": type(exc).__name__, "detail": str(exc)}))
         return 1

@@ -42,6 +42,7 @@ __all__ = [
     "option_problem",
     "predict_labels",
     "probabilities",
+    "resize_probabilities",
     "scores",
 ]
 
@@ -132,6 +133,17 @@ def probabilities(model: UNet, images: np.ndarray, batch_size: int = 16, tta: bo
     return np.concatenate(out)
 
 
+def resize_probabilities(probs: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """``(N, C, h, w)`` probabilities resized (bilinear) to ``size``; returned as they are when already there.
+    Letterboxes of one aspect ratio scale alike, so the resized maps line up with labels letterboxed to
+    ``size``."""
+    h, w = size
+    if probs.shape[2:] == (h, w):
+        return probs
+    out = np.stack([cv2.resize(p.transpose(1, 2, 0), (w, h)).reshape(h, w, -1) for p in probs])
+    return out.transpose(0, 3, 1, 2)
+
+
 def labels_from(probs: np.ndarray) -> np.ndarray:
     """``(N, C, h, w)`` probabilities -> ``(N, h, w) uint8`` classes (p > 0.5 for one channel)."""
     if probs.shape[1] == 1:
@@ -190,10 +202,7 @@ def evaluate_ensemble(
     size = labels.shape[1:]
     total = None
     for model in models:
-        probs = probabilities(model, images_by_size[tuple(model.args.input_size)], tta=tta)
-        if probs.shape[2:] != size:
-            probs = np.stack([cv2.resize(p.transpose(1, 2, 0), size[::-1]).reshape(*size, -1) for p in probs])
-            probs = probs.transpose(0, 3, 1, 2)
+        probs = resize_probabilities(probabilities(model, images_by_size[tuple(model.args.input_size)], tta=tta), size)
         total = probs if total is None else total + probs
     classes = _classes(models[0])
     pred = labels_from(total / len(models))
@@ -257,12 +266,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 0
 
 
+MAX_GRID = 4096  # pixels a side of a scoring grid: larger is no longer an evaluation but an allocation
+
+
 def option_problem(min_component: float, size: str | None, size_flag: str) -> str | None:
     """What is wrong with a ``--min-component`` fraction or an ``HxW`` size option, or ``None``."""
     if not 0.0 <= min_component < 1.0:
         return f"--min-component is a fraction of the input in [0, 1); got {min_component}"
     if size is not None and not re.fullmatch(r"[1-9]\d*x[1-9]\d*", size.lower()):
         return f"{size_flag} must be HxW in pixels, e.g. 256x256; got {size!r}"
+    if size is not None and max(int(v) for v in size.lower().split("x")) > MAX_GRID:
+        return f"{size_flag} is at most {MAX_GRID} pixels a side; got {size!r}"
     return None
 
 

@@ -102,6 +102,21 @@ def test_cross_validation_cli_scores_out_of_fold_and_the_test_ensemble(
     for key in ("plain", "post"):
         for value in result["test"][key]["dice_per_class"].values():
             assert value is None or 0.0 <= value <= 1.0
+    # scored on another grid of the same aspect ratio: the labels are letterboxed to it, the models'
+    # probabilities resized; the models' own grid given as --size scores exactly as the default
+    size = result["size"]
+    assert result["grid"] == size
+    assert main(["--runs", *runs, "--test", str(data), "--tta", "--size", size]) == 0
+    assert json.loads(capsys.readouterr().out)["test"] == result["test"]
+    h, w = (int(v) for v in size.split("x"))
+    assert main(["--runs", *runs, "--test", str(data), "--size", f"{2 * h}x{2 * w}"]) == 0
+    finer = json.loads(capsys.readouterr().out)
+    assert finer["grid"] == f"{2 * h}x{2 * w}" and finer["size"] == size and finer["oof_images"] == 4
+    assert main(["--runs", *runs, "--size", f"{h}x{2 * w}"]) == 1  # another aspect ratio
+    assert "aspect ratio" in json.loads(capsys.readouterr().out)["detail"]
+    for bad in ("big", "0x64", "99999x99999"):
+        assert main(["--runs", *runs, "--size", bad]) == 2
+        assert json.loads(capsys.readouterr().out)["error"] == "BadOption"
     # the same fold twice, or a run that is not a fold, is a JSON error line
     assert main(["--runs", runs[0], runs[0]]) == 1
     assert json.loads(capsys.readouterr().out)["error"] == "CrossValidationError"

@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from models.evaluate import global_dice_per_class, main, scores
+from models.data import letterbox_labels
+from models.evaluate import global_dice_per_class, labels_from, main, resize_probabilities, scores
 from models.train import TrainConfig, train
 
 TINY = {"arch": "unet_tiny", "batch_size": 2, "threads": 2, "progress": False}
@@ -60,6 +61,27 @@ def test_evaluate_cli_scores_one_model_and_an_ensemble(tmp_path: Path, rng: np.r
     assert json.loads(capsys.readouterr().out)["size"] == "64x64"
     assert main(["--test", str(data), "--weights", runs[0], "--size", "64x32"]) == 1
     assert json.loads(capsys.readouterr().out)["error"] == "SizeMismatch"
+
+
+def test_resized_probabilities_line_up_with_labels_letterboxed_to_the_grid() -> None:
+    truth = np.zeros((30, 60), np.uint8)  # a wide image: letterboxed with bars above and below
+    truth[8:20, 10:35], truth[12:28, 40:58] = 1, 2
+    coarse, fine = letterbox_labels(truth, (32, 32)), letterbox_labels(truth, (128, 128))
+    probs = np.eye(3, dtype=np.float32)[coarse].transpose(2, 0, 1)[None]  # (1, 3, 32, 32), one-hot
+    assert resize_probabilities(probs, (32, 32)) is probs
+    up = resize_probabilities(probs, (128, 128))
+    assert up.shape == (1, 3, 128, 128)
+    np.testing.assert_allclose(up.sum(1), 1.0, atol=1e-5)  # still a distribution per pixel
+    dice = scores(labels_from(up), fine[None], 2)["dice_per_class"]
+    assert dice["1"] > 0.9 and dice["2"] > 0.9  # the structures land where the finer labels put them
+    shifted = scores(labels_from(np.roll(up, 8, axis=3)), fine[None], 2)["dice_per_class"]
+    assert shifted["1"] < dice["1"] - 0.1  # a misaligned map would be caught
+
+
+@pytest.mark.parametrize("size", ["0x64", "64", "9000x9000"])
+def test_evaluate_cli_refuses_a_bad_size(size: str, capsys) -> None:
+    assert main(["--test", "nowhere", "--weights", "nowhere", "--size", size]) == 2
+    assert "--size" in capsys.readouterr().err
 
 
 def test_evaluate_cli_reports_a_missing_model_as_a_json_error(tmp_path: Path, rng: np.random.Generator, capsys) -> None:
