@@ -38,6 +38,7 @@ from models.evaluate import (
     keep_largest_component,
     labels_from,
     option_problem,
+    parse_size,
     probabilities,
     resize_probabilities,
     scores,
@@ -243,14 +244,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     if problem is not None:
         print(json.dumps({"error": "BadOption", "detail": problem}))
         return 2
-    grid = None if ns.size is None else tuple(int(v) for v in ns.size.lower().split("x"))
     torch.set_num_threads(ns.threads)
     try:
         sources = ns.runs
         if ns.archive is not None:
             archive(ns.runs, ns.archive)
             sources = [ns.archive]  # scored as stored: every fold of the archive, float16-rounded
-        result = cross_validate(sources, ns.test, tta=ns.tta, grid=grid, device=ns.device)
+        result = cross_validate(sources, ns.test, tta=ns.tta, grid=parse_size(ns.size), device=ns.device)
     except (CrossValidationError, DatasetLayoutError, WeightsError) as exc:
         print(json.dumps({"error": type(exc).__name__, "detail": str(exc)}))
         return 1

@@ -40,6 +40,7 @@ __all__ = [
     "keep_largest_component",
     "main",
     "option_problem",
+    "parse_size",
     "predict_labels",
     "probabilities",
     "resize_probabilities",
@@ -247,7 +248,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         models = [_load(spec, ns.device) for spec in ns.weights]
     except WeightsError as exc:
         return _error(type(exc).__name__, str(exc))
-    grid = tuple(models[0].args.input_size) if ns.size is None else tuple(int(v) for v in ns.size.lower().split("x"))
+    grid = parse_size(ns.size) or tuple(models[0].args.input_size)
     sizes = {tuple(m.args.input_size) for m in models}
     if len({_classes(m) for m in models}) != 1:
         return _error("ClassMismatch", "the models predict different numbers of classes")
@@ -269,13 +270,21 @@ def main(argv: Sequence[str] | None = None) -> int:
 MAX_GRID = 4096  # pixels a side of a scoring grid: larger is no longer an evaluation but an allocation
 
 
+def parse_size(text: str | None) -> tuple[int, int] | None:
+    """``"HxW"`` -> ``(H, W)``; ``None`` stays ``None``. Check the text with ``option_problem`` first."""
+    if text is None:
+        return None
+    h, w = (int(v) for v in text.lower().split("x"))
+    return h, w
+
+
 def option_problem(min_component: float, size: str | None, size_flag: str) -> str | None:
     """What is wrong with a ``--min-component`` fraction or an ``HxW`` size option, or ``None``."""
     if not 0.0 <= min_component < 1.0:
         return f"--min-component is a fraction of the input in [0, 1); got {min_component}"
     if size is not None and not re.fullmatch(r"[1-9]\d*x[1-9]\d*", size.lower()):
         return f"{size_flag} must be HxW in pixels, e.g. 256x256; got {size!r}"
-    if size is not None and max(int(v) for v in size.lower().split("x")) > MAX_GRID:
+    if size is not None and max(parse_size(size)) > MAX_GRID:
         return f"{size_flag} is at most {MAX_GRID} pixels a side; got {size!r}"
     return None
 

@@ -28,7 +28,7 @@ import torch.nn.functional as F
 from models import synth
 from models.augment import AUGMENTATIONS, augment
 from models.data import load_folder, split_indices, to_batch
-from models.evaluate import evaluate, option_problem
+from models.evaluate import evaluate, option_problem, parse_size
 from models.unet import MODEL_REGISTRY, UNet, UNetArgs, build_model
 from models.weights import load_model, save_weights
 
@@ -162,7 +162,7 @@ def _progress(epoch: int, epochs: int, step: int, steps: int, loss: float, t0: f
 def _model(cfg: TrainConfig, device: torch.device) -> tuple[UNet, UNetArgs, str]:
     """The network to train, and its args (``--input-size`` overrides the input size: the U-Net is fully
     convolutional, so a model trained at one size fine-tunes at another)."""
-    size = None if cfg.input_size is None else tuple(int(v) for v in cfg.input_size.lower().split("x"))
+    size = parse_size(cfg.input_size)
     if cfg.init is not None:
         model, entry = load_model(cfg.init, None, device)
         expected = 1 if cfg.classes == 1 else cfg.classes + 1
