@@ -181,9 +181,7 @@ def cross_validate(
     if abs(grid[0] / grid[1] - size[0] / size[1]) > 1e-6:
         raise CrossValidationError(f"the scoring grid {grid} must have the aspect ratio of the models' input {size}")
     classes = first.classes
-    images, labels = load_folder(first.data, size)
-    if grid != size:
-        labels = load_folder(first.data, grid)[1]
+    images, labels = load_folder(first.data, size, label_size=grid)
     oof_idx, oof_pred = [], []
     for cfg, model in zip(configs, models, strict=True):
         _, val_idx = split_indices(len(images), cfg.seed, cfg.val_fraction, cfg.folds, cfg.fold)
@@ -204,9 +202,7 @@ def cross_validate(
         "keep_largest": keep,
     }
     if test is not None:
-        test_images, test_labels = load_folder(test, size, split="test")
-        if grid != size:
-            test_labels = load_folder(test, grid, split="test")[1]
+        test_images, test_labels = load_folder(test, size, split="test", label_size=grid)
         mean = sum(resize_probabilities(probabilities(m, test_images, tta=tta), grid) for m in models) / len(models)
         pred = labels_from(mean)
         out["test"] = {

@@ -102,8 +102,12 @@ def _read_label(path: Path) -> np.ndarray:
         raise DatasetLayoutError(f"cannot read label {path}: {exc}") from exc
 
 
-def load_folder(root: str | Path, size: tuple[int, int], split: str = "train") -> tuple[np.ndarray, np.ndarray]:
-    """All cases of ``root`` letterboxed to ``size``: ``(N, h, w, 3) uint8 RGB``, ``(N, h, w) uint8`` labels."""
+def load_folder(
+    root: str | Path, size: tuple[int, int], split: str = "train", label_size: tuple[int, int] | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """All cases of ``root`` letterboxed to ``size``: ``(N, h, w, 3) uint8 RGB``, ``(N, h, w) uint8`` labels
+    (letterboxed to ``label_size`` instead where given, from the same read)."""
+    label_size = size if label_size is None else label_size
     images, labels = [], []
     for image_path, label_path in find_pairs(root, split):
         image, label = _read_image(image_path), _read_label(label_path)
@@ -111,7 +115,7 @@ def load_folder(root: str | Path, size: tuple[int, int], split: str = "train") -
             raise DatasetLayoutError(f"{image_path} is {image.shape[:2]} but its label is {label.shape}")
         boxed, _ = letterbox(image[None], size)  # (1, h, w, 3)
         images.append(boxed[0])
-        labels.append(letterbox_labels(label, size))
+        labels.append(letterbox_labels(label, label_size))
     return np.stack(images), np.stack(labels)
 
 
