@@ -2,10 +2,12 @@
 
 The runs are the folds of one ``neovasc train --folds N --fold K`` set on one folder. Each fold's model
 predicts the images it was validated on, so together they give one out-of-fold prediction for every image
-of the folder that no model trained on. Those predictions decide, class by class, whether keeping only the
-largest connected region of the class helps (as nnU-Net decides its post-processing); the test folder is
-then scored once, by the ensemble of the fold models (their class probabilities averaged), without and with
-that choice. The test set therefore chooses nothing.
+of the folder that no model trained on. A fold may have several models (the same fold trained with other
+``--seed`` values): their probabilities are averaged, out of fold as on the test folder. Those
+predictions decide, class by class, whether keeping only the largest connected region of the class helps
+(as nnU-Net decides its post-processing); the test folder is then scored once, by the ensemble of the
+fold models (their class probabilities averaged), without and with that choice. The test set therefore
+chooses nothing.
 
 A fold is a run folder (its ``config.json`` and ``best`` model) or a fold archive: a weights folder whose
 manifest lists fold models, each entry carrying its training configuration. ``--archive DIR`` writes such
@@ -105,10 +107,22 @@ def load_folds(paths: Sequence[str | Path], device: str = "cpu") -> list[Fold]:
     return out
 
 
+def _entry_name(directory: str | Path, config: TrainConfig) -> str:
+    """``fold<K>``, or ``fold<K>-seed<S>`` where the archive holds fold K from another seed."""
+    from models.weights import read_manifest
+
+    held = {e.name: (e.training.get("fold"), e.training.get("seed")) for e in read_manifest(directory)}
+    plain = f"fold{config.fold}"
+    if plain not in held or held[plain] == (config.fold, config.seed):
+        return plain
+    return f"{plain}-seed{config.seed}"
+
+
 def archive(runs: Sequence[str | Path], directory: str | Path) -> list[str]:
     """Add the best model of each run folder to the fold archive ``directory`` as ``fold<K>`` (float16),
     with its training configuration and its metrics (best validation Dice, test scores, steps, seconds).
-    Returns the names written."""
+    Returns the names written. A fold the archive already holds with another seed is added beside it as
+    ``fold<K>-seed<S>``; the same fold and seed replaces its entry."""
     from models.weights import save_weights
 
     for run in map(Path, runs):
@@ -124,7 +138,7 @@ def archive(runs: Sequence[str | Path], directory: str | Path) -> list[str]:
         if "test" not in metrics and "best_val" not in metrics:
             raise CrossValidationError(f"{run} has not finished (metrics.json holds no final scores)")
         summary = {k: metrics.get(k) for k in ("best_val", "test", "steps", "train_seconds")}
-        name = f"fold{fold.config.fold}"
+        name = _entry_name(directory, fold.config)
         save_weights(
             fold.model, fold.model.args, directory, name, architecture=fold.architecture,
             training=asdict(fold.config), data=data_info(fold.config),
@@ -171,9 +185,10 @@ def cross_validate(
         raise CrossValidationError(f"{loaded[0].source} was not trained with --folds on a folder")
     if any((c.data, c.folds, c.classes) != (first.data, first.folds, first.classes) for c in configs):
         raise CrossValidationError("the runs differ in --data, --folds or --classes")
-    folds = [c.fold for c in configs]
-    if len(set(folds)) != len(folds):
-        raise CrossValidationError(f"a fold appears twice among the runs: folds {folds}")
+    members = [(c.fold, c.seed) for c in configs]
+    if len(set(members)) != len(members):
+        raise CrossValidationError(f"a fold model appears twice among the runs: (fold, seed) {members}")
+    folds = sorted({c.fold for c in configs})
     size = tuple(models[0].args.input_size)
     if any(tuple(m.args.input_size) != size for m in models):
         raise CrossValidationError("the runs' models have different input sizes")
@@ -183,17 +198,21 @@ def cross_validate(
     classes = first.classes
     images, labels = load_folder(first.data, size, label_size=grid)
     oof_idx, oof_pred = [], []
-    for cfg, model in zip(configs, models, strict=True):
-        _, val_idx = split_indices(len(images), cfg.seed, cfg.val_fraction, cfg.folds, cfg.fold)
+    for fold in folds:
+        # every model of the fold (one per seed) predicts the fold's validation images; averaged
+        mine = [m for c, m in zip(configs, models, strict=True) if c.fold == fold]
+        _, val_idx = split_indices(len(images), first.seed, first.val_fraction, first.folds, fold)
+        mean = sum(resize_probabilities(probabilities(m, images[val_idx], tta=tta), grid) for m in mine) / len(mine)
         oof_idx.append(val_idx)
-        oof_pred.append(labels_from(resize_probabilities(probabilities(model, images[val_idx], tta=tta), grid)))
+        oof_pred.append(labels_from(mean))
     idx = np.concatenate(oof_idx)
     keep, oof = choose_keep_largest(np.concatenate(oof_pred), labels[idx], classes)
     out: dict[str, Any] = {
         "runs": [f.source for f in loaded],
         "data": first.data,
-        "folds": sorted(folds),
+        "folds": folds,
         "of_folds": first.folds,
+        "models_per_fold": {str(f): sum(c.fold == f for c in configs) for f in folds},
         "oof_images": int(idx.size),
         "tta": tta,
         "size": f"{size[0]}x{size[1]}",

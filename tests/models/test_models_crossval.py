@@ -161,6 +161,45 @@ def test_fold_archive_keeps_runs_in_float16_and_scores_like_them(
     assert "not finished" in json.loads(capsys.readouterr().out)["detail"]
 
 
+def test_models_of_one_fold_with_other_seeds_are_averaged_out_of_fold(
+    tmp_path: Path, rng: np.random.Generator, capsys
+) -> None:
+    import torch
+
+    from models.crossval import cross_validate
+    from models.data import load_folder
+    from models.evaluate import labels_from, probabilities, scores
+
+    data, runs = _two_fold_runs(tmp_path, rng)
+    extra = tmp_path / "f0_seed1"
+    train(TrainConfig(**TINY, data=str(data), classes=2, epochs=1, steps_per_epoch=1, folds=2, fold=0, seed=1,
+                      out=str(extra)))  # fmt: skip
+    result = cross_validate([*runs, str(extra)])
+    assert result["folds"] == [0, 1] and result["models_per_fold"] == {"0": 2, "1": 1}
+    assert result["oof_images"] == 4  # still one prediction an image
+    # fold 0's images are predicted by the mean of its two models' probabilities, fold 1's by its one
+    torch.set_num_threads(2)
+    folds = load_folds([*runs, str(extra)])
+    images, labels = load_folder(str(data), tuple(folds[0].model.args.input_size))
+    parts, order = [], []
+    for fold in (0, 1):
+        _, val = split_indices(len(images), 0, 0.15, 2, fold)
+        mine = [f.model for f in folds if f.config.fold == fold]
+        parts.append(labels_from(sum(probabilities(m, images[val]) for m in mine) / len(mine)))
+        order.append(val)
+    expected = scores(np.concatenate(parts), labels[np.concatenate(order)], 2, pooled=True)
+    assert result["oof"]["plain"] == expected
+    # archived side by side: one entry per fold and seed, none overwritten
+    store = tmp_path / "archive"
+    assert main(["--runs", *runs, str(extra), "--archive", str(store)]) == 0
+    assert json.loads(capsys.readouterr().out)["models_per_fold"] == {"0": 2, "1": 1}
+    names = [m["name"] for m in json.loads((store / "MANIFEST.json").read_text())["models"]]
+    assert sorted(names) == ["fold0", "fold0-seed1", "fold1"]
+    # the same fold and seed twice is still an error
+    assert main(["--runs", str(store), str(extra)]) == 1
+    assert "appears twice" in json.loads(capsys.readouterr().out)["detail"]
+
+
 REPO = Path(__file__).parents[2]
 ARCHIVE = REPO / "crossval" / "usgra-seg"
 USGRA_TEST = REPO / ".." / "shared" / "realdata" / "usgra-seg" / "test"
