@@ -201,35 +201,40 @@ def test_models_of_one_fold_with_other_seeds_are_averaged_out_of_fold(
 
 
 REPO = Path(__file__).parents[2]
-ARCHIVE = REPO / "crossval" / "usgra-seg"
 USGRA_TEST = REPO / ".." / "shared" / "realdata" / "usgra-seg" / "test"
+# the committed archives: (folder, epochs of 100 steps, seed of fold K minus K)
+ARCHIVES = [("usgra-seg", 40, 0), ("usgra-seg-seed2", 40, 5), ("usgra-seg-6k", 60, 0)]
 
 
-def test_the_committed_fold_archive_holds_one_recipe_on_distinct_folds() -> None:
-    folds = load_folds([ARCHIVE])  # every file's sha256 is checked against the manifest
-    assert folds, "crossval/usgra-seg lists no fold model"
-    recorded = json.loads((ARCHIVE / "scores_tta.json").read_text())
-    assert json.loads((ARCHIVE / "scores_plain.json").read_text())["folds"] == recorded["folds"]
+@pytest.mark.parametrize(("name", "epochs", "offset"), ARCHIVES)
+def test_a_committed_fold_archive_holds_one_recipe_on_distinct_folds(name: str, epochs: int, offset: int) -> None:
+    archive = REPO / "crossval" / name
+    folds = load_folds([archive])  # every file's sha256 is checked against the manifest
+    assert folds, f"crossval/{name} lists no fold model"
+    recorded = json.loads((archive / "scores_tta.json").read_text())
+    assert json.loads((archive / "scores_plain.json").read_text())["folds"] == recorded["folds"]
     assert recorded["folds"] == sorted(f.config.fold for f in folds)  # the record covers the archive
     recipe = {(f.config.arch, f.config.classes, f.config.input_size, f.config.epochs, f.config.steps_per_epoch,
                f.config.augment, f.config.ema, f.config.folds) for f in folds}  # fmt: skip
-    assert recipe == {("unet_base", 2, "128x128", 40, 100, "affine", None, 5)}
+    assert recipe == {("unet_base", 2, "128x128", epochs, 100, "affine", None, 5)}
     assert len({f.config.fold for f in folds}) == len(folds)
-    assert all(f.config.seed == f.config.fold for f in folds)
+    assert all(f.config.seed == f.config.fold + offset for f in folds)
     # stored as float16, loaded into float32 models
     assert all(str(next(f.model.parameters()).dtype) == "torch.float32" for f in folds)
 
 
 @pytest.mark.skipif(not USGRA_TEST.is_dir(), reason="needs ../shared/realdata/usgra-seg")
-def test_the_committed_fold_archive_scores_the_test_set_as_recorded() -> None:
+@pytest.mark.parametrize("name", [a[0] for a in ARCHIVES])
+def test_a_committed_fold_archive_scores_the_test_set_as_recorded(name: str) -> None:
     import torch
 
     from models.data import load_folder
     from models.evaluate import labels_from, probabilities, scores
 
+    archive = REPO / "crossval" / name
     torch.set_num_threads(2)
-    folds = load_folds([ARCHIVE])
-    recorded = json.loads((ARCHIVE / "scores_plain.json").read_text())["test"]["plain"]
+    folds = load_folds([archive])
+    recorded = json.loads((archive / "scores_plain.json").read_text())["test"]["plain"]
     images, labels = load_folder(USGRA_TEST, tuple(folds[0].model.args.input_size), split="test")
     mean = sum(probabilities(f.model, images) for f in folds) / len(folds)
     got = scores(labels_from(mean), labels, 2)
@@ -237,3 +242,20 @@ def test_the_committed_fold_archive_scores_the_test_set_as_recorded() -> None:
     assert got["dice"] == pytest.approx(recorded["dice"], abs=2e-3)
     for cls in ("1", "2"):
         assert got["dice_per_class"][cls] == pytest.approx(recorded["dice_per_class"][cls], abs=3e-3)
+
+
+@pytest.mark.skipif(not USGRA_TEST.is_dir(), reason="needs ../shared/realdata/usgra-seg")
+def test_the_figure_of_record_scores_the_test_set_as_recorded() -> None:
+    """The ten models of ``usgra-seg`` and ``usgra-seg-seed2`` (two a fold), re-scored with TTA."""
+    import torch
+
+    from models.crossval import cross_validate
+
+    torch.set_num_threads(2)
+    recorded = json.loads((REPO / "crossval" / "usgra-seg-seed2" / "scores_both_tta.json").read_text())
+    got = cross_validate([REPO / "crossval" / "usgra-seg", REPO / "crossval" / "usgra-seg-seed2"], USGRA_TEST, tta=True)
+    assert got["models_per_fold"] == recorded["models_per_fold"] == {str(k): 2 for k in range(5)}
+    assert got["keep_largest"] == recorded["keep_largest"]
+    assert got["oof"]["plain"]["dice"] == pytest.approx(recorded["oof"]["plain"]["dice"], abs=2e-3)
+    assert got["test"]["plain"]["dice"] == pytest.approx(recorded["test"]["plain"]["dice"], abs=2e-3)
+    assert recorded["test"]["plain"]["dice"] >= 0.75  # the aim of the real-anatomy check
