@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The usgra-seg five-fold cross-validation trained on one CUDA GPU, for a session that has one
-# (crossval/README.md; on two CPU cores the five folds take about five hours).
+# (crossval/README.md; on two CPU cores the five folds take 45 minutes to five hours, by machine).
 #
 #   bash benchmarks/gpu_cv.sh [OUT_DIR]        # OUT_DIR defaults to $OUT, else ./out
 #
@@ -10,6 +10,7 @@
 #
 # The recipe is the one of crossval/usgra-seg (unet_base at 128x128, --augment affine, 40 epochs of 100
 # steps, --folds 5 --fold K --seed K); EPOCHS, STEPS and EXTRA (more `neovasc train` flags) change it,
+# SEED_OFFSET=S trains fold K with seed K+S (S=5 is the recipe of crossval/usgra-seg-seed2),
 # MAX_MINUTES (default 7) stops a fold after the epoch that passes it, so the script ends inside one
 # 10-minute device call. The five folds train at once, one process each on the one GPU.
 #
@@ -22,6 +23,11 @@ out="${1:-${OUT:-out}}"
 epochs="${EPOCHS:-40}"
 steps="${STEPS:-100}"
 max_minutes="${MAX_MINUTES:-7}"
+seed_offset="${SEED_OFFSET:-0}"
+if ! [[ "$seed_offset" =~ ^[0-9]+$ ]]; then
+    echo "SEED_OFFSET must be a whole number, not '$seed_offset'" >&2
+    exit 2
+fi
 device="${DEVICE:-cuda}"
 data=../shared/realdata/usgra-seg
 export PYTHONUNBUFFERED=1
@@ -42,7 +48,7 @@ for k in 0 1 2 3 4; do
     # shellcheck disable=SC2086  # EXTRA is a list of flags
     "$python" -m models.train --data "$data" --test "$data/test" --arch unet_base --input-size 128x128 \
         --classes 2 --epochs "$epochs" --steps-per-epoch "$steps" --augment affine --tta --threads 2 \
-        --folds 5 --fold "$k" --seed "$k" --device "$device" --max-minutes "$max_minutes" --quiet \
+        --folds 5 --fold "$k" --seed "$((k + seed_offset))" --device "$device" --max-minutes "$max_minutes" --quiet \
         ${EXTRA:-} --out "runs/gpu_cv_f$k" >"runs/gpu_cv_f$k.log" 2>&1 &
     pids+=($!)
 done

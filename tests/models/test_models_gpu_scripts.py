@@ -1,7 +1,9 @@
-"""The device scripts in benchmarks/: they parse, and the cross-validation one refuses to start without data."""
+"""The device scripts in benchmarks/: they parse, and the cross-validation one refuses to start without data or
+with a bad seed offset."""
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -30,3 +32,16 @@ def test_gpu_cross_validation_needs_the_data(tmp_path: Path) -> None:
     assert done.returncode == 1
     assert "no usgra-seg data" in done.stderr
     assert not (tmp_path / "out").exists() and not (repo / "runs").exists()  # nothing started
+
+
+def test_gpu_cross_validation_refuses_a_seed_offset_that_is_not_a_number(tmp_path: Path) -> None:
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    done = subprocess.run(
+        ["bash", str(ROOT / "benchmarks/gpu_cv.sh"), str(tmp_path / "out")],
+        cwd=repo, capture_output=True, text=True, timeout=60, check=False,
+        env={**os.environ, "SEED_OFFSET": "five"},
+    )  # fmt: skip
+    assert done.returncode == 2
+    assert "SEED_OFFSET" in done.stderr
+    assert not (tmp_path / "out").exists()  # nothing started
