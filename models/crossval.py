@@ -185,9 +185,14 @@ def cross_validate(
         raise CrossValidationError(f"{loaded[0].source} was not trained with --folds on a folder")
     if any((c.data, c.folds, c.classes) != (first.data, first.folds, first.classes) for c in configs):
         raise CrossValidationError("the runs differ in --data, --folds or --classes")
-    members = [(c.fold, c.seed) for c in configs]
-    if len(set(members)) != len(members):
-        raise CrossValidationError(f"a fold model appears twice among the runs: (fold, seed) {members}")
+    # a model is known by its whole training configuration: the same fold from another seed or recipe
+    # is another model, the same configuration twice (a run and its archived copy) is one model twice
+    seen: set[str] = set()
+    for c in configs:
+        key = json.dumps(asdict(c), sort_keys=True)
+        if key in seen:
+            raise CrossValidationError(f"a fold model appears twice among the runs: fold {c.fold}, seed {c.seed}")
+        seen.add(key)
     folds = sorted({c.fold for c in configs})
     size = tuple(models[0].args.input_size)
     if any(tuple(m.args.input_size) != size for m in models):

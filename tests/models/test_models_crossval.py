@@ -195,7 +195,7 @@ def test_models_of_one_fold_with_other_seeds_are_averaged_out_of_fold(
     assert json.loads(capsys.readouterr().out)["models_per_fold"] == {"0": 2, "1": 1}
     names = [m["name"] for m in json.loads((store / "MANIFEST.json").read_text())["models"]]
     assert sorted(names) == ["fold0", "fold0-seed1", "fold1"]
-    # the same fold and seed twice is still an error
+    # the same model twice (one training configuration) is still an error
     assert main(["--runs", str(store), str(extra)]) == 1
     assert "appears twice" in json.loads(capsys.readouterr().out)["detail"]
 
