@@ -107,22 +107,31 @@ def load_folds(paths: Sequence[str | Path], device: str = "cpu") -> list[Fold]:
     return out
 
 
+def _model_key(config: TrainConfig) -> str:
+    """What tells fold models apart: their whole training configuration (the same fold from another seed
+    or recipe is another model; a run and its archived copy are one model)."""
+    return json.dumps(asdict(config), sort_keys=True)
+
+
 def _entry_name(directory: str | Path, config: TrainConfig) -> str:
-    """``fold<K>``, or ``fold<K>-seed<S>`` where the archive holds fold K from another seed."""
+    """``fold<K>``, else ``fold<K>-seed<S>`` (then ``-2``, ``-3`` ...): the first name that is free in the
+    archive or holds this same model, which is then replaced."""
     from models.weights import read_manifest
 
-    held = {e.name: (e.training.get("fold"), e.training.get("seed")) for e in read_manifest(directory)}
-    plain = f"fold{config.fold}"
-    if plain not in held or held[plain] == (config.fold, config.seed):
-        return plain
-    return f"{plain}-seed{config.seed}"
+    held = {
+        e.name: _model_key(_config_from(e.training, f"{directory}: model {e.name!r}")) for e in read_manifest(directory)
+    }
+    key, plain = _model_key(config), f"fold{config.fold}"
+    names = [plain, f"{plain}-seed{config.seed}"]
+    names += (f"{names[1]}-{n}" for n in range(2, len(held) + 3))
+    return next(n for n in names if held.get(n, key) == key)
 
 
 def archive(runs: Sequence[str | Path], directory: str | Path) -> list[str]:
     """Add the best model of each run folder to the fold archive ``directory`` as ``fold<K>`` (float16),
     with its training configuration and its metrics (best validation Dice, test scores, steps, seconds).
-    Returns the names written. A fold the archive already holds with another seed is added beside it as
-    ``fold<K>-seed<S>``; the same fold and seed replaces its entry."""
+    Returns the names written. A fold the archive already holds from another seed or recipe is added
+    beside it as ``fold<K>-seed<S>``; the same model (one training configuration) replaces its entry."""
     from models.weights import save_weights
 
     for run in map(Path, runs):
@@ -185,11 +194,9 @@ def cross_validate(
         raise CrossValidationError(f"{loaded[0].source} was not trained with --folds on a folder")
     if any((c.data, c.folds, c.classes) != (first.data, first.folds, first.classes) for c in configs):
         raise CrossValidationError("the runs differ in --data, --folds or --classes")
-    # a model is known by its whole training configuration: the same fold from another seed or recipe
-    # is another model, the same configuration twice (a run and its archived copy) is one model twice
     seen: set[str] = set()
     for c in configs:
-        key = json.dumps(asdict(c), sort_keys=True)
+        key = _model_key(c)
         if key in seen:
             raise CrossValidationError(f"a fold model appears twice among the runs: fold {c.fold}, seed {c.seed}")
         seen.add(key)
