@@ -7,7 +7,7 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from models.synth import HELDOUT_RANGES, TRAIN_RANGES, make_dataset, make_sample
+from models.training.synth import HELDOUT_RANGES, TRAIN_RANGES, make_dataset, make_sample
 
 
 def test_same_seed_gives_identical_frames() -> None:

@@ -59,7 +59,7 @@ def find_pairs(root: str | Path, split: str = "train") -> list[tuple[Path, Path]
             break
     else:
         names = " or ".join(f"{a}/ + {b}/" for a, b in layouts)
-        raise DatasetLayoutError(f"{root} holds neither {names}; see models/data.py for the layouts")
+        raise DatasetLayoutError(f"{root} holds neither {names}; see models/training/data.py for the layouts")
     label_of = {_case_id(p): p for p in sorted((root / labels).glob("*.png"))}
     pairs = []
     for image in sorted((root / images).glob("*.png")):

@@ -1,6 +1,6 @@
-"""Dice of trained models on a labelled folder: ``python -m models.evaluate``; also used by training.
+"""Dice of trained models on a labelled folder: ``python -m models.training.evaluate``; also used by training.
 
-    python -m models.evaluate --test ../shared/realdata/usgra-seg/test --weights runs/a runs/b --tta
+    python -m models.training.evaluate --test ../shared/realdata/usgra-seg/test --weights runs/a runs/b --tta
 
 Each ``--weights`` is a weights folder (``DIR`` or ``DIR:NAME``; the ``best`` model of a run folder by
 default). With several, their class probabilities are averaged (an ensemble); ``--tta`` averages each
@@ -29,7 +29,7 @@ import cv2
 import numpy as np
 import torch
 
-from models.data import to_batch
+from models.training.data import to_batch
 from models.unet import UNet
 
 __all__ = [
@@ -219,7 +219,7 @@ def evaluate_ensemble(
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m models.evaluate", description=__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(prog="python -m models.training.evaluate", description=__doc__.splitlines()[0])
     p.add_argument("--test", required=True, help="folder with a test split (imagesTs/+labelsTs/ or images/+masks/)")
     p.add_argument("--weights", nargs="+", required=True, metavar="DIR[:NAME]", help="one or more models")
     p.add_argument("--tta", action="store_true", help="average each model with its mirrored input")
@@ -235,7 +235,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point: prints one JSON object; returns the exit code."""
-    from models.data import DatasetLayoutError, load_folder
+    from models.training.data import DatasetLayoutError, load_folder
     from models.weights import WeightsError
 
     ns = build_parser().parse_args(argv)

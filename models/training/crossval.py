@@ -1,4 +1,4 @@
-"""Score a cross-validation: ``python -m models.crossval --runs runs/cv_f0 ... runs/cv_f4 --test DIR``.
+"""Score a cross-validation: ``python -m models.training.crossval --runs runs/cv_f0 ... runs/cv_f4 --test DIR``.
 
 The runs are the folds of one ``neovasc train --folds N --fold K`` set on one folder. Each fold's model
 predicts the images it was validated on, so together they give one out-of-fold prediction for every image
@@ -19,7 +19,7 @@ Scores are on the models' input grid (the images letterboxed to it, labels by ne
 
 Prints one JSON object: ``oof`` (the out-of-fold scores, plain and with the largest region of every class
 kept), ``keep_largest`` (the classes where that helped), and ``test`` (``plain`` and ``post``). Dice is per
-image, each class averaged over the images where it is in the truth or the prediction (``models.evaluate``).
+image, each class averaged over the images where it is in the truth or the prediction (``models.training.evaluate``).
 """
 
 from __future__ import annotations
@@ -35,8 +35,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from models.data import DatasetLayoutError, load_folder, split_indices
-from models.evaluate import (
+from models.training.data import DatasetLayoutError, load_folder, split_indices
+from models.training.evaluate import (
     keep_largest_component,
     labels_from,
     option_problem,
@@ -45,7 +45,7 @@ from models.evaluate import (
     resize_probabilities,
     scores,
 )
-from models.train import TrainConfig, data_info
+from models.training.train import TrainConfig, data_info
 from models.unet import UNet
 
 __all__ = ["CrossValidationError", "Fold", "archive", "choose_keep_largest", "cross_validate", "load_folds", "main"]
@@ -245,7 +245,7 @@ def cross_validate(
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m models.crossval", description=__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(prog="python -m models.training.crossval", description=__doc__.splitlines()[0])
     p.add_argument(
         "--runs", nargs="+", required=True, metavar="DIR", help="the folds: run folders and/or fold archives"
     )

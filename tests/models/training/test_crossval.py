@@ -1,4 +1,5 @@
-"""Cross-validation: fixed folds, out-of-fold scoring, the largest-region post-processing."""
+"""Cross-validation on tiny generated folders: out-of-fold scoring, the test ensemble, fold archives and the
+out-of-fold choice of the largest-region post-processing."""
 
 from __future__ import annotations
 
@@ -6,13 +7,11 @@ import json
 from pathlib import Path
 
 import numpy as np
-import pytest
 from PIL import Image
 
-from models.crossval import choose_keep_largest, load_folds, main
-from models.data import split_indices
-from models.evaluate import keep_largest_component
-from models.train import TrainConfig, train
+from models.training.crossval import choose_keep_largest, load_folds, main
+from models.training.data import split_indices
+from models.training.train import TrainConfig, train
 
 TINY = {"arch": "unet_tiny", "batch_size": 2, "threads": 2, "progress": False}
 
@@ -41,40 +40,6 @@ def _two_fold_runs(tmp_path: Path, rng: np.random.Generator) -> tuple[Path, list
         train(cfg)
         runs.append(str(out))
     return data, runs
-
-
-def test_folds_partition_the_images_alike_for_every_seed() -> None:
-    splits = [split_indices(204, seed=k, val_fraction=0.15, folds=5, fold=k) for k in range(5)]
-    vals = [v for _, v in splits]
-    assert sorted(np.concatenate(vals).tolist()) == list(range(204))  # each image validated exactly once
-    assert [len(v) for v in vals] == [41, 41, 41, 41, 40]
-    for train_idx, val_idx in splits:
-        assert np.intersect1d(train_idx, val_idx).size == 0 and train_idx.size + val_idx.size == 204
-    again = split_indices(204, seed=99, val_fraction=0.15, folds=5, fold=2)[1]
-    np.testing.assert_array_equal(again, vals[2])  # --seed does not move the folds
-    # without --folds, the seed picks a 15 % share as before
-    train_idx, val_idx = split_indices(204, seed=3, val_fraction=0.15)
-    assert val_idx.size == 31 and train_idx.size == 173
-
-
-@pytest.mark.parametrize("argv", [["--folds", "1"], ["--folds", "5", "--fold", "5"], ["--folds", "-2"]])
-def test_bad_folds_are_a_usage_error(argv: list[str], capsys) -> None:
-    from models.train import main as train_main
-
-    assert train_main(["--data", "nowhere", "--quiet", *argv]) == 2
-    assert "--folds" in capsys.readouterr().err
-
-
-def test_keep_largest_component_per_class() -> None:
-    pred = np.zeros((1, 10, 10), np.uint8)
-    pred[0, 0:3, 0:3] = 1  # 9 px
-    pred[0, 6:8, 6:8] = 1  # 4 px: dropped
-    pred[0, 0:2, 7:9] = 2  # class 2 untouched when not listed
-    pred[0, 8, 0] = 2
-    out = keep_largest_component(pred, [1])
-    assert (out == 1).sum() == 9 and (out == 2).sum() == 5
-    out = keep_largest_component(pred, [1, 2])
-    assert (out == 2).sum() == 4 and out[0, 8, 0] == 0
 
 
 def test_choose_keep_largest_only_where_it_helps() -> None:
@@ -166,9 +131,9 @@ def test_models_of_one_fold_with_other_seeds_are_averaged_out_of_fold(
 ) -> None:
     import torch
 
-    from models.crossval import cross_validate
-    from models.data import load_folder
-    from models.evaluate import labels_from, probabilities, scores
+    from models.training.crossval import cross_validate
+    from models.training.data import load_folder
+    from models.training.evaluate import labels_from, probabilities, scores
 
     data, runs = _two_fold_runs(tmp_path, rng)
     extra = tmp_path / "f0_seed1"
@@ -198,64 +163,3 @@ def test_models_of_one_fold_with_other_seeds_are_averaged_out_of_fold(
     # the same model twice (one training configuration) is still an error
     assert main(["--runs", str(store), str(extra)]) == 1
     assert "appears twice" in json.loads(capsys.readouterr().out)["detail"]
-
-
-REPO = Path(__file__).parents[2]
-USGRA_TEST = REPO / ".." / "shared" / "realdata" / "usgra-seg" / "test"
-# the committed archives: (folder, epochs of 100 steps, seed of fold K minus K)
-ARCHIVES = [("usgra-seg", 40, 0), ("usgra-seg-seed2", 40, 5), ("usgra-seg-6k", 60, 0)]
-
-
-@pytest.mark.parametrize(("name", "epochs", "offset"), ARCHIVES)
-def test_a_committed_fold_archive_holds_one_recipe_on_distinct_folds(name: str, epochs: int, offset: int) -> None:
-    archive = REPO / "crossval" / name
-    folds = load_folds([archive])  # every file's sha256 is checked against the manifest
-    assert folds, f"crossval/{name} lists no fold model"
-    recorded = json.loads((archive / "scores_tta.json").read_text())
-    assert json.loads((archive / "scores_plain.json").read_text())["folds"] == recorded["folds"]
-    assert recorded["folds"] == sorted(f.config.fold for f in folds)  # the record covers the archive
-    recipe = {(f.config.arch, f.config.classes, f.config.input_size, f.config.epochs, f.config.steps_per_epoch,
-               f.config.augment, f.config.ema, f.config.folds) for f in folds}  # fmt: skip
-    assert recipe == {("unet_base", 2, "128x128", epochs, 100, "affine", None, 5)}
-    assert len({f.config.fold for f in folds}) == len(folds)
-    assert all(f.config.seed == f.config.fold + offset for f in folds)
-    # stored as float16, loaded into float32 models
-    assert all(str(next(f.model.parameters()).dtype) == "torch.float32" for f in folds)
-
-
-@pytest.mark.skipif(not USGRA_TEST.is_dir(), reason="needs ../shared/realdata/usgra-seg")
-@pytest.mark.parametrize("name", [a[0] for a in ARCHIVES])
-def test_a_committed_fold_archive_scores_the_test_set_as_recorded(name: str) -> None:
-    import torch
-
-    from models.data import load_folder
-    from models.evaluate import labels_from, probabilities, scores
-
-    archive = REPO / "crossval" / name
-    torch.set_num_threads(2)
-    folds = load_folds([archive])
-    recorded = json.loads((archive / "scores_plain.json").read_text())["test"]["plain"]
-    images, labels = load_folder(USGRA_TEST, tuple(folds[0].model.args.input_size), split="test")
-    mean = sum(probabilities(f.model, images) for f in folds) / len(folds)
-    got = scores(labels_from(mean), labels, 2)
-    # the ensemble's test Dice, recomputed from the float16 files (another CPU may flip a few pixels)
-    assert got["dice"] == pytest.approx(recorded["dice"], abs=2e-3)
-    for cls in ("1", "2"):
-        assert got["dice_per_class"][cls] == pytest.approx(recorded["dice_per_class"][cls], abs=3e-3)
-
-
-@pytest.mark.skipif(not USGRA_TEST.is_dir(), reason="needs ../shared/realdata/usgra-seg")
-def test_the_figure_of_record_scores_the_test_set_as_recorded() -> None:
-    """The ten models of ``usgra-seg`` and ``usgra-seg-seed2`` (two a fold), re-scored with TTA."""
-    import torch
-
-    from models.crossval import cross_validate
-
-    torch.set_num_threads(2)
-    recorded = json.loads((REPO / "crossval" / "usgra-seg-seed2" / "scores_both_tta.json").read_text())
-    got = cross_validate([REPO / "crossval" / "usgra-seg", REPO / "crossval" / "usgra-seg-seed2"], USGRA_TEST, tta=True)
-    assert got["models_per_fold"] == recorded["models_per_fold"] == {str(k): 2 for k in range(5)}
-    assert got["keep_largest"] == recorded["keep_largest"]
-    assert got["oof"]["plain"]["dice"] == pytest.approx(recorded["oof"]["plain"]["dice"], abs=2e-3)
-    assert got["test"]["plain"]["dice"] == pytest.approx(recorded["test"]["plain"]["dice"], abs=2e-3)
-    assert recorded["test"]["plain"]["dice"] >= 0.75  # the aim of the real-anatomy check

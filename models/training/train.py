@@ -1,11 +1,12 @@
-"""Train the segmentation U-Net: ``python -m models.train`` or ``neovasc train``.
+"""Train the segmentation U-Net: ``python -m models.training.train`` or ``neovasc train``.
 
-Data: ``--data synth`` (frames from ``models.synth``, cached in memory) or a folder (see ``models.data``).
-Validation Dice is computed every epoch (unless ``--val-fraction 0`` trains on every image of a folder,
-when the last epoch is the result); each epoch writes ``last`` and (when better) ``best`` weights to
-``--out`` through ``save_weights`` (MANIFEST.json with sha256), with ``config.json`` and ``metrics.json``
-(the per-epoch history) beside them. ``--init DIR`` fine-tunes from a weights directory (the shipped
-``weights/`` or a run folder); ``--export DIR --name NAME`` adds the best model to another weights folder.
+Data: ``--data synth`` (frames from ``models.training.synth``, cached in memory) or a folder (see
+``models.training.data``). Validation Dice is computed every epoch (unless ``--val-fraction 0`` trains on
+every image of a folder, when the last epoch is the result); each epoch writes ``last`` and (when better)
+``best`` weights to ``--out`` through ``save_weights`` (MANIFEST.json with sha256), with ``config.json``
+and ``metrics.json`` (the per-epoch history) beside them. ``--init DIR`` fine-tunes from a weights
+directory (the shipped ``weights/`` or a run folder); ``--export DIR --name NAME`` adds the best model to
+another weights folder.
 """
 
 from __future__ import annotations
@@ -25,10 +26,10 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from models import synth
-from models.augment import AUGMENTATIONS, augment
-from models.data import load_folder, split_indices, to_batch
-from models.evaluate import evaluate, option_problem, parse_size
+from models.training import synth
+from models.training.augment import AUGMENTATIONS, augment
+from models.training.data import load_folder, split_indices, to_batch
+from models.training.evaluate import evaluate, option_problem, parse_size
 from models.unet import MODEL_REGISTRY, UNet, UNetArgs, build_model
 from models.weights import load_model, save_weights
 
@@ -53,7 +54,7 @@ class TrainConfig:
     val_count: int = 200
     val_fraction: float = 0.15
     folds: int = 0  # > 1: cross-validation, the folder's images split into this many folds...
-    fold: int = 0  # ...of which this one validates (see models.data.FOLD_SPLIT_SEED)
+    fold: int = 0  # ...of which this one validates (see models.training.data.FOLD_SPLIT_SEED)
     test_count: int = 300
     texture_dir: str | None = None
     augment: str = "basic"

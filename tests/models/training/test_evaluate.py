@@ -1,4 +1,5 @@
-"""``python -m models.evaluate``: Dice of one model or an ensemble on a labelled folder."""
+"""``python -m models.training.evaluate``: Dice of one model or an ensemble on a labelled folder, and the
+scoring helpers training shares with it (Dice, small-region and largest-region post-processing, flip averaging)."""
 
 from __future__ import annotations
 
@@ -9,9 +10,17 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from models.data import letterbox_labels
-from models.evaluate import global_dice_per_class, labels_from, main, resize_probabilities, scores
-from models.train import TrainConfig, train
+from models.training.data import letterbox_labels
+from models.training.evaluate import (
+    dice_per_class,
+    global_dice_per_class,
+    keep_largest_component,
+    labels_from,
+    main,
+    resize_probabilities,
+    scores,
+)
+from models.training.train import TrainConfig, train
 
 TINY = {"arch": "unet_tiny", "batch_size": 2, "threads": 2, "progress": False}
 
@@ -88,3 +97,54 @@ def test_evaluate_cli_reports_a_missing_model_as_a_json_error(tmp_path: Path, rn
     data = _folder(tmp_path / "data", rng, cases=1)
     assert main(["--test", str(data), "--weights", str(tmp_path / "nowhere")]) == 1
     assert json.loads(capsys.readouterr().out)["error"] == "ModelNotFoundError"
+
+
+def test_dice_per_class() -> None:
+    truth = np.zeros((2, 4, 4), np.uint8)
+    truth[:, :2] = 1
+    pred = truth.copy()
+    pred[1] = 0
+    scores = dice_per_class(pred, truth, classes=2)
+    assert scores[1] == pytest.approx(0.5) and scores[2] is None
+
+
+def test_drop_small_components_keeps_large_regions_per_class() -> None:
+    from models.training.evaluate import drop_small_components
+
+    pred = np.zeros((1, 20, 20), np.uint8)
+    pred[0, 2:10, 2:10] = 1  # 64 px: kept
+    pred[0, 15:17, 15:17] = 1  # 4 px: dropped
+    pred[0, 12:14, 2:4] = 2  # 4 px of another class: dropped
+    out = drop_small_components(pred, classes=2, min_fraction=0.05)  # 20 px
+    assert (out[0, 2:10, 2:10] == 1).all() and out.sum() == 64
+    assert (drop_small_components(pred, 2, 0.0) == pred).all()
+    assert pred[0, 15, 15] == 1  # the input is not changed
+
+
+def test_keep_largest_component_per_class() -> None:
+    pred = np.zeros((1, 10, 10), np.uint8)
+    pred[0, 0:3, 0:3] = 1  # 9 px
+    pred[0, 6:8, 6:8] = 1  # 4 px: dropped
+    pred[0, 0:2, 7:9] = 2  # class 2 untouched when not listed
+    pred[0, 8, 0] = 2
+    out = keep_largest_component(pred, [1])
+    assert (out == 1).sum() == 9 and (out == 2).sum() == 5
+    out = keep_largest_component(pred, [1, 2])
+    assert (out == 2).sum() == 4 and out[0, 8, 0] == 0
+
+
+def test_flip_averaging_is_mirror_symmetric_on_a_mirror_symmetric_image() -> None:
+    import torch
+
+    from models.training.evaluate import predict_labels
+    from models.unet import build_model
+
+    torch.manual_seed(0)
+    model = build_model("unet_tiny")
+    half = np.random.default_rng(0).integers(0, 256, (2, 128, 64, 1), dtype=np.uint8).repeat(3, axis=3)
+    sym = np.concatenate([half, half[:, :, ::-1]], axis=2)  # (2, 128, 128, 3), mirror-symmetric
+    plain, tta = predict_labels(model, sym), predict_labels(model, sym, tta=True)
+    assert plain.shape == tta.shape == (2, 128, 128)
+    # A mirror-symmetric image gives mirror-symmetric averaged probabilities.
+    assert (tta == tta[:, :, ::-1]).mean() > 0.99
+    assert plain.dtype == np.uint8
