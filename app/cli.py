@@ -1,5 +1,5 @@
 """The ``neovasc`` command line: ``grade`` a batch of inputs, ``serve`` the HTTP API, print the ``schema``,
-``train`` the tendon model (delegated to ``models.train``).
+``train`` the tendon model (delegated to ``models.training.train``).
 
 Thin by design: it parses arguments and calls the same ``analyze`` as the HTTP API. A failed input
 is reported as an ``ok: false`` line and skipped; the exit code is 1 when any input failed and 2 for
@@ -23,10 +23,10 @@ from app import __version__
 from app.config import Settings, get_settings
 from app.errors import NeovascError, OutputError, as_neovasc_error, error_line
 from app.pipeline import AnalyzeOptions, RoiSpec, run_analysis
-from app.pipeline.artifacts import VideoRecorder, curve_image, overlay_image, png_bytes
-from app.pipeline.report import csv_text, failure_result, write_mask_png
-from app.pipeline.run import Analysis, limits_from
-from app.schemas import Result, WarningInfo
+from app.pipeline.outputs import CURVE, MASK, OVERLAY, SC, SR, OutputRequest, VideoRecorder, csv_text, render
+from app.pipeline.report import failure_result
+from app.pipeline.run import limits_from
+from app.schemas import Result
 
 log = logging.getLogger("neovasc")
 
@@ -37,6 +37,10 @@ KNOWN_SUFFIXES = {
     ".mp4", ".m4v", ".mov", ".avi", ".mkv", ".webm",
 }  # fmt: skip
 EXIT_OK, EXIT_INPUT_FAILED, EXIT_USAGE = 0, 1, 2
+TRAINING_ABSENT = (
+    "this installation has no training code (the service image leaves models/training out); train in a source "
+    "checkout (`pip install -e .`, then `neovasc train --help`) and point NEOVASC_WEIGHTS_DIR at the weights it writes"
+)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -95,7 +99,7 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("what", choices=("count",), help="count: the Doppler counting backends (cuda_ops)")
     bench.add_argument("options", nargs=argparse.REMAINDER, help="passed on, e.g. --json --quick")
 
-    # Listed here for --help; main() hands everything after "train" to models.train unparsed.
+    # Listed here for --help; main() hands everything after "train" to models.training.train unparsed.
     commands.add_parser("train", help="train the tendon model: 'neovasc train --help'", add_help=False)
     return parser
 
@@ -119,13 +123,10 @@ def _add_run_options(command: argparse.ArgumentParser) -> None:
     )
 
 
-def _options(args: argparse.Namespace, settings: Settings, roi: RoiSpec | None) -> AnalyzeOptions:
+def _options(args: argparse.Namespace, roi: RoiSpec | None) -> AnalyzeOptions:
+    """Per-call options; a device or backend not given falls to NEOVASC_DEVICE / NEOVASC_BACKEND in analyze."""
     return AnalyzeOptions(
-        roi=roi,
-        device=args.device or settings.device,
-        backend=args.backend or settings.backend,
-        every=args.every,
-        max_frames=args.max_frames,
+        roi=roi, device=args.device, backend=args.backend, every=args.every, max_frames=args.max_frames
     )
 
 
@@ -161,50 +162,46 @@ def _unique_stem(stem: str, used: set[str]) -> str:
 
 def _grade_one(path: Path, options: AnalyzeOptions, settings: Settings, args, used: set[str]) -> Result:
     stem = _unique_stem(path.stem, used)
+    request = OutputRequest(
+        masks=args.masks is not None, overlays=args.overlays is not None, dicom=args.dicom_out is not None
+    )
     video = None
     if args.overlays is not None:
         args.overlays.mkdir(parents=True, exist_ok=True)
-        video = VideoRecorder(args.overlays / f"{stem}.mp4")
+        video = VideoRecorder(args.overlays / f"{stem}.mp4")  # streamed to disk while the clip is graded
     try:
         with video or contextlib.nullcontext():
             analysis = run_analysis(path, options, None, settings, observer=video)
+        rendered = render(analysis, request)
     except Exception as exc:  # every input gets a line; the batch goes on
         error = as_neovasc_error(exc)
         if not isinstance(exc, NeovascError):
             log.error("unexpected %s on one input", type(exc).__name__, exc_info=exc)
         return failure_result(path.name, error)
+    result = analysis.result
+    result.warnings.extend(rendered.warnings)
     try:
-        _write_outputs(path, stem, analysis, args)
+        for name, data in rendered.files.items():
+            target = _output_path(name, stem, args)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(data)
     except OSError as exc:  # a full disk or a read-only folder: this input failed, the batch goes on
         why = exc.strerror or type(exc).__name__
         return failure_result(
             path.name, OutputError(f"an output file (--masks, --overlays, --dicom-out) could not be written: {why}")
         )
-    return analysis.result
+    return result
 
 
-def _write_outputs(path: Path, stem: str, analysis: Analysis, args) -> None:
-    """``--masks``, ``--overlays`` and ``--dicom-out`` files of one graded input."""
-    if args.masks is not None:
-        write_mask_png(args.masks / f"{stem}.png", analysis.roi_mask)
-    overlay = overlay_image(analysis) if args.overlays is not None or args.dicom_out is not None else None
-    if args.overlays is not None:
-        (args.overlays / f"{stem}.png").write_bytes(png_bytes(overlay))
-        curve = curve_image(analysis)
-        if curve is not None:
-            (args.overlays / f"{stem}.curve.png").write_bytes(png_bytes(curve))
-    if args.dicom_out is not None:
-        why = "the input is not DICOM" if analysis.result.source.format != "dicom" else None
-        if why is None:
-            from app.pipeline.dicom_out import write_dicom_report  # highdicom, only when asked for
-
-            try:
-                write_dicom_report(path, analysis.result, overlay, args.dicom_out, stem)
-            except NeovascError as exc:
-                why = exc.message
-        if why is not None:
-            message = f"--dicom-out: no DICOM report written: {why}"
-            analysis.result.warnings.append(WarningInfo(code="dicom_out_not_written", message=message))
+def _output_path(name: str, stem: str, args: argparse.Namespace) -> Path:
+    """Where the command line puts each rendered output of input ``stem``."""
+    return {
+        MASK: lambda: args.masks / f"{stem}.png",
+        OVERLAY: lambda: args.overlays / f"{stem}.png",
+        CURVE: lambda: args.overlays / f"{stem}.curve.png",
+        SR: lambda: args.dicom_out / f"{stem}.sr.dcm",
+        SC: lambda: args.dicom_out / f"{stem}.sc.dcm",
+    }[name]()
 
 
 def _cmd_grade(args: argparse.Namespace, settings: Settings, stdout: TextIO) -> int:
@@ -219,7 +216,7 @@ def _cmd_grade(args: argparse.Namespace, settings: Settings, stdout: TextIO) -> 
             roi = RoiSpec.from_mask_image(args.roi_mask, limits_from(settings))
         except NeovascError as exc:
             build_parser().error(f"--roi-mask: {exc.message}")
-    options = _options(args, settings, roi)
+    options = _options(args, roi)
     inputs = list(_expand(args.paths))
     if not inputs:
         build_parser().error("no input files found under the given paths")
@@ -255,7 +252,7 @@ def _cmd_compare(args: argparse.Namespace, settings: Settings, stdout: TextIO) -
         if path.is_dir():
             build_parser().error(f"compare takes two files, {path.name!r} is a directory")
     try:
-        before, after = _options(args, settings, args.roi_before), _options(args, settings, args.roi_after)
+        before, after = _options(args, args.roi_before), _options(args, args.roi_after)
         comparison = compare_paths(args.before, args.after, before, after, settings)
     except NeovascError as exc:  # the message names the side that failed
         stdout.write(json.dumps({"ok": False, "error": error_line(exc)}) + "\n")
@@ -283,6 +280,17 @@ def _cmd_bench(args: argparse.Namespace) -> int:
     return bench_count(args.options)
 
 
+def _cmd_train(argv: list[str]) -> int:
+    try:
+        from models.training.train import main as train_main  # torch-heavy import, only for training
+    except ModuleNotFoundError as exc:
+        if not (exc.name or "").startswith("models.training"):
+            raise  # a missing dependency names itself
+        print(json.dumps({"ok": False, "error": {"code": "usage_error", "message": TRAINING_ABSENT}}), file=sys.stderr)
+        return EXIT_USAGE
+    return train_main(argv)
+
+
 def _settings() -> Settings:
     try:
         return get_settings()
@@ -294,9 +302,7 @@ def _settings() -> Settings:
 def main(argv: Sequence[str] | None = None, stdout: TextIO | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["train"]:
-        from models.train import main as train_main  # torch-heavy import, only for training
-
-        return train_main(argv[1:])
+        return _cmd_train(argv[1:])
     args = build_parser().parse_args(argv)
     if args.command == "bench":
         return _cmd_bench(args)

@@ -20,6 +20,7 @@ from app.errors import InvalidRequest, NeovascError, as_neovasc_error
 from app.pipeline import AnalyzeOptions, analyze
 from app.pipeline.run import Segmenter
 from app.schemas import Result, Summary, WarningInfo, _Model
+from app.warning_codes import warning
 
 log = logging.getLogger("neovasc")
 
@@ -218,32 +219,30 @@ def _warnings(before: Result, after: Result) -> list[WarningInfo]:
     first, second = before.summary, after.summary
     if first.grade_scale != second.grade_scale:
         warnings.append(
-            WarningInfo(
-                code="different_scales",
-                message=f"headline grades are on different scales (before {first.grade_scale}, after "
+            warning(
+                "different_scales",
+                f"headline grades are on different scales (before {first.grade_scale}, after "
                 f"{second.grade_scale}): no headline grade change; compare `change.grades` instead",
             )
         )
     if before.roi is not None and after.roi is not None and before.roi.source != after.roi.source:
         warnings.append(
-            WarningInfo(
-                code="roi_source_differs",
-                message=f"the region was drawn by different sources (before {before.roi.source}, after "
+            warning(
+                "roi_source_differs",
+                f"the region was drawn by different sources (before {before.roi.source}, after "
                 f"{after.roi.source}): the colour fractions measure different areas",
             )
         )
     uncalibrated = [side for side, r in (("before", before), ("after", after)) if r.calibration is None]
     if uncalibrated:
         which = "both studies are" if len(uncalibrated) == 2 else f"the {uncalibrated[0]} study is"
-        warnings.append(
-            WarningInfo(code="uncalibrated", message=f"{which} uncalibrated: thickness change not computable")
-        )
+        warnings.append(warning("uncalibrated", f"{which} uncalibrated: thickness change not computable"))
     modes = [r.doppler.mode if r.doppler is not None else "none" for r in (before, after)]
     if "none" not in modes and modes[0] != modes[1]:
         warnings.append(
-            WarningInfo(
-                code="different_doppler_mode",
-                message=f"Doppler modes differ (before {modes[0]}, after {modes[1]}): power Doppler shows slow "
+            warning(
+                "different_doppler_mode",
+                f"Doppler modes differ (before {modes[0]}, after {modes[1]}): power Doppler shows slow "
                 "flow that colour flow Doppler misses, so the colour fractions are not directly comparable",
             )
         )

@@ -9,6 +9,9 @@ from typing import Literal
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from app.schemas import GradeScale
+from cuda_ops.lut import DEFAULT_CHROMA_THRESHOLD
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -24,12 +27,12 @@ class Settings(BaseSettings):
     weights_dir: Path = REPO_ROOT / "weights"
 
     # Classification and grading (see docs/grading.md for the sources).
-    chroma_threshold: int = Field(40, ge=0, le=254)
+    chroma_threshold: int = Field(DEFAULT_CHROMA_THRESHOLD, ge=0, le=254)
     min_vessel_px: int = Field(5, ge=1)  # uncalibrated inputs; calibrated ones use min_vessel_mm2
     min_vessel_mm2: float = Field(0.05, gt=0.0)
     band_mm: float = Field(2.0, gt=0.0, le=20.0)  # peritendinous band width, calibrated inputs
     band_px: int = Field(20, ge=0, le=500)  # ... and on uncalibrated ones (0: no band)
-    grade_scale: Literal["modified_ohberg", "colour_fraction_grade"] = "modified_ohberg"
+    grade_scale: GradeScale = "modified_ohberg"
 
     # Limits checked before pixel data is decoded (see docs/architecture.md).
     max_upload_bytes: int = Field(512 * 1024 * 1024, ge=1)

@@ -12,6 +12,8 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 RESULT_SCHEMA = "neovasc.result/1"
+# The named grading scales (docs/grading.md); each is a field of `Grades`.
+GradeScale = Literal["modified_ohberg", "colour_fraction_grade"]
 
 
 class _Model(BaseModel):

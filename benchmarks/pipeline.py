@@ -1,10 +1,10 @@
 """End-to-end grading speed: ``analyze`` over whole clips, with the time of each step.
 
 Clips are made here: an H.264 MP4 and a JPEG-baseline US multi-frame DICOM of synthetic tendon frames
-(``models.synth``, colour flow painted in the tendon) scaled to ``--size``, ``--frames`` long. Each clip
+(``models.training.synth``, colour flow painted in the tendon) scaled to ``--size``, ``--frames`` long. Each clip
 is graded with a drawn rectangle (no model) and with the shipped tendon model, ``--repeats`` times;
 the table gives the median frames per second of the whole call and the median milliseconds per frame
-of each step (``Result.timing_ms``: decode, screen, segment, count, grade), so it shows which step
+of each step (``Result.timing_ms``: decode, screen, segment, count, select, grade), so it shows which step
 bounds a clip's grading on this machine.
 
     python benchmarks/pipeline.py [--frames 120] [--size 600x800] [--repeats 3] [--json]
@@ -23,9 +23,9 @@ import numpy as np
 
 from app.config import Settings
 from app.pipeline import AnalyzeOptions, RoiSpec, analyze
-from models.synth import make_sample
+from models.training.synth import make_sample
 
-STEPS = ("decode", "screen", "segment", "count", "grade")
+STEPS = ("decode", "screen", "segment", "count", "select", "grade")
 
 
 def _frames(n: int, height: int, width: int) -> np.ndarray:

@@ -21,7 +21,7 @@ import pydicom
 from pydicom import examples
 from pydicom.pixels import apply_color_lut, pixel_array
 
-from app.pipeline.screen import find_screen
+from app.pipeline.screen.parse import find_screen
 
 REPO = Path(__file__).resolve().parents[1]
 REALDATA = REPO.parent / "shared" / "realdata" / "dicom"

@@ -18,7 +18,7 @@ from pathlib import Path
 import torch
 
 from models import TendonSegmenter
-from models.synth import make_dataset
+from models.training.synth import make_dataset
 from models.transforms import preprocess
 
 REPO = Path(__file__).resolve().parents[1]

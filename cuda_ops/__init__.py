@@ -10,7 +10,8 @@ This package never imports ``app`` or ``models``.
 
 from .dispatch import AUTO_ORDER, BACKENDS, BackendUnavailable, CountInputError, available_backends, count_doppler
 from .lut import DEFAULT_CHROMA_THRESHOLD, DopplerLUT, chroma_as_table, chroma_lut, table_lut
-from .pipeline import count_clip, labels_bbox
+from .reference import doppler_mask
+from .stream import count_clip, labels_bbox
 from .types import MAX_LABELS, SUM_RTOL, FrameCounts
 
 __all__ = [
@@ -28,6 +29,7 @@ __all__ = [
     "chroma_lut",
     "count_clip",
     "count_doppler",
+    "doppler_mask",
     "labels_bbox",
     "table_lut",
 ]

@@ -1,6 +1,6 @@
 """Fused CPU counting kernel (numba): each labelled row span read once, on every core.
 
-Why it is shaped this way (measured on 2-core Zen 4 and Zen 5 machines, see ``docs/benchmarks.md``):
+Why it is shaped this way (figures in ``docs/benchmarks.md``):
 
 * Pixels outside each row's labelled span are never read. The span of non-zero labels and the
   runs of one label within it are found once per label-map row (``label_runs``: once per call for
@@ -21,8 +21,6 @@ Why it is shaped this way (measured on 2-core Zen 4 and Zen 5 machines, see ``do
   with more than ``MAX_RUNS`` runs (noisy label maps) test labels instead: the largest label takes
   the span when every pixel is labelled and each other label present moves its share out (0.10
   ns/pixel per label). Sums go through int32 in pieces of ``_SEGMENT`` pixels, which cannot overflow.
-  (Tried and slower: one loop fusing classification and sums, sums over Doppler pixels only,
-  one pass summing three labels at once; see ``docs/benchmarks.md``.)
 * A table LUT needs a gather that does not vectorise; it runs only on labelled pixels whose chroma
   reaches the lowest chroma any Doppler cell of the table can hold (exact: no colour below it can be
   Doppler), and skips 64-pixel blocks without candidates.

@@ -98,7 +98,7 @@ def check_inputs(frames: torch.Tensor, labels: torch.Tensor, mask_frames: Sequen
         raise CountInputError(f"mask_frames {bad} out of range for {n} frames")
 
 
-def resolve_device(frames: torch.Tensor, device: str | torch.device | None) -> torch.device:
+def target_device(frames: torch.Tensor, device: str | torch.device | None) -> torch.device:
     """Where to count: ``device``, or where ``frames`` are; CUDA without a GPU raises :class:`BackendUnavailable`."""
     target = frames.device if device is None else torch.device(device)
     if target.type == "cuda" and not torch.cuda.is_available():
@@ -133,7 +133,7 @@ def count_doppler(
     frames_t = _as_tensor(frames, "frames")
     labels_t = _as_tensor(labels, "labels")
     check_inputs(frames_t, labels_t, mask_frames)
-    target = resolve_device(frames_t, device)
+    target = target_device(frames_t, device)
     frames_t, labels_t = frames_t.to(target), labels_t.to(target)
     if backend != "auto":
         return _run_explicit(backend, target, frames_t, labels_t, lut, mask_frames)

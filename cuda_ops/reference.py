@@ -51,6 +51,15 @@ def doppler_masks(
     return masks
 
 
+def doppler_mask(frame: np.ndarray, labels: np.ndarray, lut: DopplerLUT) -> np.ndarray:
+    """``(H, W) bool``: the labelled pixels of one ``(H, W, 3) uint8 RGB`` frame that ``lut`` calls Doppler.
+
+    The same classification every backend's ``masks`` come from, for a frame counted earlier whose mask
+    was not asked for then.
+    """
+    return doppler_masks(torch.from_numpy(frame[None]), torch.from_numpy(labels[None]), lut, (0,))[0]
+
+
 def count_reference(
     frames: torch.Tensor,
     labels: torch.Tensor,

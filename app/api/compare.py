@@ -10,9 +10,9 @@ from app.compare import Comparison, Side, compare, side_error
 from app.pipeline import RoiSpec
 from app.schemas import Result
 
-from .grade import FILE_HELP, grade_upload, read_roi
 from .problems import PROBLEM_RESPONSES
 from .state import ServiceState, State
+from .uploads import FILE_HELP, grade_upload, read_roi
 
 router = APIRouter(prefix="/v1", tags=["comparison"])
 

@@ -13,7 +13,7 @@ from .store import MEDIA_TYPES
 
 router = APIRouter(prefix="/v1", tags=["results"])
 
-Name = Literal["overlay.png", "curve.png", "overlay.mp4"]
+Name = Literal["overlay.png", "curve.png", "overlay.mp4", "sr.dcm", "sc.dcm"]
 
 
 @router.get(
@@ -23,11 +23,13 @@ Name = Literal["overlay.png", "curve.png", "overlay.mp4"]
         200: {"content": {media: {} for media in sorted(set(MEDIA_TYPES.values()))}, "description": "The file"},
     },
     response_class=Response,
-    summary="An overlay image, curve or video of a graded upload (POST /v1/grade with overlays=true)",
+    summary="A rendered output of a graded upload (POST /v1/grade with overlays=true or dicom_report=true)",
 )
 async def result_file(
     state: State,
     result_id: Annotated[str, Path(pattern="^[0-9a-f]{32}$", description="`id` of the Result")],
-    name: Annotated[Name, Path(description="overlay.png, curve.png (clips) or overlay.mp4 (clips)")],
+    name: Annotated[
+        Name, Path(description="overlay.png, curve.png (clips), overlay.mp4 (clips), sr.dcm or sc.dcm (DICOM report)")
+    ],
 ) -> Response:
     return Response(state.store.get(result_id, name), media_type=MEDIA_TYPES[name])

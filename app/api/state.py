@@ -13,8 +13,8 @@ from fastapi import Depends, Request
 
 from app.config import Settings
 from app.errors import NeovascError
-from app.pipeline.run import Segmenter
-from app.segmenter import load_tendon_model
+from app.pipeline.device import resolve_device
+from app.pipeline.segmenter import Segmenter, installed_model
 
 from .store import ResultStore
 
@@ -24,9 +24,12 @@ T = TypeVar("T")
 
 @dataclass
 class ServiceState:
-    """Built once at start-up. ``model_error`` says why a listed model could not be loaded."""
+    """Built once at start-up: the device every request counts and segments on, the tendon model on it
+    (the same loader as the command line and Python), and ``model_error``, why a listed model could not
+    be loaded."""
 
     settings: Settings
+    device: str = "cpu"
     segmenter: Segmenter | None = None
     model_error: NeovascError | None = None
     pool: ThreadPoolExecutor = field(init=False)
@@ -41,8 +44,9 @@ class ServiceState:
     @classmethod
     def start(cls, settings: Settings) -> ServiceState:
         try:
-            return cls(settings=settings, segmenter=load_tendon_model(settings))
-        except NeovascError as exc:
+            device = resolve_device(settings.device)
+            return cls(settings=settings, device=device, segmenter=installed_model(settings.weights_dir, device))
+        except NeovascError as exc:  # requests then fail with this error; /readyz says why
             log.error("tendon model not loaded: %s", exc.message)
             return cls(settings=settings, model_error=exc)
 

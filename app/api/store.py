@@ -1,4 +1,5 @@
-"""The service's short-lived store of rendered outputs (overlay PNG, curve PNG, overlay MP4) by result id.
+"""The service's short-lived store of rendered outputs (overlay PNG, curve PNG, overlay MP4, DICOM SR
+and SC) by result id.
 
 In memory and bounded by bytes: the least recently used results are dropped first once the total passes
 ``NEOVASC_RESULT_STORE_MB``, so a busy service never grows without bound. Ids are random (no patient data,
@@ -13,7 +14,13 @@ from collections import OrderedDict
 
 from app.errors import ResultNotFound
 
-MEDIA_TYPES = {"overlay.png": "image/png", "curve.png": "image/png", "overlay.mp4": "video/mp4"}
+MEDIA_TYPES = {
+    "overlay.png": "image/png",
+    "curve.png": "image/png",
+    "overlay.mp4": "video/mp4",
+    "sr.dcm": "application/dicom",
+    "sc.dcm": "application/dicom",
+}
 
 
 class ResultStore:

@@ -9,8 +9,8 @@ from pathlib import Path
 import numpy as np
 
 from app.errors import InvalidROI, NeovascError
-
-from .decode import Limits, decode
+from app.pipeline.decode import Limits, decode
+from app.pipeline.geometry import Rect
 
 _RECT = re.compile(r"^\s*(-?\d+)\s*,\s*(-?\d+)\s*,\s*(-?\d+)\s*,\s*(-?\d+)\s*$")
 
@@ -19,7 +19,7 @@ _RECT = re.compile(r"^\s*(-?\d+)\s*,\s*(-?\d+)\s*,\s*(-?\d+)\s*,\s*(-?\d+)\s*$")
 class RoiSpec:
     """A rectangle (half-open pixel bounds, x0 <= x < x1, y0 <= y < y1) or an ``(H, W) bool`` mask."""
 
-    rect: tuple[int, int, int, int] | None = None
+    rect: Rect | None = None
     mask: np.ndarray | None = None
 
     def __post_init__(self) -> None:

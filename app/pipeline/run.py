@@ -1,34 +1,46 @@
-"""``analyze``: the one place that runs the pipeline steps in order.
+"""``analyze``: the one place that runs the pipeline, each step a call with typed inputs and outputs.
 
-decode -> screen -> ROI (user) or segment (model) -> count -> grade -> report. The HTTP API, the command
-line and Python callers all come through here; none re-implements a step.
+decode -> screen + region + count (one pass over the frames: :func:`scan_clip`) -> select -> grade ->
+Result. The HTTP API, the command line and Python callers all come through here; none re-implements
+a step. Device and counting backend are resolved once here and given to the tendon model and the
+counter alike.
 """
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
 import cuda_ops
+from app import __version__
 from app.config import Settings, get_settings
 from app.errors import BackendUnavailable
-from app.schemas import FrameMeasure, ModelInfo, Result, Roi
-
-from .decode import Calibration, Limits, Source, decode
-from .device import resolve_device
-from .grade import Grading, GradingConfig, grade_frame
-from .labels import LABEL_BAND, LABEL_TENDON
-from .measure import area_mm2, thickness_mm, vessel_min_px, weighted
-from .quality import Facts, doppler_outside_boxes, warnings_for
-from .report import Extras, bbox, build_result
-from .roi import RoiSpec
-from .scan import Batch, Scan, Segmenter, box_fractions, frame_step, label_fractions
-from .screen import Screen
-from .selection import clip_stats, flash_frames, select_frame
+from app.pipeline.decode import Clip, Limits, Source, decode
+from app.pipeline.device import resolve_device
+from app.pipeline.grading.quality import facts_of, warnings_for
+from app.pipeline.grading.scales import Grading
+from app.pipeline.grading.summary import GradeParams, grade_selected, summarise
+from app.pipeline.measure.scan import (
+    Candidate,
+    Counter,
+    Observer,
+    RegionFinder,
+    Scan,
+    ScanParams,
+    classified,
+    frame_again,
+    frame_step,
+    scan_clip,
+)
+from app.pipeline.measure.selection import Selection, select
+from app.pipeline.report import calibration_section, doppler_section, roi_section, source_facts
+from app.pipeline.roi import RoiSpec
+from app.pipeline.segmenter import Segmenter, tendon_model
+from app.pipeline.timing import Timer
+from app.schemas import ModelInfo, Result
+from app.warning_codes import warning
 
 __all__ = ["Analysis", "AnalyzeOptions", "Segmenter", "analyze", "limits_from", "run_analysis"]
 
@@ -39,21 +51,22 @@ class AnalyzeOptions:
 
     Attributes:
         roi: a user-drawn region; without it the tendon model draws one on every frame.
-        device, backend: where and how to count (``auto`` by default).
+        device, backend: where and how to count and segment; None takes ``settings.device`` /
+            ``settings.backend`` (``NEOVASC_DEVICE``, ``NEOVASC_BACKEND``), ``"auto"`` picks CUDA when present.
         every: measure every ``every``-th frame of a clip (1: all).
         max_frames: measure at most this many frames, evenly spaced (widens ``every``); None: no cap.
     """
 
     roi: RoiSpec | None = None
-    device: str = "auto"
-    backend: str = "auto"
+    device: str | None = None
+    backend: str | None = None
     every: int = 1
     max_frames: int | None = None
 
 
 @dataclass(frozen=True, eq=False)
 class Analysis:
-    """A Result with the arrays behind it (for masks, overlays and DICOM outputs)."""
+    """A Result with the arrays behind it, for the outputs (masks, overlays, DICOM SR and SC)."""
 
     result: Result
     frame: np.ndarray  # (H, W, 3) uint8 RGB, the selected frame
@@ -62,19 +75,7 @@ class Analysis:
     grading: Grading
     band_mask: np.ndarray | None = None  # (H, W) bool, the peritendinous band inside the box
     box_mask: np.ndarray | None = None  # (H, W) bool, where Doppler is counted; None without a located box
-
-
-class _Timer:
-    def __init__(self) -> None:
-        self.ms: dict[str, float] = {}
-
-    @contextmanager
-    def step(self, name: str) -> Iterator[None]:
-        start = time.perf_counter()
-        try:
-            yield
-        finally:
-            self.ms[name] = self.ms.get(name, 0.0) + (time.perf_counter() - start) * 1000.0
+    dicom_header: Any = None  # the DICOM input's header (no pixel data), for the DICOM outputs only
 
 
 def limits_from(settings: Settings) -> Limits:
@@ -96,8 +97,8 @@ def analyze(
 ) -> Result:
     """Grade one input (path, bytes, RGB array or Clip). Raises :class:`app.errors.NeovascError` subclasses.
 
-    Without ``options.roi`` the tendon is found by ``segmenter``, by default the first model of
-    ``settings.weights_dir`` (loaded once per process).
+    Without ``options.roi`` the tendon is found by ``segmenter``, by default the model of
+    ``settings.weights_dir`` on the analysis' device (loaded once per process).
     """
     return run_analysis(source, options, segmenter, settings, name=name).result
 
@@ -109,137 +110,89 @@ def run_analysis(
     settings: Settings | None = None,
     *,
     name: str | None = None,
-    observer: Callable[[Batch], None] | None = None,
+    observer: Observer | None = None,
 ) -> Analysis:
     """As :func:`analyze`, also returning the selected frame and its masks.
 
-    ``observer`` is called with every counted :class:`~app.pipeline.scan.Batch` (e.g. to render an
-    overlay video while the clip streams by).
+    ``observer`` is called with every counted :class:`~app.pipeline.measure.scan.Batch` (e.g. to render
+    an overlay video while the clip streams by).
     """
     settings = settings or get_settings()
     options = options or AnalyzeOptions()
-    device = resolve_device(options.device)
-    timer = _Timer()
+    device = resolve_device(options.device or settings.device)
+    timer = Timer()
     with timer.step("decode"):
         clip = decode(source, limits_from(settings), name)
     if options.roi is None and segmenter is None:
-        from app.segmenter import default_segmenter  # imports this module: deferred
-
-        segmenter = default_segmenter(settings)  # NoTendonModel when weights/ holds none
-    if options.roi is not None:
-        options.roi.check_fits(clip.height, clip.width)
-    step = frame_step(clip.num_frames, options.every, options.max_frames)
-    scan = Scan(
-        clip, options.roi, segmenter, settings,
-        backend=options.backend, device=device, step=step, timer=timer, observer=observer,
-    )  # fmt: skip
+        segmenter = tendon_model(settings.weights_dir, device)
+    regions = _region_finder(options.roi, segmenter, clip)
+    counter = Counter(cuda_ops.chroma_lut(settings.chroma_threshold), options.backend or settings.backend, device)
+    params = ScanParams(
+        band_mm=settings.band_mm,
+        band_px=settings.band_px,
+        step=frame_step(clip.num_frames, options.every, options.max_frames),
+        drawn=options.roi.rect if options.roi is not None else None,
+    )
     try:
-        scan.run()
-        with timer.step("count"):
-            measures, flash, chosen = _select(scan)
-            frame, roi_mask, band_mask, labels = scan.frame_and_regions(int(scan.indices[chosen]))
-            doppler_mask = _doppler_mask(frame, labels, scan, options.backend, device)
+        scan = scan_clip(clip, regions, counter, params, timer, observer)
+        with timer.step("select"):
+            selection = select(scan)
+            kept = scan.candidates.get(selection.index)
+            chosen = classified(kept or frame_again(clip, selection.index, regions, scan.setup), counter.lut)
     except cuda_ops.BackendUnavailable as exc:
         raise BackendUnavailable(str(exc)) from exc
     with timer.step("grade"):
-        analysis = _grade(scan, options, segmenter, measures, flash, chosen, frame, roi_mask, band_mask, doppler_mask)
-    analysis.result.timing_ms.update({k: round(v, 3) for k, v in timer.ms.items()})
+        analysis = _grade(clip, scan, selection, chosen, options.roi, segmenter, settings)
+    analysis.result.timing_ms.update(timer.rounded())
     return analysis
 
 
-def _select(scan: Scan) -> tuple[list[FrameMeasure], list[bool], int]:
-    """Per-frame measures, flash flags and the position (in ``scan.indices``) of the selected frame."""
-    counts = scan.counts
-    tendon, band = label_fractions(counts, LABEL_TENDON), label_fractions(counts, LABEL_BAND)
-    box = box_fractions(counts)
-    flash = flash_frames(box)
-    measures = [
-        FrameMeasure(
-            index=int(scan.indices[i]),
-            colour_fraction=tendon[i],
-            doppler_px=int(counts.doppler[i, LABEL_TENDON]),
-            tendon_area_px=int(counts.pixels[i, LABEL_TENDON]),
-            flash=flash[i],
-            box_colour_fraction=box[i],
-            band_colour_fraction=band[i],
-        )
-        for i in range(counts.num_frames)
-    ]
-    return measures, flash, select_frame(tendon, flash)
+def _region_finder(roi: RoiSpec | None, segmenter: Segmenter | None, clip: Clip) -> RegionFinder:
+    """The drawn region (checked against the frame size), or the model's tendon inside the picture."""
+    if roi is not None:
+        mask = roi.to_mask(clip.height, clip.width)[None]  # (1, H, W): the same region on every frame
+        return lambda frames, area: mask
+    # inside the ultrasound picture only: text, legends and panels around it hold no tendon
+    return lambda frames, area: segmenter.predict(frames, area=area)
 
 
-def _doppler_mask(frame: np.ndarray, labels: np.ndarray, scan: Scan, backend: str, device: str) -> np.ndarray:
-    """The counted Doppler pixels of one frame inside the tendon, ``(H, W) bool``."""
-    one = cuda_ops.count_doppler(frame[None], labels[None], scan.lut, backend=backend, device=device, mask_frames=(0,))
-    return one.masks[0] & (labels == LABEL_TENDON)
-
-
-def _grade(scan, options, segmenter, measures, flash, chosen, frame, roi_mask, band_mask, doppler_mask) -> Analysis:
-    settings, screen, counts, calibration = scan.settings, scan.screen, scan.counts, scan.calibration
-    min_px = vessel_min_px(calibration, settings.min_vessel_mm2, settings.min_vessel_px)
-    grading = grade_frame(
-        int(scan.indices[chosen]),
-        int(counts.doppler[chosen, LABEL_TENDON]),
-        int(counts.pixels[chosen, LABEL_TENDON]),
-        doppler_mask,
-        GradingConfig(min_vessel_px=min_px, headline_scale=settings.grade_scale),
+def _grade(
+    clip: Clip,
+    scan: Scan,
+    selection: Selection,
+    chosen: Candidate,
+    roi: RoiSpec | None,
+    segmenter: Segmenter | None,
+    settings: Settings,
+) -> Analysis:
+    """Grades, Summary, warnings and the Result of the chosen frame."""
+    setup = scan.setup
+    params = GradeParams(settings.min_vessel_px, settings.min_vessel_mm2, settings.grade_scale)
+    grading = grade_selected(scan, selection, chosen, params)
+    summary = summarise(scan, selection, chosen, grading, tendon_shape=roi is None or roi.kind != "rectangle")
+    facts = facts_of(scan, selection, chosen, model_roi=roi is None, chroma_threshold=settings.chroma_threshold)
+    result = Result(
+        input=clip.name,
+        ok=True,
+        summary=summary,
+        frames=selection.measures,
+        roi=roi_section(chosen.roi, None if roi is None else roi.kind),
+        doppler=doppler_section(setup.screen),
+        calibration=calibration_section(setup.calibration),
+        source=source_facts(clip),
+        warnings=[warning(code, message) for code, message in warnings_for(facts)],
+        device=scan.counts.device,
+        backend=scan.counts.backend,
+        model=None if roi is not None else ModelInfo(name=segmenter.name, sha256=segmenter.sha256),
+        version=__version__,
     )
-    outside, outside_px = doppler_outside_boxes(frame, scan.keep, scan.in_box, settings.chroma_threshold)
-    facts = Facts(
-        screen=screen,
-        model_roi=options.roi is None,
-        roi_px=int(roi_mask.sum()),
-        roi_outside_box_px=int((roi_mask & ~scan.in_box).sum()),
-        denominator_px=grading.area_px,
-        box_fraction=measures[chosen].box_colour_fraction,
-        doppler_outside_box_px=outside,
-        outside_box_px=outside_px,
-        calibration=calibration,
-        why_uncalibrated=scan.why_uncalibrated,
-        flash_rejected=sum(flash) if not all(flash) else 0,
-        all_flash=len(flash) > 1 and all(flash),
-        fallback=scan.fallback,
-    )
-    roi = Roi(
-        source="user" if options.roi is not None else "model",
-        kind=options.roi.kind if options.roi is not None else "segmentation",
-        bbox=bbox(roi_mask),
-        area_px=facts.roi_px,
-    )
-    model = None if options.roi is not None else ModelInfo(name=segmenter.name, sha256=segmenter.sha256)
-    extras = _extras(scan, measures, flash, chosen, frame, roi, roi_mask, doppler_mask, grading, min_px)
-    result = build_result(
-        scan.clip, screen, roi, measures, grading, calibration, extras,
-        warnings=warnings_for(facts), device=scan.counted_device, backend=scan.counted_backend, model=model,
-    )  # fmt: skip
     return Analysis(
-        result=result, frame=frame, roi_mask=roi_mask, doppler_mask=doppler_mask, grading=grading,
-        band_mask=band_mask & scan.in_box, box_mask=scan.in_box if screen.boxes else None,
-    )  # fmt: skip
-
-
-def _extras(scan, measures, flash, chosen, frame, roi, roi_mask, doppler_mask, grading, min_px) -> Extras:
-    """The Summary fields beyond the grades: clip statistics, band, physical and weighted measures."""
-    counts, calibration, screen = scan.counts, scan.calibration, scan.screen
-    stats = clip_stats([m.colour_fraction for m in measures], flash)
-    tendon_shape = roi.kind != "rectangle"  # a drawn rectangle holds other tissue: no tendon thickness or area
-    return Extras(
-        stats=stats,
-        band_doppler_px=int(counts.doppler[chosen, LABEL_BAND]),
-        band_area_px=int(counts.pixels[chosen, LABEL_BAND]),
-        band_colour_fraction=measures[chosen].band_colour_fraction,
-        band_width_mm=scan.band.width_mm,
-        band_width_px=scan.band.radius_x,
-        vessel_min_px=min_px,
-        thickness_mm=_physical(calibration, tendon_shape, lambda c: thickness_mm(roi_mask, c)),
-        area_mm2=_physical(calibration, tendon_shape, lambda c: area_mm2(roi.area_px, c)),
-        weighted=_weighted(screen, frame, doppler_mask, grading.area_px),
+        result=result,
+        frame=chosen.frame,
+        roi_mask=chosen.roi,
+        doppler_mask=chosen.doppler,
+        grading=grading,
+        band_mask=chosen.band & setup.in_box,
+        box_mask=setup.in_box if setup.screen.boxes else None,
+        dicom_header=clip.header,
     )
-
-
-def _physical(calibration: Calibration | None, applies: bool, measure: Callable[[Calibration], float | None]):
-    return measure(calibration) if calibration is not None and applies else None
-
-
-def _weighted(screen: Screen, frame: np.ndarray, doppler_mask: np.ndarray, area_px: int):
-    return weighted(frame, doppler_mask, area_px, screen.colour_bars[0]) if screen.colour_bars else None

@@ -15,8 +15,8 @@ import pytest
 
 from app import cli
 from app.config import get_settings
-from app.pipeline.report import CSV_COLUMNS
-from app.segmenter import default_segmenter
+from app.pipeline.outputs import CSV_COLUMNS
+from app.pipeline.segmenter import installed_model
 
 
 @pytest.fixture(autouse=True)
@@ -24,10 +24,10 @@ def _isolated_settings(monkeypatch, empty_weights):
     monkeypatch.setenv("NEOVASC_WEIGHTS_DIR", str(empty_weights))
     monkeypatch.setenv("NEOVASC_DEVICE", "cpu")
     get_settings.cache_clear()
-    default_segmenter.cache_clear()
+    installed_model.cache_clear()
     yield
     get_settings.cache_clear()
-    default_segmenter.cache_clear()
+    installed_model.cache_clear()
 
 
 def _run(*argv: str) -> tuple[int, list[dict]]:
@@ -142,6 +142,7 @@ def test_usage_errors_exit_2_with_json_line(argv, capsys):
     assert json.loads(last)["error"]["code"] == "usage_error"
 
 
+@pytest.mark.slow  # a separate Python process: ~3 s
 def test_console_script_runs(doppler_png):
     """The installed entry point, in a separate process, as a user would run it."""
     path, truth = doppler_png
@@ -203,7 +204,7 @@ def test_train_tiny_run(tmp_path, capsys):
 def test_shipped_model_finds_the_tendon(monkeypatch, tmp_path):
     from app.config import REPO_ROOT
     from models import read_manifest
-    from models.synth import make_sample
+    from models.training.synth import make_sample
 
     if not read_manifest(REPO_ROOT / "weights"):
         pytest.skip("no tendon model in weights/")
@@ -277,3 +278,11 @@ def test_an_output_that_cannot_be_written_fails_that_input_only(doppler_png, tmp
     code, lines = _run("grade", str(path), str(path), "--roi", "20,30,120,90", "--masks", str(blocked))
     assert code == 1 and [line["ok"] for line in lines] == [False, False]
     assert lines[0]["error"]["code"] == "output_error"
+
+
+def test_train_without_training_code_is_a_usage_error(monkeypatch, capsys):
+    """The service image leaves models/training out: ``neovasc train`` says so instead of a traceback."""
+    monkeypatch.setitem(sys.modules, "models.training.train", None)
+    assert cli.main(["train", "--help"]) == cli.EXIT_USAGE
+    error = json.loads(capsys.readouterr().err.strip().splitlines()[-1])["error"]
+    assert error["code"] == "usage_error" and "no training code" in error["message"]

@@ -27,7 +27,7 @@ from app.config import get_settings
 from app.errors import NeovascError, problem_details
 from app.main import create_app
 from app.pipeline import AnalyzeOptions, RoiSpec, analyze
-from app.segmenter import default_segmenter
+from app.pipeline.segmenter import installed_model
 from tests.app import corpus
 from tests.app.corpus_edits import edited
 
@@ -129,10 +129,10 @@ def cli_env(monkeypatch, empty_weights):
     monkeypatch.setenv("NEOVASC_DEVICE", "cpu")
     monkeypatch.setenv("NEOVASC_LOG_LEVEL", "debug")
     get_settings.cache_clear()
-    default_segmenter.cache_clear()
+    installed_model.cache_clear()
     yield
     get_settings.cache_clear()
-    default_segmenter.cache_clear()
+    installed_model.cache_clear()
 
 
 @pytest.mark.parametrize("out", ["stdout", "results.jsonl", "results.csv"])
@@ -159,6 +159,7 @@ def test_command_line(out, inputs, tmp_path, cli_env, caplog, capfd):
     )
 
 
+@pytest.mark.slow  # a separate Python process: ~4 s
 def test_command_line_process(inputs, tmp_path, empty_weights):
     """The installed command as a user runs it: real stdout and stderr, DEBUG logging to stderr."""
     paths = _write_inputs(tmp_path / "in", inputs)

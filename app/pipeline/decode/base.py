@@ -10,11 +10,12 @@ import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
 from app.errors import InputTooLarge
+from app.pipeline.geometry import Rect, area, contains
 
 
 @dataclass(frozen=True)
@@ -64,7 +65,7 @@ class UltrasoundRegion:
         delta_x / delta_y: PhysicalDeltaX/Y, physical units per pixel as stored.
     """
 
-    bbox: tuple[int, int, int, int]
+    bbox: Rect
     spatial_format: int
     data_type: int
     units_x: int
@@ -74,12 +75,10 @@ class UltrasoundRegion:
 
     @property
     def area(self) -> int:
-        x0, y0, x1, y1 = self.bbox
-        return max(0, x1 - x0) * max(0, y1 - y0)
+        return area(self.bbox)
 
-    def contains(self, box: tuple[int, int, int, int]) -> bool:
-        x0, y0, x1, y1 = self.bbox
-        return x0 <= box[0] and y0 <= box[1] and box[2] <= x1 and box[3] <= y1
+    def contains(self, box: Rect) -> bool:
+        return contains(self.bbox, box)
 
 
 # (start, stop) -> (stop - start, H, W, 3) uint8 RGB
@@ -106,6 +105,8 @@ class Clip:
         calibration: mm per pixel, when the format states it reliably.
         regions: DICOM ultrasound regions (pixel coordinates), when present.
         frame_times_ms: the time of each frame from the first, when the format states it.
+        header: a DICOM input's dataset without its pixel data, kept for the DICOM outputs (SR, SC) only;
+            it holds patient data and is never reported or logged.
     """
 
     name: str
@@ -119,6 +120,7 @@ class Clip:
     calibration: Calibration | None = None
     regions: tuple[UltrasoundRegion, ...] = ()
     frame_times_ms: tuple[float, ...] | None = field(default=None, repr=False)
+    header: Any = field(default=None, repr=False)
 
     @classmethod
     def in_memory(cls, frames: np.ndarray, name: str, source: SourceInfo, **facts) -> Clip:

@@ -7,7 +7,7 @@ would copy them out of the buffer and splitting them into frames would copy them
 
 * JPEG baseline / extended frames stored as YCbCr (``YBR_FULL_422``, ``YBR_FULL``) go straight from
   their fragment bytes to OpenCV's libjpeg-turbo, which applies the JPEG (JFIF) YCbCr -> RGB transform.
-  Over a multi-frame clip this ran about 8x faster than ``Dataset.pixel_array`` (``../shared/facts.md``).
+  Over a multi-frame clip this ran about 8x faster than ``Dataset.pixel_array``.
 * Everything else (native/uncompressed in either byte order and planar configuration, deflated, RLE,
   JPEG-LS, JPEG 2000, JPEG baseline stored as RGB) is decoded per frame by pydicom's decoder plugins
   (``pydicom.pixels.pixel_array(ds, index=i)``), which also turn ``YBR_FULL``/``YBR_FULL_422`` into RGB
@@ -223,6 +223,7 @@ def _clip(ds: Any, pixels: PixelData | None, name: str, limits: Limits) -> Clip:
         fps=fps,
         regions=regions(ds, rows, cols),
         frame_times_ms=times,
+        header=ds,
     )
 
 

@@ -208,7 +208,8 @@ def test_corpus_is_large_and_reproducible(damaged_corpus):
     assert [(s.name, s.data) for s in again] == [(s.name, s.data) for s in damaged_corpus]
 
 
-@pytest.mark.parametrize("size", ["default", pytest.param("full", marks=pytest.mark.slow)])
+@pytest.mark.slow  # the bounded corpus runs in every test run (~15 s); the full one with -m slow only
+@pytest.mark.parametrize("size", ["default", "full"])
 def test_every_damaged_file_gives_a_result_or_a_named_error(size, damaged_corpus, settings, capsys, request):
     if size == "full" and "slow" not in (request.config.option.markexpr or ""):
         pytest.skip("the corpus over every source runs with -m slow")

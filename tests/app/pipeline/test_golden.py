@@ -21,8 +21,8 @@ from pathlib import Path
 import pytest
 
 from app.pipeline import AnalyzeOptions, RoiSpec, analyze
-from app.pipeline.calibration import calibrate
 from app.pipeline.decode import Limits, decode
+from app.pipeline.screen.calibration import calibrate
 
 REPO = Path(__file__).resolve().parents[3]
 REALDATA = REPO / ".." / "shared" / "realdata" / "dicom"

@@ -39,7 +39,7 @@ def test_rectangle_roi_known_answer(doppler_png, settings):
     )
     assert result.model is None
     assert [w.code for w in result.warnings] == ["uncalibrated", "colour_box_not_found"]  # blobs, no box outline
-    assert set(result.timing_ms) == {"decode", "screen", "segment", "count", "grade"}
+    assert set(result.timing_ms) == {"decode", "screen", "segment", "count", "select", "grade"}
 
 
 def test_mask_roi_equals_rectangle(doppler_image, settings):
@@ -140,7 +140,7 @@ def test_clip_selects_frame_with_most_colour(doppler_image, settings):
 
 def test_python_api_loads_the_shipped_model_by_default():
     from app.config import REPO_ROOT
-    from models.synth import make_sample
+    from models.training.synth import make_sample
 
     settings = Settings(weights_dir=REPO_ROOT / "weights", device="cpu")
     result = analyze(make_sample(321).image, settings=settings)

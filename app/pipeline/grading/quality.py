@@ -1,0 +1,150 @@
+"""Quality warnings: stable codes, each with the facts that raised it (docs/errors.md#warnings).
+
+Every threshold is a named constant here; none is a published value unless a source is given.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from app.pipeline.decode import Calibration
+from app.pipeline.measure.labels import LABEL_TENDON
+from app.pipeline.measure.scan import Candidate, Scan
+from app.pipeline.measure.selection import FLASH_BOX_FRACTION, Selection
+from app.pipeline.screen.parse import Screen
+
+SATURATED_BOX = FLASH_BOX_FRACTION  # the selected frame still has most of its box coloured
+OUTSIDE_BOX_SHARE = 0.05  # tendon pixels outside the box, as a share of the whole tendon
+OUTSIDE_DOPPLER_PX = 200  # Doppler pixels in the image area outside every box...
+OUTSIDE_DOPPLER_SHARE = 0.01  # ...and as a share of the image area outside the boxes
+# Below this many pixels one pixel moves the colour fraction by more than 0.25 percentage points.
+SMALL_TENDON_PX = 400
+SMALL_TENDON_MM2 = 10.0  # calibrated: a 5 mm tendon 2 mm long; typical views show 100-300 mm²
+
+
+@dataclass(frozen=True)
+class Facts:
+    """What the warnings are decided from, for the selected frame unless said otherwise."""
+
+    screen: Screen
+    model_roi: bool
+    roi_px: int  # the whole region (tendon), inside and outside the box
+    roi_outside_box_px: int
+    denominator_px: int  # tendon inside the box
+    box_fraction: float | None  # colour fraction of the whole box
+    doppler_outside_box_px: int
+    outside_box_px: int
+    calibration: Calibration | None
+    why_uncalibrated: str | None
+    flash_rejected: int
+    all_flash: bool
+    fallback: str | None
+
+
+def facts_of(scan: Scan, selection: Selection, chosen: Candidate, *, model_roi: bool, chroma_threshold: int) -> Facts:
+    """The facts the warnings are decided from, for the chosen frame of a scanned clip."""
+    setup, flash = scan.setup, selection.flash
+    outside, outside_px = doppler_outside_boxes(chosen.frame, setup.countable, setup.in_box, chroma_threshold)
+    return Facts(
+        screen=setup.screen,
+        model_roi=model_roi,
+        roi_px=int(chosen.roi.sum()),
+        roi_outside_box_px=int((chosen.roi & ~setup.in_box).sum()),
+        denominator_px=int(scan.counts.pixels[selection.position, LABEL_TENDON]),
+        box_fraction=selection.measures[selection.position].box_colour_fraction,
+        doppler_outside_box_px=outside,
+        outside_box_px=outside_px,
+        calibration=setup.calibration,
+        why_uncalibrated=setup.why_uncalibrated,
+        flash_rejected=sum(flash) if not all(flash) else 0,
+        all_flash=len(flash) > 1 and all(flash),
+        fallback=scan.counts.fallback,
+    )
+
+
+def warnings_for(f: Facts) -> Iterator[tuple[str, str]]:
+    """``(code, message)`` pairs, in a fixed order. Messages hold counts and sizes only."""
+    if f.why_uncalibrated is not None:
+        yield "uncalibrated", f"{f.why_uncalibrated}: thickness_mm, area_mm2 and band_width_mm are null"
+    if f.screen.mode == "none":
+        yield "no_doppler_mode", "no Doppler colour was found in the image area: the colour fraction counts nothing"
+    elif not f.screen.boxes:
+        yield (
+            "colour_box_not_found",
+            ("Doppler colour is on screen but no colour box was found: the whole image area was counted"),
+        )
+    if f.model_roi and f.roi_px == 0:
+        yield "no_tendon_found", "the tendon model found no tendon on the selected frame"
+    yield from _box_warnings(f)
+    if f.denominator_px > 0 and _small(f.denominator_px, f.calibration):
+        yield (
+            "small_tendon",
+            (
+                f"only {f.denominator_px} tendon pixels lie inside the Doppler box: one pixel moves the colour "
+                f"fraction by {100 / f.denominator_px:.2f} percentage points"
+            ),
+        )
+    if f.flash_rejected and not f.all_flash:
+        yield "flash_frames_rejected", f"{f.flash_rejected} frame(s) rejected as motion flash (docs/grading.md)"
+    if f.all_flash:
+        yield "all_frames_flash", "every frame looked like motion flash: the best of them was graded anyway"
+    if f.fallback is not None:
+        yield "backend_fallback", f"the preferred counting backend could not run: {f.fallback}"
+
+
+def _box_warnings(f: Facts) -> Iterator[tuple[str, str]]:
+    if f.box_fraction is not None and f.box_fraction > SATURATED_BOX:
+        yield (
+            "saturated_box",
+            (
+                f"{100 * f.box_fraction:.0f} % of the Doppler box is coloured on the selected frame "
+                "(flash, gain too high or a wall filter too low)"
+            ),
+        )
+    if f.screen.boxes and f.roi_px and f.roi_outside_box_px > OUTSIDE_BOX_SHARE * f.roi_px:
+        yield (
+            "tendon_partially_outside_box",
+            (
+                f"{100 * f.roi_outside_box_px / f.roi_px:.0f} % of the tendon lies outside the Doppler box and is "
+                "not in the colour fraction's denominator"
+            ),
+        )
+    outside = f.doppler_outside_box_px
+    if f.screen.boxes and outside > max(OUTSIDE_DOPPLER_PX, OUTSIDE_DOPPLER_SHARE * f.outside_box_px):
+        yield (
+            "doppler_outside_box",
+            (
+                f"{outside} Doppler-coloured pixels lie in the image outside the colour box(es): the box may be "
+                "wrongly placed, or coloured marks are on the image"
+            ),
+        )
+
+
+def _small(pixels: int, calibration: Calibration | None) -> bool:
+    if pixels < SMALL_TENDON_PX:
+        return True
+    return calibration is not None and pixels * calibration.mm_per_px_x * calibration.mm_per_px_y < SMALL_TENDON_MM2
+
+
+OUTLINE_MARGIN = 3  # px around a box's interior left out: scanners draw box outlines in colour too
+
+
+def doppler_outside_boxes(
+    frame: np.ndarray, countable: np.ndarray, in_box: np.ndarray, threshold: int
+) -> tuple[int, int]:
+    """``(Doppler pixels, pixels)`` of the countable image area outside the boxes, on ``frame (H, W, 3)``.
+
+    The boxes' outlines (and ``OUTLINE_MARGIN`` pixels around their interiors) do not count as outside.
+    """
+    size = 2 * OUTLINE_MARGIN + 1
+    near = cv2.dilate(in_box.view(np.uint8), np.ones((size, size), np.uint8)).view(bool)
+    outside = countable & ~near
+    if not outside.any():
+        return 0, 0
+    pixels = frame[outside]  # (K, 3)
+    chroma = pixels.max(axis=1) - pixels.min(axis=1)
+    return int((chroma > threshold).sum()), int(outside.sum())

@@ -1,0 +1,107 @@
+"""Grading: colour fraction, vessel count, frame selection and the named scales.
+
+Sources (full references in docs/grading.md):
+* Colour fraction (CF) = Doppler pixels / ROI pixels: the area measure of neovascularity, the most
+  reliable of the Doppler measures (ICC 0.81, minimal detectable difference 8 %).
+* modified Öhberg score 0–4+: vessel-count based (Öhberg et al. 2001; modified scale as used by
+  Sengkerij et al. 2009). Automated approximation here: grade = number of vessels, capped at 4;
+  the published scale also weighs where the vessels lie, which a pixel count cannot see.
+* colour-fraction grade 0–3: 0 no Doppler pixel; 1 CF <= 6 %; 2 CF <= 12 %; 3 CF > 12 % — measured-CF
+  thresholds published for power Doppler synovitis (PMID 26070943), applied here to tendons.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+
+from app.schemas import GradeScale
+
+SCALES: dict[GradeScale, str] = {  # one entry per GradeScale
+    "modified_ohberg": "modified Öhberg 0–4+ (automated: vessel count, capped at 4)",
+    "colour_fraction_grade": "colour-fraction grade 0–3 (0: none; 1: <= 6 %; 2: <= 12 %; 3: > 12 %)",
+}
+CF_GRADE_LIMITS = (0.06, 0.12)  # upper bounds of grades 1 and 2, PMID 26070943
+OHBERG_MAX = 4  # "4+": four or more vessels
+
+
+@dataclass(frozen=True)
+class GradingConfig:
+    """Grading parameters. ``min_vessel_px``: smallest Doppler blob counted as a vessel, in pixels."""
+
+    min_vessel_px: int  # default: NEOVASC_MIN_VESSEL_PX (app.config)
+    headline_scale: str  # default: NEOVASC_GRADE_SCALE
+
+    def __post_init__(self) -> None:
+        if self.headline_scale not in SCALES:
+            raise ValueError(f"unknown grade scale {self.headline_scale!r}; known: {', '.join(SCALES)}")
+        if self.min_vessel_px < 1:
+            raise ValueError(f"min_vessel_px must be >= 1, got {self.min_vessel_px}")
+
+
+@dataclass(frozen=True)
+class Grading:
+    """Grades of the selected frame."""
+
+    frame_index: int
+    colour_fraction: float | None
+    doppler_px: int
+    area_px: int
+    vessel_count: int | None
+    grades: dict[str, int | None] = field(default_factory=dict)
+    headline_scale: str = "modified_ohberg"
+    vessel_min_px: int | None = None  # the smallest blob counted as a vessel
+
+    @property
+    def grade(self) -> int | None:
+        return self.grades.get(self.headline_scale)
+
+
+def colour_fraction(doppler_px: int, area_px: int) -> float | None:
+    """Doppler pixels over ROI pixels; None for an empty ROI."""
+    if area_px <= 0:
+        return None
+    return doppler_px / area_px
+
+
+def count_vessels(doppler_mask: np.ndarray, min_area_px: int) -> int:
+    """8-connected components of an ``(H, W) bool`` Doppler mask with at least ``min_area_px`` pixels."""
+    if not doppler_mask.any():
+        return 0
+    _, _, stats, _ = cv2.connectedComponentsWithStats(doppler_mask.astype(np.uint8), connectivity=8)
+    areas = stats[1:, cv2.CC_STAT_AREA]  # row 0 is the background
+    return int((areas >= min_area_px).sum())
+
+
+def modified_ohberg(vessel_count: int) -> int:
+    """Automated modified Öhberg grade: 0, 1, 2, 3 vessels -> 0..3; four or more -> 4 ("4+")."""
+    return min(vessel_count, OHBERG_MAX)
+
+
+def colour_fraction_grade(cf: float | None, doppler_px: int) -> int | None:
+    """CF grade 0–3 (PMID 26070943); None without a colour fraction."""
+    if cf is None:
+        return None
+    if doppler_px == 0:
+        return 0
+    low, high = CF_GRADE_LIMITS
+    return 1 if cf <= low else 2 if cf <= high else 3
+
+
+def grade_frame(
+    frame_index: int,
+    doppler_px: int,
+    area_px: int,
+    doppler_mask: np.ndarray | None,
+    config: GradingConfig,
+) -> Grading:
+    """Grade one frame from its ROI counts and its ``(H, W) bool`` Doppler mask inside the ROI."""
+    cf = colour_fraction(doppler_px, area_px)
+    vessels = None if doppler_mask is None or cf is None else count_vessels(doppler_mask, config.min_vessel_px)
+    grades = {
+        "modified_ohberg": None if vessels is None else modified_ohberg(vessels),
+        "colour_fraction_grade": colour_fraction_grade(cf, doppler_px),
+    }
+    return Grading(frame_index, cf, doppler_px, area_px, vessels, grades, config.headline_scale, config.min_vessel_px)

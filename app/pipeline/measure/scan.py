@@ -1,0 +1,276 @@
+"""The measure step: one pass over a clip's sampled frames, batch by batch, each pixel counted once.
+
+For every batch: the tendon region (the user's, or the model's inside the picture), the label map
+(:mod:`.labels`), and one counting call (:class:`Counter`). The first batch also fixes the screen,
+the countable area and the calibration (:class:`Setup`). Only the best few frames are kept
+(:class:`Candidate`, with their counted Doppler pixels), so memory does not grow with the clip's
+length; decoding runs ahead on a background thread. Frames may be sampled (every ``step``-th) and
+keep their original indices. The result is a :class:`Scan`: nothing is read back from a running object.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+import cuda_ops
+from app.pipeline.decode import Calibration, Clip
+from app.pipeline.decode.base import prefetched
+from app.pipeline.geometry import Rect
+from app.pipeline.measure.labels import LABEL_BOX_REST, LABEL_TENDON, Band, label_frames
+from app.pipeline.screen import Screen, calibrate, find_screen
+from app.pipeline.timing import Timer
+
+BATCH_BYTES = 64 << 20  # pixels decoded and counted per batch
+SCREEN_FRAMES = 8  # frames of the first batch that screen parsing looks at
+CANDIDATES = 4  # frames kept in memory as candidates for selection
+
+# ``(B, H, W, 3) uint8 RGB`` frames and the picture's bounds -> ``(B|1, H, W) bool`` tendon regions.
+RegionFinder = Callable[[np.ndarray, Rect], np.ndarray]
+
+
+@dataclass(frozen=True)
+class Counter:
+    """How pixels are counted: the colour rule, the backend and the device, resolved once per analysis."""
+
+    lut: cuda_ops.DopplerLUT
+    backend: str
+    device: str
+
+    def count(self, frames: np.ndarray, labels: np.ndarray, mask_frames: range | tuple = ()) -> cuda_ops.FrameCounts:
+        """Counts of one host batch (and the Doppler masks of ``mask_frames``). On a GPU through
+        ``count_clip``: only the labels' bounding box is uploaded, through pinned buffers."""
+        if self.device == "cuda":
+            return cuda_ops.count_clip(
+                frames, labels, self.lut, backend=self.backend, device=self.device, mask_frames=mask_frames
+            )
+        return cuda_ops.count_doppler(
+            frames, labels, self.lut, backend=self.backend, device=self.device, mask_frames=mask_frames
+        )
+
+
+@dataclass(frozen=True, eq=False)
+class Setup:
+    """What the first batch fixes for the whole clip."""
+
+    screen: Screen
+    calibration: Calibration | None
+    why_uncalibrated: str | None  # None when calibrated
+    band: Band
+    countable: np.ndarray  # (H, W) bool: the image area, colour bars excluded
+    in_box: np.ndarray  # (H, W) bool: where Doppler is counted (the box, or the image area without one)
+
+
+@dataclass(frozen=True, eq=False)
+class Candidate:
+    """A measured frame kept in memory with its regions and its counted Doppler pixels."""
+
+    index: int  # original frame index
+    frame: np.ndarray  # (H, W, 3) uint8 RGB
+    roi: np.ndarray  # (H, W) bool, the whole tendon (or drawn region)
+    band: np.ndarray  # (H, W) bool, the peritendinous band (outside the box too)
+    labels: np.ndarray  # (H, W) uint8, the label map it was counted with
+    doppler: np.ndarray | None = None  # (H, W) bool, counted Doppler pixels inside the tendon; see classified()
+
+
+@dataclass(frozen=True, eq=False)
+class Batch:
+    """One counted batch, handed to an observer (the overlay video) while the clip streams by."""
+
+    indices: np.ndarray  # (B,) original frame indices
+    frames: np.ndarray  # (B, H, W, 3) uint8 RGB
+    roi: np.ndarray  # (B|1, H, W) bool
+    band: np.ndarray  # (B|1, H, W) bool
+    doppler: np.ndarray  # (B, H, W) bool, counted Doppler pixels inside the tendon
+    counts: cuda_ops.FrameCounts
+    fps: float | None  # the clip's frame rate
+    in_box: np.ndarray  # (H, W) bool, where Doppler is counted
+
+
+Observer = Callable[[Batch], None]
+
+
+@dataclass(frozen=True, eq=False)
+class Scan:
+    """Every sampled frame of a clip, counted: ``counts`` row ``i`` is frame ``indices[i]``."""
+
+    setup: Setup
+    indices: np.ndarray  # (N,) original frame indices
+    counts: cuda_ops.FrameCounts
+    candidates: dict[int, Candidate]  # by original index, the frames with the highest colour fraction
+
+
+def batch_frames(height: int, width: int) -> int:
+    """Frames per batch: about 64 MB of pixels, between 1 and 64 frames."""
+    return max(1, min(64, BATCH_BYTES // max(1, height * width * 3)))
+
+
+def frame_step(num_frames: int, every: int, max_frames: int | None) -> int:
+    """The sampling step: every ``every``-th frame, widened so that at most ``max_frames`` are measured."""
+    step = max(1, every)
+    if max_frames is not None and max_frames >= 1:
+        step = max(step, math.ceil(num_frames / max_frames))
+    return step
+
+
+@dataclass(frozen=True)
+class ScanParams:
+    """The settings the scan reads (``app.config.Settings`` fields of the same names)."""
+
+    band_mm: float
+    band_px: int
+    step: int = 1
+    drawn: Rect | None = None  # a drawn rectangle: calibrates the measurement when no box is found
+
+
+def scan_clip(
+    clip: Clip,
+    regions: RegionFinder,
+    counter: Counter,
+    params: ScanParams,
+    timer: Timer,
+    observer: Observer | None = None,
+) -> Scan:
+    """Count every ``params.step``-th frame of ``clip`` inside the regions ``regions`` finds."""
+    run = _Run(clip, regions, counter, params, timer, observer)
+    return run.scan()
+
+
+class _Run:
+    """The bookkeeping of one scan; :func:`scan_clip` returns its outcome as a frozen :class:`Scan`."""
+
+    def __init__(self, clip, regions, counter, params, timer, observer) -> None:
+        self.clip, self.regions, self.counter, self.params = clip, regions, counter, params
+        self.timer, self.observer = timer, observer
+        self.candidates: dict[int, Candidate] = {}
+        self.scores: dict[int, float] = {}
+        self._static: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None  # a fixed region's roi/band/labels
+
+    def scan(self) -> Scan:
+        setup: Setup | None = None
+        parts: list[cuda_ops.FrameCounts] = []
+        index_parts: list[np.ndarray] = []
+        batches = self._batches(batch_frames(self.clip.height, self.clip.width))
+        while True:
+            with self.timer.step("decode"):
+                item = next(batches, None)
+            if item is None:
+                break
+            indices, frames = item
+            if setup is None:
+                with self.timer.step("screen"):
+                    setup = set_up(self.clip, frames, self.counter.lut, self.params)
+            with self.timer.step("segment"):
+                roi, band, labels = self._regions(frames, setup)
+            with self.timer.step("count"):
+                # with an observer every frame's counted pixels are drawn, so the one counting call returns them all
+                wanted = range(frames.shape[0]) if self.observer is not None else ()
+                counts = self.counter.count(frames, labels, wanted)
+            parts.append(counts)
+            index_parts.append(indices)
+            with self.timer.step("select"):
+                self._keep_candidates(indices, frames, roi, band, labels, counts)
+            if self.observer is not None:
+                doppler = np.stack([counts.masks[i] & (_at(labels, i) == LABEL_TENDON) for i in wanted])
+                self.observer(Batch(indices, frames, roi, band, doppler, counts, self.clip.fps, setup.in_box))
+        return Scan(setup, np.concatenate(index_parts), cuda_ops.FrameCounts.concat(parts), self.candidates)
+
+    def _regions(self, frames: np.ndarray, setup: Setup) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``(roi, band, labels)``, each ``(B|1, H, W)``; a region that does not change is labelled once."""
+        roi = np.asarray(self.regions(frames, setup.screen.image_area), dtype=bool)
+        if roi.ndim != 3 or roi.shape[1:] != frames.shape[1:3] or roi.shape[0] not in (1, frames.shape[0]):
+            raise RuntimeError(f"the region finder returned masks of shape {roi.shape} for frames {frames.shape}")
+        if self._static is not None and self._static[0] is roi:
+            return self._static
+        band, labels = label_frames(roi, setup.band, setup.in_box)
+        if roi.shape[0] == 1:
+            self._static = roi, band, labels
+        return roi, band, labels
+
+    def _keep_candidates(self, indices, frames, roi, band, labels, counts: cuda_ops.FrameCounts) -> None:
+        """Keep the frames with the highest tendon colour fraction so far (at most ``CANDIDATES``)."""
+        for i in range(frames.shape[0]):
+            cf = fraction(counts.doppler[i, LABEL_TENDON], counts.pixels[i, LABEL_TENDON])
+            score = -1.0 if cf is None else cf
+            if len(self.scores) >= CANDIDATES:
+                worst = min(self.scores, key=self.scores.__getitem__)
+                if score <= self.scores[worst]:
+                    continue
+                del self.scores[worst], self.candidates[worst]
+            index, frame_labels = int(indices[i]), _at(labels, i).copy()
+            mask = counts.masks.get(i)  # returned when an observer asked for every frame's pixels
+            doppler = None if mask is None else mask & (frame_labels == LABEL_TENDON)
+            self.scores[index] = score
+            frame, region, ring = frames[i].copy(), _at(roi, i).copy(), _at(band, i).copy()
+            self.candidates[index] = Candidate(index, frame, region, ring, frame_labels, doppler)
+
+    def _batches(self, size: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """``(original indices (B,), frames (B, H, W, 3))``, every ``step``-th frame, decoded ahead."""
+        clip, step = self.clip, self.params.step
+        if step == 1 or not clip.random_access:
+            for start, frames in clip.batches(size):
+                indices = np.arange(start, start + frames.shape[0])
+                chosen = indices % step == 0
+                if chosen.any():
+                    yield indices[chosen], frames if chosen.all() else frames[chosen]
+            return
+        wanted = np.arange(0, clip.num_frames, step)
+        chunks = [wanted[i : i + size] for i in range(0, wanted.size, size)]
+        read = (np.concatenate([clip.read(int(k)) for k in chunk]) for chunk in chunks)
+        yield from zip(chunks, prefetched(read, 2), strict=True)  # only the wanted frames are decoded
+
+
+def set_up(clip: Clip, frames: np.ndarray, lut: cuda_ops.DopplerLUT, params: ScanParams) -> Setup:
+    """Screen, countable area, calibration and band width, from the first batch ``(B, H, W, 3)``."""
+    step = max(1, frames.shape[0] // SCREEN_FRAMES)
+    screen = find_screen(frames[::step][:SCREEN_FRAMES], lut.threshold, clip.regions)
+    h, w = clip.height, clip.width
+    countable = ~screen.exclude_mask(h, w)
+    in_box = screen.box_mask(h, w) & countable if screen.boxes else countable
+    if clip.calibration is not None:
+        calibration, why = clip.calibration, None
+    else:  # the ultrasound region holding where the measurement happens: the box, a drawn rectangle, the picture
+        area = screen.doppler_box or params.drawn or screen.image_area
+        calibration, why = calibrate(clip.regions, area)
+    band = Band.for_calibration(calibration, params.band_mm, params.band_px)
+    return Setup(screen, calibration, why, band, countable, in_box)
+
+
+def frame_again(clip: Clip, index: int, regions: RegionFinder, setup: Setup) -> Candidate:
+    """Frame ``index`` decoded and outlined again: for a selected frame that was not kept."""
+    frame = clip.read(index)
+    roi = np.asarray(regions(frame, setup.screen.image_area), dtype=bool)
+    band, labels = label_frames(roi, setup.band, setup.in_box)
+    return Candidate(index, frame[0], roi[0], band[0], labels[0])
+
+
+def classified(candidate: Candidate, lut: cuda_ops.DopplerLUT) -> Candidate:
+    """``candidate`` with its Doppler pixels inside the tendon. Counts hold numbers only; the pixels of the
+    one graded frame are classified here with the same rule, unless the counting call returned them."""
+    if candidate.doppler is not None:
+        return candidate
+    mask = cuda_ops.doppler_mask(candidate.frame, candidate.labels, lut)
+    return replace(candidate, doppler=mask & (candidate.labels == LABEL_TENDON))
+
+
+def _at(stack: np.ndarray, i: int) -> np.ndarray:
+    """Frame ``i`` of a ``(B|1, ...)`` stack shared by every frame when it has one."""
+    return stack[i if stack.shape[0] > 1 else 0]
+
+
+def fraction(doppler: int, pixels: int) -> float | None:
+    return None if pixels == 0 else int(doppler) / int(pixels)
+
+
+def box_fractions(counts: cuda_ops.FrameCounts) -> list[float | None]:
+    """Colour fraction of the whole Doppler box (labels 1-3) per frame."""
+    box = slice(LABEL_TENDON, LABEL_BOX_REST + 1)
+    return [fraction(d, p) for d, p in zip(counts.doppler[:, box].sum(1), counts.pixels[:, box].sum(1), strict=True)]
+
+
+def label_fractions(counts: cuda_ops.FrameCounts, label: int) -> list[float | None]:
+    """Colour fraction of one label per frame."""
+    return [fraction(d, p) for d, p in zip(counts.doppler[:, label], counts.pixels[:, label], strict=True)]

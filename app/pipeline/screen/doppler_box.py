@@ -1,0 +1,378 @@
+"""The Doppler box: the region where the scanner paints flow, found from its drawn outline.
+
+Scanners draw the colour box as a thin line of one colour — white on GE, green on ATL, cyan on others
+(docs/references.md#doppler-screens) — shaped as a rectangle, a steered parallelogram (linear probe
+with beam steering) or an annular sector (curved and phased-array probes). A line of one colour that
+closes on itself encloses a hole; the hole is the box interior. Its outline is then fitted with each
+shape model and the simplest model that matches the hole is kept, so that :meth:`DopplerBox.mask` gives
+the interior exactly (outline pixels excluded) even where speckle or flow touches the line.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+import cv2
+import numpy as np
+
+from app.pipeline.geometry import Rect, area, clipped, contains, grown, overlap
+from app.pipeline.screen.planes import Planes
+
+BoxShape = Literal["rectangle", "parallelogram", "sector", "colour_extent", "region"]
+BoxSource = Literal["dicom_region", "outline", "colour_extent"]
+
+MIN_BOX_SIDE = 12  # px; smaller loops are letters (O, P, B) and icons
+MIN_BOX_AREA = 400  # px
+# All channels at or above: a white outline (lossy codecs take up to ~20 levels off its 255).
+WHITE_LEVEL = 232
+# Dilations tried, in turn, to close gaps where flow is painted over the outline (px at 640 px of frame width;
+# larger screens draw larger flow speckle and thicker lines, so the sizes grow with the frame).
+GAP_BRIDGES = (1, 3, 5)
+BRIDGE_REFERENCE = 640
+OUTLINE_TOLERANCE = 72  # max channel difference from the outline colour (JPEG smears thin coloured lines)
+MIN_LINE_COLOUR_SHARE = 0.6  # share of an outline's outer boundary in the outline's colour
+MIN_FIT_IOU = 0.9  # a shape model must match the found interior this well
+IOU_SAMPLES = 40_000  # pixels sampled to score a model
+SIMPLER_SHAPE_SLACK = 0.01  # a simpler model within this IoU of the best one is preferred
+SPECK_SHARE = 0.02  # holes smaller than this share of the least box area are specks between bright pixels
+
+
+@dataclass(frozen=True)
+class DopplerBox:
+    """One Doppler box. ``bbox`` is the half-open ``(x0, y0, x1, y1)`` of its interior.
+
+    Parallelograms and sectors keep their side lines as ``x = a + b * y`` through the centres of the
+    outermost interior pixels; sectors add the apex ``(x, y)`` and the interior radii ``(inner, outer)``.
+    """
+
+    bbox: Rect
+    shape: BoxShape
+    source: BoxSource
+    left: tuple[float, float] | None = None
+    right: tuple[float, float] | None = None
+    apex: tuple[float, float] | None = None
+    radii: tuple[float, float] | None = None
+
+    def window(self, x0: int, y0: int, x1: int, y1: int) -> np.ndarray:
+        """The interior inside the window ``[x0, x1) x [y0, y1)``, ``(y1 - y0, x1 - x0) bool``."""
+        ys = np.arange(y0, y1, dtype=np.float64)[:, None]
+        xs = np.arange(x0, x1, dtype=np.float64)[None, :]
+        bx0, by0, bx1, by1 = self.bbox
+        inside = (xs >= bx0) & (xs < bx1) & (ys >= by0) & (ys < by1)
+        if self.left is not None and self.right is not None:
+            inside &= xs >= self.left[0] + self.left[1] * ys - 0.5
+            inside &= xs <= self.right[0] + self.right[1] * ys + 0.5
+        if self.apex is not None and self.radii is not None:
+            r2 = (xs - self.apex[0]) ** 2 + (ys - self.apex[1]) ** 2
+            inside &= (r2 >= (self.radii[0] - 0.5) ** 2) & (r2 <= (self.radii[1] + 0.5) ** 2)
+        return inside
+
+    def mask(self, height: int, width: int) -> np.ndarray:
+        """The exact interior as ``(height, width) bool`` (outline pixels excluded)."""
+        out = np.zeros((height, width), dtype=bool)
+        x0, y0, x1, y1 = clipped(self.bbox, width, height)
+        if x1 > x0 and y1 > y0:
+            out[y0:y1, x0:x1] = self.window(x0, y0, x1, y1)
+        return out
+
+    def describe(self) -> dict[str, object]:
+        """JSON-ready summary for reports."""
+        x0, y0, x1, y1 = self.bbox
+        return {"x0": x0, "y0": y0, "x1": x1, "y1": y1, "shape": self.shape, "source": self.source}
+
+
+def rect_box(rect: Rect, shape: BoxShape, source: BoxSource) -> DopplerBox:
+    """A box whose interior is the whole rectangle ``rect``."""
+    return DopplerBox(bbox=tuple(int(v) for v in rect), shape=shape, source=source)
+
+
+# --- shape fitting -------------------------------------------------------------------------------------------
+
+
+def _robust_line(t: np.ndarray, s: np.ndarray) -> tuple[float, float] | None:
+    """``s = a + b * t`` by least squares with outliers (speckle or flow touching the line) dropped."""
+    if t.size < 4:
+        return None
+    keep = np.ones(t.size, dtype=bool)
+    a = b = 0.0
+    for _ in range(4):
+        b, a = np.polyfit(t[keep], s[keep], 1)
+        residual = np.abs(s - (a + b * t))
+        scale = max(0.75, 1.4826 * float(np.median(residual[keep])))
+        new = residual <= 3.0 * scale
+        if new.sum() < 4 or np.array_equal(new, keep):
+            break
+        keep = new
+    return float(a), float(b)
+
+
+def _extremes(region: np.ndarray, axis: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Indices along ``axis`` of the first and last True per line, for lines holding any True."""
+    lines = np.flatnonzero(region.any(axis=axis))
+    sub = region[:, lines] if axis == 0 else region[lines]
+    first = np.argmax(sub, axis=axis)
+    last = sub.shape[axis] - 1 - np.argmax(np.flip(sub, axis=axis), axis=axis)
+    return lines, first, last
+
+
+def _middle(values: np.ndarray, share: float) -> np.ndarray:
+    lo, hi = values.min(), values.max()
+    margin = (hi - lo) * share
+    return (values >= lo + margin) & (values <= hi - margin)
+
+
+def fit_interior(region: np.ndarray, x0: int = 0, y0: int = 0) -> DopplerBox | None:
+    """Fit a rectangle, parallelogram or sector to a filled interior ``region (h, w) bool`` placed at (x0, y0).
+
+    Returns None when no model matches the region with IoU >= ``MIN_FIT_IOU``.
+    """
+    rows, xl, xr = _extremes(region, axis=1)
+    if rows.size < MIN_BOX_SIDE:
+        return None
+    mid = _middle(rows, 0.15)
+    left = _robust_line(rows[mid].astype(float), xl[mid].astype(float))
+    right = _robust_line(rows[mid].astype(float), xr[mid].astype(float))
+    if left is None or right is None:
+        return None
+    cols, yt, yb = _extremes(region, axis=0)
+    top, bottom = _off_sides(cols, yt, left, right), _off_sides(cols, yb, left, right)
+    if top.sum() < 3 or bottom.sum() < 3:
+        return None
+    models = _models(rows, xl, xr, cols, yt, yb, top, bottom, left, right)
+    stride = max(1, int(np.sqrt(region.size / IOU_SAMPLES)))  # the IoU of a large box needs no every pixel
+    sampled = region[::stride, ::stride]
+    scores = []
+    for box in models:
+        fitted = box.window(0, 0, region.shape[1], region.shape[0])[::stride, ::stride]
+        common = int(np.count_nonzero(fitted & sampled))
+        scores.append(common / max(1, int(np.count_nonzero(fitted | sampled))))
+    for score, box in zip(scores, models, strict=True):  # models come simplest first
+        if score >= max(scores) - SIMPLER_SHAPE_SLACK and score >= MIN_FIT_IOU:
+            return _placed(box, x0, y0, region.shape)
+    return None
+
+
+def _off_sides(cols, ys, left, right) -> np.ndarray:
+    """Boundary points ``(cols, ys)`` that lie on the top or bottom edge rather than on a side line."""
+    xl = left[0] + left[1] * ys
+    xr = right[0] + right[1] * ys
+    return (cols > xl + 1.5) & (cols < xr - 1.5)
+
+
+def _models(rows, xl, xr, cols, yt, yb, top, bottom, left, right) -> list[DopplerBox]:
+    """Candidate boxes in region coordinates, simplest first."""
+    mid = _middle(rows, 0.15)
+    y0, y1 = round(float(np.median(yt[top]))), round(float(np.median(yb[bottom]))) + 1
+    x0, x1 = round(float(np.median(xl[mid]))), round(float(np.median(xr[mid]))) + 1
+    width = int(xr.max()) + 1
+    models = [DopplerBox((x0, y0, x1, y1), "rectangle", "outline")]
+    slope = 0.5 * (left[1] + right[1])
+    if abs(left[1] - right[1]) <= 0.05 and abs(slope) > 0.01:
+        a_left = float(np.median(xl[mid] - slope * rows[mid]))
+        a_right = float(np.median(xr[mid] - slope * rows[mid]))
+        models.append(
+            DopplerBox((0, y0, width, y1), "parallelogram", "outline", left=(a_left, slope), right=(a_right, slope))
+        )
+    if abs(left[1] - right[1]) > 0.02:
+        ay = (right[0] - left[0]) / (left[1] - right[1])
+        ax = left[0] + left[1] * ay
+        r_top = np.hypot(cols[top] - ax, yt[top] - ay)
+        r_bottom = np.hypot(cols[bottom] - ax, yb[bottom] - ay)
+        inner, outer = sorted((float(np.median(r_top)), float(np.median(r_bottom))))
+        height = int(max(yb.max(), rows.max())) + 1
+        models.append(
+            DopplerBox(
+                (0, 0, width, height), "sector", "outline", left=left, right=right, apex=(ax, ay), radii=(inner, outer)
+            )
+        )
+    return models
+
+
+def _placed(box: DopplerBox, x0: int, y0: int, shape: tuple[int, int]) -> DopplerBox | None:
+    """Move a box fitted in region coordinates to frame coordinates, with its bbox tightened to the pixels."""
+    ys, xs = np.nonzero(box.window(0, 0, shape[1], shape[0]))
+    if ys.size == 0:
+        return None
+    bbox = (int(xs.min()) + x0, int(ys.min()) + y0, int(xs.max()) + 1 + x0, int(ys.max()) + 1 + y0)
+
+    def shift(line):
+        return None if line is None else (line[0] + x0 - line[1] * y0, line[1])
+
+    apex = None if box.apex is None else (box.apex[0] + x0, box.apex[1] + y0)
+    return DopplerBox(bbox, box.shape, "outline", shift(box.left), shift(box.right), apex, box.radii)
+
+
+# --- outline loops -------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class OutlineCandidate:
+    """A closed outline with a fitted interior, and what the interior holds."""
+
+    box: DopplerBox
+    colour_px: int  # pixels with chroma > threshold on any sampled frame
+    colour_share: float
+    texture: float  # share of grey interior pixels that differ from their right neighbour (B-mode speckle)
+
+
+def find_outlines(planes: Planes) -> list[OutlineCandidate]:
+    """Closed white or coloured outlines whose interior fits a box shape, largest first."""
+    height, width = planes.shape
+    min_area = max(MIN_BOX_AREA, int(0.002 * height * width))
+    white = cv2.inRange(planes.frame, (WHITE_LEVEL,) * 3, (255, 255, 255))
+    if planes.frames.shape[0] > 1:  # the outline stays; speckle and flow change from frame to frame
+        white = cv2.bitwise_and(white, cv2.inRange(planes.frames[-1], (WHITE_LEVEL,) * 3, (255, 255, 255)))
+    boxes: list[DopplerBox] = []
+    scale = max(1.0, max(height, width) / BRIDGE_REFERENCE)
+    bridges = tuple(sorted({2 * round((size * scale - 1) / 2) + 1 for size in GAP_BRIDGES}))  # odd sizes
+    wall = 2 * round(scale) + 1
+    _collect_loops(boxes, white, _Loops(0, 0, min_area, bridges, wall))
+    rects = [(cv2.boundingRect(c), c) for c in planes.colour_contours]
+    large = [(r, c) for r, c in rects if min(r[2], r[3]) >= MIN_BOX_SIDE + 2 and r[2] * r[3] >= min_area]
+    for (x, y, w, h), contour in sorted(large, key=lambda rc: -rc[0][2] * rc[0][3]):
+        if any(contains(grown(box.bbox, 2), (x, y, x + w, y + h)) for box in boxes):
+            continue  # flow inside a box already found
+        colour = _line_colour(planes.frame, contour[:, 0, :])
+        if colour is None:
+            continue
+        # JPEG leaves gaps in thin coloured lines: look again, a little wider, at every pixel of that colour
+        x0, y0, x1, y1 = clipped(grown((x, y, x + w, y + h), 4), width, height)
+        low = tuple(float(max(0, v - OUTLINE_TOLERANCE)) for v in colour)
+        high = tuple(float(min(255, v + OUTLINE_TOLERANCE)) for v in colour)
+        line = cv2.inRange(planes.frame[y0:y1, x0:x1], low, high)
+        _collect_loops(boxes, line, _Loops(x0, y0, min_area, bridges, wall, first_only=True))
+    boxes.sort(key=lambda b: -area(b.bbox))
+    return [_describe_interior(box, planes) for box in boxes]
+
+
+def _line_colour(frame: np.ndarray, points: np.ndarray) -> np.ndarray | None:
+    """The colour of an outline traced by ``points (P, 2)``, or None when the trace is not of one colour.
+
+    A box outline (with or without flow touching it) is one colour along most of its outer boundary; the
+    boundary of a flow patch runs through many.
+    """
+    colours = frame[points[:, 1], points[:, 0]].astype(np.int16)  # (P, 3)
+    colour = np.median(colours, axis=0)
+    near = np.abs(colours - colour).max(axis=1) <= OUTLINE_TOLERANCE
+    return colour if near.mean() >= MIN_LINE_COLOUR_SHARE else None
+
+
+@dataclass(frozen=True)
+class _Loops:
+    """How to look for loops in a line mask placed at (x0, y0) of the frame."""
+
+    x0: int
+    y0: int
+    min_area: int
+    bridges: tuple[int, ...]  # dilations tried in turn
+    wall: int  # closing size that joins holes split by one thin line (a fibre, a vessel) into one interior
+    first_only: bool = False  # stop at the first box (the line was traced from one outline)
+
+
+def _collect_loops(boxes: list[DopplerBox], line: np.ndarray, how: _Loops) -> None:
+    """Add to ``boxes`` the fitted interiors of the loops in ``line (h, w) uint8``.
+
+    Gaps where flow is painted over the outline are bridged by dilating the line; what the dilation took
+    from an interior is given back afterwards, but never a pixel of the line itself. The holes of one
+    loop are first fitted together, joined across thin walls (bright fibres or flow in the outline's
+    colour crossing the box; two boxes drawn side by side are apart by two lines and a gap, and stay
+    apart), then each on its own (a hole beside the box).
+    """
+    padded = cv2.copyMakeBorder(line, 1, 1, 1, 1, cv2.BORDER_CONSTANT, value=0)
+    holes_at: dict[int, tuple[np.ndarray, list]] = {}  # size -> (closed line, its holes), shared by both passes
+    for single in (False, True):
+        for size in how.bridges:
+            if size not in holes_at:
+                closed = padded if size == 1 else cv2.dilate(padded, np.ones((size, size), np.uint8))
+                holes_at[size] = (closed, _holes(closed, how))
+            closed, holes = holes_at[size]
+            for group in _groups(holes, boxes, how, size):
+                tries = [[item] for item in group if item[0] >= how.min_area] if single else [group]
+                for part in tries:
+                    for box in _fit_holes(part, closed, padded, size, how, join=not single):
+                        if not any(overlap(box.bbox, b.bbox) for b in boxes):
+                            boxes.append(box)
+                            if how.first_only:
+                                return
+
+
+def _holes(closed: np.ndarray, how: _Loops) -> list[tuple[int, float, np.ndarray, Rect]]:
+    """Holes of the loops in ``closed``: ``(loop id, area, contour, frame rect)``, specks left out."""
+    contours, hierarchy = cv2.findContours(closed, cv2.RETR_CCOMP, cv2.CHAIN_APPROX_SIMPLE)
+    if hierarchy is None:
+        return []
+    holes = []
+    for contour, link in zip(contours, hierarchy[0], strict=True):
+        if link[3] < 0:
+            continue  # an outer contour; holes have one (link[3]) around them
+        hole_area = cv2.contourArea(contour)
+        if hole_area >= SPECK_SHARE * how.min_area:
+            hx, hy, hw, hh = cv2.boundingRect(contour)
+            rect = (how.x0 + hx - 1, how.y0 + hy - 1, how.x0 + hx - 1 + hw, how.y0 + hy - 1 + hh)
+            holes.append((int(link[3]), hole_area, contour, rect))
+    return holes
+
+
+def _groups(holes, boxes: list[DopplerBox], how: _Loops, size: int) -> list[list[tuple[float, np.ndarray, Rect]]]:
+    """Holes not inside a box found already, grouped by the loop around them, largest first.
+
+    Each hole is ``(area, contour, frame rect)``; groups whose largest hole is below ``min_area`` are left out.
+    """
+    groups: dict[int, list[tuple[float, np.ndarray, Rect]]] = {}
+    for loop, hole_area, contour, rect in holes:
+        if not any(contains(grown(box.bbox, size + 2), rect) for box in boxes):
+            groups.setdefault(loop, []).append((hole_area, contour, rect))
+    ordered = [sorted(group, key=lambda item: -item[0]) for group in groups.values()]
+    return [group for group in ordered if group[0][0] >= how.min_area]
+
+
+def _fit_holes(holes, closed: np.ndarray, padded: np.ndarray, size: int, how: _Loops, join: bool) -> list[DopplerBox]:
+    """Boxes fitted to the interior made of ``holes`` ((area, contour, frame rect) of one loop)."""
+    kept = [(c, r) for area, c, r in holes if area >= 0.02 * holes[0][0]]
+    corners = np.array([r for _, r in kept])
+    reach = (size - 1) // 2  # the dilation moved the hole's border inward by this much: look that much wider
+    lo = np.maximum(corners[:, :2].min(axis=0) - reach, [how.x0 - 1, how.y0 - 1])
+    hi = np.minimum(corners[:, 2:].max(axis=0) + reach, [how.x0 - 1 + closed.shape[1], how.y0 - 1 + closed.shape[0]])
+    rect = (int(lo[0]), int(lo[1]), int(hi[0]), int(hi[1]))
+    hx, hy, hw, hh = rect[0] - how.x0 + 1, rect[1] - how.y0 + 1, rect[2] - rect[0], rect[3] - rect[1]
+    interior = np.zeros((hh, hw), dtype=np.uint8)
+    cv2.drawContours(interior, [c for c, _ in kept], -1, 1, -1, offset=(-hx, -hy))
+    inside = (interior > 0) & (closed[hy : hy + hh, hx : hx + hw] == 0)  # drawn holes cover their border
+    if size > 1:  # give back what the dilation took from the hole, but never a pixel of the line itself
+        grown = cv2.dilate(inside.astype(np.uint8), np.ones((size, size), np.uint8)) > 0
+        inside = grown & (padded[hy : hy + hh, hx : hx + hw] == 0)
+    if not join:
+        box = fit_interior(inside, rect[0], rect[1])
+        return [] if box is None else [box]
+    pad = how.wall  # room for the closing: beyond the window is not interior
+    joined = cv2.copyMakeBorder(inside.astype(np.uint8), pad, pad, pad, pad, cv2.BORDER_CONSTANT, value=0)
+    joined = cv2.morphologyEx(joined, cv2.MORPH_CLOSE, np.ones((how.wall, how.wall), np.uint8))[pad:-pad, pad:-pad]
+    count, labels = cv2.connectedComponents(joined, connectivity=4)
+    parts = [labels == k for k in range(1, count)]
+    boxes = [fit_interior(part, rect[0], rect[1]) for part in parts if part.sum() >= how.min_area]
+    return [box for box in boxes if box is not None]
+
+
+def _describe_interior(box: DopplerBox, planes: Planes) -> OutlineCandidate:
+    x0, y0, x1, y1 = box.bbox
+    inside = box.window(x0, y0, x1, y1)
+    colour = planes.colour_any[y0:y1, x0:x1] > 0
+    grey = inside & ~colour
+    value = planes.value[y0:y1, x0:x1]
+    step = max(1, round(max(planes.shape) / BRIDGE_REFERENCE))  # speckle is coarser on larger screens
+    changes = np.zeros(inside.shape, dtype=bool)
+    changes[:, :-step] = value[:, step:] != value[:, :-step]
+    n_inside = max(1, int(inside.sum()))
+    colour_px = int((inside & colour).sum())
+    texture = float((changes & grey).sum()) / max(1, int(grey.sum()))
+    return OutlineCandidate(box, colour_px, colour_px / n_inside, texture)
+
+
+def extent_box(mask: np.ndarray) -> DopplerBox | None:
+    """The bounding rectangle of ``mask (H, W) bool`` as a colour-extent box, or None when empty."""
+    points = cv2.findNonZero(mask.astype(np.uint8))
+    if points is None:
+        return None
+    x, y, w, h = cv2.boundingRect(points)
+    return rect_box((x, y, x + w, y + h), "colour_extent", "colour_extent")

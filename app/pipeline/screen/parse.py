@@ -1,0 +1,269 @@
+"""Screen parsing: the image area, the Doppler box(es), the colour bar(s) and the Doppler mode.
+
+Runs once per clip on a few frames (``find_screen``). Each element comes from the DICOM Sequence of
+Ultrasound Regions where the file marks it (RegionDataType 2 = colour flow gives a box, 0x0E = colour bar
+gives the legend, 1 = tissue with spatial format 2D gives the image area; DICOM PS3.3 C.8.5.5.1), and
+otherwise from the pixels: none of the real files we hold marks its box, so the pixels are the usual way.
+
+* image area — :mod:`.imagearea` (B-mode speckle versus flat text and panels);
+* colour bars — :mod:`.colourbar` (solid smooth strips of graded colour), excluded from counting and read
+  into a colour -> value map that becomes the counter's lookup table (:meth:`Screen.lut`);
+* Doppler boxes — :mod:`.dopplerbox` (closed outlines fitted as rectangle, parallelogram or sector); on a
+  screen with a colour bar but no outline, the extent of the flow colour inside the image area;
+* mode — from the bar (two hues about the baseline: colour flow; one ramp: power), else from the hues of
+  the flow pixels: colour flow paints toward the probe red-to-yellow and away blue-to-cyan, power Doppler
+  one ramp (docs/references.md#doppler-screens).
+
+Coloured text, markers and ECG traces outside the image area are never read as flow; inside it, thin
+one-colour strokes (text) and, without a legend to say otherwise, green marks are ignored too.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+import cv2
+import numpy as np
+
+import cuda_ops
+from app.pipeline.decode import UltrasoundRegion
+from app.pipeline.geometry import Rect, contains, overlap, union
+from app.pipeline.screen.colour_bar import ColourBar, bar_from_region, find_colour_bars
+from app.pipeline.screen.doppler_box import DopplerBox, OutlineCandidate, extent_box, find_outlines, rect_box
+from app.pipeline.screen.image_area import ImageArea, find_image_area
+from app.pipeline.screen.planes import Planes, hue, make_planes
+from cuda_ops.lut import DEFAULT_TABLE_BITS
+
+DopplerMode = Literal["colour", "power", "none"]
+
+# DICOM PS3.3 C.8.5.5.1.1 / .2: RegionSpatialFormat and RegionDataType
+FORMAT_2D = 1
+TYPE_TISSUE, TYPE_COLOUR_FLOW, TYPE_COLOUR_BAR = 0x01, 0x02, 0x0E
+
+# Fewer flow pixels than this reads as "no Doppler" (a few coloured pixels come from UI marks and codec noise).
+MIN_COLOUR_PX = 20
+# OpenCV hue is 0..179. Warm: red/orange/yellow; cool: cyan/blue; green: marks, text, ECG (never a flow hue
+# on its own; variance maps add green, but they come with their legend).
+_WARM = ((0, 35), (165, 179))
+_COOL = ((80, 135),)
+_GREEN = (36, 79)
+# With neither legend nor box on screen, flow must cover this share of the picture: single marks, icons
+# and letters drawn in colour on a B-mode screen stay below it.
+MIN_LOOSE_SHARE = 0.002
+# Both directions must each hold at least this share of the flow pixels to read as colour flow.
+MIN_DIRECTION_SHARE = 0.05
+# An outline's interior is a Doppler box when this share of it is colour, or when its grey pixels are speckle.
+MIN_BOX_COLOUR_SHARE = 0.3
+MIN_BOX_TEXTURE = 0.3
+# A coloured component inside the image area is text (not flow) when it has at least this many pixels, almost
+# nothing of it survives an erosion (strokes 1-2 px wide) and its colour is one (mean spread within UNIFORM_SPREAD).
+TEXT_MIN_PX = 8
+TEXT_CORE_SHARE = 0.1
+UNIFORM_SPREAD = 16
+# With a legend on screen, flow colours lie near the legend's colours.
+MAX_BAR_DISTANCE = 80
+BAR_MARGIN = 2  # px excluded around a colour bar (codec smear)
+
+
+@dataclass(frozen=True)
+class Screen:
+    """What is on the screen. Rectangles are half-open ``(x0, y0, x1, y1)`` pixel bounds.
+
+    Attributes:
+        image_area: the B-mode picture's bounding box.
+        mode: "colour" (colour flow), "power" or "none".
+        boxes: Doppler boxes, largest first (two on a split screen).
+        colour_bars: colour legends, longest first.
+        image_area_source: "dicom_region", "pixels" or "frame" (nothing found: the whole frame).
+    """
+
+    image_area: Rect
+    mode: DopplerMode
+    boxes: tuple[DopplerBox, ...] = ()
+    colour_bars: tuple[ColourBar, ...] = ()
+    image_area_source: Literal["dicom_region", "pixels", "frame"] = "frame"
+
+    @property
+    def doppler_box(self) -> Rect | None:
+        """Bounding box of all Doppler boxes, or None when there is none."""
+        if not self.boxes:
+            return None
+        return union([box.bbox for box in self.boxes])
+
+    @property
+    def box_source(self) -> str | None:
+        return self.boxes[0].source if self.boxes else None
+
+    def box_mask(self, height: int, width: int) -> np.ndarray:
+        """``(height, width) bool``: inside any Doppler box (exact interiors, outlines excluded)."""
+        out = np.zeros((height, width), dtype=bool)
+        for box in self.boxes:
+            out |= box.mask(height, width)
+        return out
+
+    def exclude_mask(self, height: int, width: int) -> np.ndarray:
+        """``(height, width) bool``: never counted: colour bars (with a margin) and all outside the image area."""
+        out = np.ones((height, width), dtype=bool)
+        x0, y0, x1, y1 = self.image_area
+        out[max(0, y0) : max(0, y1), max(0, x0) : max(0, x1)] = False
+        for bar in self.colour_bars:
+            bx0, by0, bx1, by1 = bar.bbox
+            out[max(0, by0 - BAR_MARGIN) : by1 + BAR_MARGIN, max(0, bx0 - BAR_MARGIN) : bx1 + BAR_MARGIN] = True
+        return out
+
+    def lut(self, chroma_threshold: int, bits: int = DEFAULT_TABLE_BITS) -> cuda_ops.DopplerLUT:
+        """The counter's lookup table: the first colour bar's map, or the plain chroma rule without a bar."""
+        if self.colour_bars:
+            return self.colour_bars[0].lut(chroma_threshold, bits)
+        return cuda_ops.chroma_lut(chroma_threshold)
+
+    def describe(self) -> dict[str, object]:
+        """JSON-ready summary (for the Result's Doppler section and logs)."""
+        x0, y0, x1, y1 = self.image_area
+        return {
+            "mode": self.mode,
+            "image_area": {"x0": x0, "y0": y0, "x1": x1, "y1": y1, "source": self.image_area_source},
+            "boxes": [box.describe() for box in self.boxes],
+            "colour_bars": [bar.describe() for bar in self.colour_bars],
+        }
+
+
+def find_screen(frames: np.ndarray, chroma_threshold: int, regions: Sequence[UltrasoundRegion] = ()) -> Screen:
+    """Parse the screen of ``frames (N, H, W, 3) uint8 RGB`` (a few frames of one clip, N >= 1).
+
+    ``chroma_threshold``: the counter's rule, a pixel is colour when ``max - min > chroma_threshold``.
+    ``regions``: the DICOM ultrasound regions of the clip, in frame pixels (may be empty).
+    """
+    frames = np.asarray(frames)
+    if frames.ndim != 4 or frames.shape[-1] != 3 or frames.dtype != np.uint8 or 0 in frames.shape:
+        raise ValueError(f"frames must be (N, H, W, 3) uint8 RGB with N >= 1, got {frames.shape} {frames.dtype}")
+    planes = make_planes(frames, chroma_threshold)
+    height, width = planes.shape
+    bars = _bars(planes, regions)
+    picture = find_image_area(planes)
+    tissue = [r.bbox for r in regions if r.data_type == TYPE_TISSUE and r.spatial_format == FORMAT_2D]
+    flow_regions = [r.bbox for r in regions if r.data_type == TYPE_COLOUR_FLOW]
+    inside = _inside_picture(picture, tissue, height, width)  # (H, W) uint8 0/255
+    flow = None  # (H, W) bool, found only when needed: a legend and a box leave nothing to decide from it
+    if flow_regions:
+        boxes = [rect_box(rect, "region", "dicom_region") for rect in flow_regions]
+    else:
+        boxes = _outline_boxes(find_outlines(planes), bars)
+        if not boxes and bars:
+            flow = _flow_mask(planes, inside, bars)
+            boxes = [extent_box(flow)] if flow.any() else []
+    boxes.sort(key=lambda b: -(b.bbox[2] - b.bbox[0]) * (b.bbox[3] - b.bbox[1]))
+    if tissue:
+        area, source = union(tissue), "dicom_region"
+    elif picture is not None:
+        area, source = picture.bbox, "pixels"
+    else:
+        area, source = (0, 0, width, height), "frame"
+    if boxes and source != "frame":  # a box is part of the picture even where the picture is dark
+        area = union([area] + [b.bbox for b in boxes])
+    area = (max(0, area[0]), max(0, area[1]), min(width, area[2]), min(height, area[3]))
+    if bars:
+        mode: DopplerMode = "colour" if any(bar.kind == "velocity" for bar in bars) else "power"
+    else:
+        flow = _flow_mask(planes, inside, bars) if flow is None else flow
+        mode = _mode(planes, boxes, flow, cv2.countNonZero(inside))
+    return Screen(area, mode, tuple(boxes), tuple(bars), source)
+
+
+def _bars(planes: Planes, regions: Sequence[UltrasoundRegion]) -> list[ColourBar]:
+    marked = [bar_from_region(planes, r.bbox) for r in regions if r.data_type == TYPE_COLOUR_BAR]
+    seen = [b for b in find_colour_bars(planes) if not any(overlap(b.bbox, m.bbox) for m in marked)]
+    return marked + seen
+
+
+def _inside_picture(picture: ImageArea | None, tissue: list[Rect], height: int, width: int) -> np.ndarray:
+    """Where flow may be: the picture's hull, within the tissue regions when the file marks them."""
+    inside = np.full((height, width), 255, dtype=np.uint8) if picture is None else picture.mask(height, width)
+    if tissue:
+        marked = np.zeros((height, width), dtype=np.uint8)
+        for x0, y0, x1, y1 in tissue:
+            marked[y0:y1, x0:x1] = 255
+        inside = cv2.bitwise_and(inside, marked) if picture is not None else marked
+    return inside
+
+
+def _outline_boxes(candidates: list[OutlineCandidate], bars: list[ColourBar]) -> list[DopplerBox]:
+    """Outlines that are Doppler boxes: B-mode or colour inside, flow or a legend on screen, no legend inside."""
+    kept = []
+    for c in candidates:
+        if c.colour_share < MIN_BOX_COLOUR_SHARE and c.texture < MIN_BOX_TEXTURE:
+            continue  # a panel or frame around text, not around the picture
+        if c.colour_px < MIN_COLOUR_PX and not bars:
+            continue  # a drawn rectangle (zoom box, caliper frame) on a screen without Doppler
+        if any(overlap(c.box.bbox, bar.bbox) for bar in bars):
+            continue
+        kept.append(c.box)
+    # of nested outlines (an image frame around the colour box) keep the inner one
+    return [b for b in kept if not any(o is not b and contains(b.bbox, o.bbox) for o in kept)]
+
+
+def _flow_mask(planes: Planes, inside: np.ndarray, bars: list[ColourBar]) -> np.ndarray:
+    """``(H, W) bool``: colour seen on any sampled frame that can be flow (not legend, text or marks)."""
+    mask = cv2.bitwise_and(planes.colour_any, inside)
+    for bar in bars:
+        x0, y0, x1, y1 = bar.bbox
+        mask[max(0, y0 - BAR_MARGIN) : y1 + BAR_MARGIN, max(0, x0 - BAR_MARGIN) : x1 + BAR_MARGIN] = 0
+    flow = np.zeros(mask.shape, dtype=bool)
+    x, y, w, h = cv2.boundingRect(mask)  # work where the colour is
+    if w and h:
+        crop = mask[y : y + h, x : x + w]
+        flow[y : y + h, x : x + w] = (crop > 0) & ~_marks(crop, planes.frame[y : y + h, x : x + w], bars)
+    return flow
+
+
+def _marks(mask: np.ndarray, rgb: np.ndarray, bars: list[ColourBar]) -> np.ndarray:
+    """``(h, w) bool``: pieces of ``mask`` that are text or marks: one-colour strokes, or colours foreign to
+    the legend (green without one)."""
+    count, labels = cv2.connectedComponents(mask, connectivity=8)
+    ys, xs = np.nonzero(mask)
+    label = labels[ys, xs]
+    colours = rgb[ys, xs].astype(np.float64)  # (P, 3)
+    size = np.maximum(np.bincount(label, minlength=count), 1).astype(np.float64)
+    mean = np.stack([np.bincount(label, weights=colours[:, c], minlength=count) for c in range(3)], 1) / size[:, None]
+    spread = np.bincount(label, weights=np.abs(colours - mean[label]).max(axis=1), minlength=count) / size
+    survives = np.bincount(labels[cv2.erode(mask, np.ones((3, 3), np.uint8)) > 0], minlength=count)
+    text = (size >= TEXT_MIN_PX) & (survives <= TEXT_CORE_SHARE * size) & (spread <= UNIFORM_SPREAD)
+    if bars:
+        bar_colours = np.concatenate([b.colours for b in bars]).astype(np.float64)
+        foreign = ((mean[:, None, :] - bar_colours[None, :, :]) ** 2).sum(axis=2).min(axis=1) > MAX_BAR_DISTANCE**2
+    else:
+        mean_hue = hue(np.clip(np.rint(mean), 0, 255).astype(np.uint8))
+        foreign = (mean_hue >= _GREEN[0]) & (mean_hue <= _GREEN[1])
+    drop = text | foreign
+    drop[0] = True  # the background
+    return drop[labels]
+
+
+def _mode(planes: Planes, boxes: list[DopplerBox], flow: np.ndarray, inside_px: int) -> DopplerMode:
+    """The mode of a screen without a legend, from the hues of the flow (inside the boxes when known).
+
+    ``inside_px``: pixels of the picture; with neither legend nor box, flow must cover a share of it.
+    """
+    if boxes:
+        inside = np.zeros(flow.shape, dtype=bool)
+        for box in boxes:
+            inside |= box.mask(*flow.shape)
+        flow = flow & inside
+    colours = planes.frames[:, flow].reshape(-1, 3)  # (M * K, 3), every sampled frame
+    colours = colours[colours.max(axis=1).astype(np.int16) - colours.min(axis=1) > planes.threshold]
+    enough = MIN_COLOUR_PX if boxes else max(MIN_COLOUR_PX, MIN_LOOSE_SHARE * inside_px)
+    if colours.shape[0] < enough * planes.frames.shape[0]:
+        return "colour" if any(b.source == "dicom_region" for b in boxes) else "none"
+    h = hue(colours)
+    if _share(h, _WARM) >= MIN_DIRECTION_SHARE and _share(h, _COOL) >= MIN_DIRECTION_SHARE:
+        return "colour"
+    return "power"
+
+
+def _share(h: np.ndarray, ranges: tuple[tuple[int, int], ...]) -> float:
+    inside = np.zeros(h.shape, dtype=bool)
+    for low, high in ranges:
+        inside |= (h >= low) & (h <= high)
+    return float(inside.mean()) if h.size else 0.0

@@ -1,0 +1,91 @@
+"""The scan: frames sampled with their indices, the best frames kept with their counted masks, a frozen result."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import cuda_ops
+from app.pipeline.decode import Clip, SourceInfo
+from app.pipeline.measure.labels import LABEL_TENDON
+from app.pipeline.measure.scan import (
+    CANDIDATES,
+    Counter,
+    ScanParams,
+    batch_frames,
+    classified,
+    frame_again,
+    frame_step,
+    scan_clip,
+)
+from app.pipeline.timing import Timer
+from tests.conftest import grey_background
+
+H, W = 60, 80
+
+
+def _clip(rng, blobs: list[int]) -> Clip:
+    """Speckle frames with ``blobs[i]`` 2x2 Doppler blobs inside the region (rows 20-40, cols 10-70)."""
+    frames = np.stack([grey_background(H, W, rng) for _ in blobs])
+    for i, n in enumerate(blobs):
+        for k in range(n):
+            frames[i, 24:26, 12 + 4 * k : 14 + 4 * k] = (220, 40, 30)
+    return Clip.in_memory(frames, "clip", SourceInfo(format="array", colour="RGB"), fps=10.0)
+
+
+def _region() -> np.ndarray:
+    mask = np.zeros((1, H, W), bool)
+    mask[0, 20:40, 10:70] = True
+    return mask
+
+
+def _scan(clip: Clip, step: int = 1):
+    region = _region()
+    counter = Counter(cuda_ops.chroma_lut(), "auto", "cpu")
+    return scan_clip(clip, lambda frames, area: region, counter, ScanParams(2.0, 4, step), Timer()), counter
+
+
+@pytest.mark.parametrize(
+    ("n", "every", "cap", "step"), [(10, 1, None, 1), (10, 3, None, 3), (100, 1, 10, 10), (7, 2, 3, 3)]
+)
+def test_frame_step(n, every, cap, step):
+    assert frame_step(n, every, cap) == step
+
+
+def test_batch_frames_stay_between_one_and_64():
+    assert batch_frames(1, 1) == 64 and batch_frames(10_000, 10_000) == 1
+
+
+def test_sampled_frames_keep_their_indices(rng):
+    scan, _ = _scan(_clip(rng, [0, 1, 2, 3, 4, 5, 6]), step=3)
+    assert scan.indices.tolist() == [0, 3, 6]
+    assert scan.counts.doppler[:, LABEL_TENDON].tolist() == [0, 12, 24]
+
+
+def test_the_best_frames_are_kept_with_their_counted_pixels(rng):
+    blobs = [1, 5, 0, 3, 7, 2, 6, 4]
+    scan, _ = _scan(_clip(rng, blobs))
+    best = sorted(range(len(blobs)), key=lambda i: -blobs[i])[:CANDIDATES]
+    assert sorted(scan.candidates) == sorted(best)
+    for index, candidate in scan.candidates.items():
+        assert candidate.doppler is None  # classified only once chosen
+        doppler = classified(candidate, cuda_ops.chroma_lut()).doppler
+        assert doppler.sum() == scan.counts.doppler[index, LABEL_TENDON] == 4 * blobs[index]
+        assert candidate.roi.sum() == 20 * 60 and not (candidate.band & candidate.roi).any()
+
+
+def test_a_frame_read_again_matches_the_kept_one(rng):
+    clip = _clip(rng, [2, 4, 1, 3, 0, 5])
+    scan, counter = _scan(clip)
+    kept = scan.candidates[5]
+    again = frame_again(clip, 5, lambda frames, area: _region(), scan.setup)
+    np.testing.assert_array_equal(again.frame, kept.frame)
+    np.testing.assert_array_equal(classified(again, counter.lut).doppler, classified(kept, counter.lut).doppler)
+
+
+def test_a_region_finder_of_the_wrong_shape_is_an_error(rng):
+    counter = Counter(cuda_ops.chroma_lut(), "auto", "cpu")
+    with pytest.raises(RuntimeError, match="region finder returned masks"):
+        scan_clip(
+            _clip(rng, [1, 2]), lambda frames, area: np.ones((1, 5, 5), bool), counter, ScanParams(2.0, 4), Timer()
+        )
