@@ -8,7 +8,7 @@ VENV ?= .venv
 HOST ?= 127.0.0.1
 PORT ?= 8000
 # The CPU wheel of this torch release is what CI and the default install use. GPU users install a
-# CUDA build of torch into .venv first (README, "GPU"); a torch already present is left alone.
+# CUDA build of torch into .venv first (docs/install.md, "GPU"); a torch already present is left alone.
 TORCH_VERSION ?= 2.13.0
 PYTEST_ARGS ?=
 

@@ -53,8 +53,8 @@ def main() -> None:
     if args.json:
         print(json.dumps(row))
         return
-    print("| model | device | threads | batch | input | median ms/frame | best ms/frame |")
-    print("|---|---|---|---|---|---|---|")
+    print("| model | device | threads | batch | timed | input | median ms/frame | best ms/frame |")
+    print("|---|---|---|---|---|---|---|---|")
     print(" | ".join(["", *(str(v) for v in row.values()), ""]).strip())
 
 

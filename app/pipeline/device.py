@@ -19,6 +19,6 @@ def resolve_device(requested: str) -> str:
     if requested == "cuda" and not cuda:
         raise DeviceUnavailable(
             "device 'cuda' was requested but torch sees no CUDA GPU; use --device cpu or auto, "
-            "or install a CUDA build of torch (README, 'GPU')"
+            "or install a CUDA build of torch (docs/install.md, 'GPU')"
         )
     return requested

@@ -1,6 +1,6 @@
 """Dice of trained models on a labelled folder: ``python -m models.training.evaluate``; also used by training.
 
-    python -m models.training.evaluate --test ../shared/realdata/usgra-seg/test --weights runs/a runs/b --tta
+    python -m models.training.evaluate --test DATA/test --weights runs/a runs/b --tta
 
 Each ``--weights`` is a weights folder (``DIR`` or ``DIR:NAME``; the ``best`` model of a run folder by
 default). With several, their class probabilities are averaged (an ensemble); ``--tta`` averages each
