@@ -2,34 +2,23 @@
 
 Why it is shaped this way (figures in ``docs/benchmarks.md``):
 
-* Pixels outside each row's labelled span are never read. The span of non-zero labels and the
-  runs of one label within it are found once per label-map row (``label_runs``: once per call for
-  a label map shared by all frames), and only that span of the frame row is touched. Where
-  consecutive spans are not contiguous in memory, the next row's span is prefetched; where they
-  are, classification asks for the cache lines 16 KiB ahead as it goes.
-* Rows, runs and blocks are cut out of the arrays with ``jit.borrow`` (a view without a reference):
-  numba's slices take and drop a reference on the parent array, atomic operations that cost 15-25 ns
-  a slice, more than summing a short run.
-* Byte work in unit-stride loops over zero-based views, which LLVM vectorises: indexing
-  ``row[b0 + j]`` carries numba's negative-index check, which stopped the vectoriser, and numba
-  widens ``uint8 - uint8`` to int64, so
-  results are cast back to the narrow type at once (``np.uint8(max - min)``, ``np.int32(acc + x)``)
-  to keep 32 or 64 lanes per instruction.
-* Per row: one pass classifies every pixel of the span into a byte buffer in L1 (chroma, or 0 when
-  not Doppler, 0.09 ns/pixel), then each run of one label is summed in one pass without label
-  tests: Doppler pixels, chroma and chroma² in int32 lanes (0.06 ns/pixel, ~9 ns per run). Rows
-  with more than ``MAX_RUNS`` runs (noisy label maps) test labels instead: the largest label takes
-  the span when every pixel is labelled and each other label present moves its share out (0.10
-  ns/pixel per label). Sums go through int32 in pieces of ``_SEGMENT`` pixels, which cannot overflow.
-* A table LUT needs a gather that does not vectorise; it runs only on labelled pixels whose chroma
-  reaches the lowest chroma any Doppler cell of the table can hold (exact: no colour below it can be
-  Doppler), and skips 64-pixel blocks without candidates.
-* The parallel driver is a thin ``prange`` over (frame, row block) items that calls ordinary
-  ``@njit`` workers, handed out one item at a time: an item's cost follows its labels, so equal
-  static shares would leave a core idle.
+* Only each row's labelled span is read: the span and the runs of one label within it are found once
+  per label-map row (``label_runs``), and the next row's span is prefetched.
+* Rows, runs and blocks are cut out with ``jit.borrow`` (a view without a reference): numba's slices
+  take and drop a reference on the parent array, atomic operations that cost more than a short run.
+* Byte work runs in unit-stride loops over zero-based views, which LLVM vectorises (``row[b0 + j]``
+  carries numba's negative-index check, which stops it), with results cast back to narrow types at
+  once to keep 32 or 64 lanes per instruction.
+* Per row: one pass classifies the span into a byte buffer in L1 (chroma, or 0 when not Doppler),
+  then each run of one label is summed without label tests; rows with very many runs test labels
+  instead. Sums go through int32 in pieces of ``_SEGMENT`` pixels, which cannot overflow.
+* A table LUT's gather runs only on labelled pixels whose chroma reaches the table's least Doppler
+  chroma (exact), and skips 64-pixel blocks without candidates.
+* The parallel driver hands out (frame, row block) items one at a time: an item's cost follows its
+  labels, so equal static shares would leave a core idle.
 
-Exactness: counts are exact. Chroma sums are exact integers (value = chroma / 255 is applied once
-at the end). Table sums add float32 LUT values in float64 per pixel: within 1e-12 relative.
+Exactness: counts are exact. Chroma sums are exact integers (value = chroma / 255 applied once at
+the end). Table sums add float32 LUT values in float64 per pixel: within 1e-12 relative.
 """
 
 from __future__ import annotations

@@ -1,24 +1,16 @@
 """Planar 8-bit YUV -> RGB with an explicit matrix and range: the coefficients and a fused numba kernel.
 
-The reference is the ITU-R BT.601 / BT.709 formula (``tests/app/pipeline/test_yuv.py`` writes it out);
-the kernel gives it rounded to nearest. Why it is shaped this way (1080x1920 4:2:0, 2-core Zen3 VM;
-``benchmarks/decode_video.py`` runs it against swscale and OpenCV):
+The reference is the ITU-R BT.601 / BT.709 formula (the tests write it out); the kernel gives it rounded
+to nearest, reading FFmpeg's planes in place and writing straight into the batch (faster than swscale
+plus a copy; ``benchmarks/decode_video.py`` compares them). Why it is shaped this way:
 
-* It reads FFmpeg's planes in place and writes straight into the batch slot: 0.9-1.0 ms a frame on
-  one thread, where swscale (``VideoFrame.reformat``, ``to_ndarray``, the copy into the batch) took
-  1.5-2 ms.
-* Per chroma row, the three chroma terms are computed once at chroma resolution (a quarter of the
-  pixels for 4:2:0); each luma row that shares them adds its luma term to a pair of pixels. Looking
-  chroma up per pixel (``row[col >> 1]``) stopped LLVM's vectoriser: 2.6-8 ms a frame.
-* float32 arithmetic, 8 lanes on AVX2: numba widens integer arithmetic to int64, which AVX2 cannot
-  multiply in vector lanes. The result is clamped as int32 (20 % faster than clamping floats).
-* Grey is exact: the chroma terms are products with ``Cb - 128`` and ``Cr - 128``, exactly 0.0 at 128,
-  so R, G and B all equal the luma term.
-* Chroma is repeated over the luma samples it covers (2x2, 2x1, 1x2), as swscale does here (checked
-  at a chroma step).
-* One thread, no ``prange``: with numba's OpenMP layer, two threads next to FFmpeg's frame threads ran
-  the whole decode at 74-96 fps against 109-193 with one (idle workers spin, the static split waits
-  for the slowest core). ``video.py`` overlaps decoding and conversion on two threads instead.
+* The chroma terms are computed once per chroma sample and added to the 2x2 (2x1, 1x2) luma samples
+  it covers, as swscale repeats chroma; a per-pixel chroma lookup would stop LLVM's vectoriser.
+* float32 arithmetic (8 AVX2 lanes; numba widens integers to int64, which AVX2 cannot multiply in
+  lanes), clamped as int32.
+* Grey is exact: the chroma terms are products with ``Cb - 128`` and ``Cr - 128``, 0.0 at 128.
+* One thread: ``video.py`` overlaps decoding and conversion on two threads, and a parallel kernel
+  beside FFmpeg's own frame threads slowed the whole decode.
 """
 
 from __future__ import annotations
