@@ -25,7 +25,9 @@ from app.errors import NeovascError, OutputError, as_neovasc_error, error_line
 from app.pipeline import AnalyzeOptions, RoiSpec, run_analysis
 from app.pipeline.outputs import CURVE, MASK, OVERLAY, SC, SR, OutputRequest, VideoRecorder, csv_text, render
 from app.pipeline.report import failure_result
+from app.pipeline.roi import parse_hint
 from app.pipeline.run import limits_from
+from app.pipeline.tendon import Hint
 from app.schemas import Result
 
 log = logging.getLogger("neovasc")
@@ -69,6 +71,12 @@ def build_parser() -> argparse.ArgumentParser:
     where = grade.add_mutually_exclusive_group()
     where.add_argument("--roi", type=_roi_text, metavar="x0,y0,x1,y1", help="rectangle ROI in pixels")
     where.add_argument("--roi-mask", type=Path, metavar="MASK.png", help="mask image: non-zero = ROI")
+    grade.add_argument(
+        "--roi-hint", metavar="x0,y0,x1,y1", help="without --roi: a rough box around the tendon for the model"
+    )
+    grade.add_argument(
+        "--tendon-point", action="append", metavar="x,y", help="without --roi: a point on the tendon (repeatable)"
+    )
     grade.add_argument("--masks", type=Path, metavar="DIR", help="write DIR/<stem>.png ROI/tendon masks")
     grade.add_argument(
         "--overlays", type=Path, metavar="DIR",
@@ -123,10 +131,10 @@ def _add_run_options(command: argparse.ArgumentParser) -> None:
     )
 
 
-def _options(args: argparse.Namespace, roi: RoiSpec | None) -> AnalyzeOptions:
+def _options(args: argparse.Namespace, roi: RoiSpec | None, hint: Hint | None = None) -> AnalyzeOptions:
     """Per-call options; a device or backend not given falls to NEOVASC_DEVICE / NEOVASC_BACKEND in analyze."""
     return AnalyzeOptions(
-        roi=roi, device=args.device, backend=args.backend, every=args.every, max_frames=args.max_frames
+        roi=roi, hint=hint, device=args.device, backend=args.backend, every=args.every, max_frames=args.max_frames
     )
 
 
@@ -216,7 +224,13 @@ def _cmd_grade(args: argparse.Namespace, settings: Settings, stdout: TextIO) -> 
             roi = RoiSpec.from_mask_image(args.roi_mask, limits_from(settings))
         except NeovascError as exc:
             build_parser().error(f"--roi-mask: {exc.message}")
-    options = _options(args, roi)
+    try:
+        hint = parse_hint(args.roi_hint, args.tendon_point)
+    except NeovascError as exc:
+        build_parser().error(exc.message)
+    if hint is not None and roi is not None:
+        build_parser().error("--roi-hint and --tendon-point guide the tendon model: leave out --roi / --roi-mask")
+    options = _options(args, roi, hint)
     inputs = list(_expand(args.paths))
     if not inputs:
         build_parser().error("no input files found under the given paths")

@@ -111,6 +111,17 @@ class Roi(_Model):
     kind: Literal["rectangle", "mask", "segmentation"]
     bbox: Box | None = Field(None, description="Bounding box of the ROI on the selected frame.")
     area_px: int = Field(ge=0, description="ROI pixels on the selected frame (whole ROI).")
+    # Added in 0.3 (additive): how the model's outline came about.
+    confidence: float | None = Field(
+        None, ge=0.0, le=1.0, description="Model outlines: mean tendon probability over the outline x agreement."
+    )
+    movement: float | None = Field(
+        None,
+        ge=0.0,
+        le=1.0,
+        description="Model outlines of clips: 1 - the lowest IoU of a frame's outline with the clip's (0: still).",
+    )
+    hint: Literal["box", "points"] | None = Field(None, description="The user's hint that chose the model's region.")
 
 
 class DopplerBox(Box):

@@ -214,28 +214,44 @@ class TendonSegmenter:
         # Only an (H, W, 3) array counts as one frame; other 3-D shapes get validate_frames' message.
         single = isinstance(frames, np.ndarray) and frames.ndim == 3 and frames.shape[2] == 3
         batch = validate_frames(frames[None] if single else frames)  # (N, H, W, 3)
-        n, h, w = batch.shape[:3]
-        region = validate_area(area, (h, w))
+        region = validate_area(area, batch.shape[1:3])
+
+        def segment(probs: torch.Tensor) -> np.ndarray:
+            masks = (probs > THRESHOLD).cpu().numpy()  # (B, H, W)
+            return np.stack([keep_largest_component(m, region) for m in masks])
+
+        out = self._per_unique_frame(batch, batch_size, segment, bool)
+        return out[0] if single else out
+
+    @torch.inference_mode()
+    def probabilities(self, frames: np.ndarray, *, batch_size: int = DEFAULT_BATCH_SIZE) -> np.ndarray:
+        """Tendon probabilities of ``(N, H, W, 3) uint8 RGB`` frames at their own resolution, before any
+        threshold or post-processing: ``(N, H, W) float32`` in [0, 1]. For callers that choose the region
+        themselves (a hint from the user) or report how sure the model was."""
+        batch = validate_frames(frames)
+        return self._per_unique_frame(batch, batch_size, lambda probs: probs.cpu().numpy(), np.float32)
+
+    def _per_unique_frame(self, batch: np.ndarray, batch_size: int, finish, dtype) -> np.ndarray:
+        """Run the network once per distinct frame of ``batch (N, H, W, 3)`` and ``finish`` its
+        ``(B, H, W)`` probabilities (on the model's device) into ``(B, H, W)`` arrays of ``dtype``."""
         if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
             raise InvalidInputError(f"batch_size must be a positive int, got {batch_size!r}")
+        n, h, w = batch.shape[:3]
         if n == 0:
-            return np.zeros((0, h, w), dtype=bool)
+            return np.zeros((0, h, w), dtype=dtype)
         boxed, geom = letterbox(batch, self.args.input_size)  # (N, th, tw, 3): the model's view of each frame
         # One frame needs no de-duplication.
         first, inverse = _unique_frames(boxed) if n > 1 else (np.zeros(1, np.intp), np.zeros(1, np.intp))
         unique = boxed if len(first) == n else boxed[first]  # (U, th, tw, 3)
-        masks = np.empty((len(unique), h, w), dtype=bool)
+        out = np.empty((len(unique), h, w), dtype=dtype)
         for start in range(0, len(unique), batch_size):
-            masks[start : start + batch_size] = self._segment(unique[start : start + batch_size], geom, region)
-        out = masks if len(first) == n else masks[inverse]  # (N, H, W)
-        return out[0] if single else out
+            out[start : start + batch_size] = finish(self._probabilities(unique[start : start + batch_size], geom))
+        return out if len(first) == n else out[inverse]  # (N, H, W)
 
-    def _segment(self, boxed: np.ndarray, geom: LetterboxGeometry, area: Area | None) -> np.ndarray:
-        """``(B, th, tw, 3) uint8 RGB`` letterboxed frames -> ``(B, H, W) bool`` post-processed masks."""
+    def _probabilities(self, boxed: np.ndarray, geom: LetterboxGeometry) -> torch.Tensor:
+        """``(B, th, tw, 3) uint8 RGB`` letterboxed frames -> ``(B, H, W) float32`` probabilities."""
         x = normalize(derive_channels(boxed, self.args.in_channels), self._device)
-        probs = self.predict_torch(x)[:, 0]  # (B, th, tw)
-        masks = (unletterbox(probs, geom) > THRESHOLD).cpu().numpy()  # (B, H, W)
-        return np.stack([keep_largest_component(m, area) for m in masks])
+        return unletterbox(self.predict_torch(x)[:, 0], geom)  # (B, H, W)
 
 
 def load_segmenter(

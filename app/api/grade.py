@@ -11,7 +11,7 @@ from app.schemas import Result
 
 from .problems import PROBLEM_RESPONSES
 from .state import State
-from .uploads import FILE_HELP, grade_upload, read_roi
+from .uploads import FILE_HELP, grade_upload, read_hint, read_roi
 
 router = APIRouter(prefix="/v1", tags=["grading"])
 
@@ -30,6 +30,12 @@ async def grade(
         str | None, Form(description="Rectangle 'x0,y0,x1,y1' in pixels (half-open); omit to use the tendon model")
     ] = None,
     roi_mask: Annotated[UploadFile | None, File(description="Mask image, non-zero = ROI")] = None,
+    roi_hint: Annotated[
+        str | None, Form(description="Without roi: a rough box 'x0,y0,x1,y1' around the tendon for the model")
+    ] = None,
+    tendon_point: Annotated[
+        str | None, Form(description="Without roi: point(s) on the tendon for the model, 'x,y' or 'x,y;x,y'")
+    ] = None,
     every: Annotated[int, Form(ge=1, description="Measure every N-th frame of a clip")] = 1,
     max_frames: Annotated[int | None, Form(ge=1, description="Measure at most this many evenly spaced frames")] = None,
     overlays: Annotated[
@@ -42,5 +48,6 @@ async def grade(
 ) -> Result:
     """Grade the upload. Errors are RFC 9457 problem+json with a stable ``code``."""
     roi_spec = await read_roi(roi, roi_mask, state)
+    hint = read_hint(roi_hint, tendon_point, roi_spec)
     outputs = OutputRequest(overlays=overlays, dicom=dicom_report)
-    return await grade_upload(state, file, roi_spec, every, max_frames, outputs)
+    return await grade_upload(state, file, roi_spec, every, max_frames, outputs, hint)

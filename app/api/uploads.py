@@ -10,7 +10,9 @@ from fastapi import UploadFile
 from app.errors import InvalidRequest, NoTendonModel
 from app.pipeline import AnalyzeOptions, RoiSpec, run_analysis
 from app.pipeline.outputs import OutputRequest, VideoRecorder, render
+from app.pipeline.roi import parse_hint
 from app.pipeline.run import limits_from
+from app.pipeline.tendon import Hint
 from app.schemas import Result
 from app.warning_codes import warning
 
@@ -33,6 +35,14 @@ async def read_roi(roi: str | None, roi_mask: UploadFile | None, state: ServiceS
     return None
 
 
+def read_hint(box: str | None, points: str | None, roi: RoiSpec | None) -> Hint | None:
+    """The model's hint from the form fields; refused beside a drawn region, which leaves the model out."""
+    hint = parse_hint(box, points)
+    if hint is not None and roi is not None:
+        raise InvalidRequest("'roi_hint' and 'tendon_point' guide the tendon model: leave out 'roi' and 'roi_mask'")
+    return hint
+
+
 async def grade_upload(
     state: ServiceState,
     file: UploadFile,
@@ -40,6 +50,7 @@ async def grade_upload(
     every: int = 1,
     max_frames: int | None = None,
     outputs: OutputRequest | None = None,
+    hint: Hint | None = None,
 ) -> Result:
     """Read the upload and grade it in the worker pool, on the service's device and backend.
 
@@ -47,7 +58,7 @@ async def grade_upload(
     carries their ``id`` and ``links``.
     """
     data = await file.read()
-    options = AnalyzeOptions(roi=roi, device=state.device, every=every, max_frames=max_frames)
+    options = AnalyzeOptions(roi=roi, hint=hint, device=state.device, every=every, max_frames=max_frames)
     name = file.filename or "upload"
     return await state.run(_grade, state, data, options, name, outputs or OutputRequest())
 

@@ -12,6 +12,7 @@ from app.errors import NeovascError, error_line
 from app.pipeline.decode import Calibration as CalibrationFact
 from app.pipeline.decode import Clip
 from app.pipeline.screen import Screen
+from app.pipeline.tendon import OutlineReport
 from app.schemas import Box, Calibration, Doppler, ErrorInfo, Result, Roi, SourceFacts
 
 
@@ -23,13 +24,16 @@ def bbox(mask: np.ndarray) -> Box | None:
     return Box(x0=int(xs.min()), y0=int(ys.min()), x1=int(xs.max()) + 1, y1=int(ys.max()) + 1)
 
 
-def roi_section(roi_mask: np.ndarray, drawn_kind: str | None) -> Roi:
+def roi_section(roi_mask: np.ndarray, drawn_kind: str | None, outline: OutlineReport | None = None) -> Roi:
     """The region measured on the selected frame: drawn (``rectangle`` or ``mask``) or the model's."""
     return Roi(
         source="model" if drawn_kind is None else "user",
         kind="segmentation" if drawn_kind is None else drawn_kind,
         bbox=bbox(roi_mask),
         area_px=int(roi_mask.sum()),
+        confidence=None if outline is None else outline.confidence,
+        movement=None if outline is None else outline.movement,
+        hint=None if outline is None else outline.hint,
     )
 
 

@@ -11,8 +11,11 @@ import numpy as np
 from app.errors import InvalidROI, NeovascError
 from app.pipeline.decode import Limits, decode
 from app.pipeline.geometry import Rect
+from app.pipeline.tendon import Hint
 
 _RECT = re.compile(r"^\s*(-?\d+)\s*,\s*(-?\d+)\s*,\s*(-?\d+)\s*,\s*(-?\d+)\s*$")
+_POINT = re.compile(r"^\s*(\d+)\s*,\s*(\d+)\s*$")
+MAX_POINTS = 16
 
 
 @dataclass(frozen=True, eq=False)
@@ -75,3 +78,23 @@ class RoiSpec:
         if not self.mask.any():
             raise InvalidROI("ROI mask has no non-zero pixel")
         return self.mask
+
+
+def parse_hint(box: str | None, points: str | list[str] | None) -> Hint | None:
+    """A hint for the tendon model: ``box`` ``"x0,y0,x1,y1"`` and/or ``points``, each ``"x,y"`` (a string may
+    hold several separated by ``;``). None when neither is given. Raises :class:`InvalidROI` when malformed."""
+    texts = [points] if isinstance(points, str) else list(points or [])
+    parsed = [_point(part) for text in texts for part in text.split(";") if part.strip()]
+    if len(parsed) > MAX_POINTS:
+        raise InvalidROI(f"{len(parsed)} tendon points given; at most {MAX_POINTS}")
+    rect = RoiSpec.from_text(box).rect if box else None
+    if rect is None and not parsed:
+        return None
+    return Hint(box=rect, points=tuple(parsed))
+
+
+def _point(text: str) -> tuple[int, int]:
+    match = _POINT.match(text)
+    if match is None:
+        raise InvalidROI(f"tendon point {text[:40]!r} is not 'x,y' (two whole numbers in pixels, e.g. 240,180)")
+    return int(match.group(1)), int(match.group(2))

@@ -8,6 +8,7 @@ counter alike.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,7 +20,7 @@ from app.config import Settings, get_settings
 from app.errors import BackendUnavailable
 from app.pipeline.decode import Clip, Limits, Source, decode
 from app.pipeline.device import resolve_device
-from app.pipeline.grading.quality import facts_of, warnings_for
+from app.pipeline.grading.quality import Facts, facts_of, warnings_for
 from app.pipeline.grading.scales import Grading
 from app.pipeline.grading.summary import GradeParams, grade_selected, summarise
 from app.pipeline.measure.scan import (
@@ -38,6 +39,7 @@ from app.pipeline.measure.selection import Selection, select
 from app.pipeline.report import calibration_section, doppler_section, roi_section, source_facts
 from app.pipeline.roi import RoiSpec
 from app.pipeline.segmenter import Segmenter, tendon_model
+from app.pipeline.tendon import Hint, OutlineReport, TendonRegions, outline_warnings
 from app.pipeline.timing import Timer
 from app.schemas import ModelInfo, Result
 from app.warning_codes import warning
@@ -50,7 +52,8 @@ class AnalyzeOptions:
     """Per-call options.
 
     Attributes:
-        roi: a user-drawn region; without it the tendon model draws one on every frame.
+        roi: a user-drawn region; without it the tendon model outlines the tendon (one outline per clip).
+        hint: without ``roi``, a rough box or points on the tendon that choose the model's region.
         device, backend: where and how to count and segment; None takes ``settings.device`` /
             ``settings.backend`` (``NEOVASC_DEVICE``, ``NEOVASC_BACKEND``), ``"auto"`` picks CUDA when present.
         every: measure every ``every``-th frame of a clip (1: all).
@@ -58,6 +61,7 @@ class AnalyzeOptions:
     """
 
     roi: RoiSpec | None = None
+    hint: Hint | None = None
     device: str | None = None
     backend: str | None = None
     every: int = 1
@@ -125,7 +129,7 @@ def run_analysis(
         clip = decode(source, limits_from(settings), name)
     if options.roi is None and segmenter is None:
         segmenter = tendon_model(settings.weights_dir, device)
-    regions = _region_finder(options.roi, segmenter, clip)
+    regions = _region_finder(options, segmenter, clip)
     counter = Counter(cuda_ops.chroma_lut(settings.chroma_threshold), options.backend or settings.backend, device)
     params = ScanParams(
         band_mm=settings.band_mm,
@@ -142,31 +146,42 @@ def run_analysis(
     except cuda_ops.BackendUnavailable as exc:
         raise BackendUnavailable(str(exc)) from exc
     with timer.step("grade"):
-        analysis = _grade(clip, scan, selection, chosen, options.roi, segmenter, settings)
+        region = _RegionUsed.of(options.roi, segmenter, regions)
+        analysis = _grade(clip, scan, selection, chosen, region, settings)
     analysis.result.timing_ms.update(timer.rounded())
     return analysis
 
 
-def _region_finder(roi: RoiSpec | None, segmenter: Segmenter | None, clip: Clip) -> RegionFinder:
+def _region_finder(options: AnalyzeOptions, segmenter: Segmenter | None, clip: Clip) -> RegionFinder:
     """The drawn region (checked against the frame size), or the model's tendon inside the picture."""
-    if roi is not None:
-        mask = roi.to_mask(clip.height, clip.width)[None]  # (1, H, W): the same region on every frame
+    if options.roi is not None:
+        mask = options.roi.to_mask(clip.height, clip.width)[None]  # (1, H, W): the same region on every frame
         return lambda frames, area: mask
     # inside the ultrasound picture only: text, legends and panels around it hold no tendon
-    return lambda frames, area: segmenter.predict(frames, area=area)
+    return TendonRegions(segmenter, options.hint)
+
+
+@dataclass(frozen=True)
+class _RegionUsed:
+    """What measured the region: a drawn one, or the model (which one, and how its outline came about)."""
+
+    drawn: RoiSpec | None
+    model: ModelInfo | None
+    outline: OutlineReport | None
+
+    @classmethod
+    def of(cls, roi: RoiSpec | None, segmenter: Segmenter | None, regions: RegionFinder) -> _RegionUsed:
+        if roi is not None:
+            return cls(roi, None, None)
+        outline = regions.report() if isinstance(regions, TendonRegions) else None
+        return cls(None, ModelInfo(name=segmenter.name, sha256=segmenter.sha256), outline)
 
 
 def _grade(
-    clip: Clip,
-    scan: Scan,
-    selection: Selection,
-    chosen: Candidate,
-    roi: RoiSpec | None,
-    segmenter: Segmenter | None,
-    settings: Settings,
+    clip: Clip, scan: Scan, selection: Selection, chosen: Candidate, region: _RegionUsed, settings: Settings
 ) -> Analysis:
     """Grades, Summary, warnings and the Result of the chosen frame."""
-    setup = scan.setup
+    setup, roi = scan.setup, region.drawn
     params = GradeParams(settings.min_vessel_px, settings.min_vessel_mm2, settings.grade_scale)
     grading = grade_selected(scan, selection, chosen, params)
     summary = summarise(scan, selection, chosen, grading, tendon_shape=roi is None or roi.kind != "rectangle")
@@ -176,14 +191,14 @@ def _grade(
         ok=True,
         summary=summary,
         frames=selection.measures,
-        roi=roi_section(chosen.roi, None if roi is None else roi.kind),
+        roi=roi_section(chosen.roi, None if roi is None else roi.kind, region.outline),
         doppler=doppler_section(setup.screen),
         calibration=calibration_section(setup.calibration),
         source=source_facts(clip),
-        warnings=[warning(code, message) for code, message in warnings_for(facts)],
+        warnings=[warning(code, message) for code, message in _warnings(facts, region.outline)],
         device=scan.counts.device,
         backend=scan.counts.backend,
-        model=None if roi is not None else ModelInfo(name=segmenter.name, sha256=segmenter.sha256),
+        model=region.model,
         version=__version__,
     )
     return Analysis(
@@ -196,3 +211,10 @@ def _grade(
         box_mask=setup.in_box if setup.screen.boxes else None,
         dicom_header=clip.header,
     )
+
+
+def _warnings(facts: Facts, outline: OutlineReport | None) -> Iterator[tuple[str, str]]:
+    """The quality warnings, then those of the model's outline (when it found one)."""
+    yield from warnings_for(facts)
+    if outline is not None and facts.roi_px != 0:
+        yield from outline_warnings(outline)

@@ -1,0 +1,134 @@
+"""The model's region: one outline per still clip, hints that choose the region, confidence and fragments."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from app.errors import InvalidROI
+from app.pipeline import AnalyzeOptions, analyze
+from app.pipeline.decode import Clip, SourceInfo
+from app.pipeline.roi import parse_hint
+from app.pipeline.tendon import MIN_AGREEMENT, Hint, TendonRegions, outline_warnings
+from tests.conftest import grey_background
+
+H, W = 120, 160
+PICTURE = (0, 0, W, H)
+UPPER, LOWER = (20, 20, 140, 45), (30, 80, 90, 100)  # two candidate regions; the upper one is larger
+
+
+class _Model:
+    """A stand-in tendon model with probabilities: 0.9 inside ``regions(frame index)``, 0.1 elsewhere."""
+
+    name, sha256 = "fake", "0" * 64
+
+    def __init__(self, regions=lambda i: (UPPER, LOWER), inside: float = 0.9) -> None:
+        self.regions, self.inside, self.calls, self.seen = regions, inside, 0, 0
+
+    def probabilities(self, frames):
+        self.calls += 1
+        probs = np.full(frames.shape[:3], 0.1, np.float32)
+        for k, frame in enumerate(frames):
+            for x0, y0, x1, y1 in self.regions(int(frame[0, 0, 0])):  # the frame's index is painted in pixel 0
+                probs[k, y0:y1, x0:x1] = self.inside
+        self.seen += frames.shape[0]
+        return probs
+
+    def predict(self, frames, *, area=None):
+        raise AssertionError("the region step uses probabilities when the model has them")
+
+
+def _frames(n: int, rng) -> np.ndarray:
+    frames = np.stack([grey_background(H, W, rng) for _ in range(n)])
+    frames[:, 0, 0] = np.arange(n)[:, None]
+    return frames
+
+
+def _box(mask: np.ndarray) -> tuple[int, int, int, int]:
+    ys, xs = np.nonzero(mask)
+    return int(xs.min()), int(ys.min()), int(xs.max()) + 1, int(ys.max()) + 1
+
+
+def test_a_still_clip_gets_one_outline_from_a_few_frames(rng):
+    model = _Model()
+    regions = TendonRegions(model)
+    first = regions(_frames(30, rng), PICTURE)
+    assert first.shape == (1, H, W) and _box(first[0]) == UPPER
+    assert model.seen == 5  # the outline is voted from a few frames, not all 30
+    assert regions(_frames(30, rng), PICTURE) is first  # the same outline: labelled once by the scan
+    report = regions.report()
+    assert report.movement == 0.0 and not report.per_frame and report.confidence == pytest.approx(0.9)
+
+
+def test_a_moving_probe_gives_each_frame_its_own_outline(rng):
+    moved = (20, 60, 140, 85)
+    model = _Model(regions=lambda i: (UPPER,) if i < 10 else (moved,))
+    regions = TendonRegions(model)
+    regions(_frames(10, rng), PICTURE)  # first batch: still
+    later = regions(_frames(20, rng) + 0, PICTURE)
+    assert regions.per_frame and later.shape[0] == 20
+    report = regions.report()
+    assert report.movement > 1 - MIN_AGREEMENT
+    assert [code for code, _ in outline_warnings(report)] == ["tendon_outline_moved"]
+
+
+@pytest.mark.parametrize(
+    ("hint", "expected"),
+    [
+        (Hint(box=(20, 70, 100, 110)), LOWER),  # a rough box around the lower region
+        (Hint(points=((50, 90),)), LOWER),  # a point on it
+        (Hint(points=((50, 104),)), LOWER),  # a point just below it: the nearest region
+        (Hint(points=((50, 30), (60, 90))), (20, 20, 140, 100)),  # both named: both kept
+    ],
+    ids=["box", "point", "near-point", "two-points"],
+)
+def test_a_hint_chooses_the_region(rng, hint, expected):
+    regions = TendonRegions(_Model(), hint)
+    outline = regions(_frames(1, rng), PICTURE)[0]
+    assert _box(outline) == expected and regions.report().hint == hint.kind
+
+
+def test_a_point_far_from_every_region_finds_nothing(rng):
+    outline = TendonRegions(_Model(), Hint(points=((150, 115),)))(_frames(1, rng), PICTURE)[0]
+    assert not outline.any()
+
+
+def test_an_unsure_model_and_a_fragment_are_reported(rng):
+    unsure = TendonRegions(_Model(inside=0.6))
+    unsure(_frames(1, rng), PICTURE)
+    assert [code for code, _ in outline_warnings(unsure.report())] == ["low_confidence_tendon"]
+    tiny = TendonRegions(_Model(regions=lambda i: ((10, 10, 14, 14),)))
+    tiny(_frames(1, rng), PICTURE)
+    report = tiny.report()
+    assert report.fragment and [code for code, _ in outline_warnings(report)] == ["low_confidence_tendon"]
+
+
+def test_the_result_carries_confidence_and_the_warning(rng, settings):
+    clip = Clip.in_memory(_frames(6, rng), "clip", SourceInfo(format="array", colour="RGB"), fps=10.0)
+    result = analyze(
+        clip, AnalyzeOptions(hint=Hint(points=((50, 90),))), segmenter=_Model(inside=0.6), settings=settings
+    )
+    assert result.roi.source == "model" and result.roi.hint == "points"
+    assert result.roi.confidence == pytest.approx(0.6) and result.roi.movement == 0.0
+    assert result.roi.bbox.model_dump() == dict(zip(("x0", "y0", "x1", "y1"), LOWER, strict=True))
+    assert "low_confidence_tendon" in [w.code for w in result.warnings]
+
+
+@pytest.mark.parametrize(
+    ("box", "points", "expected"),
+    [
+        (None, None, None),
+        ("1,2,30,40", None, Hint(box=(1, 2, 30, 40))),
+        (None, ["5,6"], Hint(points=((5, 6),))),
+        (None, "5,6;7,8", Hint(points=((5, 6), (7, 8)))),
+    ],
+    ids=["none", "box", "point", "two-points"],
+)
+def test_parse_hint(box, points, expected):
+    assert parse_hint(box, points) == expected
+
+
+@pytest.mark.parametrize(("box", "points"), [("1,2,3", None), (None, ["5"]), (None, ["-1,4"]), (None, ["1,1"] * 17)])
+def test_malformed_hints_are_named_errors(box, points):
+    with pytest.raises(InvalidROI):
+        parse_hint(box, points)
