@@ -286,3 +286,15 @@ def test_train_without_training_code_is_a_usage_error(monkeypatch, capsys):
     assert cli.main(["train", "--help"]) == cli.EXIT_USAGE
     error = json.loads(capsys.readouterr().err.strip().splitlines()[-1])["error"]
     assert error["code"] == "usage_error" and "no training code" in error["message"]
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [["--roi", "1,1,20,20", "--roi-hint", "0,0,50,50"], ["--tendon-point", "12"], ["--roi-hint", "5,5,2,2"]],
+    ids=["hint-beside-roi", "malformed-point", "empty-box"],
+)
+def test_bad_hints_are_usage_errors(doppler_png, capsys, extra):
+    with pytest.raises(SystemExit) as info:
+        cli.main(["grade", str(doppler_png[0]), *extra])
+    assert info.value.code == cli.EXIT_USAGE
+    assert json.loads(capsys.readouterr().err.strip().splitlines()[-1])["error"]["code"] == "usage_error"

@@ -103,3 +103,18 @@ def test_openapi_publishes_result_and_problem(client):
     assert responses["200"]["content"]["application/json"]["schema"]["$ref"].endswith("/Result")
     assert "application/problem+json" in responses["422"]["content"]
     assert client.get("/docs").status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("data", "code"),
+    [
+        ({"roi": "20,30,120,90", "roi_hint": "0,0,100,100"}, "invalid_request"),
+        ({"tendon_point": "40"}, "invalid_roi"),
+        ({"roi_hint": "9,9,3,3"}, "invalid_roi"),
+    ],
+    ids=["hint-beside-roi", "malformed-point", "empty-box"],
+)
+def test_bad_hints(client, doppler_image, data, code):
+    image, _ = doppler_image
+    response = client.post("/v1/grade", files={"file": ("s.png", png_bytes(image), "image/png")}, data=data)
+    assert response.status_code == 422 and response.json()["code"] == code
