@@ -14,6 +14,15 @@ must have the aspect ratio of the scoring grid (the letterboxes then scale alike
   prediction; ``dice`` is the mean over the classes;
 * ``global_dice_per_class``: Dice of all test pixels pooled;
 * with ``--min-component F``, the same after dropping predicted regions smaller than ``F`` of the image.
+
+``--heldout`` scores one model on the held-out family (``models.training.heldout``) instead of a folder:
+the Dice of ``TendonSegmenter.predict`` (largest region, at the frame's own size) on each case's frames
+before encoding, inside the true ultrasound picture, against the true tendon; mean, 10th percentile,
+misses (Dice below 0.2) and the same by view, pathology and Doppler amount. No codec, no screen reading
+and no app: the model alone (``benchmarks/heldout.py`` runs the whole pipeline). ``--split test``
+(seeds 1000 and up) is for reporting; only ``--split val`` may guide a choice.
+
+    python -m models.training.evaluate --heldout --split val --n 100 --weights runs/a
 """
 
 from __future__ import annotations
@@ -22,7 +31,7 @@ import argparse
 import json
 import re
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import cv2
@@ -37,6 +46,8 @@ __all__ = [
     "drop_small_components",
     "evaluate",
     "global_dice_per_class",
+    "heldout_scores",
+    "heldout_summary",
     "keep_largest_component",
     "main",
     "option_problem",
@@ -220,7 +231,12 @@ def evaluate_ensemble(
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m models.training.evaluate", description=__doc__.splitlines()[0])
-    p.add_argument("--test", required=True, help="folder with a test split (imagesTs/+labelsTs/ or images/+masks/)")
+    source = p.add_mutually_exclusive_group(required=True)
+    source.add_argument("--test", help="folder with a test split (imagesTs/+labelsTs/ or images/+masks/)")
+    source.add_argument("--heldout", action="store_true", help="score one model on the held-out family instead")
+    p.add_argument("--split", default="test", choices=("val", "test"), help="held-out part (val: model choice)")
+    p.add_argument("--n", type=int, default=120, help="held-out cases")
+    p.add_argument("--seed", type=int, help="first held-out case seed (default: the split's first)")
     p.add_argument("--weights", nargs="+", required=True, metavar="DIR[:NAME]", help="one or more models")
     p.add_argument("--tta", action="store_true", help="average each model with its mirrored input")
     p.add_argument(
@@ -248,6 +264,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         models = [_load(spec, ns.device) for spec in ns.weights]
     except WeightsError as exc:
         return _error(type(exc).__name__, str(exc))
+    if ns.heldout:
+        return _heldout_main(ns, models)
     grid = parse_size(ns.size) or tuple(models[0].args.input_size)
     sizes = {tuple(m.args.input_size) for m in models}
     if len({_classes(m) for m in models}) != 1:
@@ -264,6 +282,64 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     size = f"{grid[0]}x{grid[1]}"
     print(json.dumps({"weights": ns.weights, "test": ns.test, "size": size, "tta": ns.tta, **result}))
+    return 0
+
+
+MISS_DICE = 0.2  # below this the outline is not the tendon: a miss
+
+
+def heldout_scores(segmenter: Any, cases: Iterable[Any]) -> list[dict[str, Any]]:
+    """Per held-out case: the mean Dice over its frames of ``segmenter.predict`` inside the true picture,
+    with the case's seed, view, pathology and Doppler amount."""
+    from models.training.heldout import amount_of
+
+    rows = []
+    for case in cases:
+        masks = segmenter.predict(case.frames, area=case.picture)  # (N, H, W) bool
+        truth = case.tendon
+        values = [2 * int((m & truth).sum()) / max(int(m.sum()) + int(truth.sum()), 1) for m in masks]
+        meta = case.meta
+        rows.append({
+            "seed": case.seed, "dice": float(np.mean(values)), "view": meta["view"],
+            "pathology": meta["pathology"], "amount": amount_of(case.peak_colour_fraction()),
+        })  # fmt: skip
+    return rows
+
+
+def heldout_summary(rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """Mean and 10th-percentile Dice and misses, overall and by view, pathology and amount."""
+
+    def stats(part: Sequence[dict[str, Any]]) -> dict[str, Any]:
+        d = np.array([r["dice"] for r in part], float)
+        return {
+            "cases": len(part),
+            "dice": float(d.mean()) if len(d) else None,
+            "dice_p10": float(np.percentile(d, 10)) if len(d) else None,
+            "missed": int((d < MISS_DICE).sum()),
+        }
+
+    by = {
+        key: {value: stats([r for r in rows if r[key] == value]) for value in sorted({r[key] for r in rows})}
+        for key in ("view", "pathology", "amount")
+    }
+    return {**stats(rows), "by": by}
+
+
+def _heldout_main(ns: argparse.Namespace, models: Sequence[UNet]) -> int:
+    from models.predictor import TendonSegmenter
+    from models.training.heldout import GENERATOR, SPLITS, iter_heldout
+
+    if len(models) != 1 or models[0].args.out_channels != 1:
+        return _error("UnsupportedModel", "--heldout scores one tendon model (one output channel) at a time")
+    segmenter = TendonSegmenter(models[0], name=ns.weights[0], sha256="")
+    first = ns.seed if ns.seed is not None else SPLITS[ns.split][0]
+    try:
+        rows = heldout_scores(segmenter, iter_heldout(ns.n, first, split=ns.split))
+    except ValueError as exc:
+        return _error("InvalidSeeds", str(exc))
+    summary = heldout_summary(rows)
+    out = {"weights": ns.weights, "heldout": GENERATOR, "split": ns.split, "seeds": [first, first + ns.n - 1]}
+    print(json.dumps({**out, **summary, **({"per_case": rows} if ns.per_image else {})}))
     return 0
 
 

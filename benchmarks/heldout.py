@@ -1,0 +1,214 @@
+"""The tendon model on the held-out family, through the real pipeline: how well it generalises.
+
+Each case of ``models.training.heldout`` (a PNG, JPEG, DICOM or MP4 screen capture with a known tendon and
+known Doppler pixels) is graded twice by ``app.pipeline.run_analysis``: with the tendon model (no region
+drawn) and with the true tendon drawn as the region (``RoiSpec(mask=...)``). Reported, overall and split by
+the amount of Doppler signal in the tendon, by pathology, view, colour placement and format:
+
+* Dice of the model's outline against the true tendon on the selected frame (mean and 10th percentile);
+* misses: the ``no_tendon_found`` warning, or Dice below 0.2 (every case has a tendon);
+* colour-fraction error ``|CF_model - CF_true|``, where ``CF_true`` is the true colour fraction on the
+  frame the run selected (the share within 0.02 and the median; a run with no colour fraction while the
+  truth has one counts as an error of 1); the same for the true outline, which isolates what the screen
+  reading and the counting lose from what the outline loses.
+
+Doppler amount is the case's highest true colour fraction outside flash frames, in the bands of the
+colour-fraction grade (none 0; little up to 6 %; moderate up to 12 %; a lot above).
+
+    python benchmarks/heldout.py [--n 120] [--seed 1000] [--split test] [--weights weights] [--json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import time
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from app.config import Settings
+from app.errors import NeovascError
+from app.pipeline import AnalyzeOptions, RoiSpec, run_analysis
+from models.training.heldout import (
+    AMOUNTS,
+    DEFAULT_BACKGROUNDS,
+    GENERATOR,
+    SPLITS,
+    HeldoutCase,
+    amount_of,
+    iter_heldout,
+)
+
+REPO = Path(__file__).resolve().parents[1]
+MISS_DICE = 0.2
+CF_TOLERANCE = 0.02
+GROUPS = ("amount", "pathology", "view", "placement", "format")
+
+
+def dice(a: np.ndarray, b: np.ndarray) -> float:
+    """Dice of two ``(H, W) bool`` masks (1 when both are empty)."""
+    total = int(a.sum()) + int(b.sum())
+    return 2 * int((a & b).sum()) / total if total else 1.0
+
+
+def _cf_error(cf: float | None, case: HeldoutCase, frame: int | None) -> float | None:
+    truth = case.colour_fraction(frame if frame is not None else 0)
+    if truth is None:
+        return None  # no tendon pixel in the box: nothing to compare
+    return 1.0 if cf is None else abs(cf - truth)
+
+
+def score_case(case: HeldoutCase, settings: Settings) -> dict[str, Any]:
+    """Both runs of one case and what they score."""
+    meta = case.meta
+    row: dict[str, Any] = {
+        "seed": case.seed, "name": case.name, "view": meta["view"], "kind": meta["kind"],
+        "pathology": meta["pathology"], "placement": meta["placement"], "colour_map": meta["colour_map"],
+        "format": meta["format"], "layout": meta["layout"], "size": meta["size"], "frames": meta["frames"],
+        "cf_true_peak": case.peak_colour_fraction(),
+    }  # fmt: skip
+    row["amount"] = amount_of(row["cf_true_peak"])
+    start = time.perf_counter()
+    try:
+        model = run_analysis(case.data, AnalyzeOptions(), settings=settings, name=case.name)
+        drawn = run_analysis(
+            case.data, AnalyzeOptions(roi=RoiSpec(mask=case.tendon)), settings=settings, name=case.name
+        )
+    except NeovascError as exc:
+        row.update(error=f"{type(exc).__name__}: {exc}", dice=0.0, missed=True, cf_error=None, cf_error_drawn=None)
+        return row
+    summary, codes = model.result.summary, {w.code for w in model.result.warnings}
+    row["dice"] = dice(model.roi_mask, case.tendon)
+    row["missed"] = "no_tendon_found" in codes or row["dice"] < MISS_DICE
+    row["cf_model"] = summary.colour_fraction
+    row["cf_error"] = _cf_error(summary.colour_fraction, case, summary.frame_index)
+    row["cf_drawn"] = drawn.result.summary.colour_fraction
+    row["cf_error_drawn"] = _cf_error(row["cf_drawn"], case, drawn.result.summary.frame_index)
+    row["model"] = model.result.model.name if model.result.model else None
+    row["seconds"] = round(time.perf_counter() - start, 3)
+    row["error"] = None
+    return row
+
+
+def summarise(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """Dice, misses and colour-fraction errors of a set of scored cases."""
+    dices = np.array([r["dice"] for r in rows], float)
+    errors = [r["cf_error"] for r in rows if r.get("cf_error") is not None]
+    drawn = [r["cf_error_drawn"] for r in rows if r.get("cf_error_drawn") is not None]
+    return {
+        "cases": len(rows),
+        "dice_mean": float(dices.mean()) if len(rows) else None,
+        "dice_p10": float(np.percentile(dices, 10)) if len(rows) else None,
+        "missed": int(sum(r["missed"] for r in rows)),
+        "cf_within": sum(e <= CF_TOLERANCE for e in errors) / len(errors) if errors else None,
+        "cf_error_median": statistics.median(errors) if errors else None,
+        "cf_within_drawn": sum(e <= CF_TOLERANCE for e in drawn) / len(drawn) if drawn else None,
+        "cf_error_median_drawn": statistics.median(drawn) if drawn else None,
+        "errors": int(sum(r.get("error") is not None for r in rows)),
+    }
+
+
+def report(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """The overall summary and one per value of each of :data:`GROUPS`."""
+    groups: dict[str, dict[str, Any]] = {}
+    for key in GROUPS:
+        values = sorted({r[key] for r in rows}, key=_order)
+        groups[key] = {v: summarise([r for r in rows if r[key] == v]) for v in values}
+    return {"all": summarise(rows), "groups": groups}
+
+
+def _order(value: str) -> tuple[int, str]:
+    names = [name for name, _ in AMOUNTS]
+    return (names.index(value), value) if value in names else (len(names), value)
+
+
+def _cell(value: float | None, digits: int = 3, percent: bool = False) -> str:
+    if value is None:
+        return "-"
+    return f"{100 * value:.0f} %" if percent else f"{value:.{digits}f}"
+
+
+def table(summary: dict[str, Any]) -> str:
+    """The report as one markdown table."""
+    lines = [
+        "| group | cases | mean Dice | P10 Dice | missed | CF within 0.02 | median CF error | "
+        "true outline: CF within 0.02 | median CF error |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+
+    def line(label: str, s: dict[str, Any]) -> str:
+        cells = [
+            label, str(s["cases"]), _cell(s["dice_mean"]), _cell(s["dice_p10"]), f"{s['missed']}",
+            _cell(s["cf_within"], percent=True), _cell(s["cf_error_median"]),
+            _cell(s["cf_within_drawn"], percent=True), _cell(s["cf_error_median_drawn"]),
+        ]  # fmt: skip
+        return "| " + " | ".join(cells) + " |"
+
+    lines.append(line("**all**", summary["all"]))
+    for key, values in summary["groups"].items():
+        lines.extend(line(f"{key}: {value}", s) for value, s in values.items())
+    return "\n".join(lines)
+
+
+def run(cases: Iterable[HeldoutCase], settings: Settings, progress: bool = False) -> list[dict[str, Any]]:
+    rows = []
+    for i, case in enumerate(cases, 1):
+        rows.append(score_case(case, settings))
+        if progress:
+            r = rows[-1]
+            print(f"[{i}] {case.name} dice {r['dice']:.3f} cf_err {r.get('cf_error')}", file=sys.stderr)
+    return rows
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--n", type=int, default=120, help="cases (seeds --seed .. --seed + n - 1)")
+    p.add_argument("--seed", type=int, default=None, help="first case seed (default: the split's first)")
+    p.add_argument("--split", default="test", choices=sorted(SPLITS), help="test: reporting; val: model choice")
+    p.add_argument("--weights", type=Path, default=REPO / "weights", help="weights folder of the model to score")
+    p.add_argument("--backgrounds", type=Path, default=DEFAULT_BACKGROUNDS, help="real B-mode images folder")
+    p.add_argument("--device", default="cpu", choices=("cpu", "cuda", "auto"))
+    p.add_argument("--threads", type=int, default=2, help="torch CPU threads")
+    p.add_argument("--json", action="store_true", help="one JSON object: summary, groups and every case")
+    p.add_argument("--progress", action="store_true", help="one line per case on stderr")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    torch.set_num_threads(args.threads)
+    settings = Settings(weights_dir=args.weights, device=args.device)
+    start = time.perf_counter()
+    try:
+        cases = iter_heldout(args.n, args.seed, split=args.split, backgrounds=args.backgrounds)
+        rows = run(cases, settings, args.progress)
+    except ValueError as exc:
+        print(str(exc), file=sys.stderr)
+        return 2
+    seconds = time.perf_counter() - start
+    first = args.seed if args.seed is not None else SPLITS[args.split][0]
+    out = {
+        "generator": GENERATOR,
+        "split": args.split,
+        "seeds": [first, first + args.n - 1],
+        "model": next((r["model"] for r in rows if r.get("model")), None),
+        "seconds": round(seconds, 1),
+        **report(rows),
+    }
+    if args.json:
+        print(json.dumps({**out, "cases": rows}))
+        return 0
+    print(f"{GENERATOR}, {args.split} seeds {first}-{first + args.n - 1}: {len(rows)} cases, model {out['model']}, "
+          f"{seconds:.0f} s")  # fmt: skip
+    print(table(out))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
