@@ -127,7 +127,7 @@ class Roi(_Model):
 class DopplerBox(Box):
     """One Doppler box; the counted interior is the exact shape, the rectangle its bounds."""
 
-    shape: Literal["rectangle", "parallelogram", "sector", "colour_extent", "region"]
+    shape: Literal["rectangle", "parallelogram", "sector", "colour_extent", "region", "trapezoid"]
     source: Literal["dicom_region", "outline", "colour_extent"]
 
 
@@ -153,7 +153,17 @@ class Doppler(_Model):
 class Calibration(_Model):
     mm_per_px_x: float = Field(gt=0.0)
     mm_per_px_y: float = Field(gt=0.0)
-    source: str
+    source: str = Field(
+        description="dicom_ultrasound_region (the DICOM region holding the analysed area) or screen_depth_scale "
+        "(read from the depth scale drawn beside the picture; x is given the same size as y)."
+    )
+    evidence: dict[str, float | int | str | list[int]] | None = Field(
+        None,
+        description="screen_depth_scale: what was read. side, tick_spacing_px (fitted over every tick), "
+        "ticks (lattice nodes holding one), first_tick_y (frame row of the first), tick_spread_px (rms off the "
+        "lattice), major_every and label_every (nodes), labels (the values read), cm_per_tick and rule (labels "
+        "or tick_lengths: what gave the cm per tick).",
+    )
 
 
 class SourceFacts(_Model):
@@ -172,6 +182,16 @@ class SourceFacts(_Model):
     width: int = Field(ge=1)
     height: int = Field(ge=1)
     fps: float | None = Field(None, gt=0.0)
+    chroma_subsampling: Literal["4:4:4", "4:2:2", "4:2:0", "4:1:1", "4:4:0"] | None = Field(
+        None,
+        description="How colour was sampled as stored: 4:4:4 every pixel its own colour; 4:2:2, 4:2:0 (JPEG, H.264, "
+        "JPEG DICOM) one colour per 2 or 4 pixels. Null for grey or palette data, or when unknown.",
+    )
+    lossy: bool | None = Field(
+        None,
+        description="Whether the pixels went through lossy compression (the file's codec, or a loss the DICOM "
+        "header records); null when unknown. Lossy colour is counted by luma and chroma together (docs/grading.md).",
+    )
 
 
 class ModelInfo(_Model):

@@ -14,6 +14,7 @@ WARNINGS: dict[str, str] = {
     "uncalibrated": "no usable pixel size: physical measures are null",
     "no_doppler_mode": "no Doppler colour in the image area",
     "colour_box_not_found": "colour on screen but no colour box found: the image area stands in for it",
+    "colour_box_from_extent": "no outline of the colour box found: the box is the extent of the flow colour",
     "no_tendon_found": "the tendon model found no tendon on the selected frame",
     "low_confidence_tendon": "the model's outline is uncertain or a fragment; the colour fraction is still given",
     "tendon_outline_moved": "the probe moved during the clip: each frame has its own outline",
@@ -24,6 +25,7 @@ WARNINGS: dict[str, str] = {
     "flash_frames_rejected": "frames of a clip rejected as motion flash",
     "all_frames_flash": "every frame looked like flash; the best was graded",
     "backend_fallback": "the preferred counting backend could not run; another did",
+    "lossy_colour": "lossy or chroma-subsampled input: Doppler colours are approximate at vessel edges",
     # outputs (app.pipeline.outputs)
     "dicom_out_not_written": "a DICOM report was asked for but could not be made from this input",
     "overlays_not_stored": "the rendered overlays were too large for the result store",

@@ -53,7 +53,10 @@ def calibration_section(calibration: CalibrationFact | None) -> Calibration | No
     if calibration is None:
         return None
     return Calibration(
-        mm_per_px_x=calibration.mm_per_px_x, mm_per_px_y=calibration.mm_per_px_y, source=calibration.source
+        mm_per_px_x=calibration.mm_per_px_x,
+        mm_per_px_y=calibration.mm_per_px_y,
+        source=calibration.source,
+        evidence=getattr(calibration, "evidence", None) or None,  # what a screen's depth scale showed
     )
 
 
@@ -64,6 +67,7 @@ def source_facts(clip: Clip) -> SourceFacts:
         transfer_syntax=info.transfer_syntax, sop_class=info.sop_class, vendor=info.vendor,
         yuv_matrix=info.yuv_matrix, yuv_range=info.yuv_range,
         num_frames=clip.num_frames, width=clip.width, height=clip.height, fps=clip.fps,
+        chroma_subsampling=info.chroma_subsampling, lossy=info.lossy,
     )  # fmt: skip
 
 

@@ -136,13 +136,14 @@ def run_analysis(
         band_px=settings.band_px,
         step=frame_step(clip.num_frames, options.every, options.max_frames),
         drawn=options.roi.rect if options.roi is not None else None,
+        colour_rule=settings.colour_rule,
     )
     try:
         scan = scan_clip(clip, regions, counter, params, timer, observer)
         with timer.step("select"):
             selection = select(scan)
             kept = scan.candidates.get(selection.index)
-            chosen = classified(kept or frame_again(clip, selection.index, regions, scan.setup), counter.lut)
+            chosen = classified(kept or frame_again(clip, selection.index, regions, scan.setup), scan.setup.lut)
     except cuda_ops.BackendUnavailable as exc:
         raise BackendUnavailable(str(exc)) from exc
     with timer.step("grade"):
@@ -182,7 +183,13 @@ def _grade(
 ) -> Analysis:
     """Grades, Summary, warnings and the Result of the chosen frame."""
     setup, roi = scan.setup, region.drawn
-    params = GradeParams(settings.min_vessel_px, settings.min_vessel_mm2, settings.grade_scale)
+    params = GradeParams(
+        settings.min_vessel_px,
+        settings.min_vessel_mm2,
+        settings.grade_scale,
+        vessel_gap_px=settings.vessel_gap_px,
+        vessel_gap_mm=settings.vessel_gap_mm,
+    )
     grading = grade_selected(scan, selection, chosen, params)
     summary = summarise(scan, selection, chosen, grading, tendon_shape=roi is None or roi.kind != "rectangle")
     facts = facts_of(scan, selection, chosen, model_roi=roi is None, chroma_threshold=settings.chroma_threshold)

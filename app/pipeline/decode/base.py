@@ -40,6 +40,10 @@ class SourceInfo:
         transfer_syntax: the DICOM transfer syntax UID (a public standard constant, not an identifier).
         sop_class: the DICOM storage class name ("Ultrasound Multi-frame Image Storage", ...).
         yuv_matrix / yuv_range: the YUV -> RGB conversion applied to video ("bt601" | "bt709", "limited" | "full").
+        chroma_subsampling: how the colour was sampled as stored: "4:4:4" (every pixel its own colour),
+            "4:2:2", "4:2:0", "4:1:1" or "4:4:0"; None for grey or palette data, or when unknown.
+        lossy: whether the pixels went through lossy compression (this file's codec, or one before it that the
+            file records); None when unknown.
     """
 
     format: str
@@ -51,6 +55,8 @@ class SourceInfo:
     sop_class: str | None = None
     yuv_matrix: str | None = None
     yuv_range: str | None = None
+    chroma_subsampling: str | None = None
+    lossy: bool | None = None
 
 
 @dataclass(frozen=True)

@@ -44,6 +44,7 @@ from .dicom_pixels import (
     pydicom_module,
     read_header,
 )
+from .image import jpeg_coding
 
 # Transfer syntaxes whose frames go to OpenCV when stored as YCbCr.
 _JPEG_8BIT = {"1.2.840.10008.1.2.4.50", "1.2.840.10008.1.2.4.51"}
@@ -208,6 +209,7 @@ def _clip(ds: Any, pixels: PixelData | None, name: str, limits: Limits) -> Clip:
         codec=codec or "unknown",
         transfer_syntax=ts,
         sop_class=sop_class,
+        **_coding(ds, pixels, ts, colour),
     )
 
     def read(start: int, stop: int) -> np.ndarray:
@@ -225,6 +227,38 @@ def _clip(ds: Any, pixels: PixelData | None, name: str, limits: Limits) -> Clip:
         frame_times_ms=times,
         header=ds,
     )
+
+
+# Transfer syntaxes that may drop information: JPEG baseline and extended, JPEG-LS near-lossless; JPEG 2000 and
+# HTJ2K "lossless or lossy" are lossy with the irreversible colour transform (YBR_ICT). The other known ones
+# (uncompressed, deflate, RLE, JPEG lossless, JPEG-LS and JPEG 2000 lossless only) keep every sample.
+_LOSSY_SYNTAXES = {"1.2.840.10008.1.2.4.50", "1.2.840.10008.1.2.4.51", "1.2.840.10008.1.2.4.81"}
+_EITHER_SYNTAXES = {"1.2.840.10008.1.2.4.91", "1.2.840.10008.1.2.4.203"}
+_JPEG_SYNTAXES = {*_JPEG_8BIT, "1.2.840.10008.1.2.4.57", "1.2.840.10008.1.2.4.70"}  # say their coding in the stream
+# Photometric interpretations (PS3.3 C.7.6.3.1.2) -> chroma sampling as stored; grey and palette have none.
+_SAMPLING_OF_COLOUR = {"YBR_FULL_422": "4:2:2", **dict.fromkeys(("RGB", "YBR_FULL", "YBR_RCT", "YBR_ICT"), "4:4:4")}
+
+
+def _coding(ds: Any, pixels: PixelData, ts: str, colour: str) -> dict[str, Any]:
+    """``chroma_subsampling`` and ``lossy`` of the stored pixels.
+
+    JPEG frames say both in their start-of-frame segment (read from the first fragment). Otherwise the sampling
+    follows the photometric interpretation, and the loss the transfer syntax: the irreversible colour transform
+    (YBR_ICT) makes JPEG 2000 lossy, and Lossy Image Compression (0028,2110) "01" records a loss before this file,
+    such as frames decompressed from JPEG and stored uncompressed.
+    """
+    sampling = _SAMPLING_OF_COLOUR.get(colour)
+    if ts in _LOSSY_SYNTAXES or colour == "YBR_ICT":
+        lossy: bool | None = True
+    else:
+        lossy = None if ts in _EITHER_SYNTAXES or ts not in _CODEC_NAMES else False
+    if ts in _JPEG_SYNTAXES and pixels.items is not None and len(pixels.items) > 1:
+        coding = jpeg_coding(pixels.items[1])
+        if coding is not None:
+            sampling, lossy = (coding[0] if sampling is not None else None), coding[1]
+    if str(header_value(ds, "LossyImageCompression", "") or "").strip() == "01":
+        lossy = True
+    return {"chroma_subsampling": sampling, "lossy": lossy}
 
 
 def _check_decoder(ts: str, codec: str | None) -> None:

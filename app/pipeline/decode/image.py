@@ -41,7 +41,7 @@ class ImageDecoder:
 
     def decode(self, data: bytes, name: str, limits: Limits) -> Clip:
         fmt = _sniff(data[:16]) or "image"
-        width, height, pages = _probe(data, fmt)
+        width, height, pages, compression = _probe(data, fmt)
         limits.check_geometry(1, height, width)
         if pages > 1:
             raise UnsupportedInput(f"{fmt} with {pages} pages; send one image per file, or a video")
@@ -53,24 +53,100 @@ class ImageDecoder:
                 f"{fmt} header says {width}x{height} but the pixels decode as {array.shape[1]}x{array.shape[0]}"
             )
         rgb, colour, depth = to_rgb8(array)
-        return Clip.in_memory(rgb[None], name, SourceInfo(format=fmt, colour=colour, bit_depth=depth))
+        sampling, lossy = _coding(data, fmt, compression)
+        source = SourceInfo(
+            format=fmt,
+            colour=colour,
+            bit_depth=depth,
+            chroma_subsampling=None if colour == "grey" else sampling,
+            lossy=lossy,
+        )
+        return Clip.in_memory(rgb[None], name, source)
 
 
-def _probe(data: bytes, fmt: str) -> tuple[int, int, int]:
-    """(width, height, pages) from the header alone."""
+def _probe(data: bytes, fmt: str) -> tuple[int, int, int, str | None]:
+    """(width, height, pages, compression as Pillow names it) from the header alone."""
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             with Image.open(io.BytesIO(data)) as image:
                 width, height = image.size
                 pages = getattr(image, "n_frames", 1)
+                compression = image.info.get("compression")
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
         raise InputTooLarge(f"{fmt} header declares an image too large to decode safely") from exc
     except Exception as exc:  # Pillow raises many types for malformed headers
         raise DecodeError(f"the {fmt.upper()} header could not be read (truncated or corrupt file?)") from exc
     if width < 1 or height < 1:
         raise DecodeError(f"{fmt} header declares an empty image ({width}x{height})")
-    return width, height, pages
+    return width, height, pages, compression if isinstance(compression, str) else None
+
+
+# TIFF compressions (as Pillow names them) that drop information; the others (none, LZW, deflate, PackBits) keep it.
+_LOSSY_TIFF = {"jpeg", "tiff_jpeg", "webp"}
+
+
+def _coding(data: bytes, fmt: str, compression: str | None) -> tuple[str | None, bool | None]:
+    """``(chroma sampling, lossy)`` of a still as stored; PNG and BMP keep every pixel's colour."""
+    if fmt == "jpeg":
+        coding = jpeg_coding(data)
+        return coding if coding is not None else (None, True)
+    if fmt in ("png", "bmp"):
+        return "4:4:4", False
+    if fmt == "tiff":
+        lossy = compression in _LOSSY_TIFF
+        return (None if lossy else "4:4:4"), lossy  # a JPEG-compressed TIFF may subsample; not read here
+    return None, None
+
+
+# JPEG start-of-frame markers (ITU-T T.81 table B.1): the DCT processes are lossy, the lossless ones are not.
+_SOF_LOSSY = {0xC0, 0xC1, 0xC2, 0xC5, 0xC6, 0xC9, 0xCA, 0xCD, 0xCE}
+_SOF_LOSSLESS = {0xC3, 0xC7, 0xCB, 0xCF}
+_NO_LENGTH = {0x01, *range(0xD0, 0xD9)}  # TEM, RST0-7, SOI: markers without a length field
+_SOS = 0xDA
+# (luma sampling factor / chroma sampling factor) horizontally and vertically -> J:a:b notation.
+_SAMPLING = {(1, 1): "4:4:4", (2, 1): "4:2:2", (2, 2): "4:2:0", (4, 1): "4:1:1", (1, 2): "4:4:0"}
+
+
+def jpeg_coding(data: bytes | memoryview) -> tuple[str | None, bool] | None:
+    """``(chroma sampling, lossy)`` from a JPEG stream's start-of-frame segment (T.81 B.2.2); None without one.
+
+    Sampling is read from the components' factors: the first component (luma) against the others; None for
+    one component (grey) or sampling outside the usual five.
+    """
+    view = memoryview(data)
+    i = 2 if bytes(view[:2]) == b"\xff\xd8" else None
+    while i is not None and i + 4 <= len(view):
+        if view[i] != 0xFF:
+            return None
+        marker = view[i + 1]
+        if marker == 0xFF:  # fill byte
+            i += 1
+            continue
+        if marker in _NO_LENGTH:
+            i += 2
+            continue
+        if marker == _SOS:
+            return None
+        length = (view[i + 2] << 8) | view[i + 3]
+        if marker in _SOF_LOSSY or marker in _SOF_LOSSLESS:
+            segment = view[i + 4 : i + 2 + length]
+            if len(segment) < 6:
+                return None
+            sampling = [segment[7 + 3 * c] for c in range(segment[5]) if 8 + 3 * c < len(segment)]  # Hi << 4 | Vi
+            factors = [(byte >> 4, byte & 0x0F) for byte in sampling]
+            return _sampling(factors), marker in _SOF_LOSSY
+        i += 2 + length
+    return None
+
+
+def _sampling(factors: list[tuple[int, int]]) -> str | None:
+    if len(factors) != 3 or 0 in (f for pair in factors for f in pair):
+        return None
+    (hy, vy), chroma = factors[0], factors[1:]
+    if chroma[0] != chroma[1] or hy % chroma[0][0] or vy % chroma[0][1]:
+        return None
+    return _SAMPLING.get((hy // chroma[0][0], vy // chroma[0][1]))
 
 
 def to_rgb8(array: np.ndarray) -> tuple[np.ndarray, str, int]:

@@ -77,6 +77,12 @@ _CODECS = frozenset(
     {"h264", "hevc", "mpeg4", "mjpeg", "mpeg1video", "mpeg2video", "vp8", "vp9", "rawvideo", "png", "ffv1", "qtrle"}
 )
 
+# Accepted decoders that keep every sample: raw, PNG, FFV1 and QuickTime RLE frames. The others quantise (H.264
+# and H.265 have lossless modes, which scanners and their exports do not use).
+_LOSSLESS_CODECS = frozenset({"rawvideo", "png", "ffv1", "qtrle"})
+# (log2 horizontal, log2 vertical) chroma subsampling of a pixel format -> J:a:b notation.
+_SAMPLING_NAMES = {(0, 0): "4:4:4", (1, 0): "4:2:2", (1, 1): "4:2:0", (2, 0): "4:1:1", (0, 1): "4:4:0"}
+
 # ITU-T H.273 MatrixCoefficients (= FFmpeg AVColorSpace) -> matrix; 2 = unspecified.
 _MATRICES = {1: "bt709", 5: "bt601", 6: "bt601"}
 _UNSPECIFIED_MATRIX = 2
@@ -222,6 +228,8 @@ def _probe(data: bytes, fmt: str, limits: Limits) -> tuple[_Layout, SourceInfo, 
             codec=ctx.name,
             yuv_matrix=matrix,
             yuv_range=yuv_range,
+            chroma_subsampling=chroma_sampling(ctx.format),
+            lossy=ctx.name not in _LOSSLESS_CODECS,
         )
     if packets.truncated:
         raise DecodeError(f"the {fmt} video is truncated: {packets.truncated}")
@@ -268,6 +276,18 @@ def _video_stream(container, fmt: str):
             f"MPEG-1/2, VP8/VP9 or uncompressed video (supported: {', '.join(sorted(_CODECS))})"
         )
     return stream
+
+
+def chroma_sampling(pix: av.VideoFormat) -> str | None:
+    """The chroma sampling of a pixel format ("4:2:0" for yuv420p, "4:4:4" for RGB ones); None for grey and
+    palette formats or an unusual subsampling."""
+    if len(pix.components) < 3:
+        return None
+    if pix.is_rgb:
+        return "4:4:4"
+    side = 1024  # any luma size divisible by 4; the chroma size per axis tells the subsampling
+    shifts = ((side // pix.chroma_width(side)).bit_length() - 1, (side // pix.chroma_height(side)).bit_length() - 1)
+    return _SAMPLING_NAMES.get(shifts)
 
 
 def _yuv_rule(pix: av.VideoFormat, colorspace: int, color_range: int, height: int) -> tuple[str | None, str | None]:

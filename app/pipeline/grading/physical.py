@@ -33,6 +33,14 @@ def vessel_min_px(calibration: Calibration | None, min_mm2: float, min_px: int) 
     return max(1, math.ceil(min_mm2 / (calibration.mm_per_px_x * calibration.mm_per_px_y)))
 
 
+def vessel_gap_px(calibration: Calibration | None, gap_mm: float, gap_px: int) -> tuple[int, int]:
+    """Widest gap inside one vessel, ``(across x, along y)`` in pixels: ``gap_mm`` on each axis's own pixel size
+    when calibrated (rounded to whole pixels), else ``gap_px`` on both (docs/grading.md#vessel-count)."""
+    if calibration is None:
+        return gap_px, gap_px
+    return round(gap_mm / calibration.mm_per_px_x), round(gap_mm / calibration.mm_per_px_y)
+
+
 def thickness_mm(mask: np.ndarray, calibration: Calibration) -> float | None:
     """Maximal thickness of the ``(H, W) bool`` tendon mask in mm (largest inscribed disc); None if empty.
 

@@ -43,6 +43,8 @@ class Facts:
     flash_rejected: int
     all_flash: bool
     fallback: str | None
+    lossy_colour: str | None = None  # why the input's colours are approximate (ColourRule.lossy)
+    colour_rule: str = "chroma"  # the rule the clip was counted with (ColourRule.kind)
 
 
 def facts_of(scan: Scan, selection: Selection, chosen: Candidate, *, model_roi: bool, chroma_threshold: int) -> Facts:
@@ -63,6 +65,8 @@ def facts_of(scan: Scan, selection: Selection, chosen: Candidate, *, model_roi: 
         flash_rejected=sum(flash) if not all(flash) else 0,
         all_flash=len(flash) > 1 and all(flash),
         fallback=scan.counts.fallback,
+        lossy_colour=setup.rule.lossy,
+        colour_rule=setup.rule.kind,
     )
 
 
@@ -76,6 +80,15 @@ def warnings_for(f: Facts) -> Iterator[tuple[str, str]]:
         yield (
             "colour_box_not_found",
             ("Doppler colour is on screen but no colour box was found: the whole image area was counted"),
+        )
+    elif any(box.source == "colour_extent" for box in f.screen.boxes):
+        x0, y0, x1, y1 = f.screen.doppler_box or (0, 0, 0, 0)
+        yield (
+            "colour_box_from_extent",
+            (
+                f"no outline of the colour box was found: the {x1 - x0}x{y1 - y0} px box is the extent of the flow "
+                "colour and may be smaller than the real box"
+            ),
         )
     if f.model_roi and f.roi_px == 0:
         yield "no_tendon_found", "the tendon model found no tendon on the selected frame"
@@ -94,6 +107,22 @@ def warnings_for(f: Facts) -> Iterator[tuple[str, str]]:
         yield "all_frames_flash", "every frame looked like motion flash: the best of them was graded anyway"
     if f.fallback is not None:
         yield "backend_fallback", f"the preferred counting backend could not run: {f.fallback}"
+    if f.lossy_colour is not None and f.screen.mode != "none":
+        yield "lossy_colour", _lossy_message(f)
+
+
+def _lossy_message(f: Facts) -> str:
+    if f.colour_rule == "chroma":  # NEOVASC_COLOUR_RULE=chroma
+        return (
+            f"the input's colours are approximate ({f.lossy_colour}) and were counted with the chroma rule, which "
+            "also counts the codec's colour smear around each vessel: the colour fraction may read 15-45 % high"
+        )
+    reference = "the colour bar's colours" if f.colour_rule == "bar" else "the clip's own colours"
+    return (
+        f"the input's colours are approximate ({f.lossy_colour}): vessel edges were told from the codec's colour "
+        f"smear by luma and chroma together, with {reference} as the reference; expect the Doppler pixel count "
+        "to be off by a few percent (docs/grading.md)"
+    )
 
 
 def _box_warnings(f: Facts) -> Iterator[tuple[str, str]]:

@@ -29,10 +29,12 @@ OHBERG_MAX = 4  # "4+": four or more vessels
 
 @dataclass(frozen=True)
 class GradingConfig:
-    """Grading parameters. ``min_vessel_px``: smallest Doppler blob counted as a vessel, in pixels."""
+    """Grading parameters. ``min_vessel_px``: smallest Doppler blob counted as a vessel, in pixels;
+    ``vessel_gap_px``: blobs separated by at most this many pixels (across x, along y) are one vessel."""
 
     min_vessel_px: int  # default: NEOVASC_MIN_VESSEL_PX (app.config)
     headline_scale: str  # default: NEOVASC_GRADE_SCALE
+    vessel_gap_px: tuple[int, int] = (0, 0)  # from NEOVASC_VESSEL_GAP_PX / _MM (physical.vessel_gap_px)
 
     def __post_init__(self) -> None:
         if self.headline_scale not in SCALES:
@@ -66,12 +68,27 @@ def colour_fraction(doppler_px: int, area_px: int) -> float | None:
     return doppler_px / area_px
 
 
-def count_vessels(doppler_mask: np.ndarray, min_area_px: int) -> int:
-    """8-connected components of an ``(H, W) bool`` Doppler mask with at least ``min_area_px`` pixels."""
+def count_vessels(doppler_mask: np.ndarray, min_area_px: int, gap_px: tuple[int, int] = (0, 0)) -> int:
+    """Vessels in an ``(H, W) bool`` Doppler mask (docs/grading.md#vessel-count).
+
+    Doppler pixels separated by a gap of at most ``gap_px = (across x, along y)`` pixels belong to one vessel:
+    the mask is dilated by an ellipse ``gap + 1`` pixels wide and high (two pixels ``g + 1`` apart on a row then
+    touch), its 8-connected components group the Doppler pixels, and a group counts when it holds at least
+    ``min_area_px`` of them (the dilation adds none). ``(0, 0)``: plain 8-connected components.
+    """
     if not doppler_mask.any():
         return 0
-    _, _, stats, _ = cv2.connectedComponentsWithStats(doppler_mask.astype(np.uint8), connectivity=8)
-    areas = stats[1:, cv2.CC_STAT_AREA]  # row 0 is the background
+    mask = doppler_mask.astype(np.uint8)
+    gap_x, gap_y = gap_px
+    joined = mask
+    if gap_x > 0 or gap_y > 0:
+        kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (gap_x + 1, gap_y + 1))
+        # both axes through the anchor in full: OpenCV's flat ellipse (one row or column) keeps only its centre
+        kernel[(gap_y + 1) // 2, :] = 1
+        kernel[:, (gap_x + 1) // 2] = 1
+        joined = cv2.dilate(mask, kernel)
+    count, labels = cv2.connectedComponents(joined, connectivity=8)
+    areas = np.bincount(labels[mask > 0], minlength=count)[1:]  # Doppler pixels per group; 0 is the background
     return int((areas >= min_area_px).sum())
 
 
@@ -99,7 +116,9 @@ def grade_frame(
 ) -> Grading:
     """Grade one frame from its ROI counts and its ``(H, W) bool`` Doppler mask inside the ROI."""
     cf = colour_fraction(doppler_px, area_px)
-    vessels = None if doppler_mask is None or cf is None else count_vessels(doppler_mask, config.min_vessel_px)
+    vessels = None
+    if doppler_mask is not None and cf is not None:
+        vessels = count_vessels(doppler_mask, config.min_vessel_px, config.vessel_gap_px)
     grades = {
         "modified_ohberg": None if vessels is None else modified_ohberg(vessels),
         "colour_fraction_grade": colour_fraction_grade(cf, doppler_px),

@@ -20,8 +20,9 @@ import cuda_ops
 from app.pipeline.decode import Calibration, Clip
 from app.pipeline.decode.base import prefetched
 from app.pipeline.geometry import Rect
+from app.pipeline.measure.colour_rule import ColourRule, colour_rule
 from app.pipeline.measure.labels import LABEL_BOX_REST, LABEL_TENDON, Band, label_frames
-from app.pipeline.screen import Screen, calibrate, find_screen
+from app.pipeline.screen import Screen, calibrate, calibrate_from_screen, find_screen
 from app.pipeline.timing import Timer
 
 BATCH_BYTES = 64 << 20  # pixels decoded and counted per batch
@@ -34,7 +35,8 @@ RegionFinder = Callable[[np.ndarray, Rect], np.ndarray]
 
 @dataclass(frozen=True)
 class Counter:
-    """How pixels are counted: the colour rule, the backend and the device, resolved once per analysis."""
+    """How pixels are counted: the colour rule, the backend and the device, resolved once per analysis. The scan
+    builds it with the chroma rule; the first batch's :class:`Setup` then picks the clip's rule (``Setup.lut``)."""
 
     lut: cuda_ops.DopplerLUT
     backend: str
@@ -62,6 +64,11 @@ class Setup:
     band: Band
     countable: np.ndarray  # (H, W) bool: the image area, colour bars excluded
     in_box: np.ndarray  # (H, W) bool: where Doppler is counted (the box, or the image area without one)
+    rule: ColourRule  # the colour rule the clip is counted with (docs/grading.md)
+
+    @property
+    def lut(self) -> cuda_ops.DopplerLUT:
+        return self.rule.lut
 
 
 @dataclass(frozen=True, eq=False)
@@ -124,6 +131,7 @@ class ScanParams:
     band_px: int
     step: int = 1
     drawn: Rect | None = None  # a drawn rectangle: calibrates the measurement when no box is found
+    colour_rule: str = "auto"  # NEOVASC_COLOUR_RULE: "auto" (by the source and the screen) or "chroma"
 
 
 def scan_clip(
@@ -163,6 +171,7 @@ class _Run:
             if setup is None:
                 with self.timer.step("screen"):
                     setup = set_up(self.clip, frames, self.counter.lut, self.params)
+                    self.counter = replace(self.counter, lut=setup.lut)
             with self.timer.step("segment"):
                 roi, band, labels = self._regions(frames, setup)
             with self.timer.step("count"):
@@ -224,19 +233,28 @@ class _Run:
 
 
 def set_up(clip: Clip, frames: np.ndarray, lut: cuda_ops.DopplerLUT, params: ScanParams) -> Setup:
-    """Screen, countable area, calibration and band width, from the first batch ``(B, H, W, 3)``."""
+    """Screen, countable area, calibration, band width and colour rule, from the first batch ``(B, H, W, 3)``.
+
+    ``lut``: the chroma rule, whose threshold reads the screen; the clip's own rule is chosen from it, the screen
+    and the source (:func:`~app.pipeline.measure.colour_rule.colour_rule`)."""
     step = max(1, frames.shape[0] // SCREEN_FRAMES)
-    screen = find_screen(frames[::step][:SCREEN_FRAMES], lut.threshold, clip.regions)
+    looked_at = frames[::step][:SCREEN_FRAMES]
+    screen = find_screen(looked_at, lut.threshold, clip.regions)
     h, w = clip.height, clip.width
     countable = ~screen.exclude_mask(h, w)
     in_box = screen.box_mask(h, w) & countable if screen.boxes else countable
+    rule = colour_rule(screen, clip.source, looked_at, in_box, lut.threshold, params.colour_rule)
     if clip.calibration is not None:
         calibration, why = clip.calibration, None
     else:  # the ultrasound region holding where the measurement happens: the box, a drawn rectangle, the picture
         area = screen.doppler_box or params.drawn or screen.image_area
         calibration, why = calibrate(clip.regions, area)
+        if calibration is None:  # no region gives it: the depth scale drawn beside the picture
+            picture = screen.image_area if screen.image_area_source != "frame" else None
+            calibration, why_not = calibrate_from_screen(frames, picture)
+            why = None if calibration is not None else f"{why}, and {why_not}"
     band = Band.for_calibration(calibration, params.band_mm, params.band_px)
-    return Setup(screen, calibration, why, band, countable, in_box)
+    return Setup(screen, calibration, why, band, countable, in_box, rule)
 
 
 def frame_again(clip: Clip, index: int, regions: RegionFinder, setup: Setup) -> Candidate:

@@ -31,6 +31,7 @@ VIDEO_PRESET = "ultrafast"
 
 # The files :func:`render` can make, by name.
 MASK, OVERLAY, CURVE, VIDEO, SR, SC = "mask.png", "overlay.png", "curve.png", "overlay.mp4", "sr.dcm", "sc.dcm"
+EXTENT_CAPTION = "box: colour extent"  # the overlay's caption line when no box outline was found (docs/errors.md)
 
 
 @dataclass(frozen=True)
@@ -90,13 +91,16 @@ def overlay_image(analysis: Analysis) -> np.ndarray:
     """The selected frame with tendon, band, box, counted pixels and the grade: ``(H, W, 3) uint8 RGB``."""
     result = analysis.result
     selected = next((f for f in result.frames if f.index == result.summary.frame_index), None)
+    text_lines = grading_lines(analysis.grading, fps=result.source.fps if result.source else None)
+    if result.doppler is not None and any(box.source == "colour_extent" for box in result.doppler.boxes):
+        text_lines += (EXTENT_CAPTION,)  # the box is a guess from the flow: say so where the box is drawn
     return render_frame(
         analysis.frame,
         analysis.roi_mask,
         analysis.doppler_mask,
         band=analysis.band_mask,
         box=analysis.box_mask,
-        text_lines=grading_lines(analysis.grading, fps=result.source.fps if result.source else None),
+        text_lines=text_lines,
         flash=bool(selected is not None and selected.flash),
     )
 

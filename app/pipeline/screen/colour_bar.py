@@ -6,6 +6,12 @@ the probe at one end and away from it at the other, with black or near-black at 
 its power legend the same way, one hue ramp mirrored about a black baseline
 (docs/references.md#doppler-screens). Where the baseline cuts the saturated part in two, the halves are joined again.
 
+What is not a legend: a header banner (one fill colour along its length under its text, or a gradient
+across most of the screen), coloured text, and the grey-scale bar of the B-mode map, which some scanners
+tint (Mindray's is bluish: its bright end is "colour" by the chroma rule) but which stays pale. The kind
+comes from the hues along the bar: warm at one end and cool at the other is a velocity map, whichever end
+is on top; one hue family is a power map.
+
 Values follow the bar's own geometry: velocity bars give a signed fraction of the scale, +1 at the top
 (right) end, -1 at the bottom (left) end and 0 at the baseline — the ends carry the labelled +/- limits
 whatever the colours (an inverted map keeps "+" on top); power bars give a level from 0 at the dark
@@ -21,7 +27,7 @@ import cv2
 import numpy as np
 
 from app.pipeline.geometry import Rect, contains
-from app.pipeline.screen.planes import Planes, hue
+from app.pipeline.screen.planes import COOL_HUES, WARM_HUES, Planes, hue, in_hues
 from cuda_ops import DopplerLUT, table_lut
 from cuda_ops.lut import DEFAULT_TABLE_BITS
 
@@ -30,19 +36,31 @@ Orientation = Literal["vertical", "horizontal"]
 
 MIN_PIECE_SHORT = 3  # px across a bar
 MIN_PIECE_LONG = 8  # px along one part of a bar
+MIN_PIECE_ASPECT = 1.5  # a piece this much longer than wide changes along its length; squarer ones by their ramp
+SATURATION_LINES = 24  # lines along a piece whose saturation is read to cut a grey-scale bar off it
+MIN_CUT_SHARE = 0.4  # share of a piece's width left after a grey-scale bar is cut off (bars are of a width)
 MIN_BAR_LONG = 24  # px along a whole bar
 MIN_BAR_SHARE = 0.08  # ... and at least this share of the frame's height (width for a horizontal bar)
 MIN_BAR_ASPECT = 2.0  # length / width of a whole bar
 MIN_BAR_RANGE = 100  # grey levels a whole bar's colours span in some channel (a full ramp, dark to bright)
 MIN_SOLID = 0.75  # share of a piece's bounding box that is colour
+MIN_SOLID_UNCUT = 0.4  # ... before a grey-scale bar drawn against it is cut off (the two make an L of colour)
 MAX_STEP = 8  # median change between neighbouring pixels (per channel): bars are smooth, flow is speckled
 MIN_RAMP = 40  # range of the mean colour along a piece; flat buttons and panels have none
 MAX_GAP_SHARE = 0.5  # a baseline gap is at most this share of the shorter half
 ACROSS_SLACK = 0.15  # joined halves line up across the bar within this share of its width (codec smear)
-MIN_HUE_SPLIT = 45.0  # degrees between the halves' mean hues that make a bar bidirectional (velocity)
 BASELINE_SLACK = 8  # grey levels above the darkest row that still belong to the baseline band
 MAX_ACROSS_1D = 24  # grey levels of spread across a row that still make the bar one-dimensional
 MIN_SIDE_SHARE = 0.1  # a side shorter than this share of the bar is no side (a one-ramp power bar)
+# A bar spans at most this share of the frame along it: real legends take a third or less of the height (a
+# quarter of the width lying down); strips longer than half the screen are header banners and panels.
+MAX_BAR_LENGTH_SHARE = 0.5
+# Median chroma / brightness along a bar: colour maps are saturated (>= 0.8 over most of their length, only
+# the near-white ends are pale); grey-scale bars are 0 and tinted ones (Mindray's bluish map) about 0.2.
+MIN_BAR_SATURATION = 0.45
+HUE_LEVEL = 64  # brightness from which a bar position's hue is read (the baseline band is darker)
+HUE_CHROMA = 48  # chroma from which a bar position's hue is read (near-white ends are paler)
+MAX_HUE_OVERLAP = 0.1  # share of one hue family's positions allowed on the other family's side of a velocity bar
 _EXTEND_SHARE = 0.2  # the ends are followed past the saturated part by at most this share of the length
 
 
@@ -134,15 +152,19 @@ def find_colour_bars(planes: Planes, within: Rect | None = None) -> list[ColourB
             piece = _piece(planes, (x, y, x + w, y + h))
             if piece is not None:
                 pieces.append(piece)
+    joined = _join(pieces)
+    joined = [(r, v) for r, v in joined if not any(o != r and contains(o, r) for o, _ in joined)]
     bars = []
-    for rect, vertical in _join(pieces):
+    for rect, vertical in joined:
         long, short = (rect[3] - rect[1], rect[2] - rect[0]) if vertical else (rect[2] - rect[0], rect[3] - rect[1])
         size = planes.shape[0] if vertical else planes.shape[1]
         if long < max(MIN_BAR_LONG, MIN_BAR_SHARE * size) or long < MIN_BAR_ASPECT * short:
             continue
-        bar = read_bar(planes, _extend(planes, rect, vertical), vertical)
-        if np.ptp(bar.colours.astype(np.int16), axis=0).max() >= MIN_BAR_RANGE:
-            bars.append(bar)
+        if long > MAX_BAR_LENGTH_SHARE * size:
+            continue  # a header banner or a panel
+        rect = _extend(planes, rect, vertical)
+        if _legend_like(_profile(_along(planes, rect, vertical)[0])):
+            bars.append(read_bar(planes, rect, vertical))
     bars.sort(key=lambda b: -max(b.bbox[2] - b.bbox[0], b.bbox[3] - b.bbox[1]))
     return bars
 
@@ -155,19 +177,66 @@ def bar_from_region(planes: Planes, rect: Rect) -> ColourBar:
 
 
 def _piece(planes: Planes, rect: Rect) -> _Piece | None:
-    """A solid, smooth, graded patch of colour: part of a bar, or None."""
+    """A solid, smooth, graded patch of colour: part of a bar, or None.
+
+    A tinted grey-scale bar drawn against the colour bar is one patch of "colour" with it (an L where only its
+    bright end passes the chroma rule, a strip beside it where the tint is strong): the patch is cut across to
+    the lines that are mostly colour, then to the saturated ones.
+    """
     x0, y0, x1, y1 = rect
-    if cv2.countNonZero(planes.colour[y0:y1, x0:x1]) < MIN_SOLID * (x1 - x0) * (y1 - y0):
+    w, h = x1 - x0, y1 - y0
+    colour = planes.colour[y0:y1, x0:x1]
+    solid = cv2.countNonZero(colour) >= MIN_SOLID * w * h
+    elongated = max(w, h) >= MIN_PIECE_ASPECT * min(w, h)
+    if not solid and (not elongated or cv2.countNonZero(colour) < MIN_SOLID_UNCUT * w * h):
         return None
-    rgb = planes.frame[y0:y1, x0:x1].astype(np.int16)
-    for axis in (0, 1):  # median step <= MAX_STEP, i.e. at least half the steps are small (a mean is cheaper)
-        if rgb.shape[axis] > 1 and np.mean(np.abs(np.diff(rgb, axis=axis)) > MAX_STEP) > 0.5:
+    if elongated:
+        vertical = h > w  # a strip changes along its length (a codec's smear across it can be large)
+    else:
+        rgb = planes.frame[y0:y1, x0:x1].astype(np.int16)
+        vertical = bool(np.ptp(rgb.mean(axis=1), axis=0).max() >= np.ptp(rgb.mean(axis=0), axis=0).max())
+    if not solid:
+        occupied = cv2.reduce(colour, 0 if vertical else 1, cv2.REDUCE_AVG).ravel() >= MIN_SOLID * 255
+        rect = _widest(occupied, rect, vertical)
+        if rect is None:
             return None
-    ramp_y = np.ptp(rgb.mean(axis=1), axis=0).max()  # range of the row means
-    ramp_x = np.ptp(rgb.mean(axis=0), axis=0).max()
-    if max(ramp_x, ramp_y) < MIN_RAMP:
+    x0, y0, x1, y1 = rect
+    rgb = planes.frame[y0:y1, x0:x1].astype(np.int16)
+    if not _smooth(rgb):
         return None
-    return _Piece(rect, bool(ramp_y >= ramp_x))
+    if elongated:
+        lines = rgb if vertical else rgb.transpose(1, 0, 2)  # (along, across, 3)
+        lines = lines[:: max(1, lines.shape[0] // SATURATION_LINES)]
+        value = lines.max(axis=2)
+        saturated = np.median((value - lines.min(axis=2)) / np.maximum(value, 1), axis=0) >= MIN_BAR_SATURATION
+        rect = _widest(saturated, rect, vertical)
+        if rect is None:
+            return None
+        x0, y0, x1, y1 = rect
+        rgb = planes.frame[y0:y1, x0:x1].astype(np.int16)
+    ramp = np.ptp(rgb.mean(axis=1 if vertical else 0), axis=0).max()
+    return _Piece(rect, vertical) if ramp >= MIN_RAMP else None
+
+
+def _widest(keep: np.ndarray, rect: Rect, vertical: bool) -> Rect | None:
+    """``rect`` cut across the bar to the widest run of lines where ``keep`` (one per line across) holds, or None
+    unless that run reaches one side and keeps most of the width (a grey-scale bar lies beside the colour bar;
+    a cut through the middle of a patch is flow, not a legend)."""
+    edges = np.diff(np.concatenate([[0], keep.astype(np.int8), [0]]))
+    starts, stops = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
+    if starts.size == 0:
+        return None
+    widest = int(np.argmax(stops - starts))
+    first, last = int(starts[widest]), int(stops[widest])  # half-open, across the bar
+    if last - first < max(MIN_PIECE_SHORT, MIN_CUT_SHARE * keep.size) or (first > 0 and last < keep.size):
+        return None
+    x0, y0, x1, y1 = rect
+    return (x0 + first, y0, x0 + last, y1) if vertical else (x0, y0 + first, x1, y0 + last)
+
+
+def _smooth(rgb: np.ndarray) -> bool:
+    """Median step <= MAX_STEP along both axes, i.e. at least half the steps small (a mean is cheaper)."""
+    return all(rgb.shape[axis] < 2 or np.mean(np.abs(np.diff(rgb, axis=axis)) > MAX_STEP) <= 0.5 for axis in (0, 1))
 
 
 def _join(pieces: list[_Piece]) -> list[tuple[Rect, bool]]:
@@ -226,22 +295,51 @@ def _extend(planes: Planes, rect: Rect, vertical: bool) -> Rect:
 # --- reading ---------------------------------------------------------------------------------------------------
 
 
-def read_bar(planes: Planes, rect: Rect, vertical: bool) -> ColourBar:
-    """Read the colours of the bar at ``rect`` into values (see the module docstring for the convention)."""
+def _along(planes: Planes, rect: Rect, vertical: bool) -> tuple[np.ndarray, np.ndarray]:
+    """``(rgb (L, W, 3), chroma (L, W))`` of the bar at ``rect``, the top (right) end first, edge columns cut."""
     x0, y0, x1, y1 = rect
     rgb, chroma = planes.frame[y0:y1, x0:x1], planes.chroma[y0:y1, x0:x1]
     if not vertical:  # the right end first, as the top end of a vertical bar
         rgb, chroma = rgb.transpose(1, 0, 2)[::-1], chroma.T[::-1]
     if rgb.shape[1] >= 5:  # edge columns carry the codec's smear from the background
         rgb, chroma = rgb[:, 1:-1], chroma[:, 1:-1]
+    return rgb, chroma
+
+
+def _profile(rgb: np.ndarray) -> np.ndarray:
+    """``(L, 3) int16``: the median colour of each position along the bar, over its middle half across."""
+    width = rgb.shape[1]
+    centre = rgb[:, width // 4 : max(width // 4 + 1, width - width // 4)]
+    return np.median(centre, axis=1).astype(np.int16)
+
+
+def _legend_like(profile: np.ndarray) -> bool:
+    """Whether a bar's colours read as a Doppler legend: a full, saturated ramp along it.
+
+    Text on a banner is a minority of each position, so the medians of a banner are its fill: no ramp.
+    """
+    if profile.shape[0] == 0 or np.ptp(profile, axis=0).max() < MIN_BAR_RANGE:
+        return False
+    value = profile.max(axis=1)
+    lit = value >= HUE_LEVEL
+    if not lit.any():
+        return False
+    saturation = (value - profile.min(axis=1))[lit] / value[lit]
+    return float(np.median(saturation)) >= MIN_BAR_SATURATION
+
+
+def read_bar(planes: Planes, rect: Rect, vertical: bool) -> ColourBar:
+    """Read the colours of the bar at ``rect`` into values (see the module docstring for the convention)."""
+    x0, y0, x1, y1 = rect
+    rgb, _ = _along(planes, rect, vertical)
     length = rgb.shape[0]
+    profile = _profile(rgb)
     brightness = rgb.max(axis=2).mean(axis=1)  # (L,)
-    base = _baseline(brightness)
+    kind, base = _kind(profile, brightness)
     position = np.arange(length, dtype=np.float64)
     top_span, bottom_span = base, length - 1 - base
     above = (base - position) / max(top_span, 1e-9)
     signed = np.where(position <= base, above, -(position - base) / max(bottom_span, 1e-9))
-    kind = _kind(rgb, chroma > planes.threshold, base, length)
     values = signed if kind == "velocity" else np.abs(signed)
     if min(top_span, bottom_span) < MIN_SIDE_SHARE * length:  # one ramp: 0 at the dark end
         values = np.abs(position - base) / max(top_span, bottom_span, 1e-9)
@@ -257,33 +355,41 @@ def read_bar(planes: Planes, rect: Rect, vertical: bool) -> ColourBar:
     )
 
 
-def _baseline(brightness: np.ndarray) -> float:
-    """Centre of the darkest band along the bar."""
-    darkest = int(np.argmin(brightness))
+def _baseline(brightness: np.ndarray, lo: int = 0, hi: int | None = None) -> float:
+    """Centre of the darkest band along the bar (between positions ``lo`` and ``hi`` inclusive when given)."""
+    hi = brightness.size - 1 if hi is None else hi
+    darkest = lo + int(np.argmin(brightness[lo : hi + 1]))
     band = brightness <= brightness[darkest] + BASELINE_SLACK
-    lo = hi = darkest
-    while lo > 0 and band[lo - 1]:
-        lo -= 1
-    while hi < brightness.size - 1 and band[hi + 1]:
-        hi += 1
-    return 0.5 * (lo + hi)
+    first = last = darkest
+    while first > 0 and band[first - 1]:
+        first -= 1
+    while last < brightness.size - 1 and band[last + 1]:
+        last += 1
+    return 0.5 * (first + last)
 
 
-def _kind(rgb: np.ndarray, saturated: np.ndarray, base: float, length: int) -> BarKind:
-    """Velocity when the two sides of the baseline show different hues; power for one ramp or a mirrored one."""
-    rows = np.arange(length)
-    sides = [rows < base - 0.5, rows > base + 0.5]
-    if min(int(s.sum()) for s in sides) < MIN_SIDE_SHARE * length:
-        return "power"
-    angles = []
-    for side in sides:
-        colours = rgb[side][saturated[side]]
-        if colours.shape[0] == 0:
-            return "power"
-        theta = hue(colours).astype(np.float64) * (np.pi / 90.0)  # OpenCV hue 0..179 -> radians
-        angles.append(np.arctan2(np.sin(theta).mean(), np.cos(theta).mean()))
-    split = np.degrees(abs(np.angle(np.exp(1j * (angles[0] - angles[1])))))
-    return "velocity" if split >= MIN_HUE_SPLIT else "power"
+def _kind(profile: np.ndarray, brightness: np.ndarray) -> tuple[BarKind, float]:
+    """The bar's kind and baseline position: velocity when warm hues hold one end and cool hues the other.
+
+    The baseline of a velocity bar is the darkest band between the two families (an end of the map may be
+    darker than its baseline); of a power bar, the darkest band anywhere (an end, or the middle of a
+    mirrored ramp).
+    """
+    length = profile.shape[0]
+    value = profile.max(axis=1)
+    readable = np.flatnonzero((value >= HUE_LEVEL) & (value - profile.min(axis=1) >= HUE_CHROMA))
+    h = hue(np.clip(profile[readable], 0, 255).astype(np.uint8))
+    warm, cool = readable[in_hues(h, WARM_HUES)], readable[in_hues(h, COOL_HUES)]
+    if min(warm.size, cool.size) >= MIN_SIDE_SHARE * length:
+        first, second = (warm, cool) if np.median(warm) < np.median(cool) else (cool, warm)
+        split = 0.5 * (np.median(first) + np.median(second))
+        astray = np.count_nonzero(first > split) + np.count_nonzero(second < split)
+        if astray <= MAX_HUE_OVERLAP * (first.size + second.size):
+            inner_first = int(np.percentile(first, 90))
+            inner_second = int(np.percentile(second, 10))
+            lo, hi = min(inner_first, inner_second), max(inner_first, inner_second)
+            return "velocity", _baseline(brightness, lo, hi)
+    return "power", _baseline(brightness)
 
 
 def _distinct(rgb: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -105,3 +105,68 @@ def _drop_edge_bands(picture: np.ndarray) -> None:
         band, rest = order[:run], order[run:]
         if run <= limit and wide[band].any() and span[rest].max(initial=0) < NARROWER * span[band].max():
             picture[band] = 0
+
+
+# The fan of a curved or phased-array probe: its straight sides meet at the apex, which the colour box shares.
+FAN_ROWS = (0.15, 0.7)  # part of the picture's height whose rows lie on the fan's straight sides
+FAN_SEARCH = 2  # blocks either side of the hull's edge where the picture's first lit pixel is looked for
+MIN_FAN_SPREAD = 0.2  # difference of the two sides' slopes (dx/dy) that makes a fan; a linear picture has ~0
+MAX_APEX_ABOVE = 1.5  # the apex lies at most this many picture heights above the picture's top
+
+
+@dataclass(frozen=True)
+class Fan:
+    """A fan-shaped picture: the ``apex (x, y)`` where its straight sides meet and the ``sides``' directions from
+    it (radians from the +x axis toward +y, i.e. down the screen; right side first)."""
+
+    apex: tuple[float, float]
+    sides: tuple[float, float]
+
+
+def find_fan(planes: Planes, area: ImageArea) -> Fan | None:
+    """The fan of a curved or phased-array picture, or None for a picture with parallel sides.
+
+    The sides are traced row by row: the first and last lit pixel near the hull's edge, fitted with lines that
+    drop outliers (dark speckle at the edge, text beside it).
+    """
+    height, width = planes.shape
+    _, y0, _, y1 = area.bbox
+    hull = area.mask(height, width)
+    rows = np.arange(int(y0 + FAN_ROWS[0] * (y1 - y0)), int(y0 + FAN_ROWS[1] * (y1 - y0)), 2)
+    scale = max(1.0, max(height, width) / WORKING_SIZE)
+    reach = int(FAN_SEARCH * BLOCK * scale)
+    lit = cv2.threshold(cv2.blur(planes.value, (3, 1)), LIT_LEVEL - 1, 255, cv2.THRESH_BINARY)[1] > 0
+    inside = hull[rows] > 0  # (R, W)
+    rows = rows[inside.any(axis=1)]
+    inside = inside[inside.any(axis=1)]
+    edges = (np.argmax(inside, axis=1), width - 1 - np.argmax(inside[:, ::-1], axis=1))  # the hull's first, last
+    offsets = np.arange(-reach, reach + 1)
+    lines = []
+    for side, edge in enumerate(edges):
+        xs = np.clip(edge[:, None] + offsets[None, :], 0, width - 1)  # (R, 2 * reach + 1)
+        hits = lit[rows[:, None], xs]
+        found = hits.any(axis=1)
+        pick = np.argmax(hits, axis=1) if side == 0 else hits.shape[1] - 1 - np.argmax(hits[:, ::-1], axis=1)
+        if np.count_nonzero(found) < 8:
+            return None
+        lines.append(_fit_line(rows[found].astype(np.float64), xs[found, pick[found]].astype(np.float64)))
+    (a_left, b_left), (a_right, b_right) = lines
+    if b_right - b_left < MIN_FAN_SPREAD:
+        return None
+    apex_y = (a_right - a_left) / (b_left - b_right)
+    if not y0 - MAX_APEX_ABOVE * (y1 - y0) <= apex_y <= y0 + 0.1 * (y1 - y0):
+        return None
+    apex = (float(a_left + b_left * apex_y), float(apex_y))
+    return Fan(apex, (float(np.arctan2(1.0, b_right)), float(np.arctan2(1.0, b_left))))
+
+
+def _fit_line(t: np.ndarray, s: np.ndarray) -> tuple[float, float]:
+    """``s = a + b * t`` by least squares, refitted on the points within 2 px of the first fit's median error."""
+    b, a = np.polyfit(t, s, 1)
+    for _ in range(3):
+        residual = np.abs(s - (a + b * t))
+        keep = residual <= max(2.0, 2.0 * float(np.median(residual)))
+        if keep.sum() < 4:
+            break
+        b, a = np.polyfit(t[keep], s[keep], 1)
+    return float(a), float(b)

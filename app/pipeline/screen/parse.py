@@ -5,17 +5,23 @@ Ultrasound Regions where the file marks it (RegionDataType 2 = colour flow gives
 gives the legend, 1 = tissue with spatial format 2D gives the image area; DICOM PS3.3 C.8.5.5.1), and
 otherwise from the pixels: none of the real files we hold marks its box, so the pixels are the usual way.
 
-* image area — :mod:`.imagearea` (B-mode speckle versus flat text and panels);
-* colour bars — :mod:`.colourbar` (solid smooth strips of graded colour), excluded from counting and read
-  into a colour -> value map that becomes the counter's lookup table (:meth:`Screen.lut`);
-* Doppler boxes — :mod:`.dopplerbox` (closed outlines fitted as rectangle, parallelogram or sector); on a
-  screen with a colour bar but no outline, the extent of the flow colour inside the image area;
-* mode — from the bar (two hues about the baseline: colour flow; one ramp: power), else from the hues of
-  the flow pixels: colour flow paints toward the probe red-to-yellow and away blue-to-cyan, power Doppler
-  one ramp (docs/references.md#doppler-screens).
+* image area — :mod:`.image_area` (B-mode speckle versus flat text and panels; a fan's apex);
+* colour bars — :mod:`.colour_bar` (solid smooth strips of saturated graded colour, on either side of the
+  picture or on it; header banners, coloured text and grey-scale bars, tinted or not, are none), excluded
+  from counting and read into a colour -> value map that becomes the counter's lookup table
+  (:meth:`Screen.lut`);
+* Doppler boxes — :mod:`.doppler_box`: white or coloured outlines first; where there is none and the screen
+  shows flow, dotted outlines and straight or sector outlines of any colour (a grey line over speckle), kept
+  only around a share of the flow; on a screen with a colour bar and still no outline, the extent of the flow
+  colour inside the image area (a guess: the Result warns ``colour_box_from_extent``). An outline always wins
+  over the extent;
+* mode — from the bar (warm hues at one end and cool at the other: colour flow; one hue family: power), else
+  from the hues of the flow pixels: colour flow paints toward the probe red-to-yellow and away blue-to-cyan,
+  power Doppler one ramp (docs/references.md#doppler-screens).
 
 Coloured text, markers and ECG traces outside the image area are never read as flow; inside it, thin
-one-colour strokes (text) and, without a legend to say otherwise, green marks are ignored too.
+one-colour strokes (text), colours foreign to the legend (pixel by pixel: a coloured box outline touching
+the flow) and, without a legend, green marks are ignored too.
 """
 
 from __future__ import annotations
@@ -31,9 +37,19 @@ import cuda_ops
 from app.pipeline.decode import UltrasoundRegion
 from app.pipeline.geometry import Rect, contains, overlap, union
 from app.pipeline.screen.colour_bar import ColourBar, bar_from_region, find_colour_bars
-from app.pipeline.screen.doppler_box import DopplerBox, OutlineCandidate, extent_box, find_outlines, rect_box
-from app.pipeline.screen.image_area import ImageArea, find_image_area
-from app.pipeline.screen.planes import Planes, hue, make_planes
+from app.pipeline.screen.doppler_box import (
+    MIN_FLOW_HELD,
+    DopplerBox,
+    OutlineCandidate,
+    extent_box,
+    find_dotted_outlines,
+    find_outlines,
+    find_sector_outlines,
+    find_straight_outlines,
+    rect_box,
+)
+from app.pipeline.screen.image_area import ImageArea, find_fan, find_image_area
+from app.pipeline.screen.planes import COOL_HUES, GREEN_HUES, WARM_HUES, Planes, hue, in_hues, make_planes
 from cuda_ops.lut import DEFAULT_TABLE_BITS
 
 DopplerMode = Literal["colour", "power", "none"]
@@ -44,11 +60,6 @@ TYPE_TISSUE, TYPE_COLOUR_FLOW, TYPE_COLOUR_BAR = 0x01, 0x02, 0x0E
 
 # Fewer flow pixels than this reads as "no Doppler" (a few coloured pixels come from UI marks and codec noise).
 MIN_COLOUR_PX = 20
-# OpenCV hue is 0..179. Warm: red/orange/yellow; cool: cyan/blue; green: marks, text, ECG (never a flow hue
-# on its own; variance maps add green, but they come with their legend).
-_WARM = ((0, 35), (165, 179))
-_COOL = ((80, 135),)
-_GREEN = (36, 79)
 # With neither legend nor box on screen, flow must cover this share of the picture: single marks, icons
 # and letters drawn in colour on a B-mode screen stay below it.
 MIN_LOOSE_SHARE = 0.002
@@ -57,13 +68,21 @@ MIN_DIRECTION_SHARE = 0.05
 # An outline's interior is a Doppler box when this share of it is colour, or when its grey pixels are speckle.
 MIN_BOX_COLOUR_SHARE = 0.3
 MIN_BOX_TEXTURE = 0.3
+# A Doppler box lies on the picture: at least this share of its interior inside the picture's hull. Only a
+# quarter: the hull is found from speckle, and a dark picture (fluid, a heart's chambers) may show little of it;
+# a logo or an icon in a banner or side panel lies wholly outside.
+MIN_BOX_ON_PICTURE = 0.25
+SAME_BOX_SHARE = 0.9  # two outlines whose bounds share this much (intersection over union) are one
 # A coloured component inside the image area is text (not flow) when it has at least this many pixels, almost
 # nothing of it survives an erosion (strokes 1-2 px wide) and its colour is one (mean spread within UNIFORM_SPREAD).
 TEXT_MIN_PX = 8
 TEXT_CORE_SHARE = 0.1
 UNIFORM_SPREAD = 16
-# With a legend on screen, flow colours lie near the legend's colours.
+# With a legend on screen, flow colours lie near the legend's colours (judged pixel by pixel, at 2**FOREIGN_BITS
+# levels a channel: codecs move thin flow's colours by more than that).
 MAX_BAR_DISTANCE = 80
+FOREIGN_BITS = 2
+LEGEND_LEVEL = 64  # legend colours at least this bright are compared (flow is painted brighter than its baseline)
 BAR_MARGIN = 2  # px excluded around a colour bar (codec smear)
 
 
@@ -150,9 +169,14 @@ def find_screen(frames: np.ndarray, chroma_threshold: int, regions: Sequence[Ult
     if flow_regions:
         boxes = [rect_box(rect, "region", "dicom_region") for rect in flow_regions]
     else:
-        boxes = _outline_boxes(find_outlines(planes), bars)
-        if not boxes and bars:
+        boxes = _outline_boxes(find_outlines(planes), bars, inside)
+        if not boxes:  # no white or coloured loop: with Doppler on screen, look for outlines of any colour
             flow = _flow_mask(planes, inside, bars)
+            # an outline without a colour of its own must hold flow; without a legend, as much as makes a mode
+            enough = MIN_COLOUR_PX if bars else max(MIN_COLOUR_PX, MIN_LOOSE_SHARE * cv2.countNonZero(inside))
+            if np.count_nonzero(flow) >= enough:
+                boxes = _outline_boxes(_any_outlines(planes, picture, flow), bars, inside, flow)
+        if not boxes and bars:
             boxes = [extent_box(flow)] if flow.any() else []
     boxes.sort(key=lambda b: -(b.bbox[2] - b.bbox[0]) * (b.bbox[3] - b.bbox[1]))
     if tissue:
@@ -172,6 +196,16 @@ def find_screen(frames: np.ndarray, chroma_threshold: int, regions: Sequence[Ult
     return Screen(area, mode, tuple(boxes), tuple(bars), source)
 
 
+def _any_outlines(planes: Planes, picture: ImageArea | None, flow: np.ndarray) -> list[OutlineCandidate]:
+    """Outlines found the slow way, to be held to the ``flow``: dotted coloured loops, straight quads of any colour,
+    and sectors of any colour around a fan's apex."""
+    found = find_dotted_outlines(planes) + find_straight_outlines(planes, flow)
+    fan = None if picture is None else find_fan(planes, picture)
+    if fan is not None:
+        found += find_sector_outlines(planes, fan.apex, picture.mask(*planes.shape), flow)
+    return found
+
+
 def _bars(planes: Planes, regions: Sequence[UltrasoundRegion]) -> list[ColourBar]:
     marked = [bar_from_region(planes, r.bbox) for r in regions if r.data_type == TYPE_COLOUR_BAR]
     seen = [b for b in find_colour_bars(planes) if not any(overlap(b.bbox, m.bbox) for m in marked)]
@@ -189,8 +223,13 @@ def _inside_picture(picture: ImageArea | None, tissue: list[Rect], height: int, 
     return inside
 
 
-def _outline_boxes(candidates: list[OutlineCandidate], bars: list[ColourBar]) -> list[DopplerBox]:
-    """Outlines that are Doppler boxes: B-mode or colour inside, flow or a legend on screen, no legend inside."""
+def _outline_boxes(
+    candidates: list[OutlineCandidate], bars: list[ColourBar], inside: np.ndarray, flow: np.ndarray | None = None
+) -> list[DopplerBox]:
+    """Outlines that are Doppler boxes: on the picture (``inside``), B-mode or colour inside, flow or a legend on
+    screen, no legend inside; with ``flow`` given, holding a share of it (outlines found without a colour of
+    their own can be any straight lines)."""
+    flow_px = 0 if flow is None else int(np.count_nonzero(flow))
     kept = []
     for c in candidates:
         if c.colour_share < MIN_BOX_COLOUR_SHARE and c.texture < MIN_BOX_TEXTURE:
@@ -199,9 +238,24 @@ def _outline_boxes(candidates: list[OutlineCandidate], bars: list[ColourBar]) ->
             continue  # a drawn rectangle (zoom box, caliper frame) on a screen without Doppler
         if any(overlap(c.box.bbox, bar.bbox) for bar in bars):
             continue
+        x0, y0, x1, y1 = c.box.bbox
+        interior = c.box.window(x0, y0, x1, y1)
+        on_picture = np.count_nonzero(interior & (inside[y0:y1, x0:x1] > 0))
+        if on_picture < MIN_BOX_ON_PICTURE * np.count_nonzero(interior):
+            continue  # a logo or an icon in the banner or a side panel
+        if flow_px >= MIN_COLOUR_PX and np.count_nonzero(flow[y0:y1, x0:x1] & interior) < MIN_FLOW_HELD * flow_px:
+            continue
         kept.append(c.box)
+    # one outline seen twice (by two of the searches) is kept once
+    kept = [b for i, b in enumerate(kept) if not any(_same(b.bbox, o.bbox) for o in kept[:i])]
     # of nested outlines (an image frame around the colour box) keep the inner one
     return [b for b in kept if not any(o is not b and contains(b.bbox, o.bbox) for o in kept)]
+
+
+def _same(a: Rect, b: Rect) -> bool:
+    """Whether two boxes' bounds share at least SAME_BOX_SHARE of their union."""
+    shared = overlap(a, b)
+    return shared >= SAME_BOX_SHARE * (overlap(a, a) + overlap(b, b) - shared)
 
 
 def _flow_mask(planes: Planes, inside: np.ndarray, bars: list[ColourBar]) -> np.ndarray:
@@ -230,15 +284,38 @@ def _marks(mask: np.ndarray, rgb: np.ndarray, bars: list[ColourBar]) -> np.ndarr
     spread = np.bincount(label, weights=np.abs(colours - mean[label]).max(axis=1), minlength=count) / size
     survives = np.bincount(labels[cv2.erode(mask, np.ones((3, 3), np.uint8)) > 0], minlength=count)
     text = (size >= TEXT_MIN_PX) & (survives <= TEXT_CORE_SHARE * size) & (spread <= UNIFORM_SPREAD)
-    if bars:
-        bar_colours = np.concatenate([b.colours for b in bars]).astype(np.float64)
-        foreign = ((mean[:, None, :] - bar_colours[None, :, :]) ** 2).sum(axis=2).min(axis=1) > MAX_BAR_DISTANCE**2
-    else:
-        mean_hue = hue(np.clip(np.rint(mean), 0, 255).astype(np.uint8))
-        foreign = (mean_hue >= _GREEN[0]) & (mean_hue <= _GREEN[1])
+    if bars:  # pixel by pixel: a coloured box outline touching the flow is one piece with it
+        text[0] = True  # the background
+        drop = text[labels]
+        legend = np.concatenate([b.colours for b in bars])
+        legend = legend[legend.max(axis=1) >= LEGEND_LEVEL]  # the dark baseline is near every dark smear
+        foreign = _foreign(rgb[ys, xs], legend)
+        drop[ys, xs] |= foreign
+        # what is left of a mostly foreign piece in scraps (a mark's codec smear) goes with it
+        mostly = np.bincount(label, weights=foreign, minlength=count) >= 0.5 * size
+        left = ((mask > 0) & ~drop).view(np.uint8)
+        pieces, scraps = cv2.connectedComponents(left, connectivity=8)
+        small = np.bincount(scraps.ravel(), minlength=pieces) < TEXT_MIN_PX
+        drop |= small[scraps] & mostly[labels] & (left > 0)
+        return drop
+    foreign = in_hues(hue(np.clip(np.rint(mean), 0, 255).astype(np.uint8)), GREEN_HUES)
     drop = text | foreign
     drop[0] = True  # the background
     return drop[labels]
+
+
+def _foreign(colours: np.ndarray, legend: np.ndarray) -> np.ndarray:
+    """``(P,) bool``: which of ``colours (P, 3)`` lie further than MAX_BAR_DISTANCE from every ``legend`` colour.
+
+    Worked out once per colour at the legend table's resolution (flow holds a few hundred such colours).
+    """
+    cells = colours.astype(np.int32) >> FOREIGN_BITS
+    key = (cells[:, 0] << 16) | (cells[:, 1] << 8) | cells[:, 2]
+    unique, inverse = np.unique(key, return_inverse=True)
+    half = (1 << FOREIGN_BITS) / 2
+    centres = np.stack([(unique >> 16) & 255, (unique >> 8) & 255, unique & 255], axis=1) * (1 << FOREIGN_BITS) + half
+    d2 = ((centres[:, None, :] - legend.astype(np.float64)[None, :, :]) ** 2).sum(axis=2).min(axis=1)
+    return (d2 > MAX_BAR_DISTANCE**2)[inverse.reshape(-1)]
 
 
 def _mode(planes: Planes, boxes: list[DopplerBox], flow: np.ndarray, inside_px: int) -> DopplerMode:
@@ -257,13 +334,6 @@ def _mode(planes: Planes, boxes: list[DopplerBox], flow: np.ndarray, inside_px: 
     if colours.shape[0] < enough * planes.frames.shape[0]:
         return "colour" if any(b.source == "dicom_region" for b in boxes) else "none"
     h = hue(colours)
-    if _share(h, _WARM) >= MIN_DIRECTION_SHARE and _share(h, _COOL) >= MIN_DIRECTION_SHARE:
+    if in_hues(h, WARM_HUES).mean() >= MIN_DIRECTION_SHARE and in_hues(h, COOL_HUES).mean() >= MIN_DIRECTION_SHARE:
         return "colour"
     return "power"
-
-
-def _share(h: np.ndarray, ranges: tuple[tuple[int, int], ...]) -> float:
-    inside = np.zeros(h.shape, dtype=bool)
-    for low, high in ranges:
-        inside |= (h >= low) & (h <= high)
-    return float(inside.mean()) if h.size else 0.0

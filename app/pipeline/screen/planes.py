@@ -15,6 +15,12 @@ import numpy as np
 
 # Frames looked at: enough to see flow change between frames, few enough to stay fast.
 MAX_FRAMES = 4
+# Hue families (OpenCV hue 0..179). Warm: red/orange/yellow, flow toward the probe on colour-flow maps and the
+# whole ramp of power maps; cool: cyan/blue, flow away; green: marks, text and ECG traces (never a flow hue on
+# its own: variance maps add green, but they come with their legend) (docs/references.md#doppler-screens).
+WARM_HUES = ((0, 35), (165, 179))
+COOL_HUES = ((80, 135),)
+GREEN_HUES = ((36, 79),)
 
 
 @dataclass(frozen=True, eq=False)
@@ -85,6 +91,14 @@ def make_planes(frames: np.ndarray, threshold: int) -> Planes:
 def _above(plane: np.ndarray, threshold: int) -> np.ndarray:
     """``uint8`` 0/255 where ``plane > threshold`` (``cv2.compare`` takes a 1x1 plane for a scalar)."""
     return cv2.threshold(plane, threshold, 255, cv2.THRESH_BINARY)[1]
+
+
+def in_hues(h: np.ndarray, ranges: tuple[tuple[int, int], ...]) -> np.ndarray:
+    """``bool`` like ``h``: the hue lies in one of the inclusive ``ranges``."""
+    inside = np.zeros(h.shape, dtype=bool)
+    for low, high in ranges:
+        inside |= (h >= low) & (h <= high)
+    return inside
 
 
 def hue(colours: np.ndarray) -> np.ndarray:

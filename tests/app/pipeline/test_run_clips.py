@@ -23,11 +23,12 @@ def _tendon_mask() -> np.ndarray:
 
 
 def _frames(rng: np.random.Generator, blobs=PER_FRAME_BLOBS, flash: int | None = FLASH) -> np.ndarray:
-    """``(N, H, W, 3)``: speckle, ``blobs[i]`` separate 3x3 Doppler blobs in the tendon; a flood on ``flash``."""
+    """``(N, H, W, 3)``: speckle, ``blobs[i]`` separate 3x3 Doppler blobs in the tendon (gaps of 4 px and more,
+    wider than the vessel gap NEOVASC_VESSEL_GAP_PX); a flood on ``flash``."""
     frames = np.stack([grey_background(H, W, rng) for _ in blobs])
     for i, count in enumerate(blobs):
         for k in range(count):
-            y, x = 52 + 4 * (k % 4), 24 + 12 * (k // 4)
+            y, x = 52 + 7 * (k % 3), 24 + 12 * (k // 3)
             frames[i, y : y + 3, x : x + 3] = (230, 60, 20)
     if flash is not None:
         frames[flash, 10:110, :] = (200, 40, 40)  # most of the image (the box stand-in) coloured at once

@@ -101,3 +101,37 @@ def test_huge_declared_size_is_refused_before_decoding():
     bomb = b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\0" * 1000))
     with pytest.raises(InputTooLarge):
         decode(bomb, LIMITS)
+
+
+@pytest.mark.parametrize(
+    ("factor", "sampling"),
+    [
+        (cv2.IMWRITE_JPEG_SAMPLING_FACTOR_420, "4:2:0"),
+        (cv2.IMWRITE_JPEG_SAMPLING_FACTOR_422, "4:2:2"),
+        (cv2.IMWRITE_JPEG_SAMPLING_FACTOR_444, "4:4:4"),
+        (cv2.IMWRITE_JPEG_SAMPLING_FACTOR_411, "4:1:1"),
+    ],
+    ids=["420", "422", "444", "411"],
+)
+def test_jpeg_sampling_and_loss_come_from_the_frame_header(bgr, factor, sampling):
+    clip = decode(_encode(".jpg", bgr, cv2.IMWRITE_JPEG_SAMPLING_FACTOR, factor), LIMITS)
+    assert (clip.source.chroma_subsampling, clip.source.lossy) == (sampling, True)
+
+
+def test_lossless_stills_keep_every_colour(bgr, rng):
+    for ext in (".png", ".bmp", ".tiff"):
+        source = decode(_encode(ext, bgr), LIMITS).source
+        assert (source.chroma_subsampling, source.lossy) == ("4:4:4", False), ext
+    grey = decode(_encode(".png", rng.integers(0, 256, size=(5, 7), dtype=np.uint8)), LIMITS).source
+    assert (grey.chroma_subsampling, grey.lossy) == (None, False)
+    grey_jpeg = decode(_encode(".jpg", rng.integers(0, 256, size=(8, 8), dtype=np.uint8)), LIMITS).source
+    assert (grey_jpeg.chroma_subsampling, grey_jpeg.lossy) == (None, True)
+
+
+def test_jpeg_frame_header_parsing():
+    from app.pipeline.decode.image import jpeg_coding
+
+    assert jpeg_coding(b"not a jpeg") is None
+    assert jpeg_coding(b"\xff\xd8\xff\xda\x00\x02") is None  # scan data before any frame header
+    lossless = b"\xff\xd8\xff\xc3\x00\x11\x08\x00\x10\x00\x10\x03\x01\x11\x00\x02\x11\x00\x03\x11\x00"
+    assert jpeg_coding(lossless) == ("4:4:4", False)

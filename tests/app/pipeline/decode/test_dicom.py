@@ -161,6 +161,20 @@ def test_jpeg_baseline_frames_decode_one_by_one_as_rgb():
     grey = got[:, 20:30, 2:14]
     assert np.abs(grey - 90).max() <= 3 and (grey.max(-1) - grey.min(-1)).max() <= 3
     assert clip.fps == pytest.approx(25.0) and clip.frame_times_ms == (0.0, 40.0)
+    assert (clip.source.chroma_subsampling, clip.source.lossy) == ("4:2:0", True)  # OpenCV's default sampling
+
+
+def test_chroma_sampling_and_loss_come_from_the_stream_and_the_header():
+    rgb = np.full((16, 16, 3), 90, dtype=np.uint8)
+    rgb[:8, :8] = (200, 30, 30)
+    params = [cv2.IMWRITE_JPEG_QUALITY, 90, cv2.IMWRITE_JPEG_SAMPLING_FACTOR, cv2.IMWRITE_JPEG_SAMPLING_FACTOR_422]
+    jpeg = cv2.imencode(".jpg", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), params)[1].tobytes()
+    data = _dataset(encapsulate([jpeg]), 16, 16, ts=JPEGBaseline8Bit, PhotometricInterpretation="YBR_FULL_422")
+    assert (decode(data, LIMITS).source.chroma_subsampling, decode(data, LIMITS).source.lossy) == ("4:2:2", True)
+    native = decode(_dataset(_rgb().tobytes(), 6, 5), LIMITS).source
+    assert (native.chroma_subsampling, native.lossy) == ("4:4:4", False)
+    once_lossy = decode(_dataset(_rgb().tobytes(), 6, 5, LossyImageCompression="01"), LIMITS).source
+    assert once_lossy.lossy is True  # decompressed from a lossy codec before it was stored
 
 
 def test_frame_rate_from_frame_time_vector_and_cine_rate():

@@ -491,3 +491,26 @@ def test_sniffing(head, accepted):
 def test_unknown_bytes_name_the_video_formats():
     with pytest.raises(UnsupportedInput, match="MP4, MOV, AVI or MKV"):
         decode(b"not a video at all", LIMITS)
+
+
+@pytest.mark.parametrize(
+    ("name", "sampling", "lossy"),
+    [("mp4-h264-bt709", "4:2:0", True), ("mov-mjpeg-422", "4:2:2", True), ("avi-mpeg4", "4:2:0", True)],
+)
+def test_chroma_sampling_and_loss_are_reported(name, sampling, lossy):
+    source = decode(make_case(name, 2)[0], LIMITS).source
+    assert (source.chroma_subsampling, source.lossy) == (sampling, lossy)
+
+
+@pytest.mark.parametrize(
+    ("fmt", "codec", "pix_fmt", "sampling"),
+    [
+        ("matroska", "ffv1", "yuv420p", "4:2:0"),
+        ("matroska", "ffv1", "yuv444p", "4:4:4"),
+        ("mov", "png", "rgb24", "4:4:4"),
+    ],
+)
+def test_lossless_codecs_may_still_subsample(fmt, codec, pix_fmt, sampling):
+    frames = [av.VideoFrame.from_ndarray(pattern(i), format="rgb24").reformat(format=pix_fmt) for i in range(2)]
+    source = decode(write(frames, fmt, codec, pix_fmt), LIMITS).source
+    assert (source.chroma_subsampling, source.lossy) == (sampling, False)

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from app.pipeline.decode import Calibration
-from app.pipeline.grading.physical import area_mm2, thickness_mm, vessel_min_px, weighted
+from app.pipeline.grading.physical import area_mm2, thickness_mm, vessel_gap_px, vessel_min_px, weighted
 from app.pipeline.measure.labels import LABEL_BAND, LABEL_BOX_REST, LABEL_TENDON, Band, label_frames
 from app.pipeline.screen.colour_bar import ColourBar
 
@@ -41,6 +41,8 @@ def test_area_and_vessel_size():
     assert area_mm2(2400, SQUARE) == pytest.approx(24.0)
     assert vessel_min_px(SQUARE, 0.05, 5) == 5 and vessel_min_px(None, 0.05, 7) == 7
     assert vessel_min_px(Calibration(0.2, 0.2, "t"), 0.05, 5) == 2  # ceil(0.05 / 0.04)
+    assert vessel_gap_px(None, 0.25, 3) == (3, 3)
+    assert vessel_gap_px(Calibration(0.08, 0.05, "t"), 0.25, 3) == (3, 5)  # 0.25 mm on each axis's own pixel
 
 
 def test_band_is_the_dilation_minus_the_tendon_with_per_axis_radii():

@@ -43,6 +43,7 @@ def test_a_clean_measurement_warns_nothing():
         ({"flash_rejected": 2}, "flash_frames_rejected"),
         ({"all_flash": True, "flash_rejected": 0}, "all_frames_flash"),
         ({"fallback": "triton skipped"}, "backend_fallback"),
+        ({"lossy_colour": "lossy jpeg-baseline, 4:2:2 chroma", "colour_rule": "bar"}, "lossy_colour"),
     ],
     ids=lambda v: v if isinstance(v, str) else None,
 )
@@ -75,3 +76,11 @@ def test_doppler_outside_boxes_counts_only_the_countable_area_outside():
     frame[:] = (200, 30, 30)
     assert doppler_outside_boxes(frame, keep, in_box, 40) == (40 * 39 - 26 * 26, 40 * 39 - 26 * 26)
     assert doppler_outside_boxes(frame, in_box, in_box, 40) == (0, 0)
+
+
+def test_lossy_colour_says_how_it_was_counted():
+    lossy = replace(QUIET, lossy_colour="lossy h264, 4:2:0 chroma")
+    assert "the clip's own colours" in dict(warnings_for(replace(lossy, colour_rule="saturation")))["lossy_colour"]
+    assert "colour bar" in dict(warnings_for(replace(lossy, colour_rule="bar")))["lossy_colour"]
+    assert "15-45 % high" in dict(warnings_for(lossy))["lossy_colour"]  # NEOVASC_COLOUR_RULE=chroma
+    assert "lossy_colour" not in _codes(replace(lossy, screen=Screen(image_area=(0, 0, 200, 100), mode="none")))

@@ -88,3 +88,14 @@ def test_grade_frame_headline_scale_and_empty_roi():
 def test_config_rejects_unknown_scale():
     with pytest.raises(ValueError, match="unknown grade scale"):
         GradingConfig(min_vessel_px=5, headline_scale="nope")
+
+
+def test_vessels_closer_than_the_gap_are_one():
+    """Blobs with a gap of at most ``gap`` pixels between them are one vessel; the area counts Doppler pixels."""
+    mask = _mask((20, 30), (2, 5, 6, 9), (9, 5, 13, 9), (22, 5, 24, 7))  # 16 px, 16 px 3 apart, 4 px far off
+    assert count_vessels(mask, 5) == 2
+    assert count_vessels(mask, 5, (2, 2)) == 2  # a 3 px gap stays open
+    assert count_vessels(mask, 5, (3, 3)) == 1  # ... and closes at 3
+    assert count_vessels(mask, 5, (3, 0)) == 1 and count_vessels(mask.T, 5, (3, 0)) == 2  # per axis
+    assert count_vessels(mask, 5, (20, 20)) == 1  # the small blob joins; its 4 px do not reach 5 alone
+    assert count_vessels(_mask((20, 30), (22, 5, 24, 7)), 5, (6, 6)) == 0  # dilation adds no area

@@ -17,6 +17,7 @@ from pydicom import examples
 from pydicom.pixels import apply_color_lut, pixel_array
 
 import cuda_ops
+from app.pipeline import AnalyzeOptions, RoiSpec, analyze
 from app.pipeline.decode import UltrasoundRegion
 from app.pipeline.screen.parse import find_screen
 
@@ -26,6 +27,7 @@ PICTURE = (40, 60, 580, 400)  # half-open x0, y0, x1, y1
 BAR = (600, 120, 614)  # x0, y0, x1 of the vertical colour bar
 HALF = 60  # rows of each half of a velocity bar; three black rows between the halves
 REAL = Path(__file__).resolve().parents[5] / "shared/realdata/dicom"
+SCREENS = REAL.parent / "screens"  # real screen captures without a colour box (negative controls)
 
 
 # --- synthetic screens -----------------------------------------------------------------------------------------
@@ -444,3 +446,51 @@ def test_real_bmode_screens(name):
     frames, regions = _real(name)
     screen = find_screen(frames, THRESHOLD, regions)
     assert screen.mode == "none" and screen.boxes == () and screen.colour_bars == ()
+
+
+# --- real screen captures without a colour box -----------------------------------------------------------------
+
+MINDRAY_PNGS = ["mindray_dc8_bmode_long.png", "mindray_dc8_bmode_trans.png"]
+GE_MOV = "ge_logiq_bmode_spectral.mov"
+
+
+def _screen_frames(name: str, count: int = 8) -> np.ndarray:
+    """``(N, H, W, 3) uint8`` RGB: a PNG, or the first ``count`` frames of a clip."""
+    path = SCREENS / name
+    if not path.exists():
+        pytest.skip(f"{name} is not available")
+    if path.suffix == ".png":
+        return cv2.cvtColor(cv2.imread(str(path)), cv2.COLOR_BGR2RGB)[None]
+    av = pytest.importorskip("av")
+    with av.open(str(path)) as container:
+        frames = []
+        for frame in container.decode(video=0):
+            frames.append(frame.to_ndarray(format="rgb24"))
+            if len(frames) == count:
+                break
+    return np.stack(frames)
+
+
+@pytest.mark.parametrize("name", [GE_MOV, *MINDRAY_PNGS])
+def test_real_screens_without_colour_box(name):
+    """GE's blue header banner and the Mindray's bluish grey-scale bar are no colour bars; no box, no mode."""
+    screen = find_screen(_screen_frames(name), THRESHOLD)
+    assert screen.mode == "none" and screen.boxes == () and screen.colour_bars == ()
+
+
+@pytest.mark.parametrize("name", MINDRAY_PNGS)
+def test_real_bmode_png_warns_no_doppler_mode(name, settings):
+    if not (SCREENS / name).exists():
+        pytest.skip(f"{name} is not available")
+    result = analyze(SCREENS / name, AnalyzeOptions(roi=RoiSpec(rect=(300, 200, 700, 500))), settings=settings)
+    assert result.doppler.mode == "none" and "no_doppler_mode" in [w.code for w in result.warnings]
+
+
+@pytest.mark.slow
+def test_real_bmode_spectral_clip_warns_no_doppler_mode(settings):
+    """The whole GE clip (126 s, decoded to its end) reads as no Doppler: the spectral strip is grey."""
+    if not (SCREENS / GE_MOV).exists():
+        pytest.skip(f"{GE_MOV} is not available")
+    options = AnalyzeOptions(roi=RoiSpec(rect=(180, 48, 344, 256)), max_frames=4)
+    result = analyze(SCREENS / GE_MOV, options, settings=settings)
+    assert result.doppler.mode == "none" and "no_doppler_mode" in [w.code for w in result.warnings]

@@ -1,0 +1,260 @@
+"""The colour rule the scan counts with, chosen once per clip from the screen and the source facts.
+
+Lossless RGB keeps the chroma rule (``max(R,G,B) - min(R,G,B) > threshold``, :func:`cuda_ops.chroma_lut`).
+
+Lossy and chroma-subsampled inputs (JPEG stills and DICOM frames, H.264 and other video, 4:2:0 and 4:2:2)
+store luma at full resolution but chroma at half resolution or coarser, averaged over 2 x 2 (2 x 1) pixel
+blocks and interpolated again on decoding, with quantisation noise on top. Each vessel's colour is smeared a
+pixel or two into the grey speckle around it, and the chroma threshold, far below the paint's own chroma,
+counts the smear: +16 to +46 % Doppler pixels on the same frames (``benchmarks/lossy_colour.py``). Two facts
+of the codec give the rule:
+
+* Luma is not subsampled: a painted pixel keeps the luma of its paint, a grey pixel the smear reaches keeps
+  the luma of its speckle.
+* Mixing with grey shrinks a colour's chroma vector (Cb, Cr) toward zero without turning it, and the
+  codec's averaging is symmetric: across a blurred vessel edge the chroma falls from the paint's to zero,
+  and the point where half of it is left is where the edge was. Counting the pixels that keep at least half
+  of their paint's chroma counts the vessel's own width, neither the smear outside nor less.
+
+So a colour counts when it is a real Doppler colour faded toward grey by at most about half, at the paint's
+luma.
+The real colours are the colour bar's (``Screen.colour_bars[0]``) where one was read (:func:`bar_lut`): a
+pixel counts when, for some bar colour, its luma lies within :data:`LUMA_TOLERANCE` of that colour's, its
+chroma vector lies within :data:`HUE_TOLERANCE` of that colour's direction, and its length is
+:data:`HALF_CHROMA` to :data:`MAX_CHROMA_GAIN` times that colour's. Without a bar (:func:`saturation_lut`)
+the luma of each paint is unknown; what a map keeps is its saturation, the chroma relative to the most the
+RGB cube holds at that luma and hue (1 for every colour on the cube's surface, as the dark-to-bright ramps of
+flow and power maps are). The paint's saturation is read per hue from the clip's own chromatic pixels (a high
+percentile: the smear and the vessel edges lie below it), and a pixel counts when it keeps at least half of
+it. A colour below the chroma threshold never counts, as before. Both are ``(S, S, S)`` colour tables
+(:func:`cuda_ops.table_lut`), which every counting backend applies identically.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cache
+from typing import Literal
+
+import numpy as np
+
+import cuda_ops
+from app.pipeline.decode.base import SourceInfo
+from app.pipeline.screen import Screen
+
+RuleKind = Literal["chroma", "bar", "saturation"]
+# Levels per channel of the tables: 2**6 = 64, cells 4 levels wide, as ColourBar.lut. The rule is decided at
+# each cell's centre, so the chroma threshold holds to +-3 levels; with 32 levels (+-7) the dim paint just above
+# the threshold, common on real screens, was dropped (5 % of a real ATL frame's count); 128 levels take seconds.
+TABLE_BITS = 6
+RULES = ("auto", "chroma")  # NEOVASC_COLOUR_RULE: auto chooses per clip; chroma keeps the chroma rule everywhere
+LOSSLESS_SAMPLING = (None, "4:4:4")  # chroma sampling that leaves each pixel its own colour (None: grey or unknown)
+
+# BT.601 luma and chroma weights (ITU-R BT.601; JPEG/JFIF uses them at full range, and so does this rule for
+# every input: the test is on the decoded RGB, so one consistent luma is what matters).
+_YCBCR = np.array([[0.299, 0.587, 0.114], [-0.168736, -0.331264, 0.5], [0.5, -0.418688, -0.081312]], dtype=np.float32)
+# A pixel keeps at least this share of a bar colour's chroma: the half-maximum point of a symmetrically blurred
+# straight edge is the edge itself, so the count keeps a vessel's width; a little under half, because at the
+# ends, bends and corners of small vessels the codec's 2-D averaging leaves less than half even inside the vessel
+# (on frames made as in benchmarks/lossy_colour.py with another seed, 0.5 undercounted by 3-5 % in the median
+# and 0.45 was within +-1 %).
+HALF_CHROMA = 0.45
+# Without a bar a pixel keeps at least this share of the paint's saturation: the same half-maximum point, taken
+# from the paint's saturation as read from the clip (SATURATION_PERCENTILE, itself below the brightest paint).
+HALF_SATURATION = 0.5
+# Chroma up to this multiple of a reference colour's still matches it: the codec's ringing overshoots a
+# little; a colour much stronger than the reference at the same luma and hue is another colour.
+MAX_CHROMA_GAIN = 1.5
+# Luma within this many levels (0-255) of a reference colour's: luma is coded at full resolution, but
+# quantisation moves it at the edges of vessels, by up to about 20 levels at JPEG quality 75 and H.264 CRF 28
+# (90th percentile of the painted pixels' luma error in benchmarks/lossy_colour.py frames).
+LUMA_TOLERANCE = 20.0
+# Bar colours closer than this in each of Y, Cb and Cr are tested as one (a smooth ramp's neighbours): a small
+# share of the tolerances below, which keeps a table's build to tens of milliseconds.
+REF_MERGE = 2.0
+# Chroma vector within this distance (in Cb/Cr levels) of a reference colour's direction: chroma
+# quantisation noise and the mixing of neighbouring map colours across a vessel (a chord between two colours
+# of the map) turn the vector a little.
+HUE_TOLERANCE = 24.0
+# Without a bar: the paint's saturation per hue is this percentile of the saturation of the clip's chromatic
+# pixels of that hue, in bins of HUE_BIN_DEGREES; a bin with fewer than MIN_BIN_PX pixels takes the
+# percentile over every hue, and a clip without chromatic pixels the cube's surface (saturation 1).
+SATURATION_PERCENTILE = 80.0
+HUE_BIN_DEGREES = 10
+MIN_BIN_PX = 20
+
+
+@dataclass(frozen=True, eq=False)
+class ColourRule:
+    """The counting rule of one clip.
+
+    Attributes:
+        lut: what the counter applies.
+        kind: "chroma" (lossless input, or ``NEOVASC_COLOUR_RULE=chroma``), "bar" (lossy input, the colour
+            bar's colours as the reference) or "saturation" (lossy input without a bar).
+        lossy: why the input's colours are approximate ("lossy jpeg-baseline, 4:2:2 chroma"), None when exact.
+        coloured: the chroma rule: every pixel that carries colour at all. The vessel count groups these
+            (docs/grading.md#vessel-count): a vessel narrower than the chroma's resolution keeps less than half
+            of its chroma after a lossy codec and would vanish from ``lut``'s pixels, though it is still there.
+    """
+
+    lut: cuda_ops.DopplerLUT
+    kind: RuleKind
+    lossy: str | None = None
+    coloured: cuda_ops.DopplerLUT | None = None
+
+    def coloured_pixels(self, frame: np.ndarray, labels: np.ndarray, doppler: np.ndarray) -> np.ndarray:
+        """``(H, W) bool``: the labelled pixels of ``frame`` that carry colour, given its Doppler pixels
+        ``doppler`` (counted with ``lut``; the same pixels under the chroma rule)."""
+        if self.kind == "chroma" or self.coloured is None:
+            return doppler
+        return cuda_ops.doppler_mask(frame, labels, self.coloured) & (labels != 0)
+
+
+def lossy_colour(source: SourceInfo) -> str | None:
+    """Why ``source``'s colours are approximate (lossy codec, subsampled chroma), or None when they are exact."""
+    parts = []
+    if source.lossy:
+        parts.append(f"lossy {source.codec or source.format}")
+    if source.chroma_subsampling not in LOSSLESS_SAMPLING:
+        parts.append(f"{source.chroma_subsampling} chroma")
+    return ", ".join(parts) or None
+
+
+def colour_rule(
+    screen: Screen,
+    source: SourceInfo,
+    frames: np.ndarray,
+    where: np.ndarray,
+    chroma_threshold: int,
+    rule: str = "auto",
+) -> ColourRule:
+    """The rule for a clip: the chroma rule for exact colours, else the bar's or the clip's saturation table.
+
+    ``frames (N, H, W, 3) uint8 RGB``: frames of the clip (the screen's); ``where (H, W) bool``: where Doppler is
+    counted (the saturation of the paint is read there). ``rule``: "auto", or "chroma" for the chroma rule always.
+    """
+    if rule not in RULES:
+        raise ValueError(f"unknown colour rule {rule!r}; known: {', '.join(RULES)}")
+    why = lossy_colour(source)
+    chroma = cuda_ops.chroma_lut(chroma_threshold)
+    if rule == "chroma" or why is None:
+        return ColourRule(chroma, "chroma", why, chroma)
+    if screen.colour_bars:
+        lut = bar_lut(screen.colour_bars[0].colours, chroma_threshold)
+        if lut is not None:
+            return ColourRule(lut, "bar", why, chroma)
+    return ColourRule(saturation_lut(frames[:, where], chroma_threshold), "saturation", why, chroma)
+
+
+@dataclass(frozen=True, eq=False)
+class _Grid:
+    """The table's cell centres in RGB and YCbCr, and their chroma, in order of luma (cached per table size)."""
+
+    order: np.ndarray  # (S**3,) flat cell indices sorted by luma
+    luma: np.ndarray  # (S**3,) float32, sorted
+    cb: np.ndarray  # (S**3,) float32, in luma order
+    cr: np.ndarray  # (S**3,) float32, in luma order
+    chroma: np.ndarray  # (S**3,) float32 max - min, in cell order
+    saturation: np.ndarray  # (S**3,) float32 (:func:`saturation`), in cell order
+    hue_bin: np.ndarray  # (S**3,) int64 (:func:`_hue_bins`), in cell order
+
+
+@cache
+def _grid(bits: int) -> _Grid:
+    size = 1 << bits
+    centres = ((np.arange(size) << (8 - bits)) + ((1 << (8 - bits)) >> 1)).astype(np.float32)
+    r, g, b = np.meshgrid(centres, centres, centres, indexing="ij")
+    rgb = np.stack([r.ravel(), g.ravel(), b.ravel()], axis=1)
+    ycc = rgb @ _YCBCR.T
+    order = np.argsort(ycc[:, 0], kind="stable")
+    chroma = rgb.max(axis=1) - rgb.min(axis=1)
+    ordered = ycc[order]
+    luma, cb, cr = (np.ascontiguousarray(ordered[:, k]) for k in range(3))
+    return _Grid(order, luma, cb, cr, chroma, saturation(rgb), _hue_bins(rgb))
+
+
+@cache
+def _chromatic(bits: int, chroma_threshold: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The cells above the chroma threshold, in order of luma: ``(cell indices, luma, Cb, Cr)``."""
+    grid = _grid(bits)
+    keep = grid.chroma[grid.order] > chroma_threshold
+    return grid.order[keep], grid.luma[keep], grid.cb[keep], grid.cr[keep]
+
+
+def _table(grid: _Grid, hit: np.ndarray, bits: int) -> cuda_ops.DopplerLUT:
+    size = 1 << bits
+    shape = (size, size, size)
+    return cuda_ops.table_lut(hit.reshape(shape), (grid.chroma / 255.0).astype(np.float32).reshape(shape))
+
+
+def bar_lut(colours: np.ndarray, chroma_threshold: int, bits: int = TABLE_BITS) -> cuda_ops.DopplerLUT | None:
+    """Doppler where a colour is one of ``colours (K, 3) uint8`` (a bar's) faded toward grey at the same luma.
+
+    None when no bar colour is above the chroma threshold (then the bar says nothing about the paint).
+    """
+    refs = np.asarray(colours, dtype=np.float32).reshape(-1, 3)
+    refs = refs[refs.max(axis=1) - refs.min(axis=1) > chroma_threshold]
+    if refs.shape[0] == 0:
+        return None
+    grid = _grid(bits)
+    cells, luma, cb, cr = _chromatic(bits, chroma_threshold)
+    near = np.zeros(cells.size, dtype=bool)
+    # bar colours within REF_MERGE levels of each other in Y, Cb and Cr test alike: merged (a ramp's neighbours)
+    for ref_y, ref_cb, ref_cr in np.unique(np.rint(refs @ _YCBCR.T / REF_MERGE) * REF_MERGE, axis=0):
+        lo, hi = np.searchsorted(luma, [ref_y - LUMA_TOLERANCE, ref_y + LUMA_TOLERANCE], side="left")
+        length2 = ref_cb * ref_cb + ref_cr * ref_cr
+        if lo >= hi or length2 == 0:
+            continue
+        cell_cb, cell_cr = cb[lo:hi], cr[lo:hi]
+        scale = (cell_cb * ref_cb + cell_cr * ref_cr) / length2  # the cell's chroma as a multiple of the bar colour's
+        across = cell_cb * ref_cr - cell_cr * ref_cb  # distance from the bar colour's direction, times its length
+        near[lo:hi] |= (
+            (scale >= HALF_CHROMA) & (scale <= MAX_CHROMA_GAIN) & (across * across <= HUE_TOLERANCE**2 * length2)
+        )
+    hit = np.zeros(grid.chroma.size, dtype=bool)
+    hit[cells[near]] = True
+    return _table(grid, hit, bits)
+
+
+def saturation(rgb: np.ndarray) -> np.ndarray:
+    """Saturation of ``(..., 3)`` RGB colours: chroma relative to the most the RGB cube holds at the colour's
+    luma and hue, 0 (grey) to 1 (on the cube's surface). ``(...) float32``."""
+    rgb = np.asarray(rgb, dtype=np.float32)
+    luma = (rgb @ _YCBCR[0])[..., None]
+    above = (rgb - luma) / np.maximum(255.0 - luma, 1e-3)  # a channel above the grey of that luma, up to 255
+    below = (luma - rgb) / np.maximum(luma, 1e-3)  # a channel below it, down to 0
+    return np.clip(np.maximum(above, below).max(axis=-1), 0.0, 1.0)
+
+
+def _hue_bins(rgb: np.ndarray) -> np.ndarray:
+    """Hue of ``(M, 3)`` RGB colours as the angle of (Cb, Cr), in bins of HUE_BIN_DEGREES: ``(M,) int``."""
+    cbcr = np.asarray(rgb, dtype=np.float32) @ _YCBCR[1:].T
+    degrees = np.degrees(np.arctan2(cbcr[:, 1], cbcr[:, 0])) % 360.0
+    return (degrees // HUE_BIN_DEGREES).astype(np.int64) % (360 // HUE_BIN_DEGREES)
+
+
+def paint_saturation(pixels: np.ndarray, chroma_threshold: int) -> np.ndarray:
+    """``(360 / HUE_BIN_DEGREES,)``: the paint's saturation per hue bin, from ``pixels (M, 3) uint8`` RGB."""
+    pixels = np.asarray(pixels).reshape(-1, 3)
+    wide = pixels.astype(np.int16)
+    pixels = pixels[wide.max(axis=1) - wide.min(axis=1) > chroma_threshold]
+    bins = 360 // HUE_BIN_DEGREES
+    if pixels.shape[0] < MIN_BIN_PX:
+        return np.ones(bins, dtype=np.float32)
+    sat = saturation(pixels)
+    hue = _hue_bins(pixels)
+    paint = np.full(bins, np.percentile(sat, SATURATION_PERCENTILE), dtype=np.float32)
+    counts = np.bincount(hue, minlength=bins)
+    for b in np.flatnonzero(counts >= MIN_BIN_PX):
+        paint[b] = np.percentile(sat[hue == b], SATURATION_PERCENTILE)
+    return paint
+
+
+def saturation_lut(pixels: np.ndarray, chroma_threshold: int, bits: int = TABLE_BITS) -> cuda_ops.DopplerLUT:
+    """Doppler where a colour keeps at least half of the paint's saturation at its hue, the paint's read from
+    ``pixels (..., 3) uint8`` RGB (the clip's, where Doppler is counted)."""
+    paint = paint_saturation(pixels, chroma_threshold)
+    grid = _grid(bits)
+    hit = (grid.chroma > chroma_threshold) & (grid.saturation >= HALF_SATURATION * paint[grid.hue_bin])
+    return _table(grid, hit, bits)

@@ -1,0 +1,761 @@
+"""A gallery of synthetic scanner screens with known truth, for the screen-parsing tests.
+
+Each family follows one layout convention seen on real scanners (named after the vendor whose screens
+it imitates; the pixels are drawn here, nothing is copied from a real screen):
+
+* ``ge_cf`` — a GE LOGIQ-like colour-flow screen: a dark blue header banner with white text and a round
+  logo, the colour bar at the left edge of the screen (blue over red) with a grey scale bar beside it,
+  a steered parallelogram box drawn in a thin grey line, parameter text down the right side;
+* ``ge_pd`` — the same screen in power Doppler: a mirrored orange power bar, a grey rectangular box;
+* ``ge_sector`` — the same UI with a curved probe: a fan picture and a grey annular-sector box;
+* ``green_pd`` — a power Doppler picture with a thin green rectangular box, an orange power bar on the
+  right and cyan text on black;
+* ``mindray_cf`` — a Mindray-like screen: a bluish-tinted grey scale bar beside the colour bar on the
+  right (touching it on the linear screen), cyan text, a near-white (230) steered parallelogram (linear
+  probe) or sector (convex probe);
+* ``trapezoid`` — a virtual-convex (trapezoid) picture with a dotted yellow trapezoid box and a
+  horizontal colour bar at the top (a known limit under JPEG q75: the 1-px dots lose their chroma, the box
+  falls back to the colour extent, flagged; :attr:`Spec.limit`);
+* ``tablet`` — a tablet-app screen: the colour bar drawn inside the picture's corner, a yellow box with
+  anti-aliased edges;
+* ``extent`` — a screen exported without the box outline: only the flow and the bar show where it is;
+* negatives: ``mindray_bmode`` (tinted grey bar, no Doppler), ``ge_spectral`` (B-mode with a grey
+  spectral strip and a yellow baseline), ``banner_bmode`` (a gradient colour banner and coloured text).
+
+Every screen is drawn at a design size of 480x640 and scaled to the height asked for (a wider screen keeps
+the extra width, black, on the right), with tendon-like speckle (bright fibres up to 255), UI text (``cv2.putText``),
+a header banner, a logo, depth ticks, the Doppler box outline with flow inside it and the colour bar.
+Encodings: lossless, JPEG q75, H.264 (yuv420p), interlaced (alternate lines from two fields, the flow
+and speckle moved between them) and interlaced then H.264.
+
+:func:`gallery` lists the screens (:class:`Spec`); :func:`render` draws one into a :class:`Case`: frames
+``(N, H, W, 3) uint8`` RGB and the :class:`Truth`.
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass, field, replace
+from typing import Literal
+
+import av
+import cv2
+import numpy as np
+
+Rgb = tuple[int, int, int]
+Encoding = Literal["png", "jpeg", "h264", "interlaced", "interlaced_h264"]
+DESIGN_H, DESIGN_W = 480, 640
+
+GE_GREY: Rgb = (150, 150, 150)  # the GE-like box line: a mid grey, darker than the brightest speckle
+WHITE: Rgb = (255, 255, 255)
+GREEN: Rgb = (40, 210, 70)
+YELLOW: Rgb = (250, 230, 40)
+CYAN_TEXT: Rgb = (60, 170, 210)
+GE_BLUE: Rgb = (0, 9, 66)
+
+
+# --- colour maps (rows from the top or left end of a bar) --------------------------------------------------------
+
+
+def _ramp(stops: list[Rgb], length: int) -> np.ndarray:
+    """``(length, 3) uint8``: linear ramp through ``stops``."""
+    t = np.linspace(0.0, len(stops) - 1, length)
+    i = np.minimum(t.astype(int), len(stops) - 2)
+    f = (t - i)[:, None]
+    stops_arr = np.array(stops, dtype=np.float64)
+    return np.rint((1 - f) * stops_arr[i] + f * stops_arr[i + 1]).astype(np.uint8)
+
+
+WARM = [(255, 250, 170), (255, 220, 0), (240, 60, 0), (170, 0, 0), (70, 0, 0)]  # bright end first
+COOL = [(200, 255, 255), (0, 230, 255), (0, 70, 255), (0, 0, 170), (0, 0, 70)]
+POWER = [(255, 245, 150), (255, 190, 0), (235, 80, 0), (150, 20, 0), (60, 0, 10)]
+
+
+def colour_map(name: str, length: int) -> np.ndarray:
+    """The rows of a bar, top (left) end first: velocity maps with a black baseline, power ramps."""
+    base = max(2, length // 40)
+    half = (length - base) // 2
+    rest = length - base - half
+    if name == "red_over_blue":
+        return np.concatenate([_ramp(WARM, half), np.zeros((base, 3), np.uint8), _ramp(COOL[::-1], rest)])
+    if name == "blue_over_red":
+        return np.concatenate([_ramp(COOL, half), np.zeros((base, 3), np.uint8), _ramp(WARM[::-1], rest)])
+    if name == "power":
+        return _ramp(POWER, length)
+    if name == "power_mirrored":
+        return np.concatenate([_ramp(POWER, half), np.zeros((base, 3), np.uint8), _ramp(POWER[::-1], rest)])
+    if name == "grey":
+        return _ramp([(250, 250, 250), (0, 0, 0)], length)
+    if name == "tinted_grey":  # a bluish B-mode map (Mindray-like): "colour" by the chroma rule over half its length
+        return np.rint(_ramp([(250, 250, 250), (0, 0, 0)], length) * np.array([0.7, 0.82, 1.0])).astype(np.uint8)
+    raise ValueError(name)
+
+
+def flow_palette(name: str) -> tuple[np.ndarray, np.ndarray | None]:
+    """Flow colours of a map: ``(warm or power colours, cool colours or None)``, saturated rows only."""
+    rows = colour_map(name, 200)
+    wide = rows.astype(np.int16)
+    strong = (wide.max(axis=1) - wide.min(axis=1) > 90) & (wide.max(axis=1) > 110)
+    if name in ("power", "power_mirrored"):
+        return rows[strong], None
+    hue = cv2.cvtColor(rows[None], cv2.COLOR_RGB2HSV)[0, :, 0]
+    warm = strong & ((hue < 35) | (hue > 165))
+    return rows[warm], rows[strong & ~warm]
+
+
+# --- layout ------------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Box:
+    """A Doppler box outline in design coordinates.
+
+    Quads: ``top``/``bottom`` rows and the x of the top corners (``left``, ``right``); a parallelogram's
+    bottom corners are moved by ``shift``, a trapezoid's spread by ``shift`` on each side. Sectors:
+    ``apex``, ``radii`` and ``angles`` (degrees from straight down, left negative).
+    """
+
+    shape: Literal["rectangle", "parallelogram", "trapezoid", "sector"]
+    top: float = 0.0
+    bottom: float = 0.0
+    left: float = 0.0
+    right: float = 0.0
+    shift: float = 0.0
+    apex: tuple[float, float] = (0.0, 0.0)
+    radii: tuple[float, float] = (0.0, 0.0)
+    angles: tuple[float, float] = (0.0, 0.0)
+    colour: Rgb = GE_GREY
+    thickness: int = 1  # px at the screen's own size (never scaled: scanners draw 1-2 px lines)
+    antialiased: bool = False
+    dotted: int = 0  # dot and gap length in px at the screen's own size; 0: a solid line
+    drawn: bool = True  # False: exported without the outline (the box is only where the flow is)
+
+
+@dataclass(frozen=True)
+class Bar:
+    """A colour (or grey) bar: ``x, y`` its top-left corner in design coordinates, ``length`` along it."""
+
+    map: str
+    x: float
+    y: float
+    length: float
+    width: float = 10.0
+    horizontal: bool = False
+    grey_beside: str | None = None  # "grey" or "tinted_grey": a B-mode scale bar next to it
+    grey_gap: float = 2.0  # design px between the two bars (0: touching)
+    grey_after: bool = True  # the grey bar on the right (below) of the colour bar, else on the left (above)
+    labels: bool = True
+
+
+@dataclass(frozen=True)
+class Layout:
+    """One screen in design coordinates."""
+
+    picture: (
+        tuple  # ("rect", x0, y0, x1, y1) | ("fan", ax, ay, r0, r1, half_angle) | ("trap", y0, y1, xl0, xr0, spread)
+    )
+    box: Box | None = None
+    bar: Bar | None = None
+    grey_bar: Bar | None = None  # a B-mode scale bar standing alone (no colour bar)
+    banner: tuple[Rgb, Rgb] | None = None  # (left colour, right colour): solid when equal
+    banner_h: float = 42.0
+    logo: bool = False
+    texts: tuple[tuple[str, float, float, Rgb, float], ...] = ()  # (text, x, y, colour, design scale)
+    marks: tuple[tuple[str, float, float, Rgb], ...] = ()  # ("triangle" | "dot" | "m", x, y, colour)
+    spectral: bool = False
+    flow_map: str | None = None  # the map flow is painted from; None: no flow
+    flow_blobs: int = 6
+    ticks: float | None = None  # x of the depth ticks
+    stray_mark: tuple[float, float] | None = None  # a coloured mark in the picture outside the box
+
+
+@dataclass(frozen=True)
+class Truth:
+    """What a parser must read from the screen (pixels of the screen's own size)."""
+
+    mode: Literal["colour", "power", "none"]
+    shape: str | None = None  # "rectangle", "parallelogram", "trapezoid", "sector"
+    interior: np.ndarray | None = field(default=None, repr=False)  # (H, W) bool, outline excluded
+    corners: tuple[tuple[float, float], ...] = ()  # quads: top-left, top-right, bottom-right, bottom-left
+    bar: tuple[int, int, int, int] | None = None  # half-open bounds of the colour bar
+    bar_side: Literal["left", "right", "top", "inside"] | None = None
+    bar_orientation: Literal["vertical", "horizontal"] | None = None
+    bar_kind: Literal["velocity", "power"] | None = None
+    outline: bool = True  # False: the box is known only from the colour extent
+
+
+@dataclass(frozen=True)
+class Case:
+    name: str
+    frames: np.ndarray = field(repr=False)
+    truth: Truth
+    scale: float  # screen px per design px
+
+
+@dataclass(frozen=True)
+class Spec:
+    """One gallery entry: a family's layout at a size and an encoding."""
+
+    family: str
+    layout: Layout
+    size: tuple[int, int] = (480, 640)
+    encoding: Encoding = "png"
+    frames: int = 1
+    seed: int = 0
+    bar_side: Literal["left", "right", "top", "inside"] | None = None
+    # A known limit: "extent" where the outline cannot be followed (a dotted coloured line 1 px wide loses its
+    # chroma to JPEG's 4:2:0 subsampling): the parser falls back to the colour extent and says so.
+    limit: Literal["extent"] | None = None
+
+    @property
+    def name(self) -> str:
+        return f"{self.family}-{self.size[0]}x{self.size[1]}-{self.encoding}-{self.frames}f-s{self.seed}"
+
+
+class _Canvas:
+    """Maps design coordinates to screen pixels: scaled by height, wider screens get a panel on the right."""
+
+    def __init__(self, height: int, width: int) -> None:
+        self.h, self.w = height, width
+        self.s = height / DESIGN_H
+
+    def x(self, v: float) -> int:
+        return round(v * self.s)
+
+    def y(self, v: float) -> int:
+        return round(v * self.s)
+
+    def pt(self, x: float, y: float) -> tuple[int, int]:
+        return self.x(x), self.y(y)
+
+    def fpt(self, x: float, y: float) -> tuple[float, float]:
+        return x * self.s, y * self.s
+
+
+# --- drawing -----------------------------------------------------------------------------------------------------
+
+
+def _speckle(rng: np.random.Generator, height: int, width: int, s: float) -> np.ndarray:
+    """``(height, width) uint8`` tendon-like speckle: fibrillar streaks, bright fibres reaching 255, attenuation."""
+    noise = rng.random((height, width), dtype=np.float32)
+    tex = cv2.GaussianBlur(noise, (0, 0), sigmaX=2.2 * s, sigmaY=0.7 * s)
+    tex = (tex - tex.mean()) / (tex.std() + 1e-6)
+    fine = cv2.GaussianBlur(rng.random((height, width), dtype=np.float32), (0, 0), 0.8 * s)
+    fine = (fine - fine.mean()) / (fine.std() + 1e-6)
+    fibres = np.zeros((height, width), np.float32)
+    one = 1 << SUB
+    for _ in range(max(3, height // int(40 * s))):  # bright fibres across the picture, nearly level
+        y, slope = rng.uniform(0, height), rng.uniform(-0.05, 0.05)
+        ends = ((0, round(y * one)), (width * one, round((y + slope * width) * one)))
+        cv2.line(fibres, *ends, float(rng.uniform(90, 170)), 1, cv2.LINE_AA, SUB)
+    sigma = 0.85 * s
+    fibres = cv2.GaussianBlur(fibres, (0, 0), sigma) * (sigma * np.sqrt(2 * np.pi))  # keep the fibres' peak level
+    level = 95 + 38 * tex + 18 * fine + fibres * (0.6 + 0.4 * (fine > 0))
+    level *= np.linspace(1.05, 0.65, height, dtype=np.float32)[:, None]  # attenuation with depth
+    return np.clip(level, 0, 255).astype(np.uint8)
+
+
+def _picture_mask(c: _Canvas, picture: tuple) -> np.ndarray:
+    mask = np.zeros((c.h, c.w), np.uint8)
+    kind = picture[0]
+    if kind == "rect":
+        _, x0, y0, x1, y1 = picture
+        mask[c.y(y0) : c.y(y1), c.x(x0) : c.x(x1)] = 1
+    elif kind == "fan":
+        _, ax, ay, r0, r1, half = picture
+        cv2.ellipse(mask, c.pt(ax, ay), (c.x(r1), c.x(r1)), 0, 90 - half, 90 + half, 1, -1)
+        cv2.circle(mask, c.pt(ax, ay), c.x(r0), 0, -1)
+    else:  # trapezoid
+        _, y0, y1, xl, xr, spread = picture
+        pts = np.array([c.pt(xl, y0), c.pt(xr, y0), c.pt(xr + spread, y1), c.pt(xl - spread, y1)], np.int32)
+        cv2.fillPoly(mask, [pts], 1)
+    return mask.astype(bool)
+
+
+def _quad(box: Box) -> list[tuple[float, float]]:
+    """Design corners of a quad box: top-left, top-right, bottom-right, bottom-left."""
+    moves = {"parallelogram": (box.shift, box.shift), "trapezoid": (-box.shift, box.shift)}
+    left, right = moves.get(box.shape, (0.0, 0.0))  # how far the bottom corners lie from the top ones
+    top_left, top_right = (box.left, box.top), (box.right, box.top)
+    return [top_left, top_right, (box.right + right, box.bottom), (box.left + left, box.bottom)]
+
+
+SUB = 4  # fractional bits for cv2 drawing (sub-pixel corners)
+
+
+def _outline(c: _Canvas, box: Box, antialiased: bool, dotted: int = 0) -> np.ndarray:
+    """``(H, W) uint8`` ink of the box outline (255 on the line; anti-aliased edges between).
+
+    ``dotted``: draw dashes of that many px with gaps as long (0: a solid line).
+    """
+    ink = np.zeros((c.h, c.w), np.uint8)
+    line = cv2.LINE_AA if antialiased else cv2.LINE_8
+    one = 1 << SUB
+
+    def segment(p, q):
+        length = float(np.hypot(q[0] - p[0], q[1] - p[1]))
+        steps = (
+            [(0.0, 1.0)]
+            if not dotted
+            else [(t / length, min(1.0, (t + dotted - 1) / length)) for t in np.arange(0.0, length, 2 * dotted)]
+        )
+        for t0, t1 in steps:
+            a = (round((p[0] + t0 * (q[0] - p[0])) * one), round((p[1] + t0 * (q[1] - p[1])) * one))
+            b = (round((p[0] + t1 * (q[0] - p[0])) * one), round((p[1] + t1 * (q[1] - p[1])) * one))
+            cv2.line(ink, a, b, 255, box.thickness, line, SUB)
+
+    if box.shape == "sector":
+        ax, ay = c.fpt(*box.apex)
+        start, end = 90 - box.angles[1], 90 - box.angles[0]
+        centre = (round(ax * one), round(ay * one))
+        for r in box.radii:
+            rr = r * c.s
+            step = np.degrees(dotted / rr) if dotted else end - start  # one dash, in degrees
+            for k, a0 in enumerate(np.arange(start, end, step)):
+                if k % 2 == 0 or not dotted:
+                    a1 = min(end, a0 + step * (1 - 1 / max(dotted, 1)) if dotted else end)
+                    size = (round(rr * one),) * 2
+                    cv2.ellipse(ink, centre, size, 0, float(a0), float(a1), 255, box.thickness, line, SUB)
+        for angle in box.angles:
+            a = np.radians(90 - angle)
+            segment(*[(ax + r * c.s * np.cos(a), ay + r * c.s * np.sin(a)) for r in box.radii])
+        return ink
+    corners = [c.fpt(*p) for p in _quad(box)]
+    for k in range(4):
+        segment(corners[k], corners[(k + 1) % 4])
+    return ink
+
+
+def _interior(ink: np.ndarray) -> np.ndarray:
+    """The hole enclosed by an outline's ink: ``(H, W) bool``, the ink excluded."""
+    solid = (ink > 0).astype(np.uint8)
+    filled = solid.copy()
+    contours = cv2.findContours(solid, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)[0]
+    cv2.drawContours(filled, contours, -1, 1, -1)
+    return (filled > 0) & (solid == 0)
+
+
+def _blend(image: np.ndarray, ink: np.ndarray, colour: Rgb) -> None:
+    """Draw ``colour`` over ``image`` with coverage ``ink / 255``."""
+    ys, xs = np.nonzero(ink)
+    alpha = ink[ys, xs, None].astype(np.float32) / 255.0
+    image[ys, xs] = np.rint(alpha * np.array(colour, np.float32) + (1 - alpha) * image[ys, xs]).astype(np.uint8)
+
+
+def _flow(
+    c: _Canvas, rng: np.random.Generator, inside: np.ndarray, palette, count: int, seed: int, shift: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Speckled elliptical flow patches inside ``inside``: ``(mask (H, W) bool, colours (H, W, 3) uint8)``.
+
+    ``seed`` places the patches (one per frame; both fields of an interlaced frame share it), ``shift`` moves
+    them right by that many px (the second field), ``rng`` drops pixels out of them.
+    """
+    warm, cool = palette
+    place = np.random.default_rng(seed)
+    mask = np.zeros((c.h, c.w), bool)
+    colours = np.zeros((c.h, c.w, 3), np.uint8)
+    ys, xs = np.nonzero(inside)
+    if ys.size == 0:
+        return mask, colours
+    for k in range(count):
+        i = int(place.integers(ys.size))
+        cx, cy = int(xs[i]) + shift, int(ys[i])
+        a, b = c.x(place.uniform(8, 18)), c.y(place.uniform(3, 7))
+        angle = float(place.uniform(-30, 30))
+        sigma = max(1.0, 0.3 * b)
+        r = a + int(3 * sigma) + 2  # the patch and its blur lie within r of the centre
+        x0, y0, x1, y1 = max(0, cx - r), max(0, cy - r), min(c.w, cx + r + 1), min(c.h, cy + r + 1)
+        if x1 <= x0 or y1 <= y0:
+            continue
+        blob = np.zeros((y1 - y0, x1 - x0), np.uint8)
+        cv2.ellipse(blob, (cx - x0, cy - y0), (a, b), angle, 0, 360, 255, -1)
+        blob = cv2.GaussianBlur(blob, (0, 0), sigma)  # level falls off from the centre
+        where = (blob > 40) & inside[y0:y1, x0:x1] & (rng.random(blob.shape) > 0.12)
+        source = warm if (cool is None or k % 2 == 0) else cool
+        level = blob[where].astype(np.float32) / 255.0
+        index = np.clip(((1 - level) * (len(source) - 1)).astype(int), 0, len(source) - 1)
+        colours[y0:y1, x0:x1][where] = source[index]
+        mask[y0:y1, x0:x1] |= where
+    return mask, colours
+
+
+def _text(image: np.ndarray, c: _Canvas, text: str, x: float, y: float, colour: Rgb, scale: float) -> None:
+    thickness = max(1, round(c.s * (1.4 if scale >= 0.6 else 1.0)))
+    cv2.putText(image, text, c.pt(x, y), cv2.FONT_HERSHEY_SIMPLEX, scale * c.s, colour, thickness, cv2.LINE_AA)
+
+
+def _draw_bar(image: np.ndarray, c: _Canvas, bar: Bar) -> tuple[int, int, int, int]:
+    """Draw a bar (and a grey bar beside it); returns the colour bar's half-open bounds."""
+    length, width = c.y(bar.length), max(4, c.x(bar.width))
+    rows = colour_map(bar.map, length)
+    x0, y0 = c.pt(bar.x, bar.y)
+    if bar.horizontal:
+        image[y0 : y0 + width, x0 : x0 + length] = rows[::-1][None, :, :]  # the top end of the map at the right
+        rect = (x0, y0, x0 + length, y0 + width)
+    else:
+        image[y0 : y0 + length, x0 : x0 + width] = rows[:, None, :]
+        rect = (x0, y0, x0 + width, y0 + length)
+    if bar.grey_beside:
+        grey = colour_map(bar.grey_beside, length)
+        gap, gw = c.x(bar.grey_gap), max(3, c.x(bar.width * 0.6))
+        if bar.horizontal:
+            gy = y0 + width + gap if bar.grey_after else y0 - gap - gw
+            image[gy : gy + gw, x0 : x0 + length] = grey[::-1][None, :, :]
+        else:
+            gx = x0 + width + gap if bar.grey_after else x0 - gap - gw
+            image[y0 : y0 + length, gx : gx + gw] = grey[:, None, :]
+    if bar.labels:
+        top, bottom = ("+12.5", "-12.5") if "power" not in bar.map and "grey" not in bar.map else ("", "")
+        if bar.horizontal:
+            _text(image, c, bottom, bar.x - 34, bar.y + bar.width - 1, WHITE, 0.35)
+            _text(image, c, top, bar.x + bar.length + 3, bar.y + bar.width - 1, WHITE, 0.35)
+        else:
+            _text(image, c, top, bar.x, bar.y - 4, WHITE, 0.35)
+            _text(image, c, bottom, bar.x, bar.y + bar.length + 12, WHITE, 0.35)
+    return rect
+
+
+def _banner(image: np.ndarray, c: _Canvas, layout: Layout) -> None:
+    assert layout.banner is not None
+    left, right = layout.banner
+    h = c.y(layout.banner_h)
+    t = np.linspace(0.0, 1.0, c.w, dtype=np.float32)[None, :, None]
+    image[:h] = np.rint((1 - t) * np.array(left, np.float32) + t * np.array(right, np.float32)).astype(np.uint8)
+    _text(image, c, "Sports Medicine Clinic", 48 if layout.logo else 8, 15, WHITE, 0.45)
+    _text(image, c, "03/11/24 10:41:07 AM", 48 if layout.logo else 8, 32, WHITE, 0.4)
+    _text(image, c, "MI 0.7  TIs 0.4", 420, 15, WHITE, 0.4)
+    _text(image, c, "ML6-15  MSK", 420, 32, WHITE, 0.4)
+    if layout.logo:
+        centre, r = c.pt(22, 21), c.x(15)
+        cv2.circle(image, centre, r, WHITE, max(1, c.x(2)), cv2.LINE_AA)
+        _text(image, c, "ge", 12, 26, WHITE, 0.5)
+
+
+def _spectral(image: np.ndarray, c: _Canvas, rng: np.random.Generator) -> None:
+    """A grey pulsed-wave spectrum below the picture, with a yellow-green baseline and scale text."""
+    y0, x0, x1 = c.y(290), c.x(30), c.x(460)
+    base = c.y(410)
+    xs = np.arange(x0, x1)
+    for x in xs:
+        phase = ((x - x0) / c.s) % 70
+        peak = 90 * np.exp(-(((phase - 12) / 6) ** 2)) + 15
+        top = max(y0, base - int(peak * c.s))
+        column = rng.integers(60, 230, base - top) if base > top else []
+        image[top:base, x] = np.array(column, np.uint8)[:, None]
+        image[base : base + c.y(12), x] = rng.integers(40, 140, (c.y(12), 1))
+    cv2.line(image, (x0, base), (x1, base), (190, 210, 60), max(1, c.y(1)))
+    for k, v in enumerate(("-6", "-4", "-2", "0")):
+        _text(image, c, v, 30 + 140 * k, 465, WHITE, 0.35)
+    _text(image, c, "[cm/s]", 470, 415, WHITE, 0.35)
+
+
+def render(spec: Spec) -> Case:
+    """Draw ``spec`` at its size and encoding."""
+    layout = spec.layout
+    height, width = spec.size
+    c = _Canvas(height, width)
+    rng = np.random.default_rng(spec.seed)
+    picture = _picture_mask(c, layout.picture)
+    base = np.zeros((height, width, 3), np.uint8)
+    box = layout.box
+    ink = _outline(c, box, box.antialiased, box.dotted) if box is not None else None
+    truth_ink = _outline(c, box, False) if box is not None else None
+    interior = _interior(truth_ink) if truth_ink is not None else None
+    bar_rect = None
+    interlaced = spec.encoding.startswith("interlaced")
+    fields = 2 * spec.frames if interlaced else spec.frames
+    palette = flow_palette(layout.flow_map) if layout.flow_map else None
+    speckle = _speckle(rng, height, width, c.s)
+    frames = []
+    for k in range(fields):
+        image = base.copy()
+        shifted = np.roll(speckle, k % 3, axis=1)  # the probe moves a little between fields and frames
+        image[picture] = shifted[picture][:, None]
+        if palette is not None and interior is not None:
+            frame, field = (k // 2, k % 2) if interlaced else (k, 0)
+            seed = spec.seed * 1000 + frame
+            where, colours = _flow(c, rng, interior & picture, palette, layout.flow_blobs, seed, field)
+            image[where] = colours[where]
+        if box is not None and box.drawn:
+            _blend(image, ink, box.colour)
+        if layout.stray_mark is not None:
+            cv2.circle(image, c.pt(*layout.stray_mark), c.x(4), (230, 60, 200), -1)
+        if layout.banner is not None:
+            _banner(image, c, layout)
+        if layout.bar is not None:
+            bar_rect = _draw_bar(image, c, layout.bar)
+        if layout.grey_bar is not None:
+            _draw_bar(image, c, layout.grey_bar)
+        for text, x, y, colour, scale in layout.texts:
+            _text(image, c, text, x, y, colour, scale)
+        for kind, x, y, colour in layout.marks:
+            _mark(image, c, kind, x, y, colour)
+        if layout.ticks is not None:
+            for depth in range(80, 420, 40):
+                cv2.line(image, c.pt(layout.ticks, depth), c.pt(layout.ticks + 5, depth), WHITE, max(1, c.x(1)))
+        if layout.spectral:
+            _spectral(image, c, np.random.default_rng(spec.seed + 99))
+        frames.append(image)
+    frames_arr = _encode(np.stack(frames), spec.encoding)
+    return Case(spec.name, frames_arr, _truth(spec, c, interior, bar_rect), c.s)
+
+
+def _mark(image: np.ndarray, c: _Canvas, kind: str, x: float, y: float, colour: Rgb) -> None:
+    if kind == "triangle":  # a focus marker
+        pts = np.array([c.pt(x, y), c.pt(x + 7, y - 4), c.pt(x + 7, y + 4)], np.int32)
+        cv2.fillPoly(image, [pts], colour, cv2.LINE_AA)
+    elif kind == "dot":
+        cv2.circle(image, c.pt(x, y), c.x(3), colour, -1, cv2.LINE_AA)
+    else:  # an underlined letter, like a probe-orientation logo
+        _text(image, c, "m", x, y, colour, 0.8)
+        cv2.line(image, c.pt(x, y + 4), c.pt(x + 16, y + 4), colour, max(1, c.x(2)))
+
+
+def _encode(frames: np.ndarray, encoding: Encoding) -> np.ndarray:
+    if encoding.startswith("interlaced"):  # even rows from the first field, odd rows from the second
+        woven = frames[0::2].copy()
+        woven[:, 1::2] = frames[1::2, 1::2]
+        frames = woven
+    if encoding == "jpeg":
+        out = []
+        for frame in frames:
+            ok, data = cv2.imencode(".jpg", cv2.cvtColor(frame, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 75])
+            assert ok
+            out.append(cv2.cvtColor(cv2.imdecode(data, cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB))
+        return np.stack(out)
+    if encoding.endswith("h264"):
+        return _h264(frames)
+    return np.ascontiguousarray(frames)
+
+
+def _h264(frames: np.ndarray) -> np.ndarray:
+    """Through libx264 (yuv420p, CRF 23) and back, like a screen recording."""
+    buffer = io.BytesIO()
+    with av.open(buffer, "w", format="mp4") as container:
+        stream = container.add_stream("libx264", rate=25)
+        stream.width, stream.height = frames.shape[2], frames.shape[1]
+        stream.pix_fmt = "yuv420p"
+        stream.options = {"crf": "23", "preset": "veryfast"}
+        for frame in frames:
+            for packet in stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    buffer.seek(0)
+    with av.open(buffer) as container:
+        decoded = [f.to_ndarray(format="rgb24") for f in container.decode(video=0)]
+    return np.stack(decoded)
+
+
+def _truth(spec: Spec, c: _Canvas, interior: np.ndarray | None, bar_rect) -> Truth:
+    layout = spec.layout
+    box = layout.box
+    if layout.flow_map is None or box is None:
+        return Truth("none")
+    kind = "power" if "power" in layout.flow_map else "velocity"
+    mode = "power" if kind == "power" else "colour"
+    corners = ()
+    if box.shape != "sector":
+        corners = tuple(c.fpt(*p) for p in _quad(box))
+    return Truth(
+        mode=mode,
+        shape=box.shape,
+        interior=interior,
+        corners=corners,
+        bar=bar_rect,
+        bar_side=spec.bar_side,
+        bar_orientation=None if layout.bar is None else ("horizontal" if layout.bar.horizontal else "vertical"),
+        bar_kind=None if layout.bar is None else kind,
+        outline=box.drawn and spec.limit != "extent",
+    )
+
+
+# --- families ------------------------------------------------------------------------------------------------------
+
+GE_TEXT = (
+    ("Frq 12.0 MHz", 480, 70, WHITE, 0.4),
+    ("Gn 34", 480, 86, WHITE, 0.4),
+    ("D 3.0 cm", 480, 102, WHITE, 0.4),
+    ("CF", 480, 130, WHITE, 0.45),
+    ("PRF 1.0 kHz", 480, 146, WHITE, 0.4),
+    ("WF 66 Hz", 480, 162, WHITE, 0.4),
+    ("AO 100%", 480, 178, (230, 200, 60), 0.4),
+)
+
+
+def ge_cf(steer: float = -40.0) -> Layout:
+    """GE LOGIQ-like colour flow, linear probe: grey steered parallelogram, bar at the left edge, blue over red."""
+    return Layout(
+        picture=("rect", 150, 60, 420, 330),
+        box=Box("parallelogram", top=95, bottom=250, left=230 - steer / 2, right=360 - steer / 2, shift=steer),
+        bar=Bar("blue_over_red", 14, 110, 110, width=10, grey_beside="grey", grey_gap=3),
+        banner=(GE_BLUE, GE_BLUE),
+        logo=True,
+        texts=GE_TEXT,
+        marks=(("triangle", 425, 160, (230, 200, 60)), ("dot", 160, 70, (80, 200, 90))),
+        flow_map="blue_over_red",
+        ticks=430,
+    )
+
+
+def ge_pd() -> Layout:
+    """GE-like power Doppler: grey rectangle, mirrored power bar at the left edge with a grey bar."""
+    return replace(
+        ge_cf(),
+        box=Box("rectangle", top=110, bottom=260, left=200, right=380),
+        bar=Bar("power_mirrored", 14, 110, 110, width=10, grey_beside="grey", grey_gap=0),
+        flow_map="power_mirrored",
+        texts=(*GE_TEXT[:3], ("PDI", 480, 130, WHITE, 0.45)),
+    )
+
+
+def ge_sector() -> Layout:
+    """GE-like curved probe: a fan picture and a grey annular-sector box."""
+    return replace(
+        ge_cf(),
+        picture=("fan", 300, 20, 60, 420, 35),
+        box=Box("sector", apex=(300, 20), radii=(140, 330), angles=(-18, 14)),
+        ticks=530,
+    )
+
+
+def green_pd() -> Layout:
+    """A power Doppler picture with a thin green rectangle, an orange ramp on the right, cyan text."""
+    return Layout(
+        picture=("rect", 70, 50, 520, 420),
+        box=Box("rectangle", top=120, bottom=300, left=180, right=420, colour=GREEN),
+        bar=Bar("power", 590, 90, 140, width=12, labels=False),
+        texts=(
+            ("PWR 70%  PRF 750", 80, 30, CYAN_TEXT, 0.5),
+            ("L12-5 MSK", 80, 450, CYAN_TEXT, 0.5),
+            ("4.0", 540, 100, WHITE, 0.4),
+        ),
+        marks=(("dot", 70, 40, GREEN),),
+        flow_map="power",
+        ticks=530,
+    )
+
+
+MINDRAY_TEXT = (
+    ("AP 96.6%  MI 1.3  TIS 0.2", 6, 30, CYAN_TEXT, 0.4),
+    ("DC-8", 560, 30, CYAN_TEXT, 0.6),
+    ("F H9.0", 560, 60, CYAN_TEXT, 0.4),
+    ("G 57", 560, 76, CYAN_TEXT, 0.4),
+    ("CF", 560, 100, CYAN_TEXT, 0.45),
+    ("PRF 1.2k", 560, 116, CYAN_TEXT, 0.4),
+)
+
+
+def mindray_cf(convex: bool = False) -> Layout:
+    """Mindray-like colour flow: the colour bar on the right with a tinted grey bar beside it (touching it on the
+    linear screen), a near-white box."""
+    gap = 2.0 if convex else 0.0
+    if convex:
+        picture: tuple = ("fan", 300, 30, 50, 430, 30)
+        box = Box("sector", apex=(300, 30), radii=(120, 300), angles=(-20, 20), colour=(230, 230, 230))
+    else:
+        picture = ("rect", 100, 70, 470, 400)
+        box = Box("parallelogram", top=110, bottom=280, left=250, right=380, shift=60, colour=(230, 230, 230))
+    return Layout(
+        picture=picture,
+        box=box,
+        bar=Bar("red_over_blue", 525, 60, 120, width=9, grey_beside="tinted_grey", grey_gap=gap, grey_after=False),
+        texts=MINDRAY_TEXT,
+        marks=(("m", 60, 90, (150, 220, 250)),),
+        flow_map="red_over_blue",
+        ticks=490,
+    )
+
+
+def trapezoid() -> Layout:
+    """Virtual-convex picture, a dotted yellow trapezoid box, a horizontal bar at the top."""
+    return Layout(
+        picture=("trap", 60, 420, 180, 460, 90),
+        box=Box("trapezoid", top=100, bottom=300, left=250, right=400, shift=45, colour=YELLOW, dotted=2),
+        bar=Bar("red_over_blue", 250, 20, 150, width=10, horizontal=True),
+        texts=(("C 2.5  PRF 2000", 10, 50, (240, 240, 120), 0.45), ("L 9-3", 540, 50, WHITE, 0.45)),
+        flow_map="red_over_blue",
+        ticks=570,
+    )
+
+
+def tablet() -> Layout:
+    """Tablet-app screen: the colour bar inside the picture's top-right corner, a yellow box, anti-aliased."""
+    return Layout(
+        picture=("rect", 40, 40, 600, 440),
+        box=Box("parallelogram", top=130, bottom=330, left=220, right=380, shift=-50, colour=YELLOW, antialiased=True),
+        bar=Bar("red_over_blue", 570, 60, 130, width=12, labels=False),
+        texts=(("Colour  PRF 1.5 kHz", 50, 30, WHITE, 0.5), ("MSK", 540, 460, (120, 220, 240), 0.5)),
+        flow_map="red_over_blue",
+    )
+
+
+def extent() -> Layout:
+    """A screen exported without the box outline: flow and the bar only."""
+    layout = ge_cf()
+    return replace(layout, box=replace(layout.box, drawn=False))
+
+
+def mindray_bmode() -> Layout:
+    return Layout(
+        picture=("rect", 110, 70, 500, 420),
+        grey_bar=Bar("tinted_grey", 545, 40, 110, width=10, labels=False),
+        texts=(*MINDRAY_TEXT[:4], ("B", 560, 100, CYAN_TEXT, 0.45)),
+        marks=(("m", 60, 90, (150, 220, 250)),),
+        ticks=520,
+    )
+
+
+def ge_spectral() -> Layout:
+    return Layout(
+        picture=("rect", 180, 48, 345, 255),
+        grey_bar=Bar("grey", 24, 100, 110, width=9, labels=False),
+        banner=(GE_BLUE, GE_BLUE),
+        logo=True,
+        texts=(*GE_TEXT[:3], ("PW", 510, 370, WHITE, 0.45), ("PRF 4.6 kHz", 510, 386, WHITE, 0.4)),
+        marks=(("triangle", 350, 120, (230, 200, 60)),),
+        spectral=True,
+        ticks=470,
+    )
+
+
+def banner_bmode() -> Layout:
+    return Layout(
+        picture=("rect", 120, 60, 520, 430),
+        banner=((20, 60, 160), (0, 0, 0)),
+        banner_h=36,
+        texts=(("Gain 55  DR 60", 10, 60, (120, 230, 120), 0.45), ("LA", 540, 80, (250, 200, 60), 0.6)),
+        marks=(("triangle", 525, 150, (250, 200, 60)),),
+        ticks=530,
+    )
+
+
+SIZES = ((480, 640), (600, 800), (768, 1024), (720, 1280), (1080, 1920))
+
+
+def gallery() -> list[Spec]:
+    """The gallery: each family at several sizes and encodings."""
+    specs = []
+
+    def add(family, layout, sizes, encodings, frames=1, side=None, seeds=(0,), limit=None):
+        for size in sizes:
+            for encoding in encodings:
+                for seed in seeds:
+                    specs.append(Spec(family, layout, size, encoding, frames, seed, side, limit))
+
+    add("ge_cf", ge_cf(), [(480, 640)], ["png", "jpeg", "h264"], side="left", seeds=(0, 1))
+    add("ge_cf", ge_cf(), [(480, 640)], ["interlaced", "interlaced_h264"], frames=3, side="left")
+    add("ge_cf", ge_cf(steer=35.0), [(768, 1024), (1080, 1920)], ["png", "h264"], side="left")
+    add("ge_pd", ge_pd(), [(480, 640), (600, 800)], ["png", "jpeg", "h264"], side="left")
+    add("ge_sector", ge_sector(), [(480, 640), (720, 1280)], ["png", "jpeg"], side="left")
+    add("green_pd", green_pd(), [(480, 640), (768, 1024)], ["png", "jpeg", "h264"], side="right")
+    add("mindray_cf", mindray_cf(), [(480, 640), (1080, 1920)], ["png", "jpeg"], side="right")
+    add("mindray_cf_convex", mindray_cf(convex=True), [(600, 800), (720, 1280)], ["png", "jpeg"], side="right")
+    add("trapezoid", trapezoid(), [(480, 640), (768, 1024)], ["png"], side="top")
+    add("trapezoid", trapezoid(), [(480, 640), (768, 1024)], ["jpeg"], side="top", limit="extent")
+    add("tablet", tablet(), [(720, 1280), (1080, 1920)], ["png", "h264"], side="inside")
+    add("extent", extent(), [(480, 640)], ["png", "jpeg"], side="left")
+    add("mindray_bmode", mindray_bmode(), [(480, 640), (1080, 1920)], ["png", "jpeg"])
+    add("ge_spectral", ge_spectral(), [(480, 640)], ["png", "h264"])
+    add("banner_bmode", banner_bmode(), [(600, 800)], ["png", "jpeg"])
+    return specs
