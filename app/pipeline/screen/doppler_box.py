@@ -19,7 +19,7 @@ virtual apex) or an annular sector (curved and phased-array probes). Three searc
 from __future__ import annotations
 
 import itertools
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
 import cv2
@@ -262,13 +262,9 @@ def find_outlines(planes: Planes) -> list[OutlineCandidate]:
         if colour is None:
             continue
         # JPEG leaves gaps in thin coloured lines: look again, a little wider, at every pixel of that colour
-        x0, y0, x1, y1 = clipped(grown((x, y, x + w, y + h), 4), width, height)
-        low = tuple(float(max(0, v - OUTLINE_TOLERANCE)) for v in colour)
-        high = tuple(float(min(255, v + OUTLINE_TOLERANCE)) for v in colour)
-        line = cv2.inRange(planes.frame[y0:y1, x0:x1], low, high)
-        _collect_loops(boxes, line, _Loops(x0, y0, min_area, bridges, wall, first_only=True))
-    boxes.sort(key=lambda b: -area(b.bbox))
-    return [_describe_interior(box, planes) for box in boxes]
+        window = clipped(grown((x, y, x + w, y + h), 4), width, height)
+        _loops_of_colour(boxes, planes, colour, window, _Loops(0, 0, min_area, bridges, wall, first_only=True))
+    return _described(boxes, planes)
 
 
 def find_dotted_outlines(planes: Planes) -> list[OutlineCandidate]:
@@ -294,10 +290,22 @@ def find_dotted_outlines(planes: Planes) -> list[OutlineCandidate]:
         colour = np.median(dots, axis=0)
         if np.mean(np.abs(dots - colour).max(axis=1) <= OUTLINE_TOLERANCE) < MIN_LINE_COLOUR_SHARE:
             continue  # flow and its many colours, not a line of one
-        low = tuple(float(max(0, v - OUTLINE_TOLERANCE)) for v in colour)
-        high = tuple(float(min(255, v + OUTLINE_TOLERANCE)) for v in colour)
-        line = cv2.inRange(planes.frame[y0:y1, x0:x1], low, high)
-        _collect_loops(boxes, line, _Loops(x0, y0, min_area, bridges, wall, first_only=True))
+        window = (x0, y0, x1, y1)
+        _loops_of_colour(boxes, planes, colour, window, _Loops(0, 0, min_area, bridges, wall, first_only=True))
+    return _described(boxes, planes)
+
+
+def _loops_of_colour(boxes: list[DopplerBox], planes: Planes, colour, window: Rect, how: _Loops) -> None:
+    """Add the loops drawn in ``colour`` (within ``OUTLINE_TOLERANCE``) inside ``window`` to ``boxes``."""
+    x0, y0, x1, y1 = window
+    low = tuple(float(max(0, v - OUTLINE_TOLERANCE)) for v in colour)
+    high = tuple(float(min(255, v + OUTLINE_TOLERANCE)) for v in colour)
+    line = cv2.inRange(planes.frame[y0:y1, x0:x1], low, high)
+    _collect_loops(boxes, line, replace(how, x0=x0, y0=y0))
+
+
+def _described(boxes: list[DopplerBox], planes: Planes) -> list[OutlineCandidate]:
+    """``boxes`` largest first, each with what its interior holds."""
     boxes.sort(key=lambda b: -area(b.bbox))
     return [_describe_interior(box, planes) for box in boxes]
 
