@@ -44,12 +44,12 @@ from app.pipeline.screen.doppler_box import (
     extent_box,
     find_dotted_outlines,
     find_outlines,
-    find_sector_outlines,
-    find_straight_outlines,
     rect_box,
 )
 from app.pipeline.screen.image_area import ImageArea, find_fan, find_image_area
 from app.pipeline.screen.planes import COOL_HUES, GREEN_HUES, WARM_HUES, Planes, hue, in_hues, make_planes
+from app.pipeline.screen.sector_outlines import find_sector_outlines
+from app.pipeline.screen.straight_outlines import find_straight_outlines
 from cuda_ops.lut import DEFAULT_TABLE_BITS
 
 DopplerMode = Literal["colour", "power", "none"]
