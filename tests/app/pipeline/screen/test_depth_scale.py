@@ -19,7 +19,8 @@ import cuda_ops
 from app.pipeline.decode import Clip, Limits, SourceInfo, UltrasoundRegion, decode
 from app.pipeline.measure.scan import ScanParams, set_up
 from app.pipeline.screen.calibration import ScreenCalibration, calibrate_from_screen
-from app.pipeline.screen.depth_scale import SOURCE, _digit_scores, _fit, _shape, read_depth_scale
+from app.pipeline.screen.depth_digits import digit_scores, glyph_shape
+from app.pipeline.screen.depth_scale import SOURCE, _fit, read_depth_scale
 from tests.app.pipeline.screen import depth_gallery as gallery
 
 REAL = Path(__file__).resolve().parents[5] / "shared" / "realdata"
@@ -146,7 +147,7 @@ def test_each_digit_reads_best_as_itself(font, scale, jpeg):
         if jpeg:
             canvas = cv2.imdecode(cv2.imencode(".jpg", canvas, [cv2.IMWRITE_JPEG_QUALITY, 75])[1], cv2.IMREAD_GRAYSCALE)
         ys, xs = np.nonzero(canvas > 64)
-        scores = _digit_scores(_shape(canvas[ys.min() : ys.max() + 1, xs.min() : xs.max() + 1]))
+        scores = digit_scores(glyph_shape(canvas[ys.min() : ys.max() + 1, xs.min() : xs.max() + 1]))
         best = np.sort(scores)
         assert scores[int(digit)] == best[-1] > best[-2] and best[-1] >= 0.8, (digit, np.round(scores, 2))
 
