@@ -14,6 +14,14 @@ tissue, high under the paint. It tells the network which dark pixels are "painte
 rather than "truly dark tissue", without giving it the hue (flow direction), which says nothing about
 where the tendon is.
 
+With ``UNetArgs.input_transform == "fill"`` (``fill_colour``, run inside ``UNet.forward``) the network does
+not see colour presence at all: the pixels the colour covers are detected from channel 1 and filled, in
+channel 0, from the grey B-mode around them (a push-pull pyramid: averages over growing neighbourhoods
+of the uncovered pixels). The network gets this one filled B-mode channel. Colour then reads as "texture
+unknown here" and cannot be a cue for where the tendon is: a frame and the same frame with its colour
+replaced by that fill give the same input. ``"minmax"`` (the default, and every model saved before the
+option existed) feeds both channels unchanged.
+
 Frames are letterboxed (resized keeping the aspect ratio, then padded) to the fixed model input size;
 ``LetterboxGeometry`` records what was done so ``unletterbox`` can map outputs back to the frame.
 """
@@ -28,11 +36,14 @@ import torch
 import torch.nn.functional as F
 
 __all__ = [
+    "COLOUR_THRESHOLD",
     "INPUT_MEAN",
     "INPUT_STD",
+    "INPUT_TRANSFORMS",
     "InvalidInputError",
     "LetterboxGeometry",
     "derive_channels",
+    "fill_colour",
     "letterbox",
     "letterbox_geometry",
     "normalize",
@@ -48,6 +59,12 @@ __all__ = [
 # numbers: changing them invalidates every shipped model, so record the change in the training config.
 INPUT_MEAN: tuple[float, float] = (0.5, 0.0)
 INPUT_STD: tuple[float, float] = (0.5, 0.5)
+
+# Model-side input transforms (``UNetArgs.input_transform``) -> channels the network's first layer takes.
+INPUT_TRANSFORMS: dict[str, int] = {"minmax": 2, "fill": 1}
+# Colour presence (max - min, in [0, 1]) above which a pixel counts as colour-covered. Grey tissue after
+# JPEG or 4:2:0 video chroma stays below ~0.06; the darkest ends of the vendor maps sit above 0.3.
+COLOUR_THRESHOLD = 0.12
 
 # Letterbox padding is 0 in uint8 space: black, i.e. the same as the region outside an ultrasound sector,
 # and "no colour" in the presence channel, so padding looks like something the model sees anyway.
@@ -201,3 +218,39 @@ def unletterbox(maps: torch.Tensor, geom: LetterboxGeometry) -> torch.Tensor:
     # align_corners=False matches the pixel-centre convention of cv2.resize used by letterbox.
     up = F.interpolate(crop[:, None].float(), size=(h, w), mode="bilinear", align_corners=False)
     return up[:, 0].to(maps.dtype)
+
+
+def fill_colour(x: torch.Tensor) -> torch.Tensor:
+    """``(B, 2, H, W)`` normalised model input -> ``(B, 1, H, W)``: the B-mode with colour filled in.
+
+    Pixels whose colour presence exceeds ``COLOUR_THRESHOLD``, grown by one pixel (the blended rim that
+    resizing and chroma subsampling leave around the paint), are replaced by a push-pull estimate from the
+    uncovered pixels around them: each pyramid level averages the uncovered B-mode and the uncovered share
+    over 2x2 cells, then, from the coarsest level up, a covered part of a cell takes the upsampled estimate
+    of the level below. Uncovered pixels keep their value exactly; a hole of any size is filled (a frame
+    that is all colour gets a flat grey). Any ``(H, W)`` works: odd levels are padded to an even size.
+    """
+    if x.ndim != 4 or x.shape[1] != 2:
+        raise InvalidInputError(f"fill_colour needs a (B, 2, H, W) input, got {tuple(x.shape)}")
+    bmode = x[:, :1]
+    presence = x[:, 1:] * INPUT_STD[1] + INPUT_MEAN[1]  # back to [0, 1]
+    covered = F.max_pool2d((presence > COLOUR_THRESHOLD).float(), 3, stride=1, padding=1)
+    weight = 1.0 - covered  # (B, 1, H, W), 1 = uncovered
+    levels = [(bmode * weight, weight)]
+    while min(levels[-1][0].shape[-2:]) > 1:
+        value, share = levels[-1]
+        h, w = value.shape[-2:]
+        pad = (0, w % 2, 0, h % 2)  # replicate the last row/column so odd sizes halve cleanly
+        value, share = F.pad(value, pad, mode="replicate"), F.pad(share, pad, mode="replicate")
+        levels.append((F.avg_pool2d(value, 2), F.avg_pool2d(share, 2)))
+    value, share = levels[-1]
+    estimate = value / share.clamp_min(1e-6)
+    estimate = torch.where(share > 0, estimate, torch.zeros_like(estimate))  # all covered: mid grey (0)
+    for value, share in reversed(levels[:-1]):
+        h, w = value.shape[-2:]
+        up = F.interpolate(estimate, size=(h + h % 2, w + w % 2), mode="bilinear", align_corners=False)
+        up = up[..., :h, :w]
+        # value = share * (mean uncovered B-mode of the cell): the covered share takes the estimate below.
+        # At full resolution share is 0 or 1, so uncovered pixels keep their own value.
+        estimate = value + (1.0 - share) * up
+    return estimate

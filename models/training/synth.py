@@ -1,25 +1,54 @@
-"""Synthetic Doppler ultrasound frames of tendons with exact tendon masks, deterministic by seed.
+"""Synthetic Doppler ultrasound screens of tendons with exact tendon masks, deterministic by seed.
 
-No public tendon ultrasound dataset exists, so the segmentation model learns from frames built here from the
-appearance described in ``docs``/anatomy notes (high-frequency linear probe, 2-5 cm depth):
+No public tendon ultrasound data set with outlines exists, so the segmentation model learns from frames built
+here. Generator 2 spans what real scanning shows, and above all places the Doppler colour **independently
+of the tendon**: the network must find the tendon from its B-mode appearance, with colour as something that
+may cover it, lie beside it or be absent. Figures are from the project's anatomy notes
+(``shared/anatomy.md``: normative thickness studies, the appearance of tendons and neovessels, Doppler
+screen conventions); the ranges below are deliberately wider than the normal values, to cover disease and
+scanning habits.
 
-* tissue layers top to bottom: bright skin line, hypoechoic subcutaneous fat with thin bright septa, the
-  tendon (longitudinal: a band of parallel bright fibrils bounded by the bright paratenon; transverse: an
-  ellipse or crescent of bright dots), a hypoechoic fat pad with septa (Kager's / Hoffa's), striated muscle,
-  and bone as a bright curved cortex with an acoustic shadow beneath it;
-* tendinopathy: fusiform thickening with focal hypoechoic areas; anisotropy darkening where fibres curve;
-* image formation: Rayleigh speckle on an echogenicity map, depth attenuation, log compression with a random
-  gain and dynamic range;
-* Doppler: a colour box (rectangle or steered parallelogram) with vessels entering the tendon from its deep
-  side and running through the fat pad, painted in colour-flow or power maps of several vendors, noise
-  speckles and occasional flash; the paint covers tendon pixels, so the model must see the tendon through it;
-* scanner screen: black margins, text, a colour bar and a depth scale; JPEG or video-like (4:2:0 chroma +
-  coarse JPEG) compression.
+* **Tendon** (``TENDONS``, normal maximal thickness): Achilles midportion 4-7 mm (median about 5 mm,
+  2.5th-97.5th percentile 4-7 mm), patellar 3-5 mm, common extensor origin 3-5 mm (triangular, thinning
+  toward its origin), plantar fascia 3-4 mm; a draw from that range times ``thickness_scale``, plus the
+  thickening of the pathology (tendinopathy adds on average 1.4-2.7 mm; swollen tendons more), clipped to
+  ``THICKNESS_MM`` = 2-12 mm. Longitudinal view (60 %): a band of parallel bright fibrils that follow the
+  tendon's course, bounded by a bright paratenon, straight, curved, convex over bone (a tendon draped
+  over a bony head with its cartilage) or ending on bone (insertion, with the cortex rising to meet it);
+  transverse view: an oval, flat, crescent or kidney section of bright dots.
+* **Depth**: a gel stand-off (2-8 mm of anechoic gel above the skin line) in 12 % of frames; subcutaneous
+  fat 0.2-1 mm (the tendon right under the skin line) in a quarter, else 1-10 mm; field of view
+  (``fov_mm``) 15-50 mm, the tendon kept above 92 % of it.
+* **Pathology** (``PATHOLOGIES``): normal; fusiform (spindle-shaped) thickening; focal thickening of a
+  short segment; hypoechoic areas where the fibrillar pattern is lost; heterogeneous echotexture; partial
+  tears (an anechoic cleft from a surface, or a split along the fibres; the outline is still the tendon's);
+  calcifications (bright foci with an acoustic shadow beneath). Anisotropy: where the fibres tilt away
+  from the beam (curves, convex shapes, one end of the view) the tendon turns dark.
+* **Tissues**: skin line, hypoechoic subcutaneous fat with septa, a deep fat pad (Kager's / Hoffa's) with
+  septa, striated muscle, bone cortex with its shadow; in 40 % of frames (with ``textures``) a real B-mode
+  image is blended into the tissue around (not inside) the tendon.
+* **Image formation**: Rayleigh or K-distributed speckle (a resolution cell of 0.12-0.35 mm across and
+  0.06-0.18 mm in depth), depth attenuation, log compression with random gain and dynamic range, a grey
+  map gamma and, sometimes, speckle reduction.
+* **Doppler** (placement drawn first, without looking at the tendon's texture): no vessel in 36 % of
+  frames (half of them without a colour box, so no colour at all; in the other half only the colour-noise
+  speckles that half of all boxes carry, in some 1 in 20 a flash); else inside the tendon (vessels
+  entering from the deep side, across the fibres, as neovessels do), around it (within 1-3 mm, never
+  entering: vessels are clipped to their region), outside it (at least 2 mm away), scattered anywhere in
+  the box, or combinations; from one thin vessel up to colour saturating most of the region, plus colour
+  noise and flash. The box (rectangle or steered parallelogram) covers all, part or none of the tendon.
+  Colour flow red/blue (yellow/cyan ends, inverted in a quarter) and power maps (dark red-orange-yellow,
+  magenta, gold, blue slow flow), each jittered.
+* **Screen**: any resolution (``screen_height`` 240-600 px) and aspect (0.7-1.9 wide to high), black,
+  dark grey or dark blue backgrounds, header banners and side panels with parameter text, colour bar,
+  depth scale and focus marker; over the picture calipers with dotted lines, arrows, typed labels, an
+  orientation mark and a body marker.
+* **Files**: none (PNG), JPEG (quality 40-95), H.264-like (4:2:0 chroma, a soft deblocked luma, coarse
+  blocks, sometimes encoded at a lower resolution) or DICOM JPEG baseline (4:2:2 chroma, quality 75-95).
 
-Parameter ranges live in ``SynthRanges``; ``TRAIN_RANGES`` and ``HELDOUT_RANGES`` are disjoint in field of
-view, tendon thickness, gain and dynamic range, so the held-out test measures generalisation to unseen
-settings. Anatomical numbers come from normative thickness studies (Achilles midportion median ~5 mm,
-4-7 mm; plantar fascia 3-4 mm; patellar and common extensor 3-5 mm; tendinopathy adds ~1.4-2.7 mm).
+The screen is then letterboxed to ``SynthRanges.size`` exactly as the predictor letterboxes a frame, the
+mask with it. ``TRAIN_RANGES`` and ``HELDOUT_RANGES`` are disjoint in field of view, thickness scale, gain
+and dynamic range (``--test synth-heldout``).
 """
 
 from __future__ import annotations
@@ -29,10 +58,15 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
+from models.transforms import letterbox
+
 __all__ = [
     "GENERATOR_VERSION",
     "HELDOUT_RANGES",
+    "PATHOLOGIES",
+    "PLACEMENTS",
     "TENDONS",
+    "THICKNESS_MM",
     "TRAIN_RANGES",
     "SynthRanges",
     "SynthSample",
@@ -40,7 +74,7 @@ __all__ = [
     "make_sample",
 ]
 
-GENERATOR_VERSION = "neovasc.synth/1"
+GENERATOR_VERSION = "neovasc.synth/2"
 
 # Normal maximal thickness (mm) per tendon kind; see the module docstring for sources.
 TENDONS: dict[str, tuple[float, float]] = {
@@ -49,6 +83,26 @@ TENDONS: dict[str, tuple[float, float]] = {
     "extensor": (3.0, 5.0),
     "plantar": (3.0, 4.0),
 }
+THICKNESS_MM = (2.0, 12.0)  # thin plantar fascia / patellar tendon to a swollen Achilles
+PATHOLOGIES: dict[str, float] = {
+    "normal": 0.24,
+    "fusiform": 0.14,
+    "focal": 0.12,
+    "hypoechoic": 0.12,
+    "heterogeneous": 0.12,
+    "partial_tear": 0.13,
+    "calcification": 0.13,
+}
+# Where the colour goes, drawn before and apart from everything the tendon looks like.
+PLACEMENTS: dict[str, float] = {
+    "none": 0.36,
+    "inside": 0.14,
+    "around": 0.1,
+    "outside": 0.1,
+    "scattered": 0.1,
+    "inside+around": 0.1,
+    "inside+outside": 0.1,
+}
 
 
 @dataclass(frozen=True)
@@ -56,16 +110,19 @@ class SynthRanges:
     """Parameter ranges of the generator; each field is a tuple of ``(low, high)`` intervals to draw from.
 
     Attributes:
-        fov_mm: displayed imaging depth in mm (the image area's height).
+        fov_mm: displayed imaging depth in mm (the picture's height).
         thickness_scale: multiplier on the normal thickness range of the tendon kind.
         gain_db: overall gain offset in dB.
         dynamic_range_db: log-compression dynamic range in dB.
+        screen_height: height of the rendered screen in pixels (before letterboxing to ``size``).
+        size: ``(H, W)`` of the returned frame: the model input.
     """
 
-    fov_mm: tuple[tuple[float, float], ...] = ((25.0, 40.0),)
-    thickness_scale: tuple[tuple[float, float], ...] = ((0.85, 1.15),)
-    gain_db: tuple[tuple[float, float], ...] = ((-6.0, 6.0),)
-    dynamic_range_db: tuple[tuple[float, float], ...] = ((50.0, 70.0),)
+    fov_mm: tuple[tuple[float, float], ...] = ((15.0, 50.0),)
+    thickness_scale: tuple[tuple[float, float], ...] = ((0.6, 1.4),)
+    gain_db: tuple[tuple[float, float], ...] = ((-8.0, 8.0),)
+    dynamic_range_db: tuple[tuple[float, float], ...] = ((45.0, 75.0),)
+    screen_height: tuple[tuple[float, float], ...] = ((240.0, 600.0),)
     size: tuple[int, int] = field(default=(256, 256))
 
 
@@ -73,10 +130,10 @@ TRAIN_RANGES = SynthRanges()
 # Held-out: every range lies outside the training ranges (shallower and deeper fields of view, thinner and
 # thicker tendons, lower and higher gain, narrower and wider dynamic range).
 HELDOUT_RANGES = SynthRanges(
-    fov_mm=((20.0, 25.0), (40.0, 45.0)),
-    thickness_scale=((0.75, 0.85), (1.15, 1.25)),
-    gain_db=((-9.0, -6.0), (6.0, 9.0)),
-    dynamic_range_db=((45.0, 50.0), (70.0, 75.0)),
+    fov_mm=((11.0, 15.0), (50.0, 60.0)),
+    thickness_scale=((0.5, 0.6), (1.4, 1.5)),
+    gain_db=((-11.0, -8.0), (8.0, 11.0)),
+    dynamic_range_db=((40.0, 45.0), (75.0, 80.0)),
 )
 
 
@@ -94,6 +151,12 @@ def _draw(rng: np.random.Generator, intervals: tuple[tuple[float, float], ...]) 
     return float(rng.uniform(lo, hi))
 
 
+def _pick(rng: np.random.Generator, table: dict[str, float]) -> str:
+    names = list(table)
+    weights = np.asarray([table[n] for n in names], np.float64)
+    return names[int(rng.choice(len(names), p=weights / weights.sum()))]
+
+
 def _smooth_noise(rng: np.random.Generator, shape: tuple[int, int], sx: float, sy: float) -> np.ndarray:
     """Zero-mean unit-variance Gaussian noise blurred by ``(sx, sy)`` pixels (anisotropic texture)."""
     noise = rng.standard_normal(shape).astype(np.float32)
@@ -109,129 +172,260 @@ def _curve(rng: np.random.Generator, w: int, amplitude: float) -> np.ndarray:
     return a * x**2 + b * x + 0.3 * amplitude * np.sin(freq * np.pi * x + phase)
 
 
-def _septa(rng: np.random.Generator, shape: tuple[int, int], count: int) -> np.ndarray:
+def _septa(rng: np.random.Generator, shape: tuple[int, int], count: int, px_per_mm: float) -> np.ndarray:
     """Thin bright, roughly horizontal wavy lines (fat septa), values in [0, 1]."""
     h, w = shape
     out = np.zeros(shape, np.float32)
     xs = np.arange(w)
+    width = max(1, round(0.15 * px_per_mm))
     for _ in range(count):
-        y = rng.uniform(0, h) + _curve(rng, w, rng.uniform(2, 10))
+        y = rng.uniform(0, h) + _curve(rng, w, rng.uniform(0.3, 2.0) * px_per_mm)
         x0, x1 = sorted(rng.integers(0, w, 2))
         pts = np.stack([xs[x0 : x1 + 1], y[x0 : x1 + 1]], axis=1).astype(np.int32)
-        cv2.polylines(out, [pts], False, float(rng.uniform(0.4, 1.0)), 1)
+        cv2.polylines(out, [pts], False, float(rng.uniform(0.4, 1.0)), width)
     return cv2.GaussianBlur(out, (0, 0), 0.7)
 
 
-def _tendon_geometry(rng: np.random.Generator, kind: str, view: str, h: int, w: int, px_per_mm: float, p: dict):
-    """Tendon mask ``(h, w) bool`` plus its top/bottom curves (longitudinal) and a fibre-direction hint."""
+def _thickness(rng: np.random.Generator, kind: str, pathology: str, scale: float) -> tuple[float, float]:
+    """Base and peak thickness in mm (the peak differs for fusiform and focal thickening)."""
     lo, hi = TENDONS[kind]
-    thick_mm = rng.uniform(lo, hi) * p["thickness_scale"]
-    if p["thickened"]:
-        thick_mm += rng.uniform(1.4, 3.5)
-    p["thickness_mm"] = round(float(thick_mm), 2)
-    thick = thick_mm * px_per_mm
-    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
-    top_min = p["skin_px"] + rng.uniform(2.0, 6.0) * px_per_mm  # below skin + subcutaneous fat
-    if view == "transverse":
-        cx = rng.uniform(0.3, 0.7) * w
-        ry = thick / 2
-        rx = ry * rng.uniform(1.8, 4.0) if kind != "extensor" else ry * rng.uniform(1.3, 2.2)
-        rx = min(rx, 0.42 * w)
-        cy = max(top_min + ry, min(h * 0.75 - ry, top_min + ry + rng.uniform(0, 4) * px_per_mm))
-        inside = ((xx - cx) / rx) ** 2 + ((yy - cy) / ry) ** 2 <= 1.0
-        if rng.random() < 0.35:  # crescent: a concave deep border
-            inside &= ((xx - cx) / (rx * 0.9)) ** 2 + ((yy - cy - ry * 1.3) / (ry * 0.9)) ** 2 > 1.0
-        return inside, cy - ry, cy + ry, (cx, cy, rx, ry)
-    center = top_min + thick / 2 + rng.uniform(0, 3) * px_per_mm + _curve(rng, w, rng.uniform(0, 0.12) * h)
-    profile = np.ones(w, np.float32)
-    if p["thickened"]:  # fusiform: a spindle-shaped widening centred somewhere in the view
+    base = rng.uniform(lo, hi) * scale
+    if pathology in ("hypoechoic", "heterogeneous", "partial_tear", "calcification"):
+        base += rng.uniform(0.0, 2.0)  # tendinopathy: +1.4-2.7 mm on average (anatomy notes)
+    peak = base
+    if pathology == "fusiform":
+        base += rng.uniform(0.5, 2.5)
+        peak = base + rng.uniform(1.5, 6.0)
+    elif pathology == "focal":
+        peak = base + rng.uniform(1.0, 5.0)
+    lo_mm, hi_mm = THICKNESS_MM
+    base = float(np.clip(base, lo_mm, hi_mm))
+    return base, float(np.clip(peak, base, hi_mm))
+
+
+def _longitudinal(rng, h: int, w: int, ppm: float, top_edge: float, p: dict):
+    """Mask and its top/bottom/centre curves ``(w,)`` for a longitudinal tendon; bone curve or None."""
+    base, peak = _thickness(rng, p["kind"], p["pathology"], p["thickness_scale"])
+    shape = str(rng.choice(["straight", "curved", "convex", "insertion"], p=[0.35, 0.3, 0.2, 0.15]))
+    p["shape"] = shape
+    x = np.arange(w, dtype=np.float32)
+    half = np.full(w, base * ppm / 2, np.float32)
+    if p["pathology"] == "fusiform":
         mu, sd = rng.uniform(0.2, 0.8) * w, rng.uniform(0.15, 0.35) * w
-        base = rng.uniform(0.55, 0.8)
-        profile = base + (1 - base) * np.exp(-0.5 * ((np.arange(w) - mu) / sd) ** 2)
-    if kind == "extensor":  # triangular: thins toward its origin
-        profile = profile * np.linspace(rng.uniform(0.5, 0.8), 1.0, w)[:: int(rng.choice([-1, 1]))]
-    half = thick / 2 * profile
-    top, bottom = center - half, center + half
-    x0, x1 = 0, w
-    if rng.random() < 0.3:  # the tendon ends (insertion or out of plane) inside the view
-        if rng.random() < 0.5:
-            x0 = int(rng.uniform(0.05, 0.3) * w)
-        else:
-            x1 = int(rng.uniform(0.7, 0.95) * w)
-    inside = (yy >= top[None]) & (yy <= bottom[None]) & (xx >= x0) & (xx < x1)
-    p["tendon_x_range"] = (x0, x1)
-    return inside, top, bottom, None
-
-
-def _echo_map(rng: np.random.Generator, kind: str, view: str, h: int, w: int, px_per_mm: float, p: dict):
-    """Echogenicity map (linear amplitude) and the tendon mask, before speckle and log compression."""
-    yy = np.arange(h, dtype=np.float32)[:, None]
-    skin_px = rng.uniform(0.6, 1.2) * px_per_mm
-    p["skin_px"] = skin_px
-    tendon, _top, bottom, ellipse = _tendon_geometry(rng, kind, view, h, w, px_per_mm, p)
-    echo = np.full((h, w), rng.uniform(0.05, 0.12), np.float32)
-    # Subcutaneous fat and the deep fat pad: hypoechoic with thin bright septa.
-    echo += rng.uniform(0.15, 0.4) * _septa(rng, (h, w), int(rng.integers(4, 14)))
-    # Deep region: fat pad (hypoechoic, septa) then muscle (medium, striated).
-    deep_top = (bottom if ellipse is None else np.full(w, bottom, np.float32))[None] + 1
-    muscle_y = deep_top + rng.uniform(3, 10) * px_per_mm
-    striation = 0.5 + 0.5 * np.clip(_smooth_noise(rng, (h, w), rng.uniform(6, 20), 0.8), -1, 2)
-    muscle = (yy >= muscle_y) * (0.25 + 0.25 * striation)
-    echo = np.where(yy >= muscle_y, 0.12 + muscle, echo)
-    # Tendon texture: fibrils along the tendon (longitudinal) or bright dots (transverse).
-    if view == "longitudinal":
-        fib = _smooth_noise(rng, (h, w), rng.uniform(8, 25), rng.uniform(0.5, 0.9))
-        tex = 0.55 + 0.35 * np.clip(fib, -1.5, 2.5)
+        half += (peak - base) * ppm / 2 * np.exp(-0.5 * ((x - mu) / sd) ** 2)
+    bump = np.zeros(w, np.float32)
+    if p["pathology"] == "focal":
+        mu, sd = rng.uniform(0.15, 0.85) * w, rng.uniform(0.04, 0.12) * w
+        bump = (peak - base) * ppm * np.exp(-0.5 * ((x - mu) / sd) ** 2)
+    if p["kind"] == "extensor":  # triangular: thins toward its origin
+        half *= np.linspace(rng.uniform(0.55, 0.85), 1.0, w)[:: int(rng.choice([-1, 1]))]
+    if shape == "straight":
+        course = rng.uniform(-0.08, 0.08) * (x - w / 2) + _curve(rng, w, 0.01 * h)
+    elif shape == "curved":
+        course = _curve(rng, w, rng.uniform(0.05, 0.18) * h)
+    elif shape == "convex":  # draped over a bony head: highest in the middle of the head
+        xc = rng.uniform(0.3, 0.7) * w
+        course = rng.uniform(0.1, 0.35) * h * ((x - xc) / w) ** 2 * 4
     else:
-        dots = _smooth_noise(rng, (h, w), 0.8, 0.8)
-        tex = 0.45 + 0.3 * np.clip(dots, -1.5, 2.5)
-    tex *= rng.uniform(0.7, 1.3)
-    if p["thickened"]:  # focal hypoechoic areas where the fibrillar pattern is lost
-        blobs = cv2.GaussianBlur(rng.standard_normal((h, w)).astype(np.float32), (0, 0), 6)
-        blobs = np.clip((blobs - blobs.std() * 0.6) / (blobs.std() + 1e-6), 0, 1)
-        tex *= 1 - rng.uniform(0.4, 0.8) * blobs
-    if view == "longitudinal" and rng.random() < 0.4:  # anisotropy: one end darker
-        ramp = np.linspace(0, 1, w, dtype=np.float32)[None] ** rng.uniform(2, 5)
-        tex *= 1 - rng.uniform(0.3, 0.6) * (ramp if rng.random() < 0.5 else ramp[:, ::-1])
+        course = rng.uniform(-0.05, 0.05) * (x - w / 2)
+    course = course - course.min()
+    top = top_edge + course
+    centre = top + half
+    up = rng.random() < 0.5  # the focal bulge grows toward the skin or the deep side
+    top, bottom = centre - half - (bump if up else 0), centre + half + (0 if up else bump)
+    limit = 0.92 * h
+    shift = max(0.0, float(bottom.max() - limit))
+    top, bottom, centre = top - shift, bottom - shift, centre - shift
+    top = np.maximum(top, p["skin_px"] + 1)
+    x0, x1 = 0, w
+    bone = None
+    if shape == "insertion":  # the tendon ends on bone inside the view
+        cut = int(rng.uniform(0.45, 0.85) * w)
+        if rng.random() < 0.5:
+            x1 = cut
+            rise = np.clip((x - cut) / (0.1 * w), 0, 1)
+        else:
+            x0 = w - cut
+            rise = np.clip((x0 - x) / (0.1 * w), 0, 1)
+        gap = rng.uniform(0.3, 1.5) * ppm
+        bone = bottom + gap - rise * (bottom - centre + gap)
+    elif shape == "convex":
+        bone = bottom + rng.uniform(0.5, 2.0) * ppm  # cartilage between tendon and cortex
+    elif rng.random() < 0.35:
+        bone = bottom + rng.uniform(2.0, 10.0) * ppm + _curve(rng, w, rng.uniform(0, 0.1) * h)
+    yy = np.arange(h, dtype=np.float32)[:, None]
+    inside = (yy >= top[None]) & (yy <= bottom[None])
+    inside[:, :x0] = False
+    inside[:, x1:] = False
+    p["thickness_mm"] = round(float((bottom - top)[x0:x1].max() / ppm), 2)
+    return inside, top, bottom, centre, bone
+
+
+def _transverse(rng, h: int, w: int, ppm: float, top_edge: float, p: dict):
+    """Mask and top/bottom/centre curves ``(w,)`` of a transverse section; bone curve or None."""
+    _base, peak = _thickness(rng, p["kind"], p["pathology"], p["thickness_scale"])
+    shape = str(rng.choice(["oval", "flat", "crescent", "kidney"], p=[0.4, 0.2, 0.2, 0.2]))
+    p["shape"] = shape
+    ry = peak * ppm / 2
+    ratio = {"oval": (1.3, 3.0), "flat": (3.0, 6.0), "crescent": (2.5, 5.0), "kidney": (1.6, 2.6)}[shape]
+    rx = min(ry * rng.uniform(*ratio), 0.45 * w)
+    cx = rng.uniform(0.25, 0.75) * w
+    cy = min(top_edge + ry, 0.92 * h - ry)
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    inside = ((xx - cx) / rx) ** 2 + ((yy - cy) / ry) ** 2 <= 1.0
+    bone = None
+    if shape == "crescent":  # draped over a round head: a concave deep border
+        inside &= ((xx - cx) / (rx * 1.1)) ** 2 + ((yy - cy - ry * 1.4) / (ry * 1.1)) ** 2 > 1.0
+        xs = np.arange(w, dtype=np.float32)
+        head = cy + ry * 1.4 - ry * 1.1 * np.sqrt(np.clip(1 - ((xs - cx) / (rx * 1.1)) ** 2, 0, 1))
+        bone = np.where(np.abs(xs - cx) < rx * 1.1, head + rng.uniform(0.5, 1.5) * ppm, np.nan)
+    elif shape == "kidney":
+        inside &= ((xx - cx) / (rx * 0.35)) ** 2 + ((yy - cy - ry) / (ry * 0.5)) ** 2 > 1.0
+    inside[yy < p["skin_px"] + 1] = False
+    rows = np.nonzero(inside.any(axis=1))[0]
+    t, b = (float(rows[0]), float(rows[-1])) if len(rows) else (cy - ry, cy + ry)
+    p["thickness_mm"] = round((b - t) / ppm, 2)
+    if bone is None and rng.random() < 0.35:
+        bone = np.full(w, b + rng.uniform(2.0, 8.0) * ppm, np.float32) + _curve(rng, w, 0.05 * h)
+    return inside, np.full(w, t, np.float32), np.full(w, b, np.float32), np.full(w, cy, np.float32), bone
+
+
+def _tendon_texture(rng, h: int, w: int, ppm: float, centre: np.ndarray, view: str) -> np.ndarray:
+    """Fibrils that follow the tendon's course (longitudinal) or bright dots (transverse), around 0.55."""
+    if view == "transverse":
+        dots = _smooth_noise(rng, (h, w), rng.uniform(0.06, 0.15) * ppm, rng.uniform(0.06, 0.15) * ppm)
+        return 0.45 + 0.3 * np.clip(dots, -1.5, 2.5)
+    field = _smooth_noise(rng, (2 * h, w), rng.uniform(1.0, 4.0) * ppm, rng.uniform(0.05, 0.15) * ppm)
+    map_x = np.broadcast_to(np.arange(w, dtype=np.float32)[None], (h, w))
+    map_y = (np.arange(h, dtype=np.float32)[:, None] - centre[None] + h).astype(np.float32)  # along the course
+    fib = cv2.remap(field, np.ascontiguousarray(map_x), np.ascontiguousarray(map_y), cv2.INTER_LINEAR)
+    return 0.55 + 0.35 * np.clip(fib, -1.5, 2.5)
+
+
+def _pathology(rng, tex: np.ndarray, tendon: np.ndarray, top, bottom, ppm: float, p: dict):
+    """Apply the pathology to the tendon texture; returns the texture and an echo multiplier (shadows)."""
+    h, w = tex.shape
+    shade = np.ones((h, w), np.float32)
+    kind = p["pathology"]
+    ys, xs = np.nonzero(tendon)
+    if not len(ys):
+        return tex, shade
+    if kind in ("hypoechoic", "fusiform", "focal"):
+        blobs = cv2.GaussianBlur(rng.standard_normal((h, w)).astype(np.float32), (0, 0), rng.uniform(0.8, 2.5) * ppm)
+        blobs = np.clip((blobs - blobs.std() * rng.uniform(0.3, 1.0)) / (blobs.std() + 1e-6), 0, 1)
+        tex = tex * (1 - rng.uniform(0.4, 0.85) * blobs)
+    if kind == "heterogeneous":
+        mix = _smooth_noise(rng, (h, w), rng.uniform(0.3, 1.0) * ppm, rng.uniform(0.3, 1.0) * ppm)
+        tex = tex * np.clip(1 + rng.uniform(0.3, 0.6) * mix, 0.2, 2.0)
+    if kind == "partial_tear":
+        layer = np.zeros((h, w), np.uint8)
+        width = max(1, round(rng.uniform(0.4, 1.5) * ppm))
+        i = int(rng.integers(len(ys)))
+        x = int(xs[i])
+        if rng.random() < 0.5:  # a cleft from the superficial or deep surface into the tendon
+            from_top = rng.random() < 0.5
+            y0 = float(top[x] if from_top else bottom[x])
+            depth = rng.uniform(0.3, 0.8) * float(bottom[x] - top[x])
+            y1 = y0 + depth if from_top else y0 - depth
+            dx = rng.uniform(-1.0, 1.0) * depth
+            cv2.line(layer, (x, int(y0)), (int(x + dx), int(y1)), 1, width)
+        else:  # a split along the fibres
+            length = int(rng.uniform(0.15, 0.5) * w)
+            frac = rng.uniform(0.3, 0.7)
+            pts = [
+                (xx, top[xx] + frac * (bottom[xx] - top[xx]))
+                for xx in range(max(0, x - length // 2), min(w, x + length // 2))
+            ]
+            if len(pts) > 1:
+                cv2.polylines(layer, [np.asarray(pts, np.float32).round().astype(np.int32)], False, 1, width)
+        tex = np.where(layer > 0, tex * rng.uniform(0.02, 0.15), tex)
+    if kind == "calcification":
+        for _ in range(int(rng.integers(1, 4))):
+            i = int(rng.integers(len(ys)))
+            ax, ay = rng.uniform(0.3, 1.5, 2) * ppm
+            cy, cx = int(ys[i]), int(xs[i])
+            spot = np.zeros((h, w), np.uint8)
+            cv2.ellipse(spot, (cx, cy), (max(1, int(ax)), max(1, int(ay))), float(rng.uniform(0, 180)), 0, 360, 1, -1)
+            tex = np.where(spot > 0, rng.uniform(1.6, 3.0), tex)
+            x0, x1 = max(0, int(cx - ax)), min(w, int(cx + ax) + 1)
+            shade[int(cy + ay) + 1 :, x0:x1] *= rng.uniform(0.05, 0.35)
+    return tex, shade
+
+
+def _anatomy(rng: np.random.Generator, h: int, w: int, ppm: float, p: dict):
+    """Echogenicity map (linear amplitude) and tendon mask of the picture, before speckle."""
+    yy = np.arange(h, dtype=np.float32)[:, None]
+    gel = rng.uniform(2.0, 8.0) * ppm if rng.random() < 0.12 else 0.0
+    p["standoff_mm"] = round(gel / ppm, 1)
+    skin = gel + rng.uniform(0.6, 1.5) * ppm
+    p["skin_px"] = skin
+    fat_mm = rng.uniform(0.2, 1.0) if rng.random() < 0.25 else rng.uniform(1.0, 10.0)
+    p["depth_mm"] = round(float(skin / ppm + fat_mm), 1)
+    top_edge = skin + fat_mm * ppm
+    if p["view"] == "longitudinal":
+        tendon, top, bottom, centre, bone = _longitudinal(rng, h, w, ppm, top_edge, p)
+    else:
+        tendon, top, bottom, centre, bone = _transverse(rng, h, w, ppm, top_edge, p)
+    echo = np.full((h, w), rng.uniform(0.05, 0.14), np.float32)
+    echo += rng.uniform(0.15, 0.45) * _septa(rng, (h, w), int(rng.integers(4, 16)), ppm)
+    # Deep: fat pad then striated muscle (or muscle straight away).
+    muscle_y = bottom[None] + rng.uniform(0.5, 10.0) * ppm
+    striation = 0.5 + 0.5 * np.clip(_smooth_noise(rng, (h, w), rng.uniform(1.0, 4.0) * ppm, 0.15 * ppm), -1, 2)
+    echo = np.where(yy >= muscle_y, rng.uniform(0.08, 0.2) + rng.uniform(0.2, 0.4) * striation, echo)
+    tex = _tendon_texture(rng, h, w, ppm, centre, p["view"]) * rng.uniform(0.6, 1.4)
+    tex, shade = _pathology(rng, tex, tendon, top, bottom, ppm, p)
+    p["anisotropy"] = bool(rng.random() < 0.35)
+    if p["anisotropy"]:  # fibres tilted away from the beam look dark
+        if p["view"] == "longitudinal":
+            slope = np.abs(np.gradient(centre))
+            tilt = np.clip(slope / max(float(slope.max()), 0.15), 0, 1)
+            ramp = np.linspace(0, 1, w, dtype=np.float32) ** rng.uniform(2, 5)
+            tilt = np.maximum(tilt, ramp if rng.random() < 0.5 else ramp[::-1])
+        else:
+            xs = np.arange(w, dtype=np.float32)
+            cols = np.nonzero(tendon.any(axis=0))[0]
+            mid, span = (cols.mean(), max(1.0, np.ptp(cols) / 2)) if len(cols) else (w / 2, w / 2)
+            tilt = np.clip(np.abs(xs - mid) / span, 0, 1) ** 2
+        tex = tex * (1 - rng.uniform(0.4, 0.8) * tilt[None])
     echo = np.where(tendon, tex, echo)
-    # Paratenon: thin bright lines just outside the tendon border.
-    edge = cv2.dilate(tendon.astype(np.uint8), np.ones((3, 3), np.uint8)) - tendon.astype(np.uint8)
-    echo += edge.astype(np.float32) * rng.uniform(0.3, 0.8)
-    # Skin: bright line at the top.
-    echo = np.where(yy < skin_px, 0.9, echo)
-    # Bone: bright curved cortex with a shadow beneath it (calcaneus, patella, epicondyle).
-    if rng.random() < 0.6:
-        x0 = int(rng.uniform(0.0, 0.6) * w)
-        x1 = min(w, x0 + int(rng.uniform(0.3, 0.7) * w))
-        xs = np.arange(x0, x1)
-        bone_top = float(np.max(bottom) if ellipse is None else bottom) + rng.uniform(1, 8) * px_per_mm
-        arc = bone_top + _curve(rng, x1 - x0, rng.uniform(0, 0.15) * h)
-        rng.random(4)  # unused draws, kept so frames stay identical to generator version 1
-        arc = np.maximum(arc, (bottom[xs] if ellipse is None else bottom) + 2)
-        cortex = np.abs(yy - arc[None]) < rng.uniform(1.0, 2.5)
-        below = yy > arc[None] + 2
-        echo[:, x0:x1] = np.where(below, echo[:, x0:x1] * rng.uniform(0.03, 0.15), echo[:, x0:x1])
-        echo[:, x0:x1] = np.where(cortex & ~tendon[:, x0:x1], 1.4, echo[:, x0:x1])
-    return np.clip(echo, 0.01, None), tendon
+    if rng.random() < 0.85:  # paratenon: thin bright lines along the border
+        grow = max(1, round(0.2 * ppm))
+        ring = cv2.dilate(tendon.astype(np.uint8), np.ones((2 * grow + 1, 2 * grow + 1), np.uint8)) > 0
+        echo = np.where(ring & ~tendon, echo + rng.uniform(0.2, 0.8), echo)
+    if bone is not None:  # cortex with its shadow; cartilage (hypoechoic) between it and the tendon
+        valid = ~np.isnan(bone)
+        bone_c = np.where(valid, bone, np.inf).astype(np.float32)
+        cortex = (np.abs(yy - bone_c[None]) < max(1.0, rng.uniform(0.3, 0.8) * ppm)) & ~tendon
+        below = yy > bone_c[None] + 1
+        echo = np.where(below, echo * rng.uniform(0.02, 0.15), echo)
+        echo = np.where(cortex, rng.uniform(1.2, 2.0), echo)
+    echo = echo * shade
+    echo = np.where(yy < skin, rng.uniform(0.7, 1.1), echo)
+    echo = np.where(yy < gel, rng.uniform(0.0, 0.02), echo)
+    return np.clip(echo, 0.005, None), tendon
 
 
-def _bmode(rng: np.random.Generator, echo: np.ndarray, p: dict) -> np.ndarray:
+def _bmode(rng: np.random.Generator, echo: np.ndarray, ppm: float, p: dict) -> np.ndarray:
     """Speckle, depth attenuation and log compression -> ``(h, w) uint8`` grey B-mode."""
     h, w = echo.shape
-    # Rayleigh speckle: magnitude of a complex Gaussian blurred to the resolution cell (wider laterally).
-    cell_x, cell_y = rng.uniform(0.8, 1.6), rng.uniform(0.5, 1.0)
+    cell_x, cell_y = max(0.5, rng.uniform(0.12, 0.35) * ppm), max(0.4, rng.uniform(0.06, 0.18) * ppm)
     re = cv2.GaussianBlur(rng.standard_normal((h, w)).astype(np.float32), (0, 0), cell_x, sigmaY=cell_y)
     im = cv2.GaussianBlur(rng.standard_normal((h, w)).astype(np.float32), (0, 0), cell_x, sigmaY=cell_y)
     speckle = np.sqrt(re**2 + im**2)
     speckle /= speckle.mean() + 1e-6
-    atten = np.exp(-rng.uniform(0.0, 1.2) * np.linspace(0, 1, h, dtype=np.float32))[:, None]
+    if rng.random() < 0.5:  # K-distributed: a Gamma-distributed scatterer density under the speckle
+        a = rng.uniform(1.0, 10.0)
+        speckle *= np.sqrt(rng.gamma(a, 1.0 / a, (h, w))).astype(np.float32)
+    atten = np.exp(-rng.uniform(0.0, 1.5) * np.linspace(0, 1, h, dtype=np.float32))[:, None]
     amp = echo * speckle * atten
     db = 20 * np.log10(amp + 1e-4)
     dr, gain = p["dynamic_range_db"], p["gain_db"]
     top = 20 * np.log10(1.2) - gain
-    grey = (db - (top - dr)) / dr
-    grey = np.clip(grey, 0, 1) ** rng.uniform(0.8, 1.3)
-    return (grey * 255).astype(np.uint8)
+    grey = np.clip((db - (top - dr)) / dr, 0, 1) ** rng.uniform(0.7, 1.4)
+    out = (grey * 255).astype(np.uint8)
+    if rng.random() < 0.4:  # speckle reduction
+        out = cv2.medianBlur(out, 3) if rng.random() < 0.5 else cv2.GaussianBlur(out, (0, 0), 0.8)
+    return out
 
 
 # Colour maps: value in [0, 1] -> RGB. Colour flow is signed (red toward, blue away); power is one ramp.
@@ -256,134 +450,238 @@ def _cmap_power(v: np.ndarray, name: str) -> np.ndarray:
     return np.where(v[..., None] < 0.5, lo + (mid - lo) * a, mid + (hi - mid) * b)
 
 
-def _vessels(rng: np.random.Generator, shape, tendon: np.ndarray, box, px_per_mm: float, p: dict) -> np.ndarray:
-    """Flow map ``(h, w) float32``: signed velocity in [-1, 1] on vessel pixels, 0 elsewhere."""
-    x0, y0, x1, y1 = box
-    flow = np.zeros(shape, np.float32)
-    ys, xs = np.nonzero(tendon[y0:y1, x0:x1])
-    n = int(rng.choice([0, 1, 2, 3, 5, 8, 12], p=[0.12, 0.14, 0.16, 0.16, 0.16, 0.14, 0.12]))
-    p["vessels"] = n
-    for _ in range(n):
-        if len(ys) and rng.random() < 0.8:  # start deep to the tendon and grow up into it
-            i = int(rng.integers(len(ys)))
-            x, y = float(xs[i] + x0), float(y0 + ys[i] + rng.uniform(2, 10) * px_per_mm * 0.5)
-        else:  # a peritendinous vessel somewhere in the box
-            x, y = rng.uniform(x0, x1), rng.uniform(y0, y1)
-        sign = float(rng.choice([-1.0, 1.0]))
-        speed = rng.uniform(0.3, 1.0)
-        angle = -np.pi / 2 + rng.normal(0, 0.5)
-        width = int(rng.integers(1, 4))
+def _regions(tendon: np.ndarray, ppm: float, rng: np.random.Generator) -> dict[str, np.ndarray]:
+    """Where each placement may put colour: in the tendon, within 1-3 mm around it, >= 2 mm away."""
+    dist = cv2.distanceTransform((~tendon).astype(np.uint8), cv2.DIST_L2, 3)  # px from the tendon
+    return {
+        "inside": tendon,
+        "around": (~tendon) & (dist <= rng.uniform(1.0, 3.0) * ppm),
+        "outside": dist >= 2.0 * ppm,
+        "scattered": np.ones_like(tendon),
+    }
+
+
+def _flow(rng: np.random.Generator, region: np.ndarray, box: np.ndarray, ppm: float, part: str) -> np.ndarray:
+    """Signed velocity in [-1, 1] on the vessel pixels of one placement (vessels or saturating blobs)."""
+    h, w = region.shape
+    allowed = region & box
+    flow = np.zeros((h, w), np.float32)
+    ys, xs = np.nonzero(allowed)
+    if not len(ys):
+        return flow
+    sign = float(rng.choice([-1.0, 1.0]))
+    speed = _smooth_noise(rng, (h, w), 3 * ppm, 3 * ppm) * 0.25 + rng.uniform(0.4, 0.8)
+    if rng.random() < 0.18:  # a lot: colour saturating much of the region
+        blobs = _smooth_noise(rng, (h, w), rng.uniform(0.5, 2.0) * ppm, rng.uniform(0.5, 2.0) * ppm)
+        cover = blobs > np.quantile(blobs[allowed], rng.uniform(0.05, 0.7))
+        flow = np.where(cover & allowed, sign * np.clip(speed, 0.1, 1.0), 0).astype(np.float32)
+        return flow
+    layer = np.zeros((h, w), np.uint8)
+    for _ in range(int(rng.choice([1, 2, 3, 4, 6, 9, 14]))):
+        i = int(rng.integers(len(ys)))
+        x, y = float(xs[i]), float(ys[i])
+        # neovessels enter from the deep side and run across the fibres; others run any way
+        angle = -np.pi / 2 + rng.normal(0, 0.5) if part == "inside" else rng.uniform(0, 2 * np.pi)
+        width = max(1, round(rng.uniform(0.2, 0.8) * ppm))
         pts = [(x, y)]
-        for _ in range(int(rng.integers(5, 25))):
+        for _ in range(int(rng.integers(4, 20))):
             angle += rng.normal(0, 0.35)
-            step = rng.uniform(2, 5)
+            step = rng.uniform(0.3, 1.0) * ppm
             x, y = x + step * np.cos(angle), y + step * np.sin(angle)
             pts.append((x, y))
-        arr = np.asarray(pts, np.float32).round().astype(np.int32)
-        layer = np.zeros(shape, np.uint8)
-        cv2.polylines(layer, [arr], False, 1, width)
-        vel = speed * (0.6 + 0.4 * rng.random())
-        flow = np.where((layer > 0) & (flow == 0), sign * vel, flow)
-    # Colour noise speckles and, rarely, a flash artefact over much of the box.
-    noise = rng.random(shape) < rng.uniform(0, 0.004)
-    flow = np.where(noise & (flow == 0), rng.uniform(-0.6, 0.6, shape).astype(np.float32), flow)
-    if rng.random() < 0.05:
-        flash = _smooth_noise(rng, shape, 8, 8) > rng.uniform(-0.5, 0.5)
-        flow = np.where(flash & (flow == 0), 0.5 * np.sign(_smooth_noise(rng, shape, 4, 4)), flow)
-        p["flash"] = True
-    inside = np.zeros(shape, bool)
-    inside[y0:y1, x0:x1] = True
-    flow[~inside] = 0
-    # Blur slightly: Doppler blobs are wider than one pixel and soft-edged.
-    soft = cv2.GaussianBlur(flow, (0, 0), 0.8)
-    return np.where(np.abs(soft) > 0.08, soft, 0).astype(np.float32)
+        cv2.polylines(layer, [np.asarray(pts, np.float32).round().astype(np.int32)], False, 1, width)
+    signs = np.where(_smooth_noise(rng, (h, w), 2 * ppm, 2 * ppm) > rng.uniform(-1.5, 0.5), sign, -sign)
+    return np.where((layer > 0) & allowed, signs * np.clip(speed, 0.1, 1.0), 0).astype(np.float32)
 
 
-def _paint_doppler(rng: np.random.Generator, grey: np.ndarray, tendon: np.ndarray, px_per_mm: float, p: dict):
-    """RGB frame with a Doppler box and colour painted over flow pixels; returns ``(rgb, box)``."""
+def _doppler(rng: np.random.Generator, grey: np.ndarray, tendon: np.ndarray, ppm: float, p: dict):
+    """RGB picture with the colour box and the colour painted; returns ``(rgb, box outline or None)``."""
     h, w = grey.shape
     rgb = np.repeat(grey[..., None], 3, axis=2).astype(np.float32)
-    mode = str(rng.choice(["none", "colour_flow", "colour_flow", "power", "power"], p=[0.1, 0.2, 0.2, 0.25, 0.25]))
-    p["doppler"] = mode
-    if mode == "none":
+    placement = _pick(rng, PLACEMENTS)
+    p["placement"] = placement
+    if placement == "none" and rng.random() < 0.5:
+        p["doppler"] = "none"
+        p["box"] = None
         return rgb, None
-    bw, bh = int(rng.uniform(0.35, 0.9) * w), int(rng.uniform(0.35, 0.8) * h)
-    bx, by = int(rng.uniform(0, w - bw)), int(rng.uniform(0, 0.3) * h)
-    box = (bx, by, bx + bw, min(h, by + bh))
-    flow = _vessels(rng, (h, w), tendon, box, px_per_mm, p)
-    v = np.abs(flow)
+    mode = "colour_flow" if rng.random() < 0.45 else "power"
+    p["doppler"] = mode
+    bw, bh = int(rng.uniform(0.25, 1.0) * w), int(rng.uniform(0.25, 1.0) * h)
+    bx, by = int(rng.uniform(0, w - bw + 1)), int(rng.uniform(0, h - bh + 1))
+    x0, y0, x1, y1 = bx, by, bx + bw, by + bh
+    if rng.random() < 0.35:  # the box drawn around the whole tendon (a careful sonographer)
+        rows, cols = np.nonzero(tendon.any(axis=1))[0], np.nonzero(tendon.any(axis=0))[0]
+        if len(rows):
+            x0, x1 = min(x0, int(cols[0])), max(x1, int(cols[-1]) + 1)
+            y0, y1 = min(y0, int(rows[0])), max(y1, int(rows[-1]) + 1)
+    shift = int(rng.uniform(-0.25, 0.25) * (y1 - y0)) if rng.random() < 0.4 else 0  # steered
+    corners = np.array([[x0, y0], [x1, y0], [x1 + shift, y1], [x0 + shift, y1]], np.int32)
+    box = np.zeros((h, w), np.uint8)
+    cv2.fillPoly(box, [corners], 1)
+    box = box > 0
+    tendon_px = int(tendon.sum())
+    covered = float((tendon & box).sum()) / max(1, tendon_px)
+    p["box_covers"] = "all" if covered > 0.98 else "none" if covered < 0.02 else "part"
+    flow = np.zeros((h, w), np.float32)
+    if placement != "none":
+        regions = _regions(tendon, ppm, rng)
+        for part in placement.split("+"):
+            new = _flow(rng, regions[part], box, ppm, part)
+            flow = np.where(flow == 0, new, flow)
+    if rng.random() < 0.5:  # colour noise speckles
+        noise = (rng.random((h, w)) < rng.uniform(0, 0.01)) & box
+        flow = np.where(noise & (flow == 0), rng.uniform(-0.6, 0.6, (h, w)).astype(np.float32), flow)
+    if rng.random() < 0.05:  # flash: motion colours much of the box for a frame
+        flash = (_smooth_noise(rng, (h, w), 2 * ppm, 2 * ppm) > rng.uniform(-0.5, 0.5)) & box
+        flow = np.where(flash & (flow == 0), 0.5 * np.sign(_smooth_noise(rng, (h, w), ppm, ppm)), flow)
+        p["flash"] = True
+    soft = cv2.GaussianBlur(flow, (0, 0), max(0.5, 0.1 * ppm))
+    flow = np.where(np.abs(soft) > 0.08, soft, 0).astype(np.float32)
+    v = np.clip(np.abs(flow), 0, 1)
     if mode == "colour_flow":
-        colour = _cmap_colour_flow(v, flow)
+        signed = -flow if rng.random() < 0.25 else flow
+        colour = _cmap_colour_flow(v, signed)
     else:
         name = str(rng.choice(list(_POWER_MAPS)))
         p["colour_map"] = name
         colour = _cmap_power(v, name)
+    colour = np.clip(colour * rng.uniform(0.85, 1.1, 3).astype(np.float32), 0, 255)  # vendor jitter
     painted = v > 0
-    rgb[painted] = colour[painted]
-    outline = (200, 200, 200) if rng.random() < 0.5 else (255, 255, 255)
-    x0, y0, x1, y1 = box
-    if rng.random() < 0.5:
-        cv2.rectangle(rgb, (x0, y0), (x1 - 1, y1 - 1), outline, 1)
-    else:  # steered parallelogram
-        shift = int(rng.uniform(-0.2, 0.2) * (y1 - y0))
-        pts = np.array([[x0, y0], [x1, y0], [x1 + shift, y1], [x0 + shift, y1]], np.int32)
-        cv2.polylines(rgb, [pts], True, outline, 1)
-    return rgb, box
+    p["colour_in_tendon"] = round(float((painted & tendon).sum()) / max(1, tendon_px), 3)
+    if rng.random() < 0.15:  # some scanners blend the colour with the grey
+        alpha = rng.uniform(0.7, 0.9)
+        rgb[painted] = alpha * colour[painted] + (1 - alpha) * rgb[painted]
+    else:
+        rgb[painted] = colour[painted]
+    p["box"] = corners.tolist()
+    return rgb, corners
 
 
-def _screen(rng: np.random.Generator, image: np.ndarray, mask: np.ndarray, p: dict):
-    """Place the image area on a black scanner screen with text, a colour bar and a depth scale."""
-    size_h, size_w = p["size"]
-    screen = np.zeros((size_h, size_w, 3), np.uint8)
-    full = np.zeros((size_h, size_w), np.uint8)
-    ih, iw = image.shape[:2]
-    top, left = p["area_top"], p["area_left"]
-    screen[top : top + ih, left : left + iw] = np.clip(image, 0, 255).astype(np.uint8)
-    full[top : top + ih, left : left + iw] = mask
+_CHARS = list("ABCDEFGHKLMNPRSTUVXZ0123456789 .%:-/")
+
+
+def _text(rng: np.random.Generator, length: tuple[int, int]) -> str:
+    return "".join(rng.choice(_CHARS, int(rng.integers(*length))))
+
+
+def _chrome_over_picture(rng, screen: np.ndarray, top: int, left: int, ih: int, iw: int, scale: float) -> None:
+    """Burned-in marks over the picture: calipers, an arrow, a typed label, orientation and body markers."""
     font = cv2.FONT_HERSHEY_SIMPLEX
-    for _ in range(int(rng.integers(1, 5))):
-        text = "".join(rng.choice(list("ABCDEFGHKLMNPRSTUVXZ0123456789 .%:-"), int(rng.integers(3, 10))))
-        org = (
-            int(rng.uniform(0, size_w * 0.7)),
-            int(rng.choice([rng.uniform(6, top + 6), rng.uniform(size_h - 4, size_h)])),
-        )
-        cv2.putText(screen, text, org, font, rng.uniform(0.22, 0.35), (230, 230, 230), 1, cv2.LINE_AA)
-    if p["doppler"] != "none":  # colour bar beside the image
-        bx = int(rng.uniform(2, max(3, left - 8))) if left > 10 else size_w - 8
-        ramp = np.linspace(1, -1, 48, dtype=np.float32)
+    palette = [(255, 255, 0), (255, 255, 255), (0, 255, 0), (255, 200, 0), (0, 220, 255)]
+    col = tuple(int(c) for c in palette[int(rng.integers(len(palette)))])
+    size = max(3, int(5 * scale))
+    if rng.random() < 0.4:  # calipers with a dotted line between them
+        a = (int(left + rng.uniform(0.1, 0.9) * iw), int(top + rng.uniform(0.1, 0.9) * ih))
+        b = (int(left + rng.uniform(0.1, 0.9) * iw), int(top + rng.uniform(0.1, 0.9) * ih))
+        for c in (a, b):
+            cv2.line(screen, (c[0] - size, c[1]), (c[0] + size, c[1]), col, 1)
+            cv2.line(screen, (c[0], c[1] - size), (c[0], c[1] + size), col, 1)
+        n = max(2, int(np.hypot(b[0] - a[0], b[1] - a[1]) / max(3, 4 * scale)))
+        for t in np.linspace(0, 1, n)[1:-1]:
+            q = (int(a[0] + t * (b[0] - a[0])), int(a[1] + t * (b[1] - a[1])))
+            cv2.circle(screen, q, max(1, int(scale)), col, -1)
+    if rng.random() < 0.25:  # an arrow
+        tip = (int(left + rng.uniform(0.1, 0.9) * iw), int(top + rng.uniform(0.1, 0.9) * ih))
+        ang, length = rng.uniform(0, 2 * np.pi), rng.uniform(12, 40) * scale
+        tail = (int(tip[0] + length * np.cos(ang)), int(tip[1] + length * np.sin(ang)))
+        cv2.arrowedLine(screen, tail, tip, col, max(1, int(scale)), tipLength=0.35)
+    if rng.random() < 0.3:  # a typed label
+        org = (int(left + rng.uniform(0.0, 0.7) * iw), int(top + rng.uniform(0.1, 0.95) * ih))
+        cv2.putText(screen, _text(rng, (3, 14)), org, font, 0.4 * scale, col, max(1, int(scale)), cv2.LINE_AA)
+    if rng.random() < 0.5:  # orientation mark
+        cv2.circle(screen, (left + int(6 * scale), top + int(6 * scale)), max(2, int(3 * scale)), (200, 200, 200), -1)
+    if rng.random() < 0.3:  # body marker: a small outline with a probe bar
+        cx, cy = left + int(rng.uniform(0.75, 0.95) * iw), top + int(rng.uniform(0.75, 0.95) * ih)
+        cv2.ellipse(screen, (cx, cy), (int(10 * scale), int(14 * scale)), 0, 0, 360, (220, 220, 220), 1)
+        cv2.line(screen, (cx - int(8 * scale), cy), (cx + int(8 * scale), cy - int(4 * scale)), (255, 255, 0), 2)
+
+
+def _screen(rng: np.random.Generator, picture: np.ndarray, tendon: np.ndarray, p: dict, layout: dict):
+    """Put the picture on a scanner screen with its panels, text, colour bar and depth scale."""
+    sh, sw = layout["screen"]
+    top, left = layout["top"], layout["left"]
+    ih, iw = picture.shape[:2]
+    scale = sh / 480
+    bg = [(0, 0, 0), (0, 0, 0), (0, 0, 0), (18, 24, 48), (28, 28, 28)][int(rng.integers(5))]
+    screen = np.empty((sh, sw, 3), np.uint8)
+    screen[:] = bg
+    mask = np.zeros((sh, sw), np.uint8)
+    font = cv2.FONT_HERSHEY_SIMPLEX
+    if layout["header"] > 0:  # banner
+        shade = tuple(int(c) for c in rng.integers(30, 90, 3))
+        screen[: layout["header"]] = shade
+    for _ in range(int(rng.integers(2, 10))):  # parameter text in the margins and panels
+        org = (int(rng.uniform(0, 0.85) * sw), int(rng.choice([rng.uniform(8, max(9, top)), rng.uniform(top, sh)])))
+        grey = int(rng.uniform(150, 255))
+        cv2.putText(screen, _text(rng, (3, 12)), org, font, rng.uniform(0.3, 0.5) * scale, (grey,) * 3, 1, cv2.LINE_AA)
+    screen[top : top + ih, left : left + iw] = np.clip(picture, 0, 255).astype(np.uint8)
+    mask[top : top + ih, left : left + iw] = tendon
+    if p["doppler"] != "none":  # colour bar beside the picture, with labels
+        bar_h, bar_w = int(rng.uniform(40, 120) * scale), max(3, int(rng.uniform(4, 10) * scale))
+        right = rng.random() < 0.6
+        bx = left + iw + int(6 * scale) if right else left - bar_w - int(6 * scale)
+        bx = int(np.clip(bx, 0, sw - bar_w))
+        by = int(np.clip(top + rng.uniform(0, 0.3) * ih, 0, max(0, sh - bar_h)))
+        ramp = np.linspace(1, -1, bar_h, dtype=np.float32)
         if p["doppler"] == "colour_flow":
             bar = _cmap_colour_flow(np.abs(ramp), ramp)
         else:
             bar = _cmap_power((ramp + 1) / 2, str(p.get("colour_map", "power_ge")))
-        y0 = int(rng.uniform(top, max(top + 1, size_h - 60)))
-        screen[y0 : y0 + 48, bx : bx + 5] = np.clip(bar, 0, 255).astype(np.uint8)[:, None, :]
-    # Depth scale: ticks along the right edge of the image area.
-    sx = min(size_w - 2, left + iw + 2)
-    for k, y in enumerate(np.linspace(top, top + ih - 1, int(rng.integers(4, 9)))):
-        cv2.line(screen, (sx, int(y)), (sx + (3 if k % 2 else 1), int(y)), (200, 200, 200), 1)
-    return screen, full
+        bar = np.clip(bar, 0, 255).astype(np.uint8)[: sh - by]
+        screen[by : by + len(bar), bx : bx + bar_w] = bar[:, None, :]
+        label = (int(np.clip(bx - 4 * scale, 0, sw - 10)), int(max(8, by - 3)))
+        cv2.putText(screen, _text(rng, (2, 6)), label, font, 0.3 * scale, (220, 220, 220), 1, cv2.LINE_AA)
+    ticks_x = left + iw + 2 if rng.random() < 0.7 else left - 5  # depth scale
+    ticks_x = int(np.clip(ticks_x, 0, sw - 5))
+    for k, y in enumerate(np.linspace(top, top + ih - 1, int(rng.integers(4, 11)))):
+        cv2.line(screen, (ticks_x, int(y)), (ticks_x + (4 if k % 2 else 2), int(y)), (200, 200, 200), 1)
+        if k % 2 == 0 and rng.random() < 0.7:
+            cv2.putText(screen, str(k), (min(sw - 8, ticks_x + 6), int(y) + 3), font, 0.3 * scale, (200,) * 3, 1)
+    if rng.random() < 0.6:  # focus marker
+        fy = int(top + rng.uniform(0.1, 0.8) * ih)
+        fx = int(np.clip(left - 6, 0, sw - 6))
+        cv2.fillPoly(screen, [np.array([[fx, fy - 3], [fx + 5, fy], [fx, fy + 3]], np.int32)], (230, 230, 230))
+    if layout["box"] is not None:
+        outline = (200, 200, 200) if rng.random() < 0.5 else (255, 255, 255)
+        corners = layout["box"] + np.array([left, top], np.int32)
+        cv2.polylines(screen, [corners], True, outline, 1)
+    _chrome_over_picture(rng, screen, top, left, ih, iw, scale)
+    return screen, mask
 
 
-def _compress(rng: np.random.Generator, rgb: np.ndarray, p: dict) -> np.ndarray:
-    """JPEG (quality 30-95) or video-like compression (4:2:0 chroma then a coarse JPEG)."""
-    kind = str(rng.choice(["none", "jpeg", "video"], p=[0.2, 0.45, 0.35]))
-    p["compression"] = kind
-    img = np.clip(rgb, 0, 255).astype(np.uint8)
-    if kind == "none":
-        return img
-    if kind == "video":
-        ycc = cv2.cvtColor(img, cv2.COLOR_RGB2YCrCb)
-        h, w = img.shape[:2]
-        small = cv2.resize(ycc[..., 1:], (w // 2, h // 2), interpolation=cv2.INTER_AREA)
-        ycc[..., 1:] = cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR)
-        img = cv2.cvtColor(ycc, cv2.COLOR_YCrCb2RGB)
-        quality = int(rng.integers(25, 60))
-    else:
-        quality = int(rng.integers(30, 96))
-    ok, buf = cv2.imencode(".jpg", img[..., ::-1], [cv2.IMWRITE_JPEG_QUALITY, quality])
+def _jpeg(img: np.ndarray, quality: int) -> np.ndarray:
+    ok, buf = cv2.imencode(".jpg", np.ascontiguousarray(img[..., ::-1]), [cv2.IMWRITE_JPEG_QUALITY, quality])
     if not ok:  # pragma: no cover - cv2 always encodes uint8 RGB
         return img
     return np.ascontiguousarray(cv2.imdecode(buf, cv2.IMREAD_COLOR)[..., ::-1])
+
+
+def _subsample_chroma(img: np.ndarray, fy: int, fx: int) -> np.ndarray:
+    ycc = cv2.cvtColor(img, cv2.COLOR_RGB2YCrCb)
+    h, w = img.shape[:2]
+    small = cv2.resize(ycc[..., 1:], (max(1, w // fx), max(1, h // fy)), interpolation=cv2.INTER_AREA)
+    ycc[..., 1:] = cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR)
+    return cv2.cvtColor(ycc, cv2.COLOR_YCrCb2RGB)
+
+
+def _compress(rng: np.random.Generator, img: np.ndarray, p: dict) -> np.ndarray:
+    """PNG (lossless), JPEG, H.264-like video or DICOM JPEG baseline (YBR_FULL_422)."""
+    kind = str(rng.choice(["png", "jpeg", "h264", "dicom_jpeg"], p=[0.2, 0.35, 0.3, 0.15]))
+    p["compression"] = kind
+    if kind == "png":
+        return img
+    if kind == "jpeg":
+        return _jpeg(img, int(rng.integers(40, 96)))
+    if kind == "dicom_jpeg":
+        return _jpeg(_subsample_chroma(img, 1, 2), int(rng.integers(75, 96)))
+    h, w = img.shape[:2]
+    if rng.random() < 0.3:  # encoded at a lower resolution, shown scaled up
+        f = rng.uniform(0.5, 0.85)
+        img = cv2.resize(img, (max(16, int(w * f)), max(16, int(h * f))), interpolation=cv2.INTER_AREA)
+    img = _subsample_chroma(img, 2, 2)
+    img = _jpeg(img, int(rng.integers(20, 60)))
+    img = cv2.GaussianBlur(img, (0, 0), rng.uniform(0.3, 0.8))  # deblocking filter
+    return cv2.resize(img, (w, h), interpolation=cv2.INTER_LINEAR) if img.shape[:2] != (h, w) else img
 
 
 def _blend_texture(rng: np.random.Generator, grey: np.ndarray, tendon: np.ndarray, textures) -> np.ndarray:
@@ -393,9 +691,26 @@ def _blend_texture(rng: np.random.Generator, grey: np.ndarray, tendon: np.ndarra
     th, tw = tex.shape
     y, x = int(rng.integers(0, max(1, th - h))), int(rng.integers(0, max(1, tw - w)))
     crop = cv2.resize(tex[y : y + h, x : x + w], (w, h)).astype(np.float32)
-    alpha = rng.uniform(0.2, 0.5)
+    alpha = rng.uniform(0.2, 0.6)
     mixed = (1 - alpha) * grey + alpha * crop
     return np.where(tendon, grey, mixed).astype(np.uint8)
+
+
+def _layout(rng: np.random.Generator, ranges: SynthRanges) -> dict:
+    """Screen size and where the picture sits on it."""
+    sh = int(_draw(rng, ranges.screen_height))
+    aspect = rng.uniform(1.0, 1.9) if rng.random() < 0.85 else rng.uniform(0.7, 1.0)
+    sw = int(sh * aspect)
+    header = int(rng.uniform(0.0, 0.12) * sh) if rng.random() < 0.6 else 0
+    footer = int(rng.uniform(0.0, 0.08) * sh)
+    lpanel = int(rng.uniform(0.0, 0.2) * sw) if rng.random() < 0.5 else int(0.02 * sw)
+    rpanel = int(rng.uniform(0.0, 0.2) * sw) if rng.random() < 0.5 else int(0.04 * sw)
+    ah, aw = sh - header - footer, max(32, sw - lpanel - rpanel)
+    ih = max(48, int(ah * rng.uniform(0.75, 1.0)))
+    iw = max(32, int(min(aw, ih * rng.uniform(0.7, 1.6))))
+    top = header + int(rng.integers(0, max(1, ah - ih + 1)))
+    left = lpanel + int(rng.integers(0, max(1, aw - iw + 1)))
+    return {"screen": (sh, sw), "picture": (ih, iw), "top": top, "left": min(left, sw - iw), "header": header}
 
 
 def make_sample(seed: int, ranges: SynthRanges = TRAIN_RANGES, textures=None) -> SynthSample:
@@ -407,38 +722,37 @@ def make_sample(seed: int, ranges: SynthRanges = TRAIN_RANGES, textures=None) ->
         textures: optional list of ``(H, W) uint8`` real B-mode images blended into the background.
 
     Returns:
-        ``SynthSample`` with ``image (H, W, 3) uint8 RGB`` and ``mask (H, W) uint8`` in {0, 1}.
+        ``SynthSample`` with ``image (H, W, 3) uint8 RGB`` and ``mask (H, W) uint8`` in {0, 1} at
+        ``ranges.size``: the rendered screen letterboxed like the predictor's input.
     """
     rng = np.random.default_rng(seed)
-    size_h, size_w = ranges.size
-    kind = str(rng.choice(list(TENDONS)))
-    view = "longitudinal" if rng.random() < 0.65 else "transverse"
     p: dict[str, object] = {
         "seed": int(seed),
-        "kind": kind,
-        "view": view,
+        "generator": GENERATOR_VERSION,
+        "kind": str(rng.choice(list(TENDONS))),
+        "view": "longitudinal" if rng.random() < 0.6 else "transverse",
+        "pathology": _pick(rng, PATHOLOGIES),
         "fov_mm": _draw(rng, ranges.fov_mm),
         "thickness_scale": _draw(rng, ranges.thickness_scale),
         "gain_db": _draw(rng, ranges.gain_db),
         "dynamic_range_db": _draw(rng, ranges.dynamic_range_db),
-        "thickened": bool(rng.random() < 0.4),
-        "size": (size_h, size_w),
     }
-    # Image area inside the screen: 70-100 % of the height, leaving margins for the scanner UI.
-    ih = int(rng.uniform(0.7, 1.0) * size_h)
-    iw = int(min(size_w, ih * rng.uniform(0.8, 1.4)))
-    p["area_top"] = int(rng.integers(0, size_h - ih + 1))
-    p["area_left"] = int(rng.integers(0, size_w - iw + 1))
-    px_per_mm = ih / p["fov_mm"]
-    echo, tendon = _echo_map(rng, kind, view, ih, iw, px_per_mm, p)
-    grey = _bmode(rng, echo, p)
-    if textures and rng.random() < 0.5:
+    layout = _layout(rng, ranges)
+    ih, iw = layout["picture"]
+    p["screen"] = layout["screen"]
+    ppm = ih / float(p["fov_mm"])
+    echo, tendon = _anatomy(rng, ih, iw, ppm, p)
+    grey = _bmode(rng, echo, ppm, p)
+    if textures and rng.random() < 0.4:
         grey = _blend_texture(rng, grey, tendon, textures)
-    rgb, _ = _paint_doppler(rng, grey, tendon, px_per_mm, p)
-    screen, mask = _screen(rng, rgb, tendon.astype(np.uint8), p)
-    image = _compress(rng, screen, p)
+    rgb, box = _doppler(rng, grey, tendon, ppm, p)
+    layout["box"] = box
+    screen, mask = _screen(rng, rgb, tendon.astype(np.uint8), p, layout)
+    screen = _compress(rng, screen, p)
+    image, _ = letterbox(screen[None], tuple(ranges.size))
+    boxed_mask, _ = letterbox((mask * 255)[None, ..., None], tuple(ranges.size))
     p.pop("skin_px", None)
-    return SynthSample(image=image, mask=mask, params=p)
+    return SynthSample(image=image[0], mask=(boxed_mask[0, ..., 0] >= 128).astype(np.uint8), params=p)
 
 
 def make_dataset(

@@ -5,8 +5,13 @@ Data: ``--data synth`` (frames from ``models.training.synth``, cached in memory)
 every image of a folder, when the last epoch is the result); each epoch writes ``last`` and (when better)
 ``best`` weights to ``--out`` through ``save_weights`` (MANIFEST.json with sha256), with ``config.json``
 and ``metrics.json`` (the per-epoch history) beside them. ``--init DIR`` fine-tunes from a weights
-directory (the shipped ``weights/`` or a run folder); ``--export DIR --name NAME`` adds the best model to
-another weights folder.
+directory (the shipped ``weights/`` or a run folder); ``--input-transform`` changes what the network makes
+of its input (``UNetArgs.input_transform``; from an ``--init`` model the first layer keeps its B-mode
+weights); ``--export DIR --name NAME`` adds the best model to another weights folder.
+
+Each epoch also writes ``<out>/checkpoint.pt`` (model, optimiser, schedule, random states, history and the
+best weights so far); ``--resume`` continues an interrupted run from it with the same options (the data
+are regenerated or reread, ``--max-minutes`` counts from the restart).
 """
 
 from __future__ import annotations
@@ -30,6 +35,7 @@ from models.training import synth
 from models.training.augment import AUGMENTATIONS, augment
 from models.training.data import load_folder, split_indices, to_batch
 from models.training.evaluate import evaluate, option_problem, parse_size
+from models.transforms import INPUT_TRANSFORMS
 from models.unet import MODEL_REGISTRY, UNet, UNetArgs, build_model
 from models.weights import load_model, save_weights
 
@@ -61,6 +67,8 @@ class TrainConfig:
     dice_loss: str = "batch"  # soft Dice pooled over the batch, or per image ("image")
     input_size: str | None = None  # "HxW"; None: the architecture's (or the --init model's)
     init: str | None = None
+    input_transform: str | None = None  # None: the architecture's (or the --init model's)
+    resume: bool = False
     out: str = "runs/latest"
     device: str = "auto"
     threads: int = 2
@@ -165,7 +173,8 @@ def _model(cfg: TrainConfig, device: torch.device) -> tuple[UNet, UNetArgs, str]
     convolutional, so a model trained at one size fine-tunes at another)."""
     size = parse_size(cfg.input_size)
     if cfg.init is not None:
-        model, entry = load_model(cfg.init, None, device)
+        directory, _, name = cfg.init.partition(":")  # DIR or DIR:NAME
+        model, entry = load_model(directory, name or None, device)
         expected = 1 if cfg.classes == 1 else cfg.classes + 1
         if model.args.out_channels != expected:
             if not cfg.new_head:
@@ -178,12 +187,41 @@ def _model(cfg: TrainConfig, device: torch.device) -> tuple[UNet, UNetArgs, str]
             model.head = torch.nn.Conv2d(model.head.in_channels, expected, kernel_size=1).to(device)
             model.args = replace(model.args, out_channels=expected)
         args = model.args if size is None else replace(model.args, input_size=size)
+        if cfg.input_transform is not None and cfg.input_transform != args.input_transform:
+            model = _with_transform(model, replace(args, input_transform=cfg.input_transform), entry.architecture)
+            return model.to(device).train(), model.args, entry.architecture
         model.args = args
         return model.train(), args, entry.architecture
     base = MODEL_REGISTRY[cfg.arch]()
     args = UNetArgs(**{**base.to_dict(), "out_channels": 1 if cfg.classes == 1 else cfg.classes + 1})
     args = args if size is None else replace(args, input_size=size)
+    if cfg.input_transform is not None:
+        args = replace(args, input_transform=cfg.input_transform)
     return build_model(cfg.arch, args).to(device), args, cfg.arch
+
+
+def _with_transform(model: UNet, args: UNetArgs, arch: str) -> UNet:
+    """A copy of ``model`` with ``args`` (another ``input_transform``): every tensor carries over; the
+    first convolution keeps the weights of the input channels both sides share (channel 0, the B-mode)
+    and starts the others at zero."""
+    new = build_model(arch, args)
+    state = new.state_dict()
+    for key, tensor in model.state_dict().items():
+        if state[key].shape == tensor.shape:
+            state[key] = tensor.clone()
+        else:  # the stem's first convolution: (out, in, 3, 3) with another `in`
+            shared = min(tensor.shape[1], state[key].shape[1])
+            state[key] = torch.zeros_like(state[key])
+            state[key][:, :shared] = tensor[:, :shared]
+    new.load_state_dict(state)
+    return new
+
+
+def _save_checkpoint(path: Path, **parts: Any) -> None:
+    """Write the resumable state atomically (a kill mid-write leaves the previous checkpoint)."""
+    tmp = path.with_suffix(".tmp")
+    torch.save(parts, tmp)
+    tmp.replace(path)
 
 
 def train(cfg: TrainConfig) -> dict[str, Any]:
@@ -217,10 +255,24 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
         ema = torch.optim.swa_utils.AveragedModel(model, multi_avg_fn=multi_avg, use_buffers=True)
     scored = model if ema is None else ema.module
     score = {"tta": cfg.tta, "min_component": cfg.min_component}
-    history, best, best_state = [], -1.0, None
+    history, best, best_state, first_epoch = [], -1.0, None, 1
+    ckpt_path = out / "checkpoint.pt"
+    if cfg.resume and ckpt_path.exists():
+        ckpt = torch.load(ckpt_path, map_location=device, weights_only=False)
+        model.load_state_dict(ckpt["model"])
+        opt.load_state_dict(ckpt["opt"])
+        sched.load_state_dict(ckpt["sched"])
+        if ema is not None and ckpt.get("ema") is not None:
+            ema.load_state_dict(ckpt["ema"])
+        rng.bit_generator.state = ckpt["rng"]
+        torch.set_rng_state(ckpt["torch_rng"])
+        history, best, best_state = ckpt["history"], ckpt["best"], ckpt["best_state"]
+        first_epoch = ckpt["epoch"] + 1
+        if cfg.progress:
+            sys.stderr.write(f"resumed after epoch {ckpt['epoch']} (best val {best:.4f})\n")
     t_start = time.perf_counter()
     data_s = t_start - t_data
-    for epoch in range(1, cfg.epochs + 1):
+    for epoch in range(first_epoch, cfg.epochs + 1):
         model.train()
         t0, losses = time.perf_counter(), []
         for step in range(1, cfg.steps_per_epoch + 1):
@@ -255,6 +307,11 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
             save_weights(scored, args, out, "best", architecture=arch, metrics={"val": val}, **meta)
         save_weights(scored, args, out, "last", architecture=arch, metrics={"val": val}, **meta)
         (out / "metrics.json").write_text(json.dumps({"history": history}, indent=2) + "\n")
+        _save_checkpoint(
+            ckpt_path, model=model.state_dict(), opt=opt.state_dict(), sched=sched.state_dict(),
+            ema=None if ema is None else ema.state_dict(), rng=rng.bit_generator.state,
+            torch_rng=torch.get_rng_state(), history=history, best=best, best_state=best_state, epoch=epoch,
+        )  # fmt: skip
         if cfg.max_minutes is not None and time.perf_counter() - t_start > 60 * cfg.max_minutes:
             break
     model = scored
@@ -340,7 +397,19 @@ def build_parser() -> argparse.ArgumentParser:
         help="soft Dice term pooled over the batch (default) or averaged per image, like the metric",
     )
     p.add_argument("--input-size", default=d.input_size, metavar="HxW", help="model input size (default: the arch's)")
-    p.add_argument("--init", default=d.init, help="fine-tune from the first model of this weights folder")
+    p.add_argument(
+        "--init", default=d.init, help="fine-tune from the first model of this weights folder (DIR:NAME: that model)"
+    )
+    p.add_argument(
+        "--input-transform",
+        default=d.input_transform,
+        choices=sorted(INPUT_TRANSFORMS),
+        help="minmax: B-mode estimate + colour presence; fill: the B-mode with Doppler colour filled from the "
+        "grey around it (colour-blind). Default: the architecture's, or the --init model's",
+    )
+    p.add_argument(
+        "--resume", action="store_true", help="continue the run in --out from its checkpoint.pt (same options)"
+    )
     p.add_argument(
         "--new-head",
         action="store_true",
