@@ -21,6 +21,7 @@ colour-fraction grade (none 0; little up to 6 %; moderate up to 12 %; a lot abov
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import statistics
 import sys
@@ -51,6 +52,10 @@ CF_TOLERANCE = 0.02
 GROUPS = ("amount", "pathology", "view", "placement", "format")
 
 
+FOUND_DICE = 0.5  # clips whose outline overlaps the tendon this well count for the curve's noise
+CURVE_SLACK = 0.005  # a model curve within half a percentage point of the drawn one's jitter is no noisier
+
+
 def dice(a: np.ndarray, b: np.ndarray) -> float:
     """Dice of two ``(H, W) bool`` masks (1 when both are empty)."""
     total = int(a.sum()) + int(b.sum())
@@ -62,6 +67,13 @@ def _cf_error(cf: float | None, case: HeldoutCase, frame: int | None) -> float |
     if truth is None:
         return None  # no tendon pixel in the box: nothing to compare
     return 1.0 if cf is None else abs(cf - truth)
+
+
+def jitter(result) -> float | None:
+    """Mean |change| of the tendon colour fraction between neighbouring kept (not flash) frames of a clip."""
+    curve = [f.colour_fraction for f in result.frames if not f.flash]
+    steps = [abs(b - a) for a, b in itertools.pairwise(curve) if a is not None and b is not None]
+    return float(np.mean(steps)) if steps else None
 
 
 def score_case(case: HeldoutCase, settings: Settings) -> dict[str, Any]:
@@ -90,6 +102,8 @@ def score_case(case: HeldoutCase, settings: Settings) -> dict[str, Any]:
     row["cf_error"] = _cf_error(summary.colour_fraction, case, summary.frame_index)
     row["cf_drawn"] = drawn.result.summary.colour_fraction
     row["cf_error_drawn"] = _cf_error(row["cf_drawn"], case, drawn.result.summary.frame_index)
+    row["jitter_model"], row["jitter_drawn"] = jitter(model.result), jitter(drawn.result)
+    row["movement"] = model.result.roi.movement
     row["model"] = model.result.model.name if model.result.model else None
     row["seconds"] = round(time.perf_counter() - start, 3)
     row["error"] = None
@@ -111,6 +125,24 @@ def summarise(rows: list[dict[str, Any]]) -> dict[str, Any]:
         "cf_within_drawn": sum(e <= CF_TOLERANCE for e in drawn) / len(drawn) if drawn else None,
         "cf_error_median_drawn": statistics.median(drawn) if drawn else None,
         "errors": int(sum(r.get("error") is not None for r in rows)),
+        **_curves(rows),
+    }
+
+
+def _curves(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """Clips whose tendon the model found (Dice >= FOUND_DICE): how much the colour-fraction curve moves from
+    frame to frame with the model's outline and with the true one drawn (median over clips), and the share of
+    clips where the model's is no noisier. A missed tendon gives a flat curve, so missed clips are left out."""
+    found = [r for r in rows if r.get("dice", 0.0) >= FOUND_DICE]
+    pairs = [(r["jitter_model"], r["jitter_drawn"]) for r in found if r.get("jitter_model") is not None]
+    pairs = [(m, d) for m, d in pairs if d is not None]
+    if not pairs:
+        return {"clips": 0, "jitter_model": None, "jitter_drawn": None, "no_noisier": None}
+    return {
+        "clips": len(pairs),
+        "jitter_model": statistics.median(m for m, _ in pairs),
+        "jitter_drawn": statistics.median(d for _, d in pairs),
+        "no_noisier": sum(m <= d + CURVE_SLACK for m, d in pairs) / len(pairs),
     }
 
 
@@ -153,6 +185,14 @@ def table(summary: dict[str, Any]) -> str:
     lines.append(line("**all**", summary["all"]))
     for key, values in summary["groups"].items():
         lines.extend(line(f"{key}: {value}", s) for value, s in values.items())
+    curves = summary["all"]
+    lines += [
+        "",
+        f"Clips with the tendon found (Dice >= {FOUND_DICE}): {curves['clips']}; median frame-to-frame |change| "
+        "of the colour fraction with the model's outline "
+        f"{_cell(curves['jitter_model'], 4)}, with the true outline {_cell(curves['jitter_drawn'], 4)}; "
+        f"the model's curve no noisier (within {CURVE_SLACK}) on {_cell(curves['no_noisier'], percent=True)} of clips.",
+    ]
     return "\n".join(lines)
 
 
