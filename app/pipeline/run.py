@@ -130,13 +130,14 @@ def run_analysis(
     if options.roi is None and segmenter is None:
         segmenter = tendon_model(settings.weights_dir, device)
     regions = _region_finder(options, segmenter, clip)
-    counter = Counter(cuda_ops.chroma_lut(settings.chroma_threshold), options.backend or settings.backend, device)
+    counter = Counter(options.backend or settings.backend, device)
     params = ScanParams(
         band_mm=settings.band_mm,
         band_px=settings.band_px,
         step=frame_step(clip.num_frames, options.every, options.max_frames),
         drawn=options.roi.rect if options.roi is not None else None,
         colour_rule=settings.colour_rule,
+        chroma_threshold=settings.chroma_threshold,
     )
     try:
         scan = scan_clip(clip, regions, counter, params, timer, observer)

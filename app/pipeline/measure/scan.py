@@ -35,22 +35,23 @@ RegionFinder = Callable[[np.ndarray, Rect], np.ndarray]
 
 @dataclass(frozen=True)
 class Counter:
-    """How pixels are counted: the colour rule, the backend and the device, resolved once per analysis. The scan
-    builds it with the chroma rule; the first batch's :class:`Setup` then picks the clip's rule (``Setup.lut``)."""
+    """Where and how pixels are counted: the backend and the device, resolved once per analysis. The colour
+    rule is the clip's (``Setup.lut``), chosen on the first batch."""
 
-    lut: cuda_ops.DopplerLUT
     backend: str
     device: str
 
-    def count(self, frames: np.ndarray, labels: np.ndarray, mask_frames: range | tuple = ()) -> cuda_ops.FrameCounts:
-        """Counts of one host batch (and the Doppler masks of ``mask_frames``). On a GPU through
+    def count(
+        self, frames: np.ndarray, labels: np.ndarray, lut: cuda_ops.DopplerLUT, mask_frames: range | tuple = ()
+    ) -> cuda_ops.FrameCounts:
+        """Counts of one host batch with ``lut`` (and the Doppler masks of ``mask_frames``). On a GPU through
         ``count_clip``: only the labels' bounding box is uploaded, through pinned buffers."""
         if self.device == "cuda":
             return cuda_ops.count_clip(
-                frames, labels, self.lut, backend=self.backend, device=self.device, mask_frames=mask_frames
+                frames, labels, lut, backend=self.backend, device=self.device, mask_frames=mask_frames
             )
         return cuda_ops.count_doppler(
-            frames, labels, self.lut, backend=self.backend, device=self.device, mask_frames=mask_frames
+            frames, labels, lut, backend=self.backend, device=self.device, mask_frames=mask_frames
         )
 
 
@@ -132,6 +133,7 @@ class ScanParams:
     step: int = 1
     drawn: Rect | None = None  # a drawn rectangle: calibrates the measurement when no box is found
     colour_rule: str = "auto"  # NEOVASC_COLOUR_RULE: "auto" (by the source and the screen) or "chroma"
+    chroma_threshold: int = cuda_ops.DEFAULT_CHROMA_THRESHOLD  # NEOVASC_CHROMA_THRESHOLD: what reads as colour
 
 
 def scan_clip(
@@ -170,14 +172,13 @@ class _Run:
             indices, frames = item
             if setup is None:
                 with self.timer.step("screen"):
-                    setup = set_up(self.clip, frames, self.counter.lut, self.params)
-                    self.counter = replace(self.counter, lut=setup.lut)
+                    setup = set_up(self.clip, frames, self.params)
             with self.timer.step("segment"):
                 roi, band, labels = self._regions(frames, setup)
             with self.timer.step("count"):
                 # with an observer every frame's counted pixels are drawn, so the one counting call returns them all
                 wanted = range(frames.shape[0]) if self.observer is not None else ()
-                counts = self.counter.count(frames, labels, wanted)
+                counts = self.counter.count(frames, labels, setup.lut, wanted)
             parts.append(counts)
             index_parts.append(indices)
             with self.timer.step("select"):
@@ -232,18 +233,18 @@ class _Run:
         yield from zip(chunks, prefetched(read, 2), strict=True)  # only the wanted frames are decoded
 
 
-def set_up(clip: Clip, frames: np.ndarray, lut: cuda_ops.DopplerLUT, params: ScanParams) -> Setup:
+def set_up(clip: Clip, frames: np.ndarray, params: ScanParams) -> Setup:
     """Screen, countable area, calibration, band width and colour rule, from the first batch ``(B, H, W, 3)``.
 
-    ``lut``: the chroma rule, whose threshold reads the screen; the clip's own rule is chosen from it, the screen
-    and the source (:func:`~app.pipeline.measure.colour_rule.colour_rule`)."""
+    ``params.chroma_threshold`` reads the screen; the clip's own colour rule is chosen from it, the screen and
+    the source (:func:`~app.pipeline.measure.colour_rule.colour_rule`)."""
     step = max(1, frames.shape[0] // SCREEN_FRAMES)
     looked_at = frames[::step][:SCREEN_FRAMES]
-    screen = find_screen(looked_at, lut.threshold, clip.regions)
+    screen = find_screen(looked_at, params.chroma_threshold, clip.regions)
     h, w = clip.height, clip.width
     countable = ~screen.exclude_mask(h, w)
     in_box = screen.box_mask(h, w) & countable if screen.boxes else countable
-    rule = colour_rule(screen, clip.source, looked_at, in_box, lut.threshold, params.colour_rule)
+    rule = colour_rule(screen, clip.source, looked_at, in_box, params.chroma_threshold, params.colour_rule)
     if clip.calibration is not None:
         calibration, why = clip.calibration, None
     else:  # the ultrasound region holding where the measurement happens: the box, a drawn rectangle, the picture

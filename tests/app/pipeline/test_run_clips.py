@@ -205,7 +205,7 @@ def test_a_gpu_scan_counts_through_the_streamed_clip_path(rng, settings, monkeyp
         return cuda_ops.count_doppler(frames, labels, lut, backend="reference", mask_frames=mask_frames)
 
     monkeypatch.setattr(cuda_ops, "count_clip", fake_clip)
-    counts = scan.Counter(cuda_ops.chroma_lut(), "auto", "cuda").count
+    counts = scan.Counter("auto", "cuda").count
     monkeypatch.setattr(scan.Counter, "count", lambda self, *args: counts(*args))
     result = analyze(_clip(_frames(rng, [1, 2], flash=None)), AnalyzeOptions(roi=RoiSpec(mask=_tendon_mask())))
     assert calls and set(calls) == {"cuda"} and result.summary.doppler_px == 2 * BLOB

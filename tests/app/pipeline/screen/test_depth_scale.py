@@ -15,7 +15,6 @@ import cv2
 import numpy as np
 import pytest
 
-import cuda_ops
 from app.pipeline.decode import Clip, Limits, SourceInfo, UltrasoundRegion, decode
 from app.pipeline.measure.scan import ScanParams, set_up
 from app.pipeline.screen.calibration import ScreenCalibration, calibrate_from_screen
@@ -164,7 +163,7 @@ def _gallery_clip(family: str, regions=()) -> tuple[Clip, gallery.Screen]:
 
 def test_a_screenshot_is_calibrated_from_its_depth_scale():
     clip, screen = _gallery_clip("mindray")
-    setup = set_up(clip, screen.frames, cuda_ops.chroma_lut(), ScanParams(2.0, 20))
+    setup = set_up(clip, screen.frames, ScanParams(2.0, 20))
     assert setup.why_uncalibrated is None and isinstance(setup.calibration, ScreenCalibration)
     assert setup.calibration.source == SOURCE == "screen_depth_scale"
     assert setup.calibration.mm_per_px_x == setup.calibration.mm_per_px_y
@@ -177,7 +176,7 @@ def test_the_dicom_region_comes_first():
     clip, screen = _gallery_clip("mindray")
     region = UltrasoundRegion((0, 0, clip.width, clip.height), 1, 1, 3, 3, 0.01, 0.01)
     with_region = Clip.in_memory(screen.frames, "screen", SourceInfo(format="dicom", colour="RGB"), regions=(region,))
-    setup = set_up(with_region, screen.frames, cuda_ops.chroma_lut(), ScanParams(2.0, 20))
+    setup = set_up(with_region, screen.frames, ScanParams(2.0, 20))
     assert setup.calibration.source == "dicom_ultrasound_region" and setup.calibration.mm_per_px_x == 0.1
 
 
@@ -185,7 +184,7 @@ def test_without_a_scale_the_reason_is_given():
     (spec,) = [s for s in gallery.negatives() if s.family == "disagree"]
     screen = gallery.draw(spec)
     clip = Clip.in_memory(screen.frames, "screen", SourceInfo(format="array", colour="RGB"))
-    setup = set_up(clip, screen.frames, cuda_ops.chroma_lut(), ScanParams(2.0, 20))
+    setup = set_up(clip, screen.frames, ScanParams(2.0, 20))
     assert setup.calibration is None
     assert setup.why_uncalibrated.startswith("the input states no physical pixel size, and ")
     assert "ticks and labels disagree" in setup.why_uncalibrated
