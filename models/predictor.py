@@ -107,6 +107,19 @@ def _unique_frames(frames: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return np.asarray(first, dtype=np.intp), inverse
 
 
+def _padded(finish, region: Area, size: tuple[int, int]):
+    """``finish`` for probabilities of the ``region`` crop: they are put back into a frame of ``size``
+    ``(H, W)``, 0 outside the crop, before ``finish`` sees them."""
+    x0, y0, x1, y1 = region
+
+    def pad(probs: torch.Tensor) -> np.ndarray:
+        full = torch.zeros((probs.shape[0], *size), dtype=probs.dtype, device=probs.device)
+        full[:, y0:y1, x0:x1] = probs
+        return finish(full)
+
+    return pad
+
+
 class TendonSegmenter:
     """Segments the tendon on ultrasound frames with a loaded ``UNet``.
 
@@ -199,8 +212,9 @@ class TendonSegmenter:
 
         Args:
             frames: ``(N, H, W, 3) uint8 RGB`` frames, or one ``(H, W, 3)`` frame.
-            area: optional ``(x0, y0, x1, y1)`` image rectangle (x1, y1 exclusive); the tendon is looked
-                for only inside it (see ``keep_largest_component``).
+            area: optional ``(x0, y0, x1, y1)`` rectangle of the ultrasound picture (x1, y1 exclusive); the
+                tendon is looked for only inside it (see ``keep_largest_component``), and a model trained on
+                pictures (``args.input_view == "picture"``) sees only that rectangle.
             batch_size: frames per forward pass.
 
         Returns:
@@ -220,25 +234,39 @@ class TendonSegmenter:
             masks = (probs > THRESHOLD).cpu().numpy()  # (B, H, W)
             return np.stack([keep_largest_component(m, region) for m in masks])
 
-        out = self._per_unique_frame(batch, batch_size, segment, bool)
+        out = self._per_unique_frame(batch, batch_size, segment, bool, region)
         return out[0] if single else out
 
     @torch.inference_mode()
-    def probabilities(self, frames: np.ndarray, *, batch_size: int = DEFAULT_BATCH_SIZE) -> np.ndarray:
+    def probabilities(
+        self,
+        frames: np.ndarray,
+        *,
+        area: Sequence[int] | None = None,
+        batch_size: int = DEFAULT_BATCH_SIZE,
+    ) -> np.ndarray:
         """Tendon probabilities of ``(N, H, W, 3) uint8 RGB`` frames at their own resolution, before any
         threshold or post-processing: ``(N, H, W) float32`` in [0, 1]. For callers that choose the region
-        themselves (a hint from the user) or report how sure the model was."""
+        themselves (a hint from the user) or report how sure the model was. ``area`` is the picture's
+        rectangle, as in ``predict``: a picture model sees only it, and gives 0 outside it."""
         batch = validate_frames(frames)
-        return self._per_unique_frame(batch, batch_size, lambda probs: probs.cpu().numpy(), np.float32)
+        region = validate_area(area, batch.shape[1:3])
+        return self._per_unique_frame(batch, batch_size, lambda probs: probs.cpu().numpy(), np.float32, region)
 
-    def _per_unique_frame(self, batch: np.ndarray, batch_size: int, finish, dtype) -> np.ndarray:
+    def _per_unique_frame(self, batch: np.ndarray, batch_size: int, finish, dtype, region: Area | None) -> np.ndarray:
         """Run the network once per distinct frame of ``batch (N, H, W, 3)`` and ``finish`` its
-        ``(B, H, W)`` probabilities (on the model's device) into ``(B, H, W)`` arrays of ``dtype``."""
+        ``(B, H, W)`` probabilities (on the model's device) into ``(B, H, W)`` arrays of ``dtype``.
+
+        A picture model (``args.input_view == "picture"``) given a ``region`` sees only that rectangle of
+        each frame; ``finish`` then gets full-size probabilities that are 0 outside it."""
         if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
             raise InvalidInputError(f"batch_size must be a positive int, got {batch_size!r}")
         n, h, w = batch.shape[:3]
         if n == 0:
             return np.zeros((0, h, w), dtype=dtype)
+        if region is not None and self.args.input_view == "picture":
+            x0, y0, x1, y1 = region
+            batch, finish = batch[:, y0:y1, x0:x1], _padded(finish, region, (h, w))
         boxed, geom = letterbox(batch, self.args.input_size)  # (N, th, tw, 3): the model's view of each frame
         # One frame needs no de-duplication.
         first, inverse = _unique_frames(boxed) if n > 1 else (np.zeros(1, np.intp), np.zeros(1, np.intp))

@@ -20,6 +20,7 @@ from torch import nn
 from models.transforms import INPUT_TRANSFORMS, fill_colour
 
 __all__ = [
+    "INPUT_VIEWS",
     "MODEL_REGISTRY",
     "UNet",
     "UNetArgs",
@@ -29,6 +30,8 @@ __all__ = [
     "build_unet_small_fill",
     "build_unet_tiny",
 ]
+
+INPUT_VIEWS = ("screen", "picture")  # see UNetArgs.input_view
 
 
 class UnknownModelError(KeyError):
@@ -55,6 +58,10 @@ class UNetArgs:
             model saved before this field existed); ``"fill"`` (needs ``in_channels == 2``) replaces the
             colour-covered pixels of the B-mode with a fill from the grey around them and feeds that one
             channel, so Doppler colour cannot act as a cue for the tendon.
+        input_view: what of a frame the model was trained to see (``INPUT_VIEWS``): ``"screen"`` (the
+            whole frame, letterboxed) or ``"picture"`` (only the ultrasound picture's rectangle, which the
+            caller passes as ``area``; the frame is cropped to it before letterboxing, so the tendon is
+            seen at a higher resolution and the scanner's interface never enters the input).
     """
 
     in_channels: int = 2
@@ -63,6 +70,7 @@ class UNetArgs:
     depth: int = 4
     input_size: tuple[int, int] = field(default=(256, 256))
     input_transform: str = "minmax"
+    input_view: str = "screen"
 
     def __post_init__(self) -> None:
         # JSON round trips turn tuples into lists; normalise so equality and hashing keep working.
@@ -79,6 +87,8 @@ class UNetArgs:
             )
         if self.input_transform == "fill" and self.in_channels != 2:
             raise ValueError("UNetArgs.input_transform 'fill' needs in_channels=2 (B-mode + colour presence)")
+        if self.input_view not in INPUT_VIEWS:
+            raise ValueError(f"UNetArgs.input_view must be one of {list(INPUT_VIEWS)}, got {self.input_view!r}")
         stride = 2**self.depth
         if any(v % stride for v in self.input_size):
             raise ValueError(
@@ -92,6 +102,8 @@ class UNetArgs:
         data["input_size"] = list(self.input_size)
         if self.input_transform == "minmax":
             del data["input_transform"]  # the default: manifests of older models read the same
+        if self.input_view == "screen":
+            del data["input_view"]
         return data
 
     @property

@@ -26,7 +26,11 @@ class Segmenter(Protocol):
     sha256: str
 
     def predict(self, frames: np.ndarray, *, area: Rect | None = None) -> np.ndarray:
-        """``(N, H, W, 3) uint8 RGB`` -> ``(N, H, W) bool`` tendon masks, found inside ``area`` (x0, y0, x1, y1)."""
+        """``(N, H, W, 3) uint8 RGB`` -> ``(N, H, W) bool`` tendon masks, found inside ``area`` (x0, y0, x1, y1).
+
+        A segmenter may also offer ``probabilities(frames, *, area=None) -> (N, H, W) float32``; the
+        region step then picks the region itself (hints, confidence). ``area`` is the picture's rectangle.
+        """
 
 
 @lru_cache(maxsize=4)

@@ -99,7 +99,7 @@ class TendonRegions:
         probabilities = getattr(self.segmenter, "probabilities", None)
         if probabilities is None:  # a segmenter that only gives masks: its own choice of region
             return np.asarray(self.segmenter.predict(frames, area=self._search_area(picture, frames)), bool), None
-        probs = np.asarray(probabilities(frames), np.float32)  # (B, H, W)
+        probs = np.asarray(probabilities(frames, area=picture), np.float32)  # (B, H, W)
         window = self._search_area(picture, frames)
         return np.stack([self._region(p > THRESHOLD, window) for p in probs]), probs
 

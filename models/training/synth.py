@@ -1,21 +1,30 @@
 """Synthetic Doppler ultrasound screens of tendons with exact tendon masks, deterministic by seed.
 
 No public tendon ultrasound data set with outlines exists, so the segmentation model learns from frames built
-here. Generator 2 spans what real scanning shows, and above all places the Doppler colour **independently
+here. The generator spans what real scanning shows, and above all places the Doppler colour **independently
 of the tendon**: the network must find the tendon from its B-mode appearance, with colour as something that
-may cover it, lie beside it or be absent. Figures are from the project's anatomy notes
-(``shared/anatomy.md``: normative thickness studies, the appearance of tendons and neovessels, Doppler
-screen conventions); the ranges below are deliberately wider than the normal values, to cover disease and
-scanning habits.
+may cover it, lie beside it or be absent. Version 3 widens the appearance: the tendon's brightness against
+the tissue around it, its texture and its border are drawn from wide ranges, so that the outline is learnt
+from borders and texture and not from "the brightest band", and some frames hold no tendon at all.
+Figures are from the project's anatomy notes (``shared/anatomy.md``: normative thickness studies, the
+appearance of tendons and neovessels, Doppler screen conventions); the ranges below are deliberately wider
+than the normal values, to cover disease and scanning habits.
 
 * **Tendon** (``TENDONS``, normal maximal thickness): Achilles midportion 4-7 mm (median about 5 mm,
   2.5th-97.5th percentile 4-7 mm), patellar 3-5 mm, common extensor origin 3-5 mm (triangular, thinning
   toward its origin), plantar fascia 3-4 mm; a draw from that range times ``thickness_scale``, plus the
   thickening of the pathology (tendinopathy adds on average 1.4-2.7 mm; swollen tendons more), clipped to
-  ``THICKNESS_MM`` = 2-12 mm. Longitudinal view (60 %): a band of parallel bright fibrils that follow the
-  tendon's course, bounded by a bright paratenon, straight, curved, convex over bone (a tendon draped
-  over a bony head with its cartilage) or ending on bone (insertion, with the cortex rising to meet it);
-  transverse view: an oval, flat, crescent or kidney section of bright dots.
+  ``THICKNESS_MM`` = 2-12 mm. Longitudinal view (60 %): a band of parallel fibrils (from faint to plain)
+  that follow the tendon's course, bounded by a bright paratenon in 60 % of frames, straight, curved,
+  convex over bone (a tendon draped over a bony head with its cartilage) or ending on bone (insertion,
+  with the cortex rising to meet it);
+  transverse view: an oval, flat, crescent or kidney section of bright dots (in a fifth of the frames
+  up to 1.5 times the picture's width, running off its sides).
+* **Contrast** (``contrast``): the tendon's mean echo is 3-8 times the tissue around it ("high", 40 %),
+  1.8-3 times ("medium", 35 %) or only 1.25-1.8 times, over brighter fat ("low", 25 %: hypoechoic
+  tendinopathy, bright fat pads); its border sharp or blurred over 0.1-0.5 mm.
+* **No tendon** (``no_tendon``, ``NO_TENDON_SHARE`` = 8 %): the same tissues without the tendon, often
+  with an anechoic vessel 3-8 mm across with bright walls; the mask is empty.
 * **Depth**: a gel stand-off (2-8 mm of anechoic gel above the skin line) in 12 % of frames; subcutaneous
   fat 0.2-1 mm (the tendon right under the skin line) in a quarter, else 1-10 mm; field of view
   (``fov_mm``) 15-50 mm, the tendon kept above 92 % of it.
@@ -27,8 +36,8 @@ scanning habits.
 * **Tissues**: skin line, hypoechoic subcutaneous fat with septa, a deep fat pad (Kager's / Hoffa's) with
   septa, striated muscle, bone cortex with its shadow; in 40 % of frames (with ``textures``) a real B-mode
   image is blended into the tissue around (not inside) the tendon.
-* **Image formation**: Rayleigh or K-distributed speckle (a resolution cell of 0.12-0.35 mm across and
-  0.06-0.18 mm in depth), depth attenuation, log compression with random gain and dynamic range, a grey
+* **Image formation**: Rayleigh or K-distributed speckle (a resolution cell of 0.12-0.5 mm across and
+  0.06-0.3 mm in depth), depth attenuation, log compression with random gain and dynamic range, a grey
   map gamma and, sometimes, speckle reduction.
 * **Doppler** (placement drawn first, without looking at the tendon's texture): no vessel in 36 % of
   frames (half of them without a colour box, so no colour at all; in the other half only the colour-noise
@@ -46,9 +55,10 @@ scanning habits.
 * **Files**: none (PNG), JPEG (quality 40-95), H.264-like (4:2:0 chroma, a soft deblocked luma, coarse
   blocks, sometimes encoded at a lower resolution) or DICOM JPEG baseline (4:2:2 chroma, quality 75-95).
 
-The screen is then letterboxed to ``SynthRanges.size`` exactly as the predictor letterboxes a frame, the
-mask with it. ``TRAIN_RANGES`` and ``HELDOUT_RANGES`` are disjoint in field of view, thickness scale, gain
-and dynamic range (``--test synth-heldout``).
+The screen (``SynthRanges.view == "screen"``), or the picture alone cut as the pipeline cuts it with each
+side off by -4 to +3 % (``"picture"``), is then letterboxed to ``SynthRanges.size`` exactly as the
+predictor letterboxes a frame, the mask with it. ``TRAIN_RANGES`` and ``HELDOUT_RANGES`` are disjoint in
+field of view, thickness scale, gain and dynamic range (``--test synth-heldout``).
 """
 
 from __future__ import annotations
@@ -68,13 +78,14 @@ __all__ = [
     "TENDONS",
     "THICKNESS_MM",
     "TRAIN_RANGES",
+    "VIEWS",
     "SynthRanges",
     "SynthSample",
     "make_dataset",
     "make_sample",
 ]
 
-GENERATOR_VERSION = "neovasc.synth/2"
+GENERATOR_VERSION = "neovasc.synth/3"
 
 # Normal maximal thickness (mm) per tendon kind; see the module docstring for sources.
 TENDONS: dict[str, tuple[float, float]] = {
@@ -93,6 +104,7 @@ PATHOLOGIES: dict[str, float] = {
     "partial_tear": 0.13,
     "calcification": 0.13,
 }
+NO_TENDON_SHARE = 0.08  # frames of tissue without a tendon: the model must learn to find nothing
 # Where the colour goes, drawn before and apart from everything the tendon looks like.
 PLACEMENTS: dict[str, float] = {
     "none": 0.36,
@@ -116,6 +128,8 @@ class SynthRanges:
         dynamic_range_db: log-compression dynamic range in dB.
         screen_height: height of the rendered screen in pixels (before letterboxing to ``size``).
         size: ``(H, W)`` of the returned frame: the model input.
+        view: ``"screen"`` (the whole screen is letterboxed to ``size``) or ``"picture"`` (the ultrasound
+            picture alone, each side moved by -4 to +3 % of its size: the pipeline's crop and its errors).
     """
 
     fov_mm: tuple[tuple[float, float], ...] = ((15.0, 50.0),)
@@ -124,8 +138,10 @@ class SynthRanges:
     dynamic_range_db: tuple[tuple[float, float], ...] = ((45.0, 75.0),)
     screen_height: tuple[tuple[float, float], ...] = ((240.0, 600.0),)
     size: tuple[int, int] = field(default=(256, 256))
+    view: str = "screen"
 
 
+VIEWS = ("screen", "picture")
 TRAIN_RANGES = SynthRanges()
 # Held-out: every range lies outside the training ranges (shallower and deeper fields of view, thinner and
 # thicker tendons, lower and higher gain, narrower and wider dynamic range).
@@ -268,7 +284,7 @@ def _transverse(rng, h: int, w: int, ppm: float, top_edge: float, p: dict):
     p["shape"] = shape
     ry = peak * ppm / 2
     ratio = {"oval": (1.3, 3.0), "flat": (3.0, 6.0), "crescent": (2.5, 5.0), "kidney": (1.6, 2.6)}[shape]
-    rx = min(ry * rng.uniform(*ratio), 0.45 * w)
+    rx = min(ry * rng.uniform(*ratio), (0.45 if rng.random() < 0.8 else 0.75) * w)  # may run off the sides
     cx = rng.uniform(0.25, 0.75) * w
     cy = min(top_edge + ry, 0.92 * h - ry)
     yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
@@ -294,12 +310,12 @@ def _tendon_texture(rng, h: int, w: int, ppm: float, centre: np.ndarray, view: s
     """Fibrils that follow the tendon's course (longitudinal) or bright dots (transverse), around 0.55."""
     if view == "transverse":
         dots = _smooth_noise(rng, (h, w), rng.uniform(0.06, 0.15) * ppm, rng.uniform(0.06, 0.15) * ppm)
-        return 0.45 + 0.3 * np.clip(dots, -1.5, 2.5)
+        return 0.45 + rng.uniform(0.08, 0.35) * np.clip(dots, -1.5, 2.5)
     field = _smooth_noise(rng, (2 * h, w), rng.uniform(1.0, 4.0) * ppm, rng.uniform(0.05, 0.15) * ppm)
     map_x = np.broadcast_to(np.arange(w, dtype=np.float32)[None], (h, w))
     map_y = (np.arange(h, dtype=np.float32)[:, None] - centre[None] + h).astype(np.float32)  # along the course
     fib = cv2.remap(field, np.ascontiguousarray(map_x), np.ascontiguousarray(map_y), cv2.INTER_LINEAR)
-    return 0.55 + 0.35 * np.clip(fib, -1.5, 2.5)
+    return 0.55 + rng.uniform(0.08, 0.4) * np.clip(fib, -1.5, 2.5)  # from faint to plain fibrils
 
 
 def _pathology(rng, tex: np.ndarray, tendon: np.ndarray, top, bottom, ppm: float, p: dict):
@@ -352,6 +368,21 @@ def _pathology(rng, tex: np.ndarray, tendon: np.ndarray, top, bottom, ppm: float
     return tex, shade
 
 
+def _vessel(rng: np.random.Generator, echo: np.ndarray, ppm: float, view: str) -> np.ndarray:
+    """An anechoic vessel 3-8 mm across with bright walls (an artery or vein seen along or across)."""
+    h, w = echo.shape
+    radius = rng.uniform(1.5, 4.0) * ppm
+    cy = rng.uniform(0.25, 0.75) * h
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    if view == "transverse":
+        dist = np.hypot(xx - rng.uniform(0.2, 0.8) * w, (yy - cy) * rng.uniform(1.0, 1.4))
+    else:
+        dist = np.abs(yy - cy - _curve(rng, w, 0.05 * h)[None])
+    wall = max(1.0, 0.3 * ppm)
+    echo = np.where(dist < radius, rng.uniform(0.0, 0.03), echo)
+    return np.where((dist >= radius) & (dist < radius + wall), rng.uniform(0.5, 1.2), echo).astype(np.float32)
+
+
 def _anatomy(rng: np.random.Generator, h: int, w: int, ppm: float, p: dict):
     """Echogenicity map (linear amplitude) and tendon mask of the picture, before speckle."""
     yy = np.arange(h, dtype=np.float32)[:, None]
@@ -366,13 +397,24 @@ def _anatomy(rng: np.random.Generator, h: int, w: int, ppm: float, p: dict):
         tendon, top, bottom, centre, bone = _longitudinal(rng, h, w, ppm, top_edge, p)
     else:
         tendon, top, bottom, centre, bone = _transverse(rng, h, w, ppm, top_edge, p)
-    echo = np.full((h, w), rng.uniform(0.05, 0.14), np.float32)
+    # Contrast with the tissue around, as a ratio of mean echo: a bright tendon in dark fat ("high"), or
+    # one barely brighter than a bright fat pad or a hypoechoic tendinopathic one ("low"), so that the
+    # outline is learnt from texture and borders, not from brightness alone.
+    p["contrast"] = str(rng.choice(["high", "medium", "low"], p=[0.4, 0.35, 0.25]))
+    ratio = rng.uniform(*{"high": (3.0, 8.0), "medium": (1.8, 3.0), "low": (1.25, 1.8)}[p["contrast"]])
+    level = rng.uniform(0.05, 0.14) if p["contrast"] == "high" else rng.uniform(0.08, 0.3)
+    echo = np.full((h, w), level, np.float32)
     echo += rng.uniform(0.15, 0.45) * _septa(rng, (h, w), int(rng.integers(4, 16)), ppm)
     # Deep: fat pad then striated muscle (or muscle straight away).
     muscle_y = bottom[None] + rng.uniform(0.5, 10.0) * ppm
     striation = 0.5 + 0.5 * np.clip(_smooth_noise(rng, (h, w), rng.uniform(1.0, 4.0) * ppm, 0.15 * ppm), -1, 2)
     echo = np.where(yy >= muscle_y, rng.uniform(0.08, 0.2) + rng.uniform(0.2, 0.4) * striation, echo)
-    tex = _tendon_texture(rng, h, w, ppm, centre, p["view"]) * rng.uniform(0.6, 1.4)
+    if p["no_tendon"]:  # fat, muscle, bone and perhaps a vessel alone: nothing to outline
+        tendon = np.zeros_like(tendon)
+        if rng.random() < 0.6:
+            echo = _vessel(rng, echo, ppm, p["view"])
+    tex = _tendon_texture(rng, h, w, ppm, centre, p["view"])
+    tex = tex * float(np.clip(ratio * level / max(float(tex[tendon].mean()) if tendon.any() else 0.5, 1e-3), 0.2, 2.5))
     tex, shade = _pathology(rng, tex, tendon, top, bottom, ppm, p)
     p["anisotropy"] = bool(rng.random() < 0.35)
     if p["anisotropy"]:  # fibres tilted away from the beam look dark
@@ -387,11 +429,15 @@ def _anatomy(rng: np.random.Generator, h: int, w: int, ppm: float, p: dict):
             mid, span = (cols.mean(), max(1.0, np.ptp(cols) / 2)) if len(cols) else (w / 2, w / 2)
             tilt = np.clip(np.abs(xs - mid) / span, 0, 1) ** 2
         tex = tex * (1 - rng.uniform(0.4, 0.8) * tilt[None])
-    echo = np.where(tendon, tex, echo)
-    if rng.random() < 0.85:  # paratenon: thin bright lines along the border
+    if rng.random() < 0.5:  # a border blurred over 0.1-0.5 mm, else a sharp one
+        alpha = cv2.GaussianBlur(tendon.astype(np.float32), (0, 0), max(0.5, rng.uniform(0.1, 0.5) * ppm))
+        echo = alpha * tex + (1 - alpha) * echo
+    else:
+        echo = np.where(tendon, tex, echo)
+    if rng.random() < 0.6:  # paratenon: thin bright lines along the border, faint to plain
         grow = max(1, round(0.2 * ppm))
         ring = cv2.dilate(tendon.astype(np.uint8), np.ones((2 * grow + 1, 2 * grow + 1), np.uint8)) > 0
-        echo = np.where(ring & ~tendon, echo + rng.uniform(0.2, 0.8), echo)
+        echo = np.where(ring & ~tendon, echo + rng.uniform(0.05, 0.8), echo)
     if bone is not None:  # cortex with its shadow; cartilage (hypoechoic) between it and the tendon
         valid = ~np.isnan(bone)
         bone_c = np.where(valid, bone, np.inf).astype(np.float32)
@@ -408,7 +454,7 @@ def _anatomy(rng: np.random.Generator, h: int, w: int, ppm: float, p: dict):
 def _bmode(rng: np.random.Generator, echo: np.ndarray, ppm: float, p: dict) -> np.ndarray:
     """Speckle, depth attenuation and log compression -> ``(h, w) uint8`` grey B-mode."""
     h, w = echo.shape
-    cell_x, cell_y = max(0.5, rng.uniform(0.12, 0.35) * ppm), max(0.4, rng.uniform(0.06, 0.18) * ppm)
+    cell_x, cell_y = max(0.5, rng.uniform(0.12, 0.5) * ppm), max(0.4, rng.uniform(0.06, 0.3) * ppm)
     re = cv2.GaussianBlur(rng.standard_normal((h, w)).astype(np.float32), (0, 0), cell_x, sigmaY=cell_y)
     im = cv2.GaussianBlur(rng.standard_normal((h, w)).astype(np.float32), (0, 0), cell_x, sigmaY=cell_y)
     speckle = np.sqrt(re**2 + im**2)
@@ -696,6 +742,19 @@ def _blend_texture(rng: np.random.Generator, grey: np.ndarray, tendon: np.ndarra
     return np.where(tendon, grey, mixed).astype(np.uint8)
 
 
+def _picture_crop(rng: np.random.Generator, screen: np.ndarray, mask: np.ndarray, layout: dict):
+    """The picture's rectangle of ``screen`` and ``mask``, each side moved outward by up to 4 % or inward
+    by up to 3 % of the picture's size (how far the pipeline's picture finder may be off)."""
+    sh, sw = screen.shape[:2]
+    ih, iw = layout["picture"]
+    top, left = layout["top"], layout["left"]
+    dy = (rng.uniform(-0.04, 0.03, 2) * ih).astype(int)
+    dx = (rng.uniform(-0.04, 0.03, 2) * iw).astype(int)
+    y0, y1 = max(0, top + dy[0]), min(sh, top + ih - dy[1])
+    x0, x1 = max(0, left + dx[0]), min(sw, left + iw - dx[1])
+    return screen[y0:y1, x0:x1], mask[y0:y1, x0:x1]
+
+
 def _layout(rng: np.random.Generator, ranges: SynthRanges) -> dict:
     """Screen size and where the picture sits on it."""
     sh = int(_draw(rng, ranges.screen_height))
@@ -725,6 +784,8 @@ def make_sample(seed: int, ranges: SynthRanges = TRAIN_RANGES, textures=None) ->
         ``SynthSample`` with ``image (H, W, 3) uint8 RGB`` and ``mask (H, W) uint8`` in {0, 1} at
         ``ranges.size``: the rendered screen letterboxed like the predictor's input.
     """
+    if ranges.view not in VIEWS:
+        raise ValueError(f"SynthRanges.view must be one of {VIEWS}, got {ranges.view!r}")
     rng = np.random.default_rng(seed)
     p: dict[str, object] = {
         "seed": int(seed),
@@ -732,6 +793,7 @@ def make_sample(seed: int, ranges: SynthRanges = TRAIN_RANGES, textures=None) ->
         "kind": str(rng.choice(list(TENDONS))),
         "view": "longitudinal" if rng.random() < 0.6 else "transverse",
         "pathology": _pick(rng, PATHOLOGIES),
+        "no_tendon": bool(rng.random() < NO_TENDON_SHARE),
         "fov_mm": _draw(rng, ranges.fov_mm),
         "thickness_scale": _draw(rng, ranges.thickness_scale),
         "gain_db": _draw(rng, ranges.gain_db),
@@ -749,6 +811,8 @@ def make_sample(seed: int, ranges: SynthRanges = TRAIN_RANGES, textures=None) ->
     layout["box"] = box
     screen, mask = _screen(rng, rgb, tendon.astype(np.uint8), p, layout)
     screen = _compress(rng, screen, p)
+    if ranges.view == "picture":
+        screen, mask = _picture_crop(rng, screen, mask, layout)
     image, _ = letterbox(screen[None], tuple(ranges.size))
     boxed_mask, _ = letterbox((mask * 255)[None, ..., None], tuple(ranges.size))
     p.pop("skin_px", None)

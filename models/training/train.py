@@ -36,7 +36,7 @@ from models.training.augment import AUGMENTATIONS, augment
 from models.training.data import load_folder, split_indices, to_batch
 from models.training.evaluate import evaluate, option_problem, parse_size
 from models.transforms import INPUT_TRANSFORMS
-from models.unet import MODEL_REGISTRY, UNet, UNetArgs, build_model
+from models.unet import INPUT_VIEWS, MODEL_REGISTRY, UNet, UNetArgs, build_model
 from models.weights import load_model, save_weights
 
 __all__ = ["TrainConfig", "data_info", "main", "train"]
@@ -68,6 +68,7 @@ class TrainConfig:
     input_size: str | None = None  # "HxW"; None: the architecture's (or the --init model's)
     init: str | None = None
     input_transform: str | None = None  # None: the architecture's (or the --init model's)
+    input_view: str | None = None  # None: the architecture's (or the --init model's)
     resume: bool = False
     out: str = "runs/latest"
     device: str = "auto"
@@ -98,11 +99,15 @@ def _textures(folder: str | None) -> list[np.ndarray] | None:
     return [im for im in images if im is not None] or None
 
 
-def _data(cfg: TrainConfig, size: tuple[int, int]) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    """``{"train", "val", "test"?}`` -> ``(images (N, h, w, 3) uint8, labels (N, h, w) uint8)``."""
+def _data(cfg: TrainConfig, size: tuple[int, int], view: str = "screen") -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """``{"train", "val", "test"?}`` -> ``(images (N, h, w, 3) uint8, labels (N, h, w) uint8)``.
+
+    Synthetic frames are made as the model will see them (``view``: the screen, or the picture alone); a
+    folder's images are taken as they are.
+    """
     if cfg.data == "synth":
         tex = _textures(cfg.texture_dir)
-        ranges = replace(synth.TRAIN_RANGES, size=size)  # frames made at the model input size
+        ranges = replace(synth.TRAIN_RANGES, size=size, view=view)  # frames made at the model input size
         out = {
             "train": synth.make_dataset(cfg.synth_count, cfg.seed, ranges, tex),
             "val": synth.make_dataset(cfg.val_count, cfg.seed + 1, ranges, tex),
@@ -117,7 +122,8 @@ def _data(cfg: TrainConfig, size: tuple[int, int]) -> dict[str, tuple[np.ndarray
         }
     if cfg.test == "synth-heldout":
         # A different seed (1000 + seed) and parameter ranges outside the training ranges.
-        out["test"] = synth.make_dataset(cfg.test_count, 1000 + cfg.seed, replace(synth.HELDOUT_RANGES, size=size))
+        heldout = replace(synth.HELDOUT_RANGES, size=size, view=view)
+        out["test"] = synth.make_dataset(cfg.test_count, 1000 + cfg.seed, heldout)
     elif cfg.test is not None:
         out["test"] = load_folder(cfg.test, size, split="test")
     return out
@@ -187,6 +193,8 @@ def _model(cfg: TrainConfig, device: torch.device) -> tuple[UNet, UNetArgs, str]
             model.head = torch.nn.Conv2d(model.head.in_channels, expected, kernel_size=1).to(device)
             model.args = replace(model.args, out_channels=expected)
         args = model.args if size is None else replace(model.args, input_size=size)
+        if cfg.input_view is not None:
+            args = replace(args, input_view=cfg.input_view)
         if cfg.input_transform is not None and cfg.input_transform != args.input_transform:
             model = _with_transform(model, replace(args, input_transform=cfg.input_transform), entry.architecture)
             return model.to(device).train(), model.args, entry.architecture
@@ -197,6 +205,8 @@ def _model(cfg: TrainConfig, device: torch.device) -> tuple[UNet, UNetArgs, str]
     args = args if size is None else replace(args, input_size=size)
     if cfg.input_transform is not None:
         args = replace(args, input_transform=cfg.input_transform)
+    if cfg.input_view is not None:
+        args = replace(args, input_view=cfg.input_view)
     return build_model(cfg.arch, args).to(device), args, cfg.arch
 
 
@@ -235,7 +245,7 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
     (out / "config.json").write_text(json.dumps(cfg.__dict__, indent=2) + "\n")
     model, args, arch = _model(cfg, device)
     t_data = time.perf_counter()
-    data = _data(cfg, args.input_size)
+    data = _data(cfg, args.input_size, args.input_view)
     train_x, train_y = data["train"]
     weight = class_weights(train_y, args.out_channels)
     weight = None if weight is None else weight.to(device)
@@ -406,6 +416,13 @@ def build_parser() -> argparse.ArgumentParser:
         choices=sorted(INPUT_TRANSFORMS),
         help="minmax: B-mode estimate + colour presence; fill: the B-mode with Doppler colour filled from the "
         "grey around it (colour-blind). Default: the architecture's, or the --init model's",
+    )
+    p.add_argument(
+        "--input-view",
+        default=d.input_view,
+        choices=INPUT_VIEWS,
+        help="screen: the whole frame; picture: the ultrasound picture alone, cropped by the pipeline. "
+        "Default: the architecture's, or the --init model's",
     )
     p.add_argument(
         "--resume", action="store_true", help="continue the run in --out from its checkpoint.pt (same options)"

@@ -265,3 +265,33 @@ def test_cuda_predict_matches_cpu(constant_segmenter: Factory, tiny_model: UNet)
     frames = np.zeros((9, 37, 53, 3), np.uint8)
     for area in (None, (5, 3, 20, 30)):
         np.testing.assert_array_equal(gpu.predict(frames, area=area), cpu.predict(frames, area=area))
+
+
+def _picture_segmenter(tiny_model: UNet) -> TendonSegmenter:
+    from dataclasses import replace
+
+    tiny_model.args = replace(tiny_model.args, input_view="picture")
+    return TendonSegmenter(tiny_model, name="tiny-picture", sha256="0" * 64)
+
+
+def test_a_picture_model_sees_only_the_picture(tiny_model: UNet, rng: np.random.Generator) -> None:
+    screen = _frames(rng, 2, 90, 120)
+    area = (30, 10, 100, 80)
+    x0, y0, x1, y1 = area
+    picture_model = _picture_segmenter(tiny_model)
+    probs = picture_model.probabilities(screen, area=area)
+    assert probs.shape == (2, 90, 120)
+    outside = np.ones((90, 120), bool)
+    outside[y0:y1, x0:x1] = False
+    assert (probs[:, outside] == 0).all()
+    # Inside: the same as the model given the picture alone (the screen around it changes nothing).
+    np.testing.assert_allclose(probs[:, y0:y1, x0:x1], picture_model.probabilities(screen[:, y0:y1, x0:x1]), atol=1e-6)
+    other = screen.copy()
+    other[:, outside] = 255 - other[:, outside]
+    np.testing.assert_array_equal(picture_model.predict(other, area=area), picture_model.predict(screen, area=area))
+
+
+def test_a_screen_model_sees_the_whole_frame(segmenter: TendonSegmenter, rng: np.random.Generator) -> None:
+    screen = _frames(rng, 1, 90, 120)
+    full = segmenter.probabilities(screen)
+    np.testing.assert_array_equal(segmenter.probabilities(screen, area=(30, 10, 100, 80)), full)

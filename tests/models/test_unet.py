@@ -62,8 +62,9 @@ def test_default_model_fits_the_weight_budget() -> None:
         {"depth": -1},
         {"in_channels": 2.0},
         {"out_channels": True},
+        {"input_view": "window"},
     ],
-    ids=["not-divisible", "zero-height", "one-dim", "zero-width-net", "negative-depth", "float", "bool"],
+    ids=["not-divisible", "zero-height", "one-dim", "zero-width-net", "negative-depth", "float", "bool", "view"],
 )
 def test_invalid_args_raise_value_error(kwargs: dict[str, object]) -> None:
     with pytest.raises(ValueError, match="UNetArgs"):
@@ -76,3 +77,9 @@ def test_args_survive_a_json_round_trip() -> None:
     assert data["input_size"] == [64, 128]
     assert UNetArgs(**data) == args
     assert hash(UNetArgs(**data)) == hash(args)
+
+
+def test_input_view_is_kept_only_when_it_is_not_the_default() -> None:
+    assert "input_view" not in UNetArgs().to_dict()  # manifests of screen models read as before
+    args = UNetArgs(input_view="picture")
+    assert args.to_dict()["input_view"] == "picture" and UNetArgs(**args.to_dict()) == args

@@ -25,8 +25,9 @@ class _Model:
     def __init__(self, regions=lambda i: (UPPER, LOWER), inside: float = 0.9) -> None:
         self.regions, self.inside, self.calls, self.seen = regions, inside, 0, 0
 
-    def probabilities(self, frames):
+    def probabilities(self, frames, *, area=None):
         self.calls += 1
+        self.area = area
         probs = np.full(frames.shape[:3], 0.1, np.float32)
         for k, frame in enumerate(frames):
             for x0, y0, x1, y1 in self.regions(int(frame[0, 0, 0])):  # the frame's index is painted in pixel 0
@@ -55,6 +56,7 @@ def test_a_still_clip_gets_one_outline_from_a_few_frames(rng):
     first = regions(_frames(30, rng), PICTURE)
     assert first.shape == (1, H, W) and _box(first[0]) == UPPER
     assert model.seen == 5  # the outline is voted from a few frames, not all 30
+    assert model.area == PICTURE  # the model is told where the picture is (a picture model sees only it)
     assert regions(_frames(30, rng), PICTURE) is first  # the same outline: labelled once by the scan
     report = regions.report()
     assert report.movement == 0.0 and not report.per_frame and report.confidence == pytest.approx(0.9)

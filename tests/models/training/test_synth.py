@@ -38,10 +38,18 @@ def test_shapes_and_label_values(size: tuple[int, int]) -> None:
 def test_tendon_is_present_and_plausibly_sized() -> None:
     images, masks = make_dataset(12, seed=5)
     assert images.shape == (12, 256, 256, 3) and masks.shape == (12, 256, 256)
-    fractions = masks.reshape(12, -1).mean(axis=1)
+    present = [not make_sample(5 * 1_000_003 + i).params["no_tendon"] for i in range(12)]
+    fractions = masks.reshape(12, -1).mean(axis=1)[present]
     # A 2-12 mm tendon on a 15-50 mm field of view, on a screen letterboxed to the input: between ~0.1 %
     # (a thin transverse section on a wide screen) and ~40 % of the frame.
-    assert (fractions > 0.001).all() and (fractions < 0.4).all()
+    assert len(fractions) >= 9 and (fractions > 0.001).all() and (fractions < 0.4).all()
+
+
+def test_some_frames_hold_no_tendon_and_an_empty_mask() -> None:
+    samples = [make_sample(seed) for seed in range(80)]
+    empty = [s for s in samples if s.params["no_tendon"]]
+    assert 2 <= len(empty) <= 16  # about NO_TENDON_SHARE of the frames
+    assert all(s.mask.sum() == 0 for s in empty)
 
 
 def test_thickness_and_depth_span_the_documented_ranges() -> None:
@@ -79,3 +87,23 @@ def test_heldout_ranges_lie_outside_the_training_ranges() -> None:
     sample = make_sample(4, HELDOUT_RANGES)
     lo, hi = TRAIN_RANGES.fov_mm[0]
     assert not lo < sample.params["fov_mm"] < hi
+
+
+def test_picture_view_is_the_picture_alone_with_its_mask() -> None:
+    ranges = replace(TRAIN_RANGES, view="picture", size=(128, 128))
+    for seed in range(6):
+        screen, picture = make_sample(seed), make_sample(seed, ranges)
+        assert picture.image.shape == (128, 128, 3) and picture.mask.shape == (128, 128)
+        assert picture.params == screen.params  # the same frame, seen otherwise
+        # Cropped to the picture, the tendon takes a larger share of the input than on the whole screen.
+        assert picture.mask.mean() > screen.mask.mean() or screen.params["no_tendon"]
+
+
+def test_unknown_view_is_refused() -> None:
+    with pytest.raises(ValueError, match="view"):
+        make_sample(1, replace(TRAIN_RANGES, view="window"))
+
+
+def test_contrast_spans_bright_to_barely_brighter_tendons() -> None:
+    contrast = {make_sample(seed).params["contrast"] for seed in range(30)}
+    assert contrast == {"high", "medium", "low"}
