@@ -1,30 +1,44 @@
 """The ``neovasc`` command line: ``grade`` a batch of inputs, ``serve`` the HTTP API, print the ``schema``,
 ``train`` the tendon model (delegated to ``models.training.train``).
 
-Thin by design: it parses arguments and calls the same ``analyze`` as the HTTP API. A failed input
-is reported as an ``ok: false`` line and skipped; the exit code is 1 when any input failed and 2 for
-usage errors.
+Thin by design: it parses arguments and hands batches to ``app.batch``, which grades with the same
+pipeline as the HTTP API (in this process, or in worker processes with ``--jobs``). A failed input is
+reported as an ``ok: false`` line and skipped; the exit code is 1 when any input failed, 2 for usage
+errors and 130 when a batch is stopped by Ctrl-C or SIGTERM.
 """
 
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import logging
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import NoReturn, TextIO
 
 from pydantic import ValidationError
 
 from app import __version__
+from app.batch import (
+    DEFAULT_TIMEOUT_S,
+    BatchConfig,
+    BatchInput,
+    Destination,
+    OutputDirs,
+    Parallel,
+    compare_pairs,
+    from_manifest,
+    from_paths,
+    grade_batch,
+    pairs,
+    read_manifest,
+    record,
+    write_summary,
+)
 from app.config import Settings, get_settings
-from app.errors import NeovascError, OutputError, as_neovasc_error, error_line
-from app.pipeline import AnalyzeOptions, RoiSpec, run_analysis
-from app.pipeline.outputs import CURVE, MASK, OVERLAY, SC, SR, OutputRequest, VideoRecorder, csv_text, render
-from app.pipeline.report import failure_result
+from app.errors import InvalidManifest, NeovascError, UsageError, error_line
+from app.pipeline import AnalyzeOptions, RoiSpec
 from app.pipeline.roi import parse_hint
 from app.pipeline.run import limits_from
 from app.pipeline.tendon import Hint
@@ -32,13 +46,8 @@ from app.schemas import Result
 
 log = logging.getLogger("neovasc")
 
-# Files picked up when a directory is given (plus suffix-less DICOM files, as PACS exports name them);
-# explicit file paths are always tried.
-KNOWN_SUFFIXES = {
-    ".dcm", ".dicom", ".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff",
-    ".mp4", ".m4v", ".mov", ".avi", ".mkv", ".webm",
-}  # fmt: skip
 EXIT_OK, EXIT_INPUT_FAILED, EXIT_USAGE = 0, 1, 2
+EXIT_INTERRUPTED = 130  # Ctrl-C or SIGTERM: the shell's 128 + SIGINT
 TRAINING_ABSENT = (
     "this installation has no training code (the service image leaves models/training out); train in a source "
     "checkout (`pip install -e .`, then `neovasc train --help`) and point NEOVASC_WEIGHTS_DIR at the weights it writes"
@@ -67,7 +76,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     grade = commands.add_parser("grade", help="grade images; one JSON line per input on stdout")
-    grade.add_argument("paths", nargs="+", type=Path, metavar="PATH", help="files or directories")
+    grade.add_argument("paths", nargs="*", type=Path, metavar="PATH", help="files or directories (or --manifest)")
     where = grade.add_mutually_exclusive_group()
     where.add_argument("--roi", type=_roi_text, metavar="x0,y0,x1,y1", help="rectangle ROI in pixels")
     where.add_argument("--roi-mask", type=Path, metavar="MASK.png", help="mask image: non-zero = ROI")
@@ -87,18 +96,31 @@ def build_parser() -> argparse.ArgumentParser:
         help="DICOM inputs: write DIR/<stem>.sr.dcm (TID 1500 report) and DIR/<stem>.sc.dcm (overlay) for PACS",
     )  # fmt: skip
     grade.add_argument("--out", type=Path, metavar="FILE", help="write FILE.jsonl or FILE.csv instead of stdout")
+    grade.add_argument(
+        "--resume", action="store_true", help="with --out: append, skipping inputs already graded with these settings"
+    )
+    grade.add_argument("--quiet", action="store_true", help="no progress bar on a terminal")
+    _add_batch_options(grade)
     _add_run_options(grade)
 
     compare = commands.add_parser("compare", help="compare two studies (before / after); one JSON object on stdout")
-    compare.add_argument("before", type=Path, metavar="BEFORE", help="the earlier study (a file)")
-    compare.add_argument("after", type=Path, metavar="AFTER", help="the later study (a file)")
+    compare.add_argument("before", type=Path, nargs="?", metavar="BEFORE", help="the earlier study (a file)")
+    compare.add_argument("after", type=Path, nargs="?", metavar="AFTER", help="the later study (a file)")
     compare.add_argument("--roi-before", type=_roi_text, metavar="x0,y0,x1,y1", help="rectangle ROI on BEFORE")
     compare.add_argument("--roi-after", type=_roi_text, metavar="x0,y0,x1,y1", help="rectangle ROI on AFTER")
+    _add_batch_options(compare)
     _add_run_options(compare)
 
     serve = commands.add_parser("serve", help="serve the HTTP API with uvicorn")
     serve.add_argument("--host", default=None, help="default: NEOVASC_HOST or 127.0.0.1")
     serve.add_argument("--port", type=int, default=None, help="default: NEOVASC_PORT or 8000")
+
+    keys = commands.add_parser(
+        "keys", help="API keys of the HTTP service: add NAME (prints it once), list, remove NAME"
+    )
+    keys.add_argument("action", choices=("add", "list", "remove"))
+    keys.add_argument("name", nargs="?", help="the key's name, e.g. ris-gateway (add, remove)")
+    keys.add_argument("--file", type=Path, metavar="PATH", help="keys file; default: NEOVASC_API_KEYS_FILE")
 
     schema = commands.add_parser("schema", help="print the Result (or Comparison) JSON Schema")
     schema.add_argument("--comparison", action="store_true", help="the Comparison of `neovasc compare` instead")
@@ -122,6 +144,29 @@ def _positive(text: str) -> int:
     return value
 
 
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = 0.0
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds > 0, got {text!r}")
+    return value
+
+
+def _add_batch_options(command: argparse.ArgumentParser) -> None:
+    command.add_argument(
+        "--manifest", type=Path, metavar="FILE",
+        help="FILE.csv or FILE.jsonl: rows of path and optional roi, study, patient_key, timepoint",
+    )  # fmt: skip
+    command.add_argument("--jobs", type=_positive, default=1, metavar="N", help="grade N inputs at once (workers)")
+    command.add_argument(
+        "--timeout", type=_seconds, default=None, metavar="SECONDS",
+        help=f"per input, in worker processes (default with --jobs > 1: {DEFAULT_TIMEOUT_S:g})",
+    )  # fmt: skip
+    command.add_argument("--summary", type=Path, metavar="FILE.csv", help="write a per-study summary table")
+
+
 def _add_run_options(command: argparse.ArgumentParser) -> None:
     command.add_argument("--device", choices=("auto", "cpu", "cuda"), default=None, help="default: NEOVASC_DEVICE")
     command.add_argument("--backend", default=None, help="counting backend (default: auto)")
@@ -138,86 +183,26 @@ def _options(args: argparse.Namespace, roi: RoiSpec | None, hint: Hint | None = 
     )
 
 
-def _expand(paths: Sequence[Path]) -> Iterator[Path]:
-    for path in paths:
-        if path.is_dir():
-            yield from sorted(p for p in path.rglob("*") if p.is_file() and _gradable(p))
-        else:
-            yield path
+def _usage_exit(code: str, message: str) -> NoReturn:
+    """A usage error with its own code (e.g. ``invalid_manifest``): one JSON line on stderr, exit code 2."""
+    print(json.dumps({"ok": False, "error": {"code": code, "message": message}}), file=sys.stderr)
+    raise SystemExit(EXIT_USAGE)
 
 
-def _gradable(path: Path) -> bool:
-    if path.suffix.lower() in KNOWN_SUFFIXES:
-        return True
-    if path.suffix or path.name.upper() == "DICOMDIR":
-        return False
-    try:
-        with path.open("rb") as handle:
-            return handle.read(132)[128:132] == b"DICM"
-    except OSError:
-        return False
+def _check_files(args: argparse.Namespace) -> None:
+    """The suffixes and combinations of --out, --resume, --summary, PATH and --manifest."""
+    if args.out is not None and args.out.suffix.lower() not in (".jsonl", ".csv"):
+        build_parser().error(f"--out must end in .jsonl or .csv, got {args.out.name!r}")
+    if args.resume and args.out is None:
+        build_parser().error("--resume needs --out FILE.jsonl or FILE.csv: it skips the inputs already in that file")
+    if args.summary is not None and args.summary.suffix.lower() != ".csv":
+        build_parser().error(f"--summary must end in .csv, got {args.summary.name!r}")
+    if bool(args.paths) == (args.manifest is not None):
+        build_parser().error("give the inputs as PATH ... or as --manifest FILE, one of the two")
 
 
-def _unique_stem(stem: str, used: set[str]) -> str:
-    """``stem``, or ``stem-2``, ``stem-3``... when an earlier input of the batch had the same name."""
-    name, n = stem, 1
-    while name in used:
-        n += 1
-        name = f"{stem}-{n}"
-    used.add(name)
-    return name
-
-
-def _grade_one(path: Path, options: AnalyzeOptions, settings: Settings, args, used: set[str]) -> Result:
-    stem = _unique_stem(path.stem, used)
-    request = OutputRequest(
-        masks=args.masks is not None, overlays=args.overlays is not None, dicom=args.dicom_out is not None
-    )
-    video = None
-    if args.overlays is not None:
-        args.overlays.mkdir(parents=True, exist_ok=True)
-        video = VideoRecorder(args.overlays / f"{stem}.mp4")  # streamed to disk while the clip is graded
-    try:
-        with video or contextlib.nullcontext():
-            analysis = run_analysis(path, options, None, settings, observer=video)
-        rendered = render(analysis, request)
-    except Exception as exc:  # every input gets a line; the batch goes on
-        error = as_neovasc_error(exc)
-        if not isinstance(exc, NeovascError):
-            log.error("unexpected %s on one input", type(exc).__name__, exc_info=exc)
-        return failure_result(path.name, error)
-    result = analysis.result
-    result.warnings.extend(rendered.warnings)
-    try:
-        for name, data in rendered.files.items():
-            target = _output_path(name, stem, args)
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_bytes(data)
-    except OSError as exc:  # a full disk or a read-only folder: this input failed, the batch goes on
-        why = exc.strerror or type(exc).__name__
-        return failure_result(
-            path.name, OutputError(f"an output file (--masks, --overlays, --dicom-out) could not be written: {why}")
-        )
-    return result
-
-
-def _output_path(name: str, stem: str, args: argparse.Namespace) -> Path:
-    """Where the command line puts each rendered output of input ``stem``."""
-    return {
-        MASK: lambda: args.masks / f"{stem}.png",
-        OVERLAY: lambda: args.overlays / f"{stem}.png",
-        CURVE: lambda: args.overlays / f"{stem}.curve.png",
-        SR: lambda: args.dicom_out / f"{stem}.sr.dcm",
-        SC: lambda: args.dicom_out / f"{stem}.sc.dcm",
-    }[name]()
-
-
-def _cmd_grade(args: argparse.Namespace, settings: Settings, stdout: TextIO) -> int:
-    out_kind = None
-    if args.out is not None:
-        out_kind = args.out.suffix.lower()
-        if out_kind not in (".jsonl", ".csv"):
-            build_parser().error(f"--out must end in .jsonl or .csv, got {args.out.name!r}")
+def _grade_options(args: argparse.Namespace, settings: Settings) -> AnalyzeOptions:
+    """The region, hint and run options of ``grade``; usage errors exit with 2."""
     roi = args.roi
     if args.roi_mask is not None:
         try:
@@ -230,38 +215,89 @@ def _cmd_grade(args: argparse.Namespace, settings: Settings, stdout: TextIO) -> 
         build_parser().error(exc.message)
     if hint is not None and roi is not None:
         build_parser().error("--roi-hint and --tendon-point guide the tendon model: leave out --roi / --roi-mask")
-    options = _options(args, roi, hint)
-    inputs = list(_expand(args.paths))
+    return _options(args, roi, hint)
+
+
+def _inputs(args: argparse.Namespace) -> list[BatchInput]:
+    if args.manifest is None:
+        inputs = from_paths(args.paths)
+    else:
+        try:
+            inputs = from_manifest(read_manifest(args.manifest))
+        except InvalidManifest as exc:
+            _usage_exit(exc.code, exc.message)
     if not inputs:
         build_parser().error("no input files found under the given paths")
-    used: set[str] = set()
+    return inputs
+
+
+def _parallel(args: argparse.Namespace, options: AnalyzeOptions, all_drawn: bool) -> Parallel:
+    """Workers and the time limit; each worker loads the tendon model at start unless every row has a region."""
+    needs_model = options.roi is None and not all_drawn
+    device = (options.device or "auto") if needs_model else None
+    return Parallel(jobs=args.jobs, timeout=args.timeout, model_device=device)
+
+
+def _cmd_grade(args: argparse.Namespace, settings: Settings, stdout: TextIO) -> int:
+    _check_files(args)
+    options = _grade_options(args, settings)
+    inputs = _inputs(args)
+    config = BatchConfig(settings, OutputDirs(args.masks, args.overlays, args.dicom_out))
+    destination = Destination(stdout, args.out, args.resume, args.summary)
     try:
-        if args.out is not None:
-            args.out.parent.mkdir(parents=True, exist_ok=True)
-        sink = args.out.open("w", encoding="utf-8") if args.out is not None else stdout
+        tally = grade_batch(
+            inputs, options, config, destination, _parallel(args, options, all(i.roi is not None for i in inputs)),
+            progress_stream=sys.stderr, quiet=args.quiet,
+        )  # fmt: skip
+    except UsageError as exc:
+        build_parser().error(exc.message)
+    except NeovascError as exc:  # the batch itself cannot go on (no worker process starts)
+        log.error("batch stopped (%s): %s; the lines written so far are kept", exc.code, exc.message)
+        return EXIT_INPUT_FAILED
     except OSError as exc:
-        build_parser().error(f"--out {args.out.name!r} cannot be written: {exc.strerror}")
-    failed = total = 0
+        build_parser().error(f"--out or --summary cannot be written: {exc.strerror or type(exc).__name__}")
+    except KeyboardInterrupt:
+        log.warning("interrupted: the lines written so far are kept; run again with --resume to go on")
+        return EXIT_INTERRUPTED
+    log.info("graded %d input(s): %d ok, %d failed", tally.graded, tally.ok, tally.failed)
+    if tally.skipped:
+        log.info("--resume: %d input(s) already graded in %s were skipped", tally.skipped, args.out.name)
+    return EXIT_INPUT_FAILED if tally.failed else EXIT_OK
+
+
+def _cmd_compare_manifest(args: argparse.Namespace, settings: Settings, stdout: TextIO) -> int:
+    """``compare --manifest``: one line per before/after pair of the manifest."""
+    if args.before is not None or args.roi_before is not None or args.roi_after is not None:
+        build_parser().error("compare --manifest takes no BEFORE, AFTER, --roi-before or --roi-after (use 'roi' rows)")
+    if args.summary is not None and args.summary.suffix.lower() != ".csv":
+        build_parser().error(f"--summary must end in .csv, got {args.summary.name!r}")
     try:
-        for path in inputs:
-            result = _grade_one(path, options, settings, args, used)
-            total += 1
-            failed += not result.ok
-            if out_kind == ".csv":
-                sink.write(csv_text([result], header=total == 1))
-            else:
-                sink.write(result.to_json() + "\n")
-            sink.flush()
-    finally:
-        if sink is not stdout:
-            sink.close()
-    log.info("graded %d input(s): %d ok, %d failed", total, total - failed, failed)
+        groups = pairs(read_manifest(args.manifest))
+    except InvalidManifest as exc:
+        _usage_exit(exc.code, exc.message)
+    options = _options(args, None)
+    drawn = all(row.roi is not None for pair in groups for row in (pair.before, pair.after) if row is not None)
+    try:
+        lines, results = compare_pairs(groups, options, BatchConfig(settings), _parallel(args, options, drawn))
+    except KeyboardInterrupt:
+        log.warning("interrupted: no comparison was written")
+        return EXIT_INTERRUPTED
+    for line in lines:
+        stdout.write(line.text + "\n")
+    if args.summary is not None:
+        write_summary(args.summary, [record(result) for result in results])
+    failed = sum(not line.ok for line in lines)
+    log.info("compared %d pair(s): %d ok, %d failed", len(lines), len(lines) - failed, failed)
     return EXIT_INPUT_FAILED if failed else EXIT_OK
 
 
 def _cmd_compare(args: argparse.Namespace, settings: Settings, stdout: TextIO) -> int:
     from app.compare import compare_paths
 
+    if args.manifest is not None:
+        return _cmd_compare_manifest(args, settings, stdout)
+    if args.before is None or args.after is None:
+        build_parser().error("compare takes two files, BEFORE and AFTER, or --manifest FILE")
     for path in (args.before, args.after):
         if path.is_dir():
             build_parser().error(f"compare takes two files, {path.name!r} is a directory")
@@ -278,13 +314,17 @@ def _cmd_compare(args: argparse.Namespace, settings: Settings, stdout: TextIO) -
 def _cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     import uvicorn
 
-    uvicorn.run(
-        "app.main:create_app",
-        factory=True,
-        host=args.host or settings.host,
-        port=args.port or settings.port,
-        log_level=settings.log_level,
-    )
+    from app.main import create_app
+
+    # The app is built here, from the address it will really listen on, so that its start-up check (no
+    # network address without API keys) sees --host, and a refusal is one clear line, not a traceback.
+    settings = settings.model_copy(update={"host": args.host or settings.host, "port": args.port or settings.port})
+    try:
+        app = create_app(settings)
+    except UsageError as exc:
+        sys.stderr.write(json.dumps({"error": error_line(exc)}) + "\n")
+        return EXIT_USAGE
+    uvicorn.run(app, host=settings.host, port=settings.port, log_level=settings.log_level, access_log=False)
     return EXIT_OK
 
 
@@ -328,6 +368,10 @@ def main(argv: Sequence[str] | None = None, stdout: TextIO | None = None) -> int
         return _cmd_compare(args, settings, stdout or sys.stdout)
     if args.command == "serve":
         return _cmd_serve(args, settings)
+    if args.command == "keys":
+        from app.api.keys import keys_command
+
+        return keys_command(args.action, args.name, args.file or settings.api_keys_file, stdout or sys.stdout)
     if args.comparison:
         from app.compare import Comparison
 

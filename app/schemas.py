@@ -199,6 +199,25 @@ class ModelInfo(_Model):
     sha256: str
 
 
+class BatchInfo(_Model):
+    """Command-line batches (``neovasc grade``): where the line came from and the key ``--resume`` matches on.
+
+    The study keys are only what a ``--manifest`` row gave, never read from the input's DICOM header.
+    """
+
+    path: str = Field(description="The input's path as given (relative to the manifest's folder for manifest rows).")
+    key: str | None = Field(
+        None, description="Resume key: sha256 of input_sha256 and settings_sha256; null when the file is unreadable."
+    )
+    input_sha256: str | None = Field(None, description="sha256 of the input file's bytes.")
+    settings_sha256: str = Field(
+        description="sha256 of what decides the grade: options, grading settings, model sha256, neovasc version."
+    )
+    study: str | None = Field(None, description="Manifest column `study`.")
+    patient_key: str | None = Field(None, description="Manifest column `patient_key` (a pseudonymous key).")
+    timepoint: str | None = Field(None, description="Manifest column `timepoint`, e.g. before or after.")
+
+
 class Result(_Model):
     """The outcome of grading one input."""
 
@@ -224,6 +243,8 @@ class Result(_Model):
     links: dict[str, str] = Field(
         default_factory=dict, description="HTTP only: URLs of the stored overlay images and video, by name."
     )
+    # Added in 0.3 (additive): command-line batches only.
+    batch: BatchInfo | None = Field(None, description="Command-line batches only: input path, resume key, study keys.")
 
     def to_json(self) -> str:
         """One line of JSON, with the public field names."""

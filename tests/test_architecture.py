@@ -20,7 +20,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("app.schemas", "app.errors", "app.warning_codes", "app.config", "app"),
     ("app.pipeline",),
     ("app.compare",),
-    ("app.api",),
+    ("app.api", "app.batch"),
     ("app.cli", "app.main"),
 )
 # Packages that must never import each other although they share a layer.

@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 
 from app import cli
+from app.batch import BATCH_COLUMNS
 from app.config import get_settings
 from app.pipeline.outputs import CSV_COLUMNS
 from app.pipeline.segmenter import installed_model
@@ -109,7 +110,7 @@ def test_out_csv_and_jsonl(doppler_png, tmp_path):
     code, lines = _run("grade", str(path), str(tmp_path / "nope.png"), "--roi", "20,30,120,90", "--out", str(out_csv))
     assert code == 1 and lines == []
     rows = list(csv.DictReader(out_csv.open()))
-    assert tuple(rows[0]) == CSV_COLUMNS
+    assert tuple(rows[0]) == CSV_COLUMNS + BATCH_COLUMNS  # the batch columns come after the Result's
     assert rows[0]["doppler_px"] == "60" and rows[0]["ok"] == "True" and rows[1]["error_code"] == "input_not_found"
     out_jsonl = tmp_path / "r.jsonl"
     assert _run("grade", str(path), "--roi", "20,30,120,90", "--out", str(out_jsonl))[0] == 0

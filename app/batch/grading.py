@@ -1,0 +1,161 @@
+"""Grade one input of a batch and write its files; the same function runs in-process and in worker processes.
+
+Everything a worker needs travels in the :class:`Task` and :class:`BatchConfig` (both picklable), so a
+worker holds no state but the tendon model, which ``installed_model`` loads once per process.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import multiprocessing
+import multiprocessing.connection
+import os
+import signal
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from app.config import Settings
+from app.errors import NeovascError, OutputError, as_neovasc_error
+from app.pipeline import AnalyzeOptions, run_analysis
+from app.pipeline.outputs import CURVE, MASK, OVERLAY, SC, SR, OutputRequest, VideoRecorder, render
+from app.pipeline.report import failure_result
+from app.schemas import BatchInfo, Result
+
+log = logging.getLogger("neovasc")
+
+
+@dataclass(frozen=True)
+class OutputDirs:
+    """Where ``--masks``, ``--overlays`` and ``--dicom-out`` write; None: not asked for."""
+
+    masks: Path | None = None
+    overlays: Path | None = None
+    dicom: Path | None = None
+
+    def kinds(self) -> tuple[str, ...]:
+        """The output kinds asked for, for the resume key."""
+        named = {"masks": self.masks, "overlays": self.overlays, "dicom": self.dicom}
+        return tuple(kind for kind, folder in named.items() if folder is not None)
+
+    def request(self) -> OutputRequest:
+        return OutputRequest(
+            masks=self.masks is not None, overlays=self.overlays is not None, dicom=self.dicom is not None
+        )
+
+    def path(self, name: str, stem: str) -> Path:
+        """Where the rendered output ``name`` of input ``stem`` goes."""
+        folders = {MASK: self.masks, OVERLAY: self.overlays, CURVE: self.overlays, SR: self.dicom, SC: self.dicom}
+        suffix = {MASK: ".png", OVERLAY: ".png", CURVE: ".curve.png", SR: ".sr.dcm", SC: ".sc.dcm"}[name]
+        folder = folders[name]
+        assert folder is not None, f"{name} rendered but not asked for"
+        return folder / f"{stem}{suffix}"
+
+
+@dataclass(frozen=True)
+class BatchConfig:
+    """What every input of a run shares."""
+
+    settings: Settings
+    outputs: OutputDirs = field(default_factory=OutputDirs)
+
+
+@dataclass(frozen=True)
+class Task:
+    """One input to grade: ``stem`` names its output files (unique within the run)."""
+
+    path: Path
+    stem: str
+    options: AnalyzeOptions
+    batch: BatchInfo
+
+
+def grade_task(task: Task, config: BatchConfig) -> Result:
+    """Grade one input and write its output files. Never raises: a failure is an ``ok: false`` Result."""
+    result = _graded(task, config)
+    result.batch = task.batch
+    return result
+
+
+def _graded(task: Task, config: BatchConfig) -> Result:
+    outputs = config.outputs
+    video = None
+    if outputs.overlays is not None:
+        outputs.overlays.mkdir(parents=True, exist_ok=True)
+        video = VideoRecorder(outputs.overlays / f"{task.stem}.mp4")  # streamed to disk while the clip is graded
+    try:
+        with video or contextlib.nullcontext():
+            analysis = run_analysis(task.path, task.options, None, config.settings, observer=video)
+        rendered = render(analysis, outputs.request())
+    except Exception as exc:  # every input gets a line; the batch goes on
+        error = as_neovasc_error(exc)
+        if not isinstance(exc, NeovascError):
+            log.error("unexpected %s on one input", type(exc).__name__, exc_info=exc)
+        return failure_result(task.path.name, error)
+    result = analysis.result
+    result.warnings.extend(rendered.warnings)
+    try:
+        for name, data in rendered.files.items():
+            target = outputs.path(name, task.stem)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(data)
+    except OSError as exc:  # a full disk or a read-only folder: this input failed, the batch goes on
+        why = exc.strerror or type(exc).__name__
+        return failure_result(
+            task.path.name,
+            OutputError(f"an output file (--masks, --overlays, --dicom-out) could not be written: {why}"),
+        )
+    return result
+
+
+def init_worker(threads: int, weights_dir: Path | None, device: str) -> None:
+    """Set up a worker process: ``threads`` compute threads, the tendon model loaded once, exit with the parent.
+
+    ``threads`` keeps N workers from oversubscribing the cores (each would otherwise start one torch,
+    OpenCV and numba thread per core). ``weights_dir`` None: the inputs have drawn regions, no model is
+    needed. A model that fails to load is not fatal here: each input that needs it reports
+    ``no_tendon_model``, as in-process grading does.
+    """
+    _exit_with_parent()
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole process group: the parent stops us
+    _limit_threads(threads)
+    if weights_dir is None:
+        return
+    from app.pipeline.device import resolve_device
+    from app.pipeline.segmenter import installed_model
+
+    try:
+        installed_model(weights_dir, resolve_device(device))
+    except NeovascError as exc:
+        log.warning("worker %d: no tendon model loaded (%s)", os.getpid(), exc.code)
+
+
+def worker_pid() -> int:
+    """The worker's process id, asked once when it starts, so that a worker past its time limit can be killed."""
+    return os.getpid()
+
+
+def _limit_threads(threads: int) -> None:
+    import cv2
+    import torch
+
+    torch.set_num_threads(threads)
+    cv2.setNumThreads(threads)
+    with contextlib.suppress(ImportError, ValueError):
+        import numba
+
+        numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
+
+
+def _exit_with_parent() -> None:
+    """End this worker when the process that started it dies (a batch killed with SIGKILL leaves no orphans)."""
+    parent = multiprocessing.parent_process()
+    if parent is None:
+        return
+
+    def watch() -> None:
+        multiprocessing.connection.wait([parent.sentinel])
+        os._exit(1)
+
+    threading.Thread(target=watch, name="neovasc-parent-watch", daemon=True).start()
