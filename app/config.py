@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from app.schemas import GradeScale
 from cuda_ops.lut import DEFAULT_CHROMA_THRESHOLD
@@ -48,6 +48,23 @@ class Settings(BaseSettings):
     workers: int = Field(1, ge=1, le=64)
     result_store_mb: int = Field(256, ge=0, le=65536)  # overlays kept for GET /v1/results/{id}/...
     log_level: Literal["debug", "info", "warning", "error"] = "info"
+
+    # HTTP access control (see docs/http.md#authentication).
+    # auto: keys are required when api_keys_file is set; without it, only loopback requests are answered.
+    auth: Literal["auto", "on", "off"] = "auto"
+    api_keys_file: Path | None = None  # lines "name:sha256hex", written by `neovasc keys add NAME`
+    result_ttl_s: int = Field(3600, ge=1, le=7 * 24 * 3600)  # stored outputs expire this long after grading
+    # Comma-separated lists in the environment, e.g. NEOVASC_ALLOWED_HOSTS=neovasc.example.org,localhost
+    cors_origins: Annotated[list[str], NoDecode] = []  # none: browsers on other origins get no CORS headers
+    allowed_hosts: Annotated[list[str], NoDecode] = ["localhost", "127.0.0.1", "::1"]
+
+    @field_validator("cors_origins", "allowed_hosts", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: object) -> object:
+        """``"a, b"`` from the environment becomes ``["a", "b"]``; lists given in Python pass unchanged."""
+        if isinstance(value, str):
+            return [item.strip() for item in value.split(",") if item.strip()]
+        return value
 
 
 @lru_cache(maxsize=1)

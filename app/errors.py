@@ -48,6 +48,22 @@ class ResultNotFound(NotFound):
     title = "Result not found"
 
 
+class Unauthorized(NeovascError):
+    """HTTP: no API key, or one the keys file does not hold (``app/api/auth.py``)."""
+
+    code = "unauthorized"
+    status = 401
+    title = "API key required"
+
+
+class MalformedRequest(NeovascError):
+    """HTTP: a body that is not the multipart form it claims to be, or shorter than its Content-Length."""
+
+    code = "malformed_request"
+    status = 400
+    title = "Malformed request"
+
+
 class InputNotFound(NeovascError):
     code = "input_not_found"
     status = 404
@@ -124,6 +140,30 @@ class OutputError(NeovascError):
     code = "output_error"
     status = 500
     title = "Output could not be written"
+
+
+class InvalidManifest(NeovascError):
+    """Command line: a ``--manifest`` file that cannot be read as rows of inputs (``app.batch.manifest``)."""
+
+    code = "invalid_manifest"
+    status = 422
+    title = "Invalid manifest"
+
+
+class InputTimeout(NeovascError):
+    """Command line batches: one input ran past ``--timeout``; its worker process was killed and replaced."""
+
+    code = "input_timeout"
+    status = 504
+    title = "Input took too long"
+
+
+class WorkerCrashed(NeovascError):
+    """Command line batches: the worker process grading one input died (killed, out of memory, a crash)."""
+
+    code = "worker_crashed"
+    status = 500
+    title = "Worker process died"
 
 
 class InternalError(NeovascError):

@@ -10,9 +10,10 @@ from app.compare import Comparison, Side, compare, side_error
 from app.pipeline import RoiSpec
 from app.schemas import Result
 
+from .context import Audit, AuditRecord
 from .problems import PROBLEM_RESPONSES
 from .state import ServiceState, State
-from .uploads import FILE_HELP, grade_upload, read_roi
+from .uploads import FILE_HELP, REFERENCE_HELP, REFERENCE_PATTERN, grade_upload, read_roi
 
 router = APIRouter(prefix="/v1", tags=["comparison"])
 
@@ -27,10 +28,12 @@ async def _side_roi(side: Side, roi: str | None, state: ServiceState) -> RoiSpec
         raise side_error(side, exc) from exc
 
 
-async def _grade_side(side: Side, upload: UploadFile, roi: RoiSpec | None, state: ServiceState) -> Result:
+async def _grade_side(
+    side: Side, upload: UploadFile, roi: RoiSpec | None, state: ServiceState, reference: str | None, audit: AuditRecord
+) -> Result:
     """Grade one upload in the service's worker pool, as ``POST /v1/grade`` does; errors name the side."""
     try:
-        return await grade_upload(state, upload, roi)
+        return await grade_upload(state, upload, roi, reference=reference, audit=audit)
     except Exception as exc:
         raise side_error(side, exc) from exc
 
@@ -44,10 +47,13 @@ async def _grade_side(side: Side, upload: UploadFile, roi: RoiSpec | None, state
 )
 async def compare_studies(
     state: State,
+    audit: Audit,
     before: Annotated[UploadFile, File(description=f"The earlier study: {FILE_HELP}")],
     after: Annotated[UploadFile, File(description=f"The later study: {FILE_HELP}")],
     roi_before: Annotated[str | None, Form(description=_ROI_HELP.format(side="before"))] = None,
     roi_after: Annotated[str | None, Form(description=_ROI_HELP.format(side="after"))] = None,
+    reference_before: Annotated[str | None, Form(pattern=REFERENCE_PATTERN, description=REFERENCE_HELP)] = None,
+    reference_after: Annotated[str | None, Form(pattern=REFERENCE_PATTERN, description=REFERENCE_HELP)] = None,
 ) -> Comparison:
     """Grade both uploads with the same settings and compare them.
 
@@ -57,6 +63,6 @@ async def compare_studies(
     """
     region_before = await _side_roi("before", roi_before, state)  # both regions checked before any grading
     region_after = await _side_roi("after", roi_after, state)
-    first = await _grade_side("before", before, region_before, state)
-    second = await _grade_side("after", after, region_after, state)
+    first = await _grade_side("before", before, region_before, state, reference_before, audit)
+    second = await _grade_side("after", after, region_after, state, reference_after, audit)
     return compare(first, second)

@@ -9,9 +9,10 @@ from fastapi import APIRouter, File, Form, UploadFile
 from app.pipeline.outputs import OutputRequest
 from app.schemas import Result
 
+from .context import Audit
 from .problems import PROBLEM_RESPONSES
 from .state import State
-from .uploads import FILE_HELP, grade_upload, read_hint, read_roi
+from .uploads import FILE_HELP, MAX_FRAME_NUMBER, REFERENCE_HELP, REFERENCE_PATTERN, grade_upload, read_hint, read_roi
 
 router = APIRouter(prefix="/v1", tags=["grading"])
 
@@ -25,6 +26,7 @@ router = APIRouter(prefix="/v1", tags=["grading"])
 )
 async def grade(
     state: State,
+    audit: Audit,
     file: Annotated[UploadFile, File(description=FILE_HELP)],
     roi: Annotated[
         str | None, Form(description="Rectangle 'x0,y0,x1,y1' in pixels (half-open); omit to use the tendon model")
@@ -36,8 +38,11 @@ async def grade(
     tendon_point: Annotated[
         str | None, Form(description="Without roi: point(s) on the tendon for the model, 'x,y' or 'x,y;x,y'")
     ] = None,
-    every: Annotated[int, Form(ge=1, description="Measure every N-th frame of a clip")] = 1,
-    max_frames: Annotated[int | None, Form(ge=1, description="Measure at most this many evenly spaced frames")] = None,
+    every: Annotated[int, Form(ge=1, le=MAX_FRAME_NUMBER, description="Measure every N-th frame of a clip")] = 1,
+    max_frames: Annotated[
+        int | None, Form(ge=1, le=MAX_FRAME_NUMBER, description="Measure at most this many evenly spaced frames")
+    ] = None,
+    reference: Annotated[str | None, Form(pattern=REFERENCE_PATTERN, description=REFERENCE_HELP)] = None,
     overlays: Annotated[
         bool, Form(description="Also render overlay.png (and curve.png, overlay.mp4 for clips): see `links`")
     ] = False,
@@ -50,4 +55,4 @@ async def grade(
     roi_spec = await read_roi(roi, roi_mask, state)
     hint = read_hint(roi_hint, tendon_point, roi_spec)
     outputs = OutputRequest(overlays=overlays, dicom=dicom_report)
-    return await grade_upload(state, file, roi_spec, every, max_frames, outputs, hint)
+    return await grade_upload(state, file, roi_spec, every, max_frames, outputs, hint, reference=reference, audit=audit)

@@ -8,13 +8,12 @@ the bytes actually received (a chunked upload declares none).
 from __future__ import annotations
 
 import contextlib
-import json
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app.errors import InputTooLarge, problem_details
+from app.errors import InputTooLarge, MalformedRequest
 
-from .problems import PROBLEM_JSON
+from .problems import send_problem
 
 
 class _BodyTooLarge(Exception):
@@ -38,9 +37,15 @@ class BodySizeLimit:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        declared = _content_length(scope)
+        try:
+            declared = _content_length(scope)
+        except ValueError:
+            await send_problem(
+                send, MalformedRequest("Content-Length is not a whole number of bytes"), scope.get("path")
+            )
+            return
         if declared is not None and declared > self.max_bytes:
-            await _send_problem(send, self._error(declared), scope.get("path"))
+            await send_problem(send, self._error(declared), scope.get("path"))
             return
         received = 0
         exceeded = False
@@ -62,21 +67,14 @@ class BodySizeLimit:
         with contextlib.suppress(_BodyTooLarge):
             await self.app(scope, limited_receive, guarded_send)
         if exceeded:
-            await _send_problem(send, self._error(None), scope.get("path"))
+            await send_problem(send, self._error(None), scope.get("path"))
 
 
 def _content_length(scope: Scope) -> int | None:
+    """The declared body size, None without the header; ValueError when it is not a number of bytes."""
     for name, value in scope.get("headers", ()):
         if name == b"content-length":
-            try:
-                return int(value)
-            except ValueError:
-                return None
+            if not value.strip().isdigit():
+                raise ValueError(value)
+            return int(value)
     return None
-
-
-async def _send_problem(send: Send, error: InputTooLarge, path: str | None) -> None:
-    body = json.dumps(problem_details(error, path)).encode()
-    headers = [(b"content-type", PROBLEM_JSON.encode()), (b"content-length", str(len(body)).encode())]
-    await send({"type": "http.response.start", "status": error.status, "headers": headers})
-    await send({"type": "http.response.body", "body": body})

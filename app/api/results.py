@@ -7,6 +7,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Path
 from fastapi.responses import Response
 
+from .context import Audit
 from .problems import PROBLEM_RESPONSES
 from .state import State
 from .store import MEDIA_TYPES
@@ -27,9 +28,11 @@ Name = Literal["overlay.png", "curve.png", "overlay.mp4", "sr.dcm", "sc.dcm"]
 )
 async def result_file(
     state: State,
+    audit: Audit,
     result_id: Annotated[str, Path(pattern="^[0-9a-f]{32}$", description="`id` of the Result")],
     name: Annotated[
         Name, Path(description="overlay.png, curve.png (clips), overlay.mp4 (clips), sr.dcm or sc.dcm (DICOM report)")
     ],
 ) -> Response:
-    return Response(state.store.get(result_id, name), media_type=MEDIA_TYPES[name])
+    """The file, to the API key that graded the upload only; results expire after NEOVASC_RESULT_TTL_S."""
+    return Response(state.store.get(result_id, name, owner=audit.key), media_type=MEDIA_TYPES[name])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -36,7 +37,7 @@ class ServiceState:
     store: ResultStore = field(init=False)
 
     def __post_init__(self) -> None:
-        self.store = ResultStore(self.settings.result_store_mb << 20)
+        self.store = ResultStore(self.settings.result_store_mb << 20, ttl_s=self.settings.result_ttl_s)
         # Analyses run off the event loop, at most `workers` at a time: GPU and memory use stay bounded
         # however many uploads arrive together (the rest wait in the pool's queue).
         self.pool = ThreadPoolExecutor(max_workers=self.settings.workers, thread_name_prefix="neovasc-analysis")
@@ -51,8 +52,17 @@ class ServiceState:
             return cls(settings=settings, model_error=exc)
 
     async def run(self, fn: Callable[..., T], *args, **kwargs) -> T:
+        """``fn(*args, **kwargs)`` in the analysis pool, with this request's context (its request id in logs)."""
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self.pool, lambda: fn(*args, **kwargs))
+        context = contextvars.copy_context()
+        return await loop.run_in_executor(self.pool, lambda: context.run(fn, *args, **kwargs))
+
+    async def purge_results(self, every_s: float = 60.0) -> None:
+        """Drop expired results every ``every_s`` seconds, so expired overlays leave memory unasked (runs until
+        cancelled at shutdown)."""
+        while True:
+            await asyncio.sleep(min(every_s, self.settings.result_ttl_s))
+            self.store.purge()
 
     def close(self) -> None:
         self.pool.shutdown(wait=True, cancel_futures=True)

@@ -180,7 +180,7 @@ def test_command_line_process(inputs, tmp_path, empty_weights):
 def test_http_api(inputs, settings, caplog):
     caplog.set_level(logging.DEBUG)
     bodies = {}
-    with TestClient(create_app(settings)) as client:
+    with TestClient(create_app(settings), base_url="http://127.0.0.1") as client:  # keyless: loopback only
 
         def post(data: bytes, roi: str):
             return client.post("/v1/grade", files={"file": ("a.dcm", data, "application/dicom")}, data={"roi": roi})

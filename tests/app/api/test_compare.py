@@ -2,22 +2,15 @@
 
 from __future__ import annotations
 
-import pytest
-from fastapi.testclient import TestClient
+import hashlib
 
-from app.config import Settings
-from app.main import create_app
+import pytest
+
 from tests.conftest import grey_background, paint_blobs, png_bytes
 
 PROBLEM = "application/problem+json"
 BEFORE_ROI = (10, 10, 110, 70)  # 100 x 60 = 6000 px, like the `doppler_image` ROI
 BEFORE_BLOBS = [(15 + 16 * i, 20, 25 + 16 * i, 30) for i in range(6)]  # six separate 10 x 10 blobs: 600 px
-
-
-@pytest.fixture
-def client(settings: Settings):
-    with TestClient(create_app(settings)) as test_client:
-        yield test_client
 
 
 @pytest.fixture
@@ -32,6 +25,11 @@ def before_png(rng) -> bytes:
 def _post(client, before: bytes, after: bytes, **form):
     files = {"before": ("before.png", before, "image/png"), "after": ("after.png", after, "image/png")}
     return client.post("/v1/compare", files=files, data=form)
+
+
+def _ref(data: bytes) -> str:
+    """The Result's ``input`` of an upload sent without a reference."""
+    return "sha256:" + hashlib.sha256(data).hexdigest()[:16]
 
 
 def _rect(box: tuple[int, int, int, int]) -> str:
@@ -54,7 +52,9 @@ def test_compare_two_pngs(client, before_png, doppler_image):
     body = response.json()
     assert body["schema"] == "neovasc.comparison/1"
     assert body["before"]["summary"]["doppler_px"] == 600 and body["before"]["summary"]["tendon_area_px"] == 6000
-    assert body["after"]["summary"]["doppler_px"] == truth["doppler"] and body["after"]["input"] == "after.png"
+    assert body["after"]["summary"]["doppler_px"] == truth["doppler"] and body["after"]["input"] == _ref(
+        png_bytes(image)
+    )
     change = body["change"]
     assert change["colour_fraction_pp"] == pytest.approx(-9.0)
     assert change["colour_fraction_relative"] == pytest.approx(-0.9)

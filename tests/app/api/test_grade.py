@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import hashlib
+import threading
+
 import numpy as np
 import pytest
 
+from app.pipeline import RoiSpec
 from tests.conftest import png_bytes
 
 PROBLEM = "application/problem+json"
@@ -29,14 +33,16 @@ def _assert_problem(response, status: int, code: str) -> dict:
 
 def test_upload_png_with_roi(client, doppler_image):
     image, truth = doppler_image
-    response = _post(client, png_bytes(image), name="C:\\exports\\study.png", roi="20,30,120,90")
+    data = png_bytes(image)
+    response = _post(client, data, name="C:\\exports\\SMITH^JOHN_MRN12345.png", roi="20,30,120,90")
     assert response.status_code == 200, response.text
     result = response.json()
     assert result["schema"] == "neovasc.result/1" and result["ok"] is True
     assert result["summary"]["doppler_px"] == truth["doppler"]
     assert result["summary"]["tendon_area_px"] == truth["area"]
     assert result["summary"]["grades"] == {"modified_ohberg": 3, "colour_fraction_grade": 1}
-    assert "\\" not in result["input"] or result["input"].endswith("study.png")
+    assert result["input"] == "sha256:" + hashlib.sha256(data).hexdigest()[:16]  # never the file name
+    assert "SMITH" not in response.text and "MRN12345" not in response.text
 
 
 def test_upload_with_roi_mask(client, doppler_image):
@@ -102,7 +108,8 @@ def test_openapi_publishes_result_and_problem(client):
     responses = spec["paths"]["/v1/grade"]["post"]["responses"]
     assert responses["200"]["content"]["application/json"]["schema"]["$ref"].endswith("/Result")
     assert "application/problem+json" in responses["422"]["content"]
-    assert client.get("/docs").status_code == 200
+    # /docs would load Swagger UI from a public CDN: it is off, and the document is served from here only
+    assert client.get("/docs").status_code == 404 and client.get("/redoc").status_code == 404
 
 
 @pytest.mark.parametrize(
@@ -118,3 +125,81 @@ def test_bad_hints(client, doppler_image, data, code):
     image, _ = doppler_image
     response = client.post("/v1/grade", files={"file": ("s.png", png_bytes(image), "image/png")}, data=data)
     assert response.status_code == 422 and response.json()["code"] == code
+
+
+def test_reference_is_echoed_as_input(client, doppler_image):
+    response = _post(client, png_bytes(doppler_image[0]), roi="20,30,120,90", reference="study-0042_a.1")
+    assert response.status_code == 200 and response.json()["input"] == "study-0042_a.1"
+
+
+@pytest.mark.parametrize(
+    "reference",
+    ["SMITH JOHN", "../etc", "a" * 65, "x;y", "sha256:abc"],
+    ids=["space", "path", "long", "semicolon", "colon"],
+)
+def test_unsafe_reference_is_refused(client, doppler_image, reference):
+    body = _assert_problem(
+        _post(client, png_bytes(doppler_image[0]), roi="20,30,120,90", reference=reference), 422, "invalid_request"
+    )
+    assert body["detail"].startswith("reference: ")
+
+
+def test_errors_never_name_the_upload(client):
+    response = _post(client, b"this is not an image", name="SMITH^JOHN_MRN12345.dcm", roi="0,0,2,2")
+    body = _assert_problem(response, 415, "unsupported_input")
+    assert "SMITH" not in body["detail"] and "MRN12345" not in body["detail"] and "sha256:" in body["detail"]
+
+
+@pytest.mark.parametrize(
+    ("field", "text", "fragment"),
+    [
+        ("roi", "9" * 5000, "5000 characters"),
+        ("roi", "0,0,5," + "9" * 900, "900 digits"),
+        ("roi", "0,0,5,123456789", "9 digits"),
+        ("roi_hint", "0,0,5," + "9" * 900, "900 digits"),
+        ("tendon_point", "1," + "9" * 999, "1001 characters"),
+    ],
+    ids=["roi-5000-digits", "roi-900-digits", "roi-9-digits", "hint-huge", "point-long"],
+)
+def test_huge_numbers_are_invalid_roi_not_500(client, doppler_image, field, text, fragment):
+    body = _assert_problem(_post(client, png_bytes(doppler_image[0]), **{field: text}), 422, "invalid_roi")
+    assert fragment in body["detail"] and "99999" not in body["detail"]
+
+
+@pytest.mark.parametrize("field", ["every", "max_frames"])
+@pytest.mark.parametrize("value", ["99999999999999999999999", "10000001", "0"], ids=["overflow", "over-bound", "zero"])
+def test_frame_numbers_are_bounded(client, doppler_image, field, value):
+    body = _assert_problem(
+        _post(client, png_bytes(doppler_image[0]), roi="20,30,120,90", **{field: value}), 422, "invalid_request"
+    )
+    assert body["detail"].startswith(f"{field}: ")
+
+
+def test_largest_frame_step_is_accepted(client, doppler_image):
+    response = _post(client, png_bytes(doppler_image[0]), roi="20,30,120,90", every="10000000", max_frames="10000000")
+    assert response.status_code == 200, response.text
+
+
+def test_roi_mask_is_decoded_off_the_event_loop(client, doppler_image, monkeypatch):
+    """A large mask PNG takes seconds to decode; on the event loop it would stall every other request."""
+    threads = []
+    decode = RoiSpec.from_mask_image
+
+    def recording(*args, **kwargs):
+        threads.append(threading.current_thread().name)
+        return decode(*args, **kwargs)
+
+    monkeypatch.setattr(RoiSpec, "from_mask_image", staticmethod(recording))
+    image, truth = doppler_image
+    mask = np.zeros(image.shape, np.uint8)
+    mask[30:90, 20:120] = 255
+    response = _post(client, png_bytes(image), roi_mask=png_bytes(mask))
+    assert response.status_code == 200 and response.json()["summary"]["doppler_px"] == truth["doppler"]
+    loop_thread = threading.main_thread().name  # not where the test client runs its event loop either
+    assert len(threads) == 1 and threads[0] != loop_thread and threads[0].startswith(("AnyIO", "anyio"))
+
+
+def test_malformed_multipart_is_a_400_problem(client):
+    response = client.post("/v1/grade", content=b"garbage", headers={"content-type": "multipart/form-data; boundary=b"})
+    body = _assert_problem(response, 400, "malformed_request")
+    assert "multipart" in body["detail"]

@@ -1,9 +1,6 @@
 from __future__ import annotations
 
-from fastapi.testclient import TestClient
-
-from app.config import Settings
-from app.main import create_app
+from .conftest import keyed_client
 
 
 def test_healthz(client):
@@ -18,12 +15,18 @@ def test_readyz_without_model(client):
     assert "reference" in body["backends"]
 
 
-def test_readyz_reports_broken_model(tmp_path):
-    folder = tmp_path / "weights"
+def test_readyz_reports_broken_model(tmp_path, keyed_settings, api_key):
+    folder = tmp_path / "broken-weights"
     folder.mkdir()
     (folder / "MANIFEST.json").write_text("{ not json")
-    with TestClient(create_app(Settings(weights_dir=folder, device="cpu"))) as client:
+    with keyed_client(keyed_settings.model_copy(update={"weights_dir": folder}), api_key) as client:
         body = client.get("/readyz").json()
         assert body["model"]["loaded"] is False and body["model"]["error"]
         response = client.post("/v1/grade", files={"file": ("a.png", b"x", "image/png")})
         assert response.status_code == 422 and response.json()["code"] == "no_tendon_model"
+
+
+def test_healthz_needs_no_key_and_readyz_does(client):
+    assert client.get("/healthz", headers={"Authorization": ""}).status_code == 200
+    response = client.get("/readyz", headers={"Authorization": ""})
+    assert response.status_code == 401 and response.json()["code"] == "unauthorized"

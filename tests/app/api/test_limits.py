@@ -58,3 +58,31 @@ def test_streamed_body_without_length_is_counted():
 def test_streamed_body_under_limit():
     sent = _call(BodySizeLimit(_reading_app, max_bytes=1000), [b"x" * 400, b"x" * 400])
     assert sent[0]["status"] == 200
+
+
+def test_a_content_length_that_is_not_a_number_is_a_400_problem():
+    for value in (b"abc", b"-5", b"9" * 5000):
+        sent = _call(BodySizeLimit(_reading_app, max_bytes=1000), [b"x"], headers=[(b"content-length", value)])
+        assert sent[0]["status"] == 400 and json.loads(sent[1]["body"])["code"] == "malformed_request"
+
+
+def test_a_body_shorter_than_its_content_length_is_a_400_problem(client):
+    """The client stops sending (here: the body ends) before the declared length: nothing is graded."""
+    import asyncio
+
+    sent: list[dict] = []
+    messages = [{"type": "http.request", "body": b"--b\r\nContent-Disposition: form-data; name=", "more_body": True}]
+
+    async def receive():
+        return messages.pop(0) if messages else {"type": "http.disconnect"}
+
+    async def send(message):
+        sent.append(message)
+
+    headers = [(b"host", b"127.0.0.1"), (b"content-type", b"multipart/form-data; boundary=b"),
+               (b"content-length", b"5000"), (b"authorization", client.headers["authorization"].encode())]  # fmt: skip
+    scope = {"type": "http", "method": "POST", "path": "/v1/grade", "headers": headers, "query_string": b"",
+             "server": ("127.0.0.1", 8000), "client": ("127.0.0.1", 5000), "scheme": "http", "http_version": "1.1",
+             "root_path": ""}  # fmt: skip
+    asyncio.run(client.app(scope, receive, send))
+    assert sent[0]["status"] == 400 and json.loads(sent[1]["body"])["code"] == "malformed_request"

@@ -14,6 +14,8 @@ from app.api.store import ResultStore
 from app.errors import ResultNotFound
 from tests.conftest import mp4_bytes, png_bytes
 
+from .conftest import BASE_URL, keyed_client
+
 
 def test_still_with_overlays_links_the_overlay_png(client, doppler_image):
     image, _ = doppler_image
@@ -83,14 +85,8 @@ def test_store_drops_the_least_recently_used_first():
         store.get(first, "overlay.mp4")
 
 
-def test_an_overlay_video_larger_than_the_store_is_dropped_not_held(empty_weights, rng):
-    from fastapi.testclient import TestClient
-
-    from app.config import Settings
-    from app.main import create_app
-
-    settings = Settings(weights_dir=empty_weights, device="cpu", result_store_mb=0)
-    with TestClient(create_app(settings)) as client:
+def test_an_overlay_video_larger_than_the_store_is_dropped_not_held(keyed_settings, api_key, rng):
+    with keyed_client(keyed_settings.model_copy(update={"result_store_mb": 0}), api_key) as client:
         response = client.post(
             "/v1/grade",
             files={"file": ("c.mp4", mp4_bytes(rng, frames=4), "video/mp4")},
@@ -132,3 +128,77 @@ def test_dicom_report_of_a_png_is_a_warning_not_a_failure(client, doppler_image)
     ).json()
     assert result["ok"] is True and result["links"] == {}
     assert [w["code"] for w in result["warnings"]].count("dicom_out_not_written") == 1
+
+
+class _Clock:
+    """A hand-moved monotonic clock for the store."""
+
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_store_expires_results_after_the_ttl():
+    clock = _Clock()
+    store = ResultStore(max_bytes=100, ttl_s=60, clock=clock)
+    first = store.put({"overlay.png": b"1234"})
+    clock.now += 30
+    second = store.put({"overlay.png": b"5678"})
+    clock.now += 29.9
+    assert store.get(first, "overlay.png") == b"1234"  # reading does not extend the 60 s
+    clock.now += 0.1
+    with pytest.raises(ResultNotFound, match="expired"):
+        store.get(first, "overlay.png")
+    assert store.purge() == 1  # the second is 30 s younger
+    clock.now += 30
+    assert store.purge() == 0
+    with pytest.raises(ResultNotFound):
+        store.get(second, "overlay.png")
+
+
+def test_store_serves_a_result_to_its_owner_only():
+    store = ResultStore(max_bytes=100)
+    key = store.put({"overlay.png": b"1234"}, owner="ward-a")
+    assert store.get(key, "overlay.png", owner="ward-a") == b"1234"
+    for stranger in ("ward-b", None):
+        with pytest.raises(ResultNotFound):
+            store.get(key, "overlay.png", owner=stranger)
+
+
+def test_a_stored_result_needs_the_key_that_made_it(client, keyed_settings, doppler_image):
+    image, _ = doppler_image
+    result = client.post(
+        "/v1/grade",
+        files={"file": ("s.png", png_bytes(image), "image/png")},
+        data={"roi": "20,30,120,90", "overlays": "true"},
+    ).json()
+    link = result["links"]["overlay.png"]
+    assert client.get(link).status_code == 200
+    anonymous = client.get(link, headers={"Authorization": ""})
+    assert anonymous.status_code == 401 and anonymous.json()["code"] == "unauthorized"
+    from app.api.keys import key_hash, new_key, read_keys, write_keys
+
+    other_key = new_key()
+    keys = read_keys(keyed_settings.api_keys_file)
+    write_keys(keyed_settings.api_keys_file, {**keys, "ward-b": key_hash(other_key)})
+    other = client.get(link, headers={"Authorization": f"Bearer {other_key}"})
+    assert other.status_code == 404 and other.json()["code"] == "result_not_found"
+    assert BASE_URL in str(client.base_url)
+
+
+def test_results_expire_over_http(keyed_settings, api_key, doppler_image, monkeypatch):
+    image, _ = doppler_image
+    with keyed_client(keyed_settings.model_copy(update={"result_ttl_s": 5}), api_key) as client:
+        result = client.post(
+            "/v1/grade",
+            files={"file": ("s.png", png_bytes(image), "image/png")},
+            data={"roi": "20,30,120,90", "overlays": "true"},
+        ).json()
+        store = client.app.state.neovasc.store
+        assert store.ttl_s == 5 and client.get(result["links"]["overlay.png"]).status_code == 200
+        later = store._clock() + 5
+        monkeypatch.setattr(store, "_clock", lambda: later)
+        response = client.get(result["links"]["overlay.png"])
+    assert response.status_code == 404 and "NEOVASC_RESULT_TTL_S" in response.json()["detail"]
