@@ -324,7 +324,18 @@ def _cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     except UsageError as exc:
         sys.stderr.write(json.dumps({"error": error_line(exc)}) + "\n")
         return EXIT_USAGE
-    uvicorn.run(app, host=settings.host, port=settings.port, log_level=settings.log_level, access_log=False)
+    # Slow clients: idle keep-alive connections close after keep_alive_s, requests beyond max_connections get
+    # 503, and a header block larger than max_header_bytes is refused (docs/http.md#limits-and-timeouts).
+    uvicorn.run(
+        app,
+        host=settings.host,
+        port=settings.port,
+        log_level=settings.log_level,
+        access_log=False,
+        timeout_keep_alive=settings.keep_alive_s,
+        limit_concurrency=settings.max_connections,
+        h11_max_incomplete_event_size=settings.max_header_bytes,
+    )
     return EXIT_OK
 
 

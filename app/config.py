@@ -42,12 +42,23 @@ class Settings(BaseSettings):
     max_upload_bytes: int = Field(512 * 1024 * 1024, ge=1)
     max_frame_pixels: int = Field(4096 * 4096, ge=1)
     max_frames: int = Field(10_000, ge=1)
-    max_total_pixels: int = Field(2_000_000_000, ge=1)
+    max_total_pixels: int = Field(2_000_000_000, ge=1)  # of the frames measured: every / max_frames sample a clip
+    max_decoded_bytes: int = Field(512 * 1024 * 1024, ge=1)  # inflated DICOM dataset, a still's decoded samples
 
     # HTTP service.
     workers: int = Field(1, ge=1, le=64)
     result_store_mb: int = Field(256, ge=0, le=65536)  # overlays kept for GET /v1/results/{id}/...
     log_level: Literal["debug", "info", "warning", "error"] = "info"
+
+    # HTTP resource limits (see docs/http.md#limits-and-timeouts).
+    max_uploads_in_flight: int = Field(4, ge=1, le=1024)  # POST requests at once; beyond: 503 + Retry-After
+    request_timeout_s: float = Field(120.0, gt=0.0, le=24 * 3600)  # an analysis of /v1/grade or /v1/compare
+    job_timeout_s: float = Field(3600.0, gt=0.0, le=7 * 24 * 3600)  # an analysis of a job (POST /v1/jobs)
+    max_jobs: int = Field(16, ge=1, le=10_000)  # jobs queued or running; beyond: 503 + Retry-After
+    # uvicorn, for `neovasc serve`: idle keep-alive, connections at once, the largest header block
+    keep_alive_s: int = Field(5, ge=1, le=300)
+    max_connections: int = Field(64, ge=1, le=100_000)
+    max_header_bytes: int = Field(16 * 1024, ge=1024, le=1024 * 1024)
 
     # HTTP access control (see docs/http.md#authentication).
     # auto: keys are required when api_keys_file is set; without it, only loopback requests are answered.

@@ -166,6 +166,43 @@ class WorkerCrashed(NeovascError):
     title = "Worker process died"
 
 
+class ServiceBusy(NeovascError):
+    """HTTP: more uploads in flight than ``NEOVASC_MAX_UPLOADS_IN_FLIGHT``, or a full job queue
+    (``NEOVASC_MAX_JOBS``); answered with ``Retry-After: retry_after_s``."""
+
+    code = "service_busy"
+    status = 503
+    title = "Service busy"
+
+    def __init__(self, message: str, retry_after_s: int = 5) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
+
+
+class RequestTimeout(NeovascError):
+    """HTTP: an analysis ran past ``NEOVASC_REQUEST_TIMEOUT_S`` (or a job past ``NEOVASC_JOB_TIMEOUT_S``);
+    the pipeline stopped at its next batch."""
+
+    code = "request_timeout"
+    status = 504
+    title = "Analysis took too long"
+
+
+class Cancelled(NeovascError):
+    """HTTP: the work was stopped because the client went away or the job was cancelled (``DELETE``).
+
+    499 is the status proxies log for "client closed request"; no client reads it, the audit line does."""
+
+    code = "cancelled"
+    status = 499
+    title = "Cancelled"
+
+
+class JobNotFound(NotFound):
+    code = "job_not_found"
+    title = "Job not found"
+
+
 class InternalError(NeovascError):
     code = "internal_error"
     status = 500

@@ -13,7 +13,7 @@ from app.schemas import Result
 from .context import Audit, AuditRecord
 from .problems import PROBLEM_RESPONSES
 from .state import ServiceState, State
-from .uploads import FILE_HELP, REFERENCE_HELP, REFERENCE_PATTERN, grade_upload, read_roi
+from .uploads import FILE_HELP, REFERENCE_HELP, REFERENCE_PATTERN, Watch, Watched, grade_upload, read_roi
 
 router = APIRouter(prefix="/v1", tags=["comparison"])
 
@@ -29,11 +29,17 @@ async def _side_roi(side: Side, roi: str | None, state: ServiceState) -> RoiSpec
 
 
 async def _grade_side(
-    side: Side, upload: UploadFile, roi: RoiSpec | None, state: ServiceState, reference: str | None, audit: AuditRecord
+    side: Side,
+    upload: UploadFile,
+    roi: RoiSpec | None,
+    state: ServiceState,
+    reference: str | None,
+    audit: AuditRecord,
+    watch: Watch,
 ) -> Result:
     """Grade one upload in the service's worker pool, as ``POST /v1/grade`` does; errors name the side."""
     try:
-        return await grade_upload(state, upload, roi, reference=reference, audit=audit)
+        return await grade_upload(state, upload, roi, reference=reference, audit=audit, watch=watch)
     except Exception as exc:
         raise side_error(side, exc) from exc
 
@@ -48,6 +54,7 @@ async def _grade_side(
 async def compare_studies(
     state: State,
     audit: Audit,
+    watch: Watched,
     before: Annotated[UploadFile, File(description=f"The earlier study: {FILE_HELP}")],
     after: Annotated[UploadFile, File(description=f"The later study: {FILE_HELP}")],
     roi_before: Annotated[str | None, Form(description=_ROI_HELP.format(side="before"))] = None,
@@ -59,10 +66,10 @@ async def compare_studies(
 
     Errors are RFC 9457 problem+json with the failing upload's own ``code``; the detail starts with the
     side that failed (``before: ...`` or ``after: ...``). The after study is not graded when the before
-    study fails.
+    study fails. Both analyses share one time limit (NEOVASC_REQUEST_TIMEOUT_S).
     """
     region_before = await _side_roi("before", roi_before, state)  # both regions checked before any grading
     region_after = await _side_roi("after", roi_after, state)
-    first = await _grade_side("before", before, region_before, state, reference_before, audit)
-    second = await _grade_side("after", after, region_after, state, reference_after, audit)
+    first = await _grade_side("before", before, region_before, state, reference_before, audit, watch)
+    second = await _grade_side("after", after, region_after, state, reference_after, audit, watch)
     return compare(first, second)

@@ -9,7 +9,8 @@
   each uploaded input, status and duration. No file names, no patient data, no result ids;
 - catches an unexpected exception, logs its traceback once and answers 500 ``internal_error``;
 - turns an error answer that is not problem+json (Starlette's host check and CORS refusals answer
-  text/plain) into one.
+  text/plain) into one;
+- counts the request for ``/metrics`` (route template, status, duration, the error's ``code``).
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.errors import HTTPProblem, NeovascError, as_neovasc_error
 
+from .metrics import Metrics
 from .problems import PROBLEM_JSON, send_problem
 
 log = logging.getLogger("neovasc.api")
@@ -109,8 +111,9 @@ def route_template(scope: Scope) -> str | None:
 class RequestContext:
     """The outermost middleware: request id, audit line, unexpected errors, problem+json for every error."""
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, metrics: Metrics | None = None) -> None:
         self.app = app
+        self.metrics = metrics
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -127,6 +130,9 @@ class RequestContext:
             await reply.fail(as_neovasc_error(exc))
         finally:
             _audit(scope, request_id, reply.status, started)
+            if self.metrics is not None:
+                seconds, route = time.perf_counter() - started, route_template(scope)
+                self.metrics.observe_request(scope.get("method"), route, reply.status, seconds, reply.code)
             _request_id.reset(token)
 
 
@@ -140,6 +146,8 @@ class _Reply:
         self.status: int | None = None
         self._held: Message | None = None  # the start of an error answer being rewritten
         self._body = b""
+        self.code: str | None = None  # the problem code of an error answer
+        self._problem = b""  # the body of a problem+json answer, read for its code
 
     async def send(self, message: Message) -> None:
         if message["type"] == "http.response.start":
@@ -154,12 +162,23 @@ class _Reply:
             if not message.get("more_body", False):
                 await self._rewrite()
             return
+        elif message["type"] == "http.response.body" and self.status is not None and self.status >= 400:
+            self._read_code(message)
         await self._send(message)
+
+    def _read_code(self, message: Message) -> None:
+        """The ``code`` of a problem+json answer, once its (small) body is whole."""
+        self._problem += message.get("body", b"")
+        if not message.get("more_body", False) and len(self._problem) < 65536:
+            try:
+                self.code = str(json.loads(self._problem).get("code")) or None
+            except (ValueError, AttributeError):
+                self.code = None
 
     async def fail(self, error: NeovascError) -> None:
         """Answer ``error``, unless an answer has started (the connection then just ends)."""
         if self.status is None:
-            self.status = error.status
+            self.status, self.code = error.status, error.code
             await send_problem(self._send, error, self._path, [self._id])
 
     async def _rewrite(self) -> None:
@@ -173,6 +192,7 @@ class _Reply:
         text = self._body.decode("utf-8", "replace").strip()
         detail = f"{phrase}: {text}" if text and len(text) <= 200 else phrase
         kept = [(k, v) for k, v in held.get("headers", []) if k.lower() not in (b"content-type", b"content-length")]
+        self.code = HTTPProblem.code
         await send_problem(self._send, HTTPProblem(detail, status), self._path, [*kept, self._id])
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, File, Form, UploadFile
+from fastapi import APIRouter, Depends, File, Form, UploadFile
 
 from app.pipeline.outputs import OutputRequest
 from app.schemas import Result
@@ -12,21 +12,23 @@ from app.schemas import Result
 from .context import Audit
 from .problems import PROBLEM_RESPONSES
 from .state import State
-from .uploads import FILE_HELP, MAX_FRAME_NUMBER, REFERENCE_HELP, REFERENCE_PATTERN, grade_upload, read_hint, read_roi
+from .uploads import (
+    FILE_HELP,
+    MAX_FRAME_NUMBER,
+    REFERENCE_HELP,
+    REFERENCE_PATTERN,
+    GradeRequest,
+    Watched,
+    grade_upload,
+    read_hint,
+    read_roi,
+)
 
 router = APIRouter(prefix="/v1", tags=["grading"])
 
 
-@router.post(
-    "/grade",
-    response_model=Result,
-    response_model_by_alias=True,
-    responses=PROBLEM_RESPONSES,
-    summary="Grade one Doppler image or clip",
-)
-async def grade(
+async def grade_form(
     state: State,
-    audit: Audit,
     file: Annotated[UploadFile, File(description=FILE_HELP)],
     roi: Annotated[
         str | None, Form(description="Rectangle 'x0,y0,x1,y1' in pixels (half-open); omit to use the tendon model")
@@ -50,9 +52,39 @@ async def grade(
         bool,
         Form(description="DICOM inputs: also make sr.dcm (TID 1500 report) and sc.dcm (overlay capture): see `links`"),
     ] = False,
-) -> Result:
-    """Grade the upload. Errors are RFC 9457 problem+json with a stable ``code``."""
+) -> GradeRequest:
+    """The form of ``POST /v1/grade`` and ``POST /v1/jobs``, its region and hint checked before any grading."""
     roi_spec = await read_roi(roi, roi_mask, state)
     hint = read_hint(roi_hint, tendon_point, roi_spec)
     outputs = OutputRequest(overlays=overlays, dicom=dicom_report)
-    return await grade_upload(state, file, roi_spec, every, max_frames, outputs, hint, reference=reference, audit=audit)
+    return GradeRequest(file, roi_spec, hint, every, max_frames, outputs, reference)
+
+
+GradeForm = Annotated[GradeRequest, Depends(grade_form)]
+
+
+@router.post(
+    "/grade",
+    response_model=Result,
+    response_model_by_alias=True,
+    responses=PROBLEM_RESPONSES,
+    summary="Grade one Doppler image or clip",
+)
+async def grade(state: State, audit: Audit, watch: Watched, form: GradeForm) -> Result:
+    """Grade the upload. Errors are RFC 9457 problem+json with a stable ``code``.
+
+    The analysis stops after NEOVASC_REQUEST_TIMEOUT_S (504 ``request_timeout``) and when the client closes
+    the connection; long clips are better sampled (``every``, ``max_frames``) or graded as a job.
+    """
+    return await grade_upload(
+        state,
+        form.file,
+        form.roi,
+        form.every,
+        form.max_frames,
+        form.outputs,
+        form.hint,
+        reference=form.reference,
+        audit=audit,
+        watch=watch,
+    )

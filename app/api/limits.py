@@ -1,8 +1,10 @@
-"""Request body limit, enforced in ASGI middleware.
+"""Request body limit and the cap on uploads in flight, enforced in ASGI middleware.
 
 FastAPI and Starlette set no body limit, and an ``UploadFile`` is spooled before the handler runs, so
 the check must sit in front of the app: first the declared Content-Length, then a running count of
-the bytes actually received (a chunked upload declares none).
+the bytes actually received, chunk by chunk as they arrive (a chunked upload declares none), so no more
+than one chunk past the limit is ever read. :class:`UploadGate` bounds how many bodies are being
+received or graded at once, so memory and spool space stay bounded however many clients post together.
 """
 
 from __future__ import annotations
@@ -11,9 +13,12 @@ import contextlib
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app.errors import InputTooLarge, MalformedRequest
+from app.errors import InputTooLarge, MalformedRequest, ServiceBusy
 
+from .metrics import Metrics
 from .problems import send_problem
+
+BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 
 
 class _BodyTooLarge(Exception):
@@ -78,3 +83,33 @@ def _content_length(scope: Scope) -> int | None:
                 raise ValueError(value)
             return int(value)
     return None
+
+
+class UploadGate:
+    """At most ``limit`` requests with a body at once (``NEOVASC_MAX_UPLOADS_IN_FLIGHT``), from their first byte
+    to the end of their answer; one more is answered 503 ``service_busy`` with ``Retry-After`` before its body
+    is read. ``metrics.uploads_in_flight`` is the count (kept on the event loop: no lock needed)."""
+
+    def __init__(self, app: ASGIApp, limit: int, metrics: Metrics, retry_after_s: int = 5) -> None:
+        self.app = app
+        self.limit = limit
+        self.metrics = metrics
+        self.retry_after_s = retry_after_s
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope.get("method") not in BODY_METHODS:
+            await self.app(scope, receive, send)
+            return
+        if self.metrics.uploads_in_flight >= self.limit:
+            busy = ServiceBusy(
+                f"{self.limit} uploads are being received or graded (NEOVASC_MAX_UPLOADS_IN_FLIGHT); retry shortly, "
+                "or queue long clips as jobs (POST /v1/jobs)",
+                retry_after_s=self.retry_after_s,
+            )
+            await send_problem(send, busy, scope.get("path"))
+            return
+        self.metrics.uploads_in_flight += 1
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            self.metrics.uploads_in_flight -= 1

@@ -28,13 +28,23 @@ PROBLEM_RESPONSES = {
         (415, "Unsupported input format"),
         (422, "Undecodable input, no frames, not an image, invalid ROI or request, no tendon model"),
         (500, "Internal error"),
-        (503, "Requested device or backend unavailable"),
+        (503, "Busy (uploads in flight, job queue full; see Retry-After), or device or backend unavailable"),
+        (504, "The analysis ran past NEOVASC_REQUEST_TIMEOUT_S"),
     )
 }
 
 
+def retry_after(error: NeovascError) -> list[tuple[bytes, bytes]]:
+    """``Retry-After`` for an error that asks the client to come back (``service_busy``), else nothing."""
+    seconds = getattr(error, "retry_after_s", None)
+    return [(b"retry-after", str(int(seconds)).encode())] if seconds is not None else []
+
+
 def problem_response(error: NeovascError, instance: str | None = None) -> JSONResponse:
-    return JSONResponse(problem_details(error, instance), status_code=error.status, media_type=PROBLEM_JSON)
+    headers = {name.decode(): value.decode() for name, value in retry_after(error)}
+    return JSONResponse(
+        problem_details(error, instance), status_code=error.status, media_type=PROBLEM_JSON, headers=headers
+    )
 
 
 async def send_problem(
@@ -42,7 +52,8 @@ async def send_problem(
 ) -> None:
     """Answer with ``error`` as problem+json straight from ASGI middleware (which has no Response objects)."""
     body = json.dumps(problem_details(error, instance)).encode()
-    start = [(b"content-type", PROBLEM_JSON.encode()), (b"content-length", str(len(body)).encode()), *headers]
+    start = [(b"content-type", PROBLEM_JSON.encode()), (b"content-length", str(len(body)).encode())]
+    start += [*retry_after(error), *headers]
     await send({"type": "http.response.start", "status": error.status, "headers": start})
     await send({"type": "http.response.body", "body": body})
 

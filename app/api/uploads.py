@@ -1,4 +1,4 @@
-"""Grading an uploaded file in the service's worker pool: shared by ``/v1/grade`` and ``/v1/compare``."""
+"""Grading an uploaded file in the service's worker pool: shared by ``/v1/grade``, ``/v1/compare`` and ``/v1/jobs``."""
 
 from __future__ import annotations
 
@@ -6,13 +6,17 @@ import contextlib
 import hashlib
 import io
 import re
-from dataclasses import dataclass
+import tempfile
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import IO, Annotated
 
-from fastapi import UploadFile
+from fastapi import Depends, Request, UploadFile
 from starlette.concurrency import run_in_threadpool
 
 from app.errors import InvalidRequest, InvalidROI, NoTendonModel
 from app.pipeline import AnalyzeOptions, RoiSpec, run_analysis
+from app.pipeline.cancel import Progress, StopFlag
 from app.pipeline.outputs import OutputRequest, VideoRecorder, render
 from app.pipeline.roi import parse_hint
 from app.pipeline.run import limits_from
@@ -21,6 +25,7 @@ from app.schemas import Result
 from app.warning_codes import warning
 
 from .context import AuditRecord
+from .job_queue import Job
 from .state import ServiceState
 
 FILE_HELP = "DICOM file, video clip (MP4, MOV, AVI, MKV, WebM) or still image (PNG, JPEG, BMP, TIFF)"
@@ -78,6 +83,35 @@ def read_hint(box: str | None, points: str | None, roi: RoiSpec | None) -> Hint 
     return hint
 
 
+@dataclass(frozen=True)
+class Watch:
+    """A request's stop flag (its time limit, NEOVASC_REQUEST_TIMEOUT_S) and how to tell that its client left."""
+
+    stop: StopFlag
+    disconnected: Callable[[], Awaitable[bool]] | None = None
+
+
+def get_watch(request: Request) -> Watch:
+    """The request's watch; its time limit starts once the body has been read."""
+    return Watch(StopFlag(request.app.state.neovasc.settings.request_timeout_s), request.is_disconnected)
+
+
+Watched = Annotated[Watch, Depends(get_watch)]
+
+
+@dataclass(frozen=True)
+class GradeRequest:
+    """What ``POST /v1/grade`` and ``POST /v1/jobs`` ask: the upload, its region or hint, sampling and outputs."""
+
+    file: UploadFile
+    roi: RoiSpec | None = None
+    hint: Hint | None = None
+    every: int = 1
+    max_frames: int | None = None
+    outputs: OutputRequest = field(default_factory=OutputRequest)
+    reference: str | None = None
+
+
 async def grade_upload(
     state: ServiceState,
     file: UploadFile,
@@ -89,6 +123,7 @@ async def grade_upload(
     *,
     reference: str | None = None,
     audit: AuditRecord | None = None,
+    watch: Watch | None = None,
 ) -> Result:
     """Read the upload and grade it in the worker pool, on the service's device and backend.
 
@@ -96,19 +131,63 @@ async def grade_upload(
     carries their ``id`` and ``links``, served to the same API key only. The Result's ``input`` is
     ``reference``, else ``sha256:<16 hex>`` of the content: the upload's file name is never used, as
     exported names often hold the patient's name or record number. ``audit`` receives the full sha256.
+    The upload is read by the worker, not here: uploads that wait for a worker stay in their spool files
+    (on disk past 1 MB), not in memory. ``watch`` stops the analysis at its time limit or when the client
+    leaves (default: the time limit only).
     """
     audit = audit or AuditRecord()
-    data = await file.read()
-    digest = await run_in_threadpool(_sha256, data)
+    watch = watch or Watch(StopFlag(state.settings.request_timeout_s))
+    digest = await run_in_threadpool(_file_sha256, file.file)  # streamed from the spool: not held in memory
     audit.inputs_sha256.append(digest)
     options = AnalyzeOptions(roi=roi, hint=hint, device=state.device, every=every, max_frames=max_frames)
-    name = reference or f"sha256:{digest[:16]}"
-    stored = _Stored(outputs or OutputRequest(), audit.key)
-    return await state.run(_grade, state, data, options, name, stored)
+    work = _Work(options, reference or f"sha256:{digest[:16]}", _Stored(outputs or OutputRequest(), audit.key))
+    return await state.run_stoppable(
+        _grade_file, state, file.file, work, watch.stop, stop=watch.stop, disconnected=watch.disconnected
+    )
 
 
-def _sha256(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
+async def submit_job(state: ServiceState, request: GradeRequest, audit: AuditRecord) -> Job:
+    """Queue ``request`` as a job for the worker pool; ServiceBusy when NEOVASC_MAX_JOBS are queued or running.
+
+    The upload is copied to an anonymous temporary file (the request's own spool is deleted when the
+    request ends) and its sha256 goes to the audit line now.
+    """
+    state.jobs.check_room()
+    spool, digest = await run_in_threadpool(_spool, request.file.file)
+    audit.inputs_sha256.append(digest)
+    try:
+        job = state.jobs.add(audit.key, spool, StopFlag())
+    except Exception:
+        spool.close()
+        raise
+    options = AnalyzeOptions(
+        roi=request.roi, hint=request.hint, device=state.device, every=request.every, max_frames=request.max_frames
+    )
+    name = request.reference or f"sha256:{digest[:16]}"
+    work = _Work(options, name, _Stored(request.outputs, audit.key))
+    state.pool.submit(state.jobs.execute, job, lambda job: _run_job(state, work, job))
+    return job
+
+
+def _file_sha256(source: IO[bytes]) -> str:
+    """The sha256 of a spooled upload, read 1 MiB at a time."""
+    digest = hashlib.sha256()
+    source.seek(0)
+    while chunk := source.read(1 << 20):
+        digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _spool(source: IO[bytes]) -> tuple[IO[bytes], str]:
+    """A copy of ``source`` in an anonymous temporary file (gone once closed), and its sha256."""
+    spool = tempfile.TemporaryFile()  # noqa: SIM115 - handed to the job, which closes it when it ends
+    digest = hashlib.sha256()
+    source.seek(0)
+    while chunk := source.read(1 << 20):
+        digest.update(chunk)
+        spool.write(chunk)
+    spool.seek(0)
+    return spool, digest.hexdigest()
 
 
 @dataclass(frozen=True)
@@ -119,15 +198,53 @@ class _Stored:
     owner: str | None
 
 
-def _grade(state: ServiceState, data: bytes, options: AnalyzeOptions, name: str, stored: _Stored) -> Result:
+@dataclass(frozen=True)
+class _Work:
+    """One analysis to run: options, the Result's ``input`` (the reference or the content hash), outputs."""
+
+    options: AnalyzeOptions
+    name: str
+    stored: _Stored
+
+
+def _grade_file(state: ServiceState, upload: IO[bytes], work: _Work, stop: StopFlag) -> Result:
+    """Read the spooled upload and grade it (runs in the worker pool, only once a worker is free)."""
+    stop.check()  # timed out or abandoned while it waited: nothing is read
+    upload.seek(0)
+    return _grade(state, upload.read(), work.options, work.name, work.stored, stop)
+
+
+def _run_job(state: ServiceState, work: _Work, job: Job) -> Result:
+    """A job's analysis (in the worker pool): its time limit starts now, progress goes to the job."""
+    job.stop.limit(state.settings.job_timeout_s)
+    job.stop.check()
+    assert job.upload is not None  # released only when the job finishes
+    job.upload.seek(0)
+    data = job.upload.read()
+    return _grade(state, data, work.options, work.name, work.stored, job.stop, job.progress)
+
+
+def _grade(
+    state: ServiceState,
+    data: bytes,
+    options: AnalyzeOptions,
+    name: str,
+    stored: _Stored,
+    stop: StopFlag | None = None,
+    progress: Progress | None = None,
+) -> Result:
     """Grade, render the outputs asked for and keep them in the store (runs in the worker pool)."""
     request = stored.request
     segmenter = None if options.roi is not None else state.segmenter
+    watched = {"stop": stop, "progress": progress}
     if not (request.overlays or request.dicom):
-        return run_analysis(data, options, segmenter, state.settings, name=name).result
+        result = run_analysis(data, options, segmenter, state.settings, name=name, **watched).result
+        state.metrics.add_frames(result.summary.frames_analysed or 0)
+        return result
     video = VideoRecorder(io.BytesIO(), max_bytes=state.store.max_bytes) if request.overlays else None
     with video or contextlib.nullcontext():
-        analysis = run_analysis(data, options, segmenter, state.settings, name=name, observer=video)
+        analysis = run_analysis(data, options, segmenter, state.settings, name=name, observer=video, **watched)
+    state.metrics.add_frames(analysis.result.summary.frames_analysed or 0)
     rendered = render(analysis, request, video)
     result = analysis.result
     result.warnings.extend(rendered.warnings)

@@ -9,7 +9,7 @@ counter alike.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -18,6 +18,7 @@ import cuda_ops
 from app import __version__
 from app.config import Settings, get_settings
 from app.errors import BackendUnavailable
+from app.pipeline.cancel import Progress, StopFlag
 from app.pipeline.decode import Clip, Limits, Source, decode
 from app.pipeline.device import resolve_device
 from app.pipeline.grading.quality import Facts, facts_of, warnings_for
@@ -88,6 +89,7 @@ def limits_from(settings: Settings) -> Limits:
         max_frame_pixels=settings.max_frame_pixels,
         max_frames=settings.max_frames,
         max_total_pixels=settings.max_total_pixels,
+        max_decoded_bytes=settings.max_decoded_bytes,
     )
 
 
@@ -115,18 +117,25 @@ def run_analysis(
     *,
     name: str | None = None,
     observer: Observer | None = None,
+    stop: StopFlag | None = None,
+    progress: Progress | None = None,
 ) -> Analysis:
     """As :func:`analyze`, also returning the selected frame and its masks.
 
     ``observer`` is called with every counted :class:`~app.pipeline.measure.scan.Batch` (e.g. to render
-    an overlay video while the clip streams by).
+    an overlay video while the clip streams by). ``stop`` is checked before decoding and between batches,
+    and raises its reason (a time limit, a cancellation); ``progress`` hears ``(frames measured, frames to
+    measure)`` after each batch. The total-pixel limit counts the frames that ``every`` / ``max_frames`` keep.
     """
     settings = settings or get_settings()
     options = options or AnalyzeOptions()
     device = resolve_device(options.device or settings.device)
     timer = Timer()
+    if stop is not None:
+        stop.check()  # a request that timed out or was cancelled while it waited for a worker
+    limits = replace(limits_from(settings), every=options.every, max_measured=options.max_frames)
     with timer.step("decode"):
-        clip = decode(source, limits_from(settings), name)
+        clip = decode(source, limits, name)
     if options.roi is None and segmenter is None:
         segmenter = tendon_model(settings.weights_dir, device)
     regions = _region_finder(options, segmenter, clip)
@@ -140,7 +149,7 @@ def run_analysis(
         chroma_threshold=settings.chroma_threshold,
     )
     try:
-        scan = scan_clip(clip, regions, counter, params, timer, observer)
+        scan = scan_clip(clip, regions, counter, params, timer, observer, stop=stop, progress=progress)
         with timer.step("select"):
             selection = select(scan)
             kept = scan.candidates.get(selection.index)

@@ -274,20 +274,53 @@ class BatchBuffers:
             return buffer[:size].reshape(shape)
 
 
+def sampling_step(num_frames: int, every: int, max_frames: int | None) -> int:
+    """The sampling step: every ``every``-th frame, widened so that at most ``max_frames`` are measured."""
+    step = max(1, every)
+    if max_frames is not None and max_frames >= 1:
+        step = max(step, math.ceil(num_frames / max_frames))
+    return step
+
+
+DEFAULT_MAX_DECODED_BYTES = 512 << 20  # NEOVASC_MAX_DECODED_BYTES
+
+
 @dataclass(frozen=True)
 class Limits:
-    """Bounds checked from headers before any pixel data is decoded."""
+    """Bounds checked from headers before any pixel data is decoded.
+
+    ``max_frames`` bounds the frames a clip holds (each one is decoded, however small); ``max_total_pixels``
+    bounds the pixels of the frames that are measured, so a long clip sampled with ``every`` /
+    ``max_measured`` (the request's ``max_frames``) passes where the whole clip would not.
+    ``max_decoded_bytes`` bounds what one decompression step may produce (an inflated DICOM dataset, a
+    still's decoded samples), checked before or while inflating, never after.
+    """
 
     max_bytes: int
     max_frame_pixels: int
     max_frames: int
     max_total_pixels: int
+    max_decoded_bytes: int = DEFAULT_MAX_DECODED_BYTES
+    every: int = 1
+    max_measured: int | None = None
+
+    def measured(self, frames: int) -> int:
+        """How many of ``frames`` frames the analysis measures with this sampling."""
+        return len(range(0, frames, sampling_step(frames, self.every, self.max_measured)))
 
     def check_bytes(self, size: int) -> None:
         if size > self.max_bytes:
             raise InputTooLarge(
                 f"input is {size} bytes, above the limit of {self.max_bytes} bytes "
                 "(raise NEOVASC_MAX_UPLOAD_BYTES to accept it)"
+            )
+
+    def check_decoded_bytes(self, size: int, what: str) -> None:
+        """Refuse ``what`` (e.g. "the inflated DICOM data") when decoding it takes more than the budget."""
+        if size > self.max_decoded_bytes:
+            raise InputTooLarge(
+                f"{what} would take {size} bytes or more decoded, above the limit of {self.max_decoded_bytes} "
+                "(NEOVASC_MAX_DECODED_BYTES); a small file that inflates this much is refused unread"
             )
 
     def check_geometry(self, frames: int, height: int, width: int) -> None:
@@ -298,10 +331,12 @@ class Limits:
             )
         if frames > self.max_frames:
             raise InputTooLarge(f"input has {frames} frames, above the limit of {self.max_frames} (NEOVASC_MAX_FRAMES)")
-        if frames * height * width > self.max_total_pixels:
+        measured = self.measured(frames)
+        if measured * height * width > self.max_total_pixels:
+            which = "" if measured == frames else f" in the {measured} of its {frames} frames measured"
             raise InputTooLarge(
-                f"input holds {frames * height * width} pixels in all, above the limit of "
-                f"{self.max_total_pixels} (NEOVASC_MAX_TOTAL_PIXELS)"
+                f"input holds {measured * height * width} pixels in all{which}, above the limit of "
+                f"{self.max_total_pixels} (NEOVASC_MAX_TOTAL_PIXELS); sample the clip (every, max_frames)"
             )
 
 

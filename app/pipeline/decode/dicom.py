@@ -113,7 +113,7 @@ class DicomDecoder:
         return head[4:6].isalpha() or int.from_bytes(head[4:8], "little") < 1 << 16
 
     def decode(self, data: bytes, name: str, limits: Limits) -> Clip:
-        ds, pixels = read_header(data)
+        ds, pixels = read_header(data, max_inflated=limits.max_decoded_bytes)
         return _clip(ds, pixels, name, limits)
 
 

@@ -23,6 +23,8 @@ import numpy as np
 
 from app.errors import DecodeError
 
+from .dicom_deflate import check_inflated_size, deflated_start
+
 _DEFLATED = "1.2.840.10008.1.2.1.99"
 # (7FE0,0010) Pixel Data's tag as written in each byte order; the items of encapsulated data (PS3.5 §7.5, A.4)
 _PIXEL_DATA = 0x7FE00010
@@ -60,17 +62,20 @@ class PixelData:
     items: tuple[memoryview, ...] | None = None
 
 
-def read_header(data: bytes) -> tuple[Any, PixelData | None]:
+def read_header(data: bytes, max_inflated: int | None = None) -> tuple[Any, PixelData | None]:
     """The dataset up to its top-level Pixel Data, and where that element's value lies in ``data``.
 
     pydicom stops at the top-level (7FE0,0010) only (one inside a sequence, such as an icon image, is read with
     its sequence) and leaves the stream at the element's tag; elements after the pixel data are not read (none
     of them describes the image). Deflated data (the whole dataset compressed) cannot be used in place: those
-    are read whole, as before.
+    are read whole, as before, once their inflated size is known to be at most ``max_inflated`` bytes.
     """
     from pydicom.filereader import read_partial
 
     pydicom_module()  # quiets pydicom's logger
+    deflated_at = deflated_start(data)
+    if deflated_at is not None and max_inflated is not None:
+        check_inflated_size(data, deflated_at, max_inflated)  # pydicom would inflate it all at once, unbounded
     stream = io.BytesIO(data)  # shares ``data``'s buffer: BytesIO copies a bytes object only when written to
     found: list[tuple[str | None, int]] = []
 

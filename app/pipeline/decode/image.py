@@ -41,8 +41,10 @@ class ImageDecoder:
 
     def decode(self, data: bytes, name: str, limits: Limits) -> Clip:
         fmt = _sniff(data[:16]) or "image"
-        width, height, pages, compression = _probe(data, fmt)
+        width, height, pages, compression, samples = _probe(data, fmt)
         limits.check_geometry(1, height, width)
+        # OpenCV's decoded array, then the RGB copy made from it: both exist at once
+        limits.check_decoded_bytes(width * height * (samples + 3), f"the {width}x{height} {fmt} image")
         if pages > 1:
             raise UnsupportedInput(f"{fmt} with {pages} pages; send one image per file, or a video")
         array = cv2.imdecode(np.frombuffer(data, dtype=np.uint8), cv2.IMREAD_UNCHANGED)
@@ -64,8 +66,8 @@ class ImageDecoder:
         return Clip.in_memory(rgb[None], name, source)
 
 
-def _probe(data: bytes, fmt: str) -> tuple[int, int, int, str | None]:
-    """(width, height, pages, compression as Pillow names it) from the header alone."""
+def _probe(data: bytes, fmt: str) -> tuple[int, int, int, str | None, int]:
+    """(width, height, pages, compression as Pillow names it, bytes per decoded pixel) from the header alone."""
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
@@ -73,13 +75,29 @@ def _probe(data: bytes, fmt: str) -> tuple[int, int, int, str | None]:
                 width, height = image.size
                 pages = getattr(image, "n_frames", 1)
                 compression = image.info.get("compression")
+                samples = _pixel_bytes(data, fmt, image.mode, len(image.getbands()))
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
         raise InputTooLarge(f"{fmt} header declares an image too large to decode safely") from exc
     except Exception as exc:  # Pillow raises many types for malformed headers
         raise DecodeError(f"the {fmt.upper()} header could not be read (truncated or corrupt file?)") from exc
     if width < 1 or height < 1:
         raise DecodeError(f"{fmt} header declares an empty image ({width}x{height})")
-    return width, height, pages, compression if isinstance(compression, str) else None
+    return width, height, pages, compression if isinstance(compression, str) else None, samples
+
+
+# PNG IHDR colour type (ISO/IEC 15948 §11.2.2) -> samples per pixel as OpenCV decodes it (palette expands to
+# BGR or BGRA, grey + alpha to BGRA)
+_PNG_SAMPLES = {0: 1, 2: 3, 3: 4, 4: 4, 6: 4}
+_WIDE_MODES = {"I;16", "I;16B", "I;16L", "I;16N", "I", "F"}  # Pillow modes of more than 8 bits per sample
+
+
+def _pixel_bytes(data: bytes, fmt: str, mode: str, bands: int) -> int:
+    """Bytes per pixel of OpenCV's decoded array, from the header: a PNG's IHDR bit depth and colour type
+    (Pillow reports 16-bit RGB as 8-bit), else Pillow's mode."""
+    if fmt == "png" and len(data) >= 26 and data[12:16] == b"IHDR":
+        depth, colour_type = data[24], data[25]
+        return _PNG_SAMPLES.get(colour_type, 4) * (2 if depth == 16 else 1)
+    return max(bands, 3 if mode == "P" else 1) * (2 if mode in _WIDE_MODES else 1)
 
 
 # TIFF compressions (as Pillow names them) that drop information; the others (none, LZW, deflate, PackBits) keep it.

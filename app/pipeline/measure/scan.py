@@ -10,15 +10,15 @@ keep their original indices. The result is a :class:`Scan`: nothing is read back
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 
 import numpy as np
 
 import cuda_ops
+from app.pipeline.cancel import Progress, StopFlag
 from app.pipeline.decode import Calibration, Clip
-from app.pipeline.decode.base import prefetched
+from app.pipeline.decode.base import prefetched, sampling_step
 from app.pipeline.geometry import Rect
 from app.pipeline.measure.colour_rule import ColourRule, colour_rule
 from app.pipeline.measure.labels import LABEL_BOX_REST, LABEL_TENDON, Band, label_frames
@@ -118,10 +118,7 @@ def batch_frames(height: int, width: int) -> int:
 
 def frame_step(num_frames: int, every: int, max_frames: int | None) -> int:
     """The sampling step: every ``every``-th frame, widened so that at most ``max_frames`` are measured."""
-    step = max(1, every)
-    if max_frames is not None and max_frames >= 1:
-        step = max(step, math.ceil(num_frames / max_frames))
-    return step
+    return sampling_step(num_frames, every, max_frames)
 
 
 @dataclass(frozen=True)
@@ -143,18 +140,26 @@ def scan_clip(
     params: ScanParams,
     timer: Timer,
     observer: Observer | None = None,
+    *,
+    stop: StopFlag | None = None,
+    progress: Progress | None = None,
 ) -> Scan:
-    """Count every ``params.step``-th frame of ``clip`` inside the regions ``regions`` finds."""
-    run = _Run(clip, regions, counter, params, timer, observer)
-    return run.scan()
+    """Count every ``params.step``-th frame of ``clip`` inside the regions ``regions`` finds.
+
+    ``stop`` is checked before each batch (its reason is raised: a time limit, a client gone); ``progress``
+    is told ``(frames measured, frames to measure)`` after each batch.
+    """
+    return _Run(clip, regions, counter, params, timer, observer, stop, progress).scan()
 
 
 class _Run:
     """The bookkeeping of one scan; :func:`scan_clip` returns its outcome as a frozen :class:`Scan`."""
 
-    def __init__(self, clip, regions, counter, params, timer, observer) -> None:
+    def __init__(self, clip, regions, counter, params, timer, observer, stop=None, progress=None) -> None:
         self.clip, self.regions, self.counter, self.params = clip, regions, counter, params
         self.timer, self.observer = timer, observer
+        self.stop: StopFlag | None = stop
+        self.progress: Progress | None = progress
         self.candidates: dict[int, Candidate] = {}
         self.scores: dict[int, float] = {}
         self._static: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None  # a fixed region's roi/band/labels
@@ -164,7 +169,11 @@ class _Run:
         parts: list[cuda_ops.FrameCounts] = []
         index_parts: list[np.ndarray] = []
         batches = self._batches(batch_frames(self.clip.height, self.clip.width))
+        total, done = len(range(0, self.clip.num_frames, self.params.step)), 0
         while True:
+            if self.stop is not None and self.stop.reason is not None:
+                batches.close()  # stops the decoding thread now, not when the generator is collected
+                self.stop.check()
             with self.timer.step("decode"):
                 item = next(batches, None)
             if item is None:
@@ -186,6 +195,9 @@ class _Run:
             if self.observer is not None:
                 doppler = np.stack([counts.masks[i] & (_at(labels, i) == LABEL_TENDON) for i in wanted])
                 self.observer(Batch(indices, frames, roi, band, doppler, counts, self.clip.fps, setup.in_box))
+            done += indices.size
+            if self.progress is not None:
+                self.progress(done, total)
         return Scan(setup, np.concatenate(index_parts), cuda_ops.FrameCounts.concat(parts), self.candidates)
 
     def _regions(self, frames: np.ndarray, setup: Setup) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -86,3 +86,19 @@ def test_a_body_shorter_than_its_content_length_is_a_400_problem(client):
              "root_path": ""}  # fmt: skip
     asyncio.run(client.app(scope, receive, send))
     assert sent[0]["status"] == 400 and json.loads(sent[1]["body"])["code"] == "malformed_request"
+
+
+def test_a_chunked_upload_without_length_is_cut_off_at_the_limit(small_client):
+    """httpx sends a generator body chunked, with no Content-Length: the running count stops it at the limit
+    (the test client buffers the body itself; benchmarks/service_attacks.py measures a real server)."""
+
+    def body():
+        yield b'--b\r\nContent-Disposition: form-data; name="file"; filename="x.png"\r\n\r\n'
+        for _ in range(64):  # 4 MiB offered against a 64 KiB limit
+            yield b"\0" * 65536
+
+    response = small_client.post(
+        "/v1/grade", content=body(), headers={"content-type": "multipart/form-data; boundary=b"}
+    )
+    assert response.status_code == 413 and response.json()["code"] == "input_too_large"
+    assert "unknown number of" in response.json()["detail"]
