@@ -1,0 +1,195 @@
+"""Ways to run the tendon network on the CPU, side by side: speed and agreement with what ships.
+
+Each option runs the same network (the first model of ``--weights``) on the same model-ready batches
+(synthetic frames through ``models.transforms.preprocess``); the options take turns in every round, so
+that a slow spell of the machine hits them alike. Reported per option: the median and best milliseconds
+per frame, the speed relative to the shipped way (eager PyTorch, channels-last), the largest difference
+of any probability from it, and the share of pixels whose mask (probability > 0.5) differs.
+
+* ``eager-channels-last``: what ``TendonSegmenter`` does (the reference);
+* ``eager-contiguous``: the same in NCHW layout;
+* ``torchscript-frozen``: ``torch.jit.trace`` + ``torch.jit.freeze`` (constant folding, conv-BN fusion);
+* ``torch-compile``: ``torch.compile`` (Inductor; compile time reported apart, needs a C++ compiler);
+* ``onnxruntime``: exported with ``torch.onnx.export`` and run by ONNX Runtime's CPU provider, if the
+  ``onnxruntime`` package is installed (it is not a dependency of the project);
+* ``bfloat16``: CPU autocast to bfloat16, only where the CPU has native bfloat16 (AVX512-BF16 or AMX);
+  otherwise reported as skipped: emulated bfloat16 is slower than float32.
+
+    python benchmarks/inference_options.py [--batch 8] [--rounds 15] [--threads 2] [--json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import io
+import json
+import statistics
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from models import TendonSegmenter
+from models.training.synth import make_dataset
+from models.transforms import preprocess
+
+REPO = Path(__file__).resolve().parents[1]
+Runner = Callable[[torch.Tensor], np.ndarray]  # model-ready batch -> (B, H, W) probabilities
+
+
+def _cpu_has_native_bf16() -> bool:
+    try:
+        flags = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return False
+    return any(flag in flags.split() for flag in ("avx512_bf16", "amx_bf16"))
+
+
+def _eager(model: torch.nn.Module, layout: torch.memory_format) -> Runner:
+    model = model.to(memory_format=layout)
+
+    @torch.inference_mode()
+    def run(x: torch.Tensor) -> np.ndarray:
+        return torch.sigmoid(model(x.contiguous(memory_format=layout)))[:, 0].numpy()
+
+    return run
+
+
+def _torchscript(model: torch.nn.Module, example: torch.Tensor) -> Runner:
+    with torch.inference_mode(False), torch.no_grad():
+        traced = torch.jit.freeze(torch.jit.trace(model, example))
+        traced = torch.jit.optimize_for_inference(traced)
+
+    @torch.no_grad()
+    def run(x: torch.Tensor) -> np.ndarray:
+        return torch.sigmoid(traced(x))[:, 0].numpy()
+
+    return run
+
+
+def _compiled(model: torch.nn.Module) -> Runner:
+    compiled = torch.compile(model, dynamic=False)
+
+    @torch.inference_mode()
+    def run(x: torch.Tensor) -> np.ndarray:
+        return torch.sigmoid(compiled(x))[:, 0].numpy()
+
+    return run
+
+
+def _onnxruntime(model: torch.nn.Module, example: torch.Tensor, threads: int) -> Runner:
+    import onnxruntime as ort  # optional: only this option needs it
+
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    with tempfile.TemporaryDirectory() as tmp, torch.no_grad():
+        path = Path(tmp) / "tendon.onnx"  # the exporter may write the weights beside it: load from the folder
+        torch.onnx.export(model, (example.contiguous(),), str(path), input_names=["x"], output_names=["logits"])
+        session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+
+    def run(x: torch.Tensor) -> np.ndarray:
+        (logits,) = session.run(None, {"x": np.ascontiguousarray(x.contiguous().numpy())})
+        return 1.0 / (1.0 + np.exp(-logits[:, 0]))
+
+    return run
+
+
+def _bfloat16(model: torch.nn.Module) -> Runner:
+    model = model.to(memory_format=torch.channels_last)
+
+    @torch.inference_mode()
+    def run(x: torch.Tensor) -> np.ndarray:
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            logits = model(x.contiguous(memory_format=torch.channels_last))
+        return torch.sigmoid(logits.float())[:, 0].numpy()
+
+    return run
+
+
+def build_options(model: torch.nn.Module, example: torch.Tensor, threads: int) -> tuple[dict, dict]:
+    """``{name: runner}`` and ``{name: why it was skipped, or its set-up seconds}``."""
+    options: dict[str, Runner] = {"eager-channels-last": _eager(model, torch.channels_last)}
+    notes: dict[str, str] = {}
+    makers: dict[str, Callable[[], Runner]] = {
+        "eager-contiguous": lambda: _eager(model, torch.contiguous_format),
+        "torchscript-frozen": lambda: _torchscript(model, example),
+        "torch-compile": lambda: _compiled(model),
+        "onnxruntime": lambda: _onnxruntime(model, example, threads),
+    }
+    if _cpu_has_native_bf16():
+        makers["bfloat16"] = lambda: _bfloat16(model)
+    else:
+        notes["bfloat16"] = "skipped: this CPU has no native bfloat16 (AVX512-BF16 or AMX)"
+    for name, make in makers.items():
+        t0 = time.perf_counter()
+        try:
+            with contextlib.redirect_stdout(io.StringIO()):
+                runner = make()
+                runner(example)  # first call: compilation, graph optimisation
+        except Exception as exc:  # an option that cannot run here is reported, not fatal
+            notes[name] = f"skipped: {type(exc).__name__}: {str(exc).splitlines()[0][:120] if str(exc) else ''}"
+            continue
+        options[name] = runner
+        notes[name] = f"set-up {time.perf_counter() - t0:.1f} s"
+    return options, notes
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--weights", type=Path, default=REPO / "weights")
+    parser.add_argument("--batch", type=int, default=8)
+    parser.add_argument("--rounds", type=int, default=15)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    seg = TendonSegmenter.from_weights(args.weights, device="cpu")
+    model = seg._model.eval()  # the network itself: the options differ only in how it is run
+    frames, _ = make_dataset(args.batch * 4, seed=99)
+    batches = [
+        preprocess(frames[i : i + args.batch], seg.args.input_size, seg.args.in_channels)[0]
+        for i in range(0, len(frames), args.batch)
+    ]
+    options, notes = build_options(model, batches[0].contiguous(), args.threads)
+    reference = [options["eager-channels-last"](x) for x in batches]
+    times: dict[str, list[float]] = {name: [] for name in options}
+    for r in range(args.rounds):
+        x = batches[r % len(batches)]
+        for name, run in options.items():
+            t0 = time.perf_counter()
+            run(x)
+            times[name].append((time.perf_counter() - t0) * 1000 / args.batch)
+    base = statistics.median(times["eager-channels-last"])
+    rows = []
+    for name, run in options.items():
+        probs = [run(x) for x in batches]
+        diff = max(float(np.abs(p - q).max()) for p, q in zip(probs, reference, strict=True))
+        flips = np.mean([float(((p > 0.5) != (q > 0.5)).mean()) for p, q in zip(probs, reference, strict=True)])
+        median = statistics.median(times[name])
+        rows.append({
+            "option": name, "median_ms_per_frame": round(median, 2), "best_ms_per_frame": round(min(times[name]), 2),
+            "speed_vs_shipped": round(base / median, 2), "max_prob_diff": float(f"{diff:.2g}"),
+            "mask_pixels_differing": float(f"{flips:.2g}"), "note": notes.get(name, ""),
+        })  # fmt: skip
+    skipped = [{"option": name, "note": note} for name, note in notes.items() if name not in options]
+    if args.json:
+        for row in rows + skipped:
+            print(json.dumps({"batch": args.batch, "threads": args.threads, "model": seg.name, **row}))
+        return
+    size = "x".join(map(str, seg.args.input_size))
+    print(f"model {seg.name}, batch {args.batch}, {args.threads} threads, {args.rounds} rounds, input {size}")
+    print("| option | median ms/frame | best ms/frame | speed vs shipped | max prob. diff | mask px differing | note |")
+    print("|---|---|---|---|---|---|---|")
+    for row in rows:
+        print(" | ".join(["", *(str(v) for v in row.values()), ""]).strip())
+    for row in skipped:
+        print(f"| {row['option']} | - | - | - | - | - | {row['note']} |")
+
+
+if __name__ == "__main__":
+    main()
