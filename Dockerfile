@@ -29,7 +29,8 @@ ENV PATH=/opt/venv/bin:$PATH
 # so installing the project keeps this build instead of pulling another one from PyPI.
 RUN pip install "torch==${TORCH_VERSION}" --index-url "${TORCH_INDEX_URL}"
 
-# A regular (non-editable) install puts the packages app, models and cuda_ops into the virtualenv.
+# A regular (non-editable) install puts the packages app, models and cuda_ops into the virtualenv, with the
+# web page's files (app/web/static, package data in pyproject.toml).
 WORKDIR /src
 COPY pyproject.toml README.md ./
 COPY app ./app

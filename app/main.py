@@ -7,14 +7,17 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 from fastapi import FastAPI
+from fastapi.responses import FileResponse
 from starlette.middleware.cors import CORSMiddleware
 from starlette.middleware.trustedhost import TrustedHostMiddleware
+from starlette.staticfiles import StaticFiles
 
 from app import __version__
 from app.api import compare_router, grade_router, health_router, jobs_router, results_router
-from app.api.auth import ApiKeyAuth, AuthPolicy
+from app.api.auth import PAGE_PATH, STATIC_PREFIX, ApiKeyAuth, AuthPolicy
 from app.api.context import REQUEST_ID_HEADER, RequestContext, install_request_id_logging
 from app.api.limits import BodySizeLimit, UploadGate
 from app.api.metrics import Metrics
@@ -22,10 +25,22 @@ from app.api.problems import install_problem_handlers
 from app.api.state import ServiceState
 from app.config import Settings, get_settings
 
+WEB_DIR = Path(__file__).resolve().parent / "web" / "static"
+# The page loads nothing but its own files and talks to this service only (docs/http.md#the-web-page).
+PAGE_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'self'; img-src 'self' blob: data:; media-src 'self' blob:; object-src 'none'; "
+        "base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+    ),
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+}
+
 DESCRIPTION = """Grades tendon neovascularity on colour and power Doppler ultrasound: the colour fraction of
 the tendon (or of a drawn region of interest), the vessel count and named grades. Every route but `/healthz`
-needs an API key (`Authorization: Bearer KEY` or `X-API-Key: KEY`). Errors are RFC 9457 problem+json
-documents with a stable `code`. Research use only; not a medical device."""
+and the web page (`/` and its files under `/ui/`) needs an API key (`Authorization: Bearer KEY` or
+`X-API-Key: KEY`). Errors are RFC 9457 problem+json documents with a stable `code`. Research use only; not a
+medical device."""
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -75,4 +90,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(compare_router)
     app.include_router(results_router)
     app.include_router(jobs_router)
+    _install_page(app)
     return app
+
+
+def _install_page(app: FastAPI) -> None:
+    """The point-of-care page at ``/`` and its files under ``/ui/``; both open without a key (app/api/auth.py)."""
+
+    def page() -> FileResponse:
+        return FileResponse(WEB_DIR / "index.html", media_type="text/html; charset=utf-8", headers=PAGE_HEADERS)
+
+    app.add_api_route(PAGE_PATH, page, methods=["GET"], include_in_schema=False)
+    app.mount(STATIC_PREFIX.rstrip("/"), StaticFiles(directory=WEB_DIR), name="ui")

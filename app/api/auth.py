@@ -10,7 +10,8 @@ The rule (``NEOVASC_AUTH``, see docs/http.md#authentication):
 
 Without keys the service refuses to start when ``NEOVASC_HOST`` is not a loopback address, and every
 request that arrives on another address (``neovasc serve --host 0.0.0.0``) is refused with 401. Only
-``GET /healthz`` is open to all.
+``GET /healthz`` and the web page (``/`` and its static files under ``/ui/``) are open to all: the page holds
+no data, and asks for a key when a call it makes answers 401.
 """
 
 from __future__ import annotations
@@ -27,7 +28,9 @@ from .context import audit_record
 from .keys import KeyRing, KeysFileError, read_keys
 from .problems import send_problem
 
-OPEN_PATHS = frozenset({"/healthz"})
+PAGE_PATH = "/"
+STATIC_PREFIX = "/ui/"
+OPEN_PATHS = frozenset({"/healthz", PAGE_PATH})
 _CHALLENGE = (b"www-authenticate", b'Bearer realm="neovasc"')
 
 
@@ -69,6 +72,13 @@ class AuthPolicy:
         return cls(None)
 
 
+def is_open(path: str | None) -> bool:
+    """True for the paths anyone may fetch: ``/healthz``, the page and its files (no ``..`` segments)."""
+    if path in OPEN_PATHS:
+        return True
+    return path is not None and path.startswith(STATIC_PREFIX) and ".." not in path.split("/")
+
+
 def presented_key(scope: Scope) -> str | None:
     """The key from ``Authorization: Bearer KEY`` or ``X-API-Key: KEY``, or None."""
     for name, value in scope.get("headers", ()):
@@ -102,7 +112,7 @@ def _refusal(policy: AuthPolicy, scope: Scope) -> Unauthorized | None:
 
 
 class ApiKeyAuth:
-    """ASGI middleware: every route but ``/healthz`` needs a key (or, without keys, a loopback connection).
+    """ASGI middleware: every route but ``/healthz`` and the page needs a key (or, without keys, a loopback connection).
 
     It sits in front of the routes, so an unknown path answers 401 too and reveals nothing without a key.
     """
@@ -112,7 +122,7 @@ class ApiKeyAuth:
         self.policy = policy
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope.get("path") not in OPEN_PATHS:
+        if scope["type"] == "http" and not is_open(scope.get("path")):
             refusal = _refusal(self.policy, scope)
             if refusal is not None:
                 await send_problem(send, refusal, scope.get("path"), [_CHALLENGE])
