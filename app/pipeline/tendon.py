@@ -8,8 +8,10 @@
 * **Hints.** A rough box keeps the tendon region the model finds inside it; points on the tendon keep
   the regions that hold them (or the nearest within ``POINT_REACH`` of the frame's width). A miss
   becomes a measurement in a second at the scanner.
-* **Confidence** = the mean model probability over the outline, times the clip's mean agreement. An outline
-  smaller than ``MIN_TENDON_SHARE`` of the picture is a fragment, not a tendon. Both feed the
+* **Confidence** = the mean model probability over the outline, times the clip's mean agreement; when the
+  probe moved, the mean over the frames' own outlines (0 for a frame with none). An outline (when the
+  probe moved: the frames' median one) smaller than ``MIN_TENDON_SHARE`` of the picture is a fragment, not
+  a tendon. Both feed the
   ``low_confidence_tendon`` warning (``app.pipeline.grading.quality``).
 """
 
@@ -64,6 +66,8 @@ class TendonRegions:
         self.ious: list[float] = []
         self.probability: float | None = None
         self.picture_px = 0
+        self._scores: list[float] = []  # per outlined frame: mean probability over its outline (0 if empty)
+        self._sizes: list[int] = []  # per outlined frame: the outline's pixels
 
     def __call__(self, frames: np.ndarray, picture: Rect) -> np.ndarray:
         """``(B, H, W, 3) uint8 RGB`` frames -> ``(1, H, W)`` (the clip's outline) or ``(B, H, W) bool``."""
@@ -101,7 +105,11 @@ class TendonRegions:
             return np.asarray(self.segmenter.predict(frames, area=self._search_area(picture, frames)), bool), None
         probs = np.asarray(probabilities(frames, area=picture), np.float32)  # (B, H, W)
         window = self._search_area(picture, frames)
-        return np.stack([self._region(p > THRESHOLD, window) for p in probs]), probs
+        masks = np.stack([self._region(p > THRESHOLD, window) for p in probs])
+        for mask, prob in zip(masks, probs, strict=True):
+            self._sizes.append(int(np.count_nonzero(mask)))
+            self._scores.append(float(prob[mask].mean()) if self._sizes[-1] else 0.0)
+        return masks, probs
 
     def _search_area(self, picture: Rect, frames: np.ndarray) -> Rect:
         if self.hint is None or self.hint.box is None:
@@ -125,10 +133,16 @@ class TendonRegions:
 
     def report(self) -> OutlineReport:
         agreement = float(np.mean(self.ious)) if self.ious else None
-        confidence = None if self.probability is None else self.probability * (agreement or 1.0)
+        probability, outline_px = self.probability, int(self.outline.sum()) if self.outline is not None else 0
+        if self.per_frame and self._sizes:  # no one outline: judge the frames' own, typical one
+            probability = float(np.mean(self._scores)) if self._scores else None
+            outline_px = int(np.median(self._sizes))
+            agreement = None  # the frames were meant to differ: the probe moved
+        confidence = None if probability is None else probability * (1.0 if agreement is None else agreement)
         movement = None if not self.ious else 1.0 - min(self.ious)
-        outline_px = int(self.outline.sum()) if self.outline is not None else 0
-        fragment = 0 < outline_px < MIN_TENDON_SHARE * self.picture_px
+        # per frame, a typical outline of nothing while some frames have a speck is a fragment too
+        found = outline_px > 0 or (self.per_frame and any(self._sizes))
+        fragment = found and outline_px < MIN_TENDON_SHARE * self.picture_px
         return OutlineReport(
             confidence=None if confidence is None else round(confidence, 4),
             movement=None if movement is None else round(movement, 4),

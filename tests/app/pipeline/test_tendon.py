@@ -134,3 +134,14 @@ def test_parse_hint(box, points, expected):
 def test_malformed_hints_are_named_errors(box, points):
     with pytest.raises(InvalidROI):
         parse_hint(box, points)
+
+
+def test_a_moving_clip_of_specks_is_a_fragment_with_a_confidence(rng):
+    speck = (70, 50, 72, 52)  # 4 px of a 160 x 120 picture, somewhere else on every frame
+    model = _Model(regions=lambda i: ((speck[0] + 3 * i, speck[1], speck[2] + 3 * i, speck[3]),), inside=0.6)
+    regions = TendonRegions(model)
+    regions(_frames(10, rng), PICTURE)
+    report = regions.report()
+    assert report.per_frame and report.fragment
+    assert report.confidence == pytest.approx(0.6)  # from the frames' own outlines, not None
+    assert "tendon_outline_moved" in [code for code, _ in outline_warnings(report)]
