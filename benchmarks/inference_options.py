@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import copy
 import io
 import json
 import statistics
@@ -113,16 +114,17 @@ def _bfloat16(model: torch.nn.Module) -> Runner:
 
 def build_options(model: torch.nn.Module, example: torch.Tensor, threads: int) -> tuple[dict, dict]:
     """``{name: runner}`` and ``{name: why it was skipped, or its set-up seconds}``."""
-    options: dict[str, Runner] = {"eager-channels-last": _eager(model, torch.channels_last)}
+    # Each option gets its own copy: Module.to(memory_format=...) changes a model in place.
+    options: dict[str, Runner] = {"eager-channels-last": _eager(copy.deepcopy(model), torch.channels_last)}
     notes: dict[str, str] = {}
     makers: dict[str, Callable[[], Runner]] = {
-        "eager-contiguous": lambda: _eager(model, torch.contiguous_format),
-        "torchscript-frozen": lambda: _torchscript(model, example),
-        "torch-compile": lambda: _compiled(model),
-        "onnxruntime": lambda: _onnxruntime(model, example, threads),
+        "eager-contiguous": lambda: _eager(copy.deepcopy(model), torch.contiguous_format),
+        "torchscript-frozen": lambda: _torchscript(copy.deepcopy(model), example),
+        "torch-compile": lambda: _compiled(copy.deepcopy(model)),
+        "onnxruntime": lambda: _onnxruntime(copy.deepcopy(model), example, threads),
     }
     if _cpu_has_native_bf16():
-        makers["bfloat16"] = lambda: _bfloat16(model)
+        makers["bfloat16"] = lambda: _bfloat16(copy.deepcopy(model))
     else:
         notes["bfloat16"] = "skipped: this CPU has no native bfloat16 (AVX512-BF16 or AMX)"
     for name, make in makers.items():

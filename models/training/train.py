@@ -69,6 +69,7 @@ class TrainConfig:
     init: str | None = None
     input_transform: str | None = None  # None: the architecture's (or the --init model's)
     input_view: str | None = None  # None: the architecture's (or the --init model's)
+    keep_epochs: bool = False  # also keep each epoch's model as epochNN in the run folder
     resume: bool = False
     out: str = "runs/latest"
     device: str = "auto"
@@ -316,6 +317,8 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
             best_state = {k: v.detach().clone() for k, v in scored.state_dict().items()}
             save_weights(scored, args, out, "best", architecture=arch, metrics={"val": val}, **meta)
         save_weights(scored, args, out, "last", architecture=arch, metrics={"val": val}, **meta)
+        if cfg.keep_epochs:  # every epoch's model, for a choice on data the run never sees (held-out val)
+            save_weights(scored, args, out, f"epoch{epoch:02d}", architecture=arch, metrics={"val": val}, **meta)
         (out / "metrics.json").write_text(json.dumps({"history": history}, indent=2) + "\n")
         _save_checkpoint(
             ckpt_path, model=model.state_dict(), opt=opt.state_dict(), sched=sched.state_dict(),
@@ -423,6 +426,11 @@ def build_parser() -> argparse.ArgumentParser:
         choices=INPUT_VIEWS,
         help="screen: the whole frame; picture: the ultrasound picture alone, cropped by the pipeline. "
         "Default: the architecture's, or the --init model's",
+    )
+    p.add_argument(
+        "--keep-epochs",
+        action="store_true",
+        help="also keep each epoch's model (epoch01, epoch02...) in --out, to choose one on held-out data",
     )
     p.add_argument(
         "--resume", action="store_true", help="continue the run in --out from its checkpoint.pt (same options)"

@@ -167,3 +167,15 @@ def test_bad_folds_are_a_usage_error(argv: list[str], capsys) -> None:
 
     assert train_main(["--data", "nowhere", "--quiet", *argv]) == 2
     assert "--folds" in capsys.readouterr().err
+
+
+def test_picture_view_and_kept_epochs(tmp_path: Path) -> None:
+    cfg = TrainConfig(
+        **TINY, epochs=2, steps_per_epoch=1, synth_count=4, val_count=2, input_view="picture", keep_epochs=True,
+        out=str(tmp_path / "run"),
+    )  # fmt: skip
+    train(cfg)
+    names = {entry.name for entry in read_manifest(tmp_path / "run")}
+    assert {"best", "last", "epoch01", "epoch02"} <= names
+    model, _ = load_model(tmp_path / "run", "epoch01", "cpu")
+    assert model.args.input_view == "picture"  # recorded, so the predictor crops to the picture
