@@ -25,6 +25,8 @@ class Settings(BaseSettings):
     device: Literal["auto", "cpu", "cuda"] = "auto"
     backend: str = "auto"
     weights_dir: Path = REPO_ROOT / "weights"
+    # auto: the tendon network runs with ONNX Runtime on the CPU when weights/ ships its graph; torch: always torch
+    model_runtime: Literal["auto", "torch"] = "auto"
 
     # Classification and grading (see docs/grading.md for the sources).
     chroma_threshold: int = Field(DEFAULT_CHROMA_THRESHOLD, ge=0, le=254)

@@ -31,11 +31,12 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=15)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--device", default="cpu")
+    parser.add_argument("--runtime", default="auto", choices=("auto", "torch"), help="auto: ONNX Runtime if shipped")
     parser.add_argument("--network-only", action="store_true", help="time predict_torch on model-ready tensors")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    seg = TendonSegmenter.from_weights(args.weights, device=args.device)
+    seg = TendonSegmenter.from_weights(args.weights, device=args.device, runtime=args.runtime)
     count = args.batch if args.network_only else args.batch * (args.repeats + 1)
     frames, _ = make_dataset(count, seed=99)  # distinct frames: no de-duplication
     seg.predict(frames[: args.batch], batch_size=args.batch)  # warm up
@@ -43,6 +44,7 @@ def main() -> None:
     row = {
         "model": seg.name,
         "device": str(seg.device),
+        "runtime": seg.runtime,
         "threads": args.threads,
         "batch": args.batch,
         "timed": "predict_torch" if args.network_only else "predict",
@@ -53,8 +55,8 @@ def main() -> None:
     if args.json:
         print(json.dumps(row))
         return
-    print("| model | device | threads | batch | timed | input | median ms/frame | best ms/frame |")
-    print("|---|---|---|---|---|---|---|---|")
+    print("| model | device | runtime | threads | batch | timed | input | median ms/frame | best ms/frame |")
+    print("|---|---|---|---|---|---|---|---|---|")
     print(" | ".join(["", *(str(v) for v in row.values()), ""]).strip())
 
 

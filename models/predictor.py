@@ -12,6 +12,7 @@ import cv2
 import numpy as np
 import torch
 
+from models.onnx_runtime import OnnxNetwork, onnxruntime_available
 from models.transforms import (
     InvalidInputError,
     LetterboxGeometry,
@@ -22,12 +23,13 @@ from models.transforms import (
     validate_frames,
 )
 from models.unet import UNet, UNetArgs
-from models.weights import load_model, read_manifest
+from models.weights import load_model, read_manifest, read_onnx_graph
 
 __all__ = ["Area", "TendonSegmenter", "keep_largest_component", "load_segmenter", "validate_area"]
 
 # (x0, y0, x1, y1) in frame pixels, x1/y1 exclusive, e.g. the B-mode image region of a scanner screen.
 Area = tuple[int, int, int, int]
+RUNTIMES = ("auto", "torch")  # see TendonSegmenter.from_weights
 
 # Probability above which a pixel is tendon: the decision boundary of the logistic output (logit 0) the
 # network is trained to, with no recalibration yet.
@@ -127,8 +129,12 @@ class TendonSegmenter:
     and where it ran, for the record of every result.
     """
 
-    def __init__(self, model: UNet, *, name: str, sha256: str) -> None:
-        """Wrap ``model`` (already on its device); it is put in eval mode and channels-last layout."""
+    def __init__(self, model: UNet, *, name: str, sha256: str, network: OnnxNetwork | None = None) -> None:
+        """Wrap ``model`` (already on its device); it is put in eval mode and channels-last layout.
+
+        ``network``: the same network as an ONNX Runtime session, which then computes the logits on the
+        CPU in place of ``model`` (see ``models.onnx_runtime``).
+        """
         if model.args.out_channels != 1:
             raise ValueError(f"TendonSegmenter needs a model with out_channels=1, got {model.args.out_channels}")
         # Channels-last runs the convolutions about 2x faster on CPU (oneDNN) and suits tensor cores.
@@ -136,6 +142,7 @@ class TendonSegmenter:
         self._name = name
         self._sha256 = sha256
         self._device = next(model.parameters()).device
+        self._network = network if self._device.type == "cpu" else None
 
     @classmethod
     def from_weights(
@@ -143,10 +150,26 @@ class TendonSegmenter:
         directory: str | os.PathLike[str],
         name: str | None = None,
         device: torch.device | str = "cpu",
+        runtime: str = "auto",
     ) -> TendonSegmenter:
-        """Load model ``name`` (first listed if ``None``) from a weights directory; see ``load_model``."""
+        """Load model ``name`` (first listed if ``None``) from a weights directory; see ``load_model``.
+
+        ``runtime``: ``"auto"`` runs the network with ONNX Runtime on the CPU when the manifest lists a
+        verified ONNX graph and ``onnxruntime`` is installed, else with torch; ``"torch"`` always torch.
+        """
+        if runtime not in RUNTIMES:
+            raise ValueError(f"runtime must be one of {RUNTIMES}, got {runtime!r}")
         model, entry = load_model(directory, name, device)
-        return cls(model, name=entry.name, sha256=entry.sha256)
+        network = None
+        if runtime == "auto" and torch.device(device).type == "cpu" and onnxruntime_available():
+            graph = read_onnx_graph(directory, entry)
+            network = None if graph is None else OnnxNetwork(graph, torch.get_num_threads())
+        return cls(model, name=entry.name, sha256=entry.sha256, network=network)
+
+    @property
+    def runtime(self) -> str:
+        """What computes the network: ``"onnxruntime"`` or ``"torch"``."""
+        return "torch" if self._network is None else "onnxruntime"
 
     @property
     def name(self) -> str:
@@ -197,7 +220,7 @@ class TendonSegmenter:
             else contextlib.nullcontext()
         )
         with autocast:
-            logits = self._model(x)
+            logits = self._model(x) if self._network is None else self._network(x)
         return torch.sigmoid(logits.float())
 
     @torch.inference_mode()
@@ -285,6 +308,7 @@ class TendonSegmenter:
 def load_segmenter(
     directory: str | os.PathLike[str],
     device: torch.device | str = "cpu",
+    runtime: str = "auto",
 ) -> TendonSegmenter | None:
     """The segmenter for the first model in ``<directory>/MANIFEST.json``, or ``None`` if none is listed.
 
@@ -296,4 +320,4 @@ def load_segmenter(
     """
     if not read_manifest(directory):
         return None
-    return TendonSegmenter.from_weights(directory, device=device)
+    return TendonSegmenter.from_weights(directory, device=device, runtime=runtime)

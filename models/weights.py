@@ -21,7 +21,7 @@ import os
 import re
 import tempfile
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -43,8 +43,10 @@ __all__ = [
     "UnknownArchitectureError",
     "WeightsError",
     "WeightsFileMissingError",
+    "attach_onnx_graph",
     "load_model",
     "read_manifest",
+    "read_onnx_graph",
     "save_weights",
 ]
 
@@ -94,10 +96,13 @@ class ManifestEntry:
     training: dict[str, Any] = field(default_factory=dict)
     data: dict[str, Any] = field(default_factory=dict)
     metrics: dict[str, Any] = field(default_factory=dict)
+    # The same network as an ONNX graph beside the weights ({"file", "sha256"}), for ONNX Runtime on the
+    # CPU (models.onnx_runtime); None: torch only. Saving new weights drops it (the graph would be stale).
+    onnx: dict[str, str] | None = None
 
     def to_json(self) -> dict[str, Any]:
         """The entry as written to MANIFEST.json."""
-        return {
+        out = {
             "name": self.name,
             "file": self.file,
             "sha256": self.sha256,
@@ -107,6 +112,7 @@ class ManifestEntry:
             "data": self.data,
             "metrics": self.metrics,
         }
+        return out if self.onnx is None else {**out, "onnx": dict(self.onnx)}
 
     @classmethod
     def from_json(cls, raw: object, manifest: Path) -> ManifestEntry:
@@ -131,7 +137,14 @@ class ManifestEntry:
                 f"{label}: 'args' {raw.get('args')!r} are not valid UNetArgs ({exc}); fix the entry "
                 "or re-export the weights with save_weights"
             ) from exc
-        return cls(args=args, **strings, **{key: dict(value) for key, value in extras.items()})
+        onnx = raw.get("onnx")
+        if onnx is not None and not (
+            isinstance(onnx, Mapping) and all(isinstance(onnx.get(k), str) and onnx[k] for k in ("file", "sha256"))
+        ):
+            raise MalformedManifestError(f"{label}: 'onnx' must be an object with 'file' and 'sha256', got {onnx!r}")
+        extras_out = {key: dict(value) for key, value in extras.items()}
+        graph = None if onnx is None else {"file": onnx["file"], "sha256": onnx["sha256"]}
+        return cls(args=args, **strings, **extras_out, onnx=graph)
 
 
 def read_manifest(directory: str | os.PathLike[str]) -> list[ManifestEntry]:
@@ -284,6 +297,38 @@ def _resolve_file(directory: Path, entry: ManifestEntry) -> Path:
             "manifest paths may not escape the weights directory - fix or delete the entry in MANIFEST.json"
         )
     return resolved
+
+
+def read_onnx_graph(directory: str | os.PathLike[str], entry: ManifestEntry) -> bytes | None:
+    """The entry's ONNX graph, checked against its sha256 like the weights; None when it lists none.
+
+    Raises:
+        MalformedManifestError, WeightsFileMissingError, HashMismatchError: as for the weights file.
+    """
+    if entry.onnx is None:
+        return None
+    graph = ManifestEntry(
+        name=f"{entry.name} (ONNX graph)", file=entry.onnx["file"], sha256=entry.onnx["sha256"],
+        architecture=entry.architecture, args=entry.args,
+    )  # fmt: skip
+    return _read_verified(Path(directory), graph)
+
+
+def attach_onnx_graph(directory: str | os.PathLike[str], name: str, graph: bytes) -> ManifestEntry:
+    """Write ``<directory>/<name>.onnx`` and list it under model ``name`` in MANIFEST.json (atomically).
+
+    Raises:
+        ModelNotFoundError: the manifest does not list ``name``.
+    """
+    directory = Path(directory)
+    entries = read_manifest(directory)
+    entry = _select(entries, name, directory)
+    file_name = f"{entry.name}.onnx"
+    entry = replace(entry, onnx={"file": file_name, "sha256": hashlib.sha256(graph).hexdigest()})
+    manifest = {"format": MANIFEST_FORMAT, "models": [e.to_json() for e in _upsert(entries, entry)]}
+    _write_atomic(directory / file_name, graph)
+    _write_atomic(directory / MANIFEST_NAME, (json.dumps(manifest, indent=2, allow_nan=False) + "\n").encode())
+    return entry
 
 
 def _read_verified(directory: Path, entry: ManifestEntry) -> bytes:

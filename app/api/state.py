@@ -54,7 +54,7 @@ class ServiceState:
         metrics = metrics or Metrics()
         try:
             device = resolve_device(settings.device)
-            segmenter = installed_model(settings.weights_dir, device)
+            segmenter = installed_model(settings.weights_dir, device, settings.model_runtime)
             return cls(settings=settings, device=device, segmenter=segmenter, metrics=metrics)
         except NeovascError as exc:  # requests then fail with this error; /readyz says why
             log.error("tendon model not loaded: %s", exc.message)

@@ -109,7 +109,7 @@ def _graded(task: Task, config: BatchConfig) -> Result:
     return result
 
 
-def init_worker(threads: int, weights_dir: Path | None, device: str) -> None:
+def init_worker(threads: int, weights_dir: Path | None, device: str, runtime: str = "auto") -> None:
     """Set up a worker process: ``threads`` compute threads, the tendon model loaded once, exit with the parent.
 
     ``threads`` keeps N workers from oversubscribing the cores (each would otherwise start one torch,
@@ -126,7 +126,7 @@ def init_worker(threads: int, weights_dir: Path | None, device: str) -> None:
     from app.pipeline.segmenter import installed_model
 
     try:
-        installed_model(weights_dir, resolve_device(device))
+        installed_model(weights_dir, resolve_device(device), runtime)
     except NeovascError as exc:
         log.warning("worker %d: no tendon model loaded (%s)", os.getpid(), exc.code)
 

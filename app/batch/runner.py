@@ -119,7 +119,8 @@ class _Workers:
         self.timeout = parallel.timeout if parallel.timeout is not None else DEFAULT_TIMEOUT_S
         threads = max(1, (os.cpu_count() or 1) // parallel.jobs)  # N workers never oversubscribe the cores
         weights = config.settings.weights_dir if parallel.model_device is not None else None
-        self.initargs = (threads, weights, parallel.model_device or config.settings.device)
+        settings = config.settings
+        self.initargs = (threads, weights, parallel.model_device or settings.device, settings.model_runtime)
         self.jobs = parallel.jobs
 
     def run(self, tasks: Iterator[Task], emit: Emit) -> None:

@@ -137,7 +137,7 @@ def run_analysis(
     with timer.step("decode"):
         clip = decode(source, limits, name)
     if options.roi is None and segmenter is None:
-        segmenter = tendon_model(settings.weights_dir, device)
+        segmenter = tendon_model(settings.weights_dir, device, settings.model_runtime)
     regions = _region_finder(options, segmenter, clip)
     counter = Counter(options.backend or settings.backend, device)
     params = ScanParams(

@@ -34,9 +34,11 @@ class Segmenter(Protocol):
 
 
 @lru_cache(maxsize=4)
-def installed_model(weights_dir: Path, device: str) -> Segmenter | None:
+def installed_model(weights_dir: Path, device: str, runtime: str = "auto") -> Segmenter | None:
     """The first model of ``weights_dir/MANIFEST.json`` on ``device`` (``cpu`` or ``cuda``), or None when
-    the folder lists none. Loaded once per process for each folder and device.
+    the folder lists none. Loaded once per process for each folder, device and ``runtime``
+    (``NEOVASC_MODEL_RUNTIME``: ``auto`` runs the network with ONNX Runtime on the CPU when the folder
+    ships its ONNX graph, ``torch`` always with torch).
 
     Raises:
         NoTendonModel: the manifest lists a model that cannot be loaded (missing file, hash mismatch...);
@@ -45,21 +47,22 @@ def installed_model(weights_dir: Path, device: str) -> Segmenter | None:
     from models import WeightsError, load_segmenter  # torch-heavy import, only when a model is wanted
 
     try:
-        segmenter = load_segmenter(weights_dir, device=device)
+        segmenter = load_segmenter(weights_dir, device=device, runtime=runtime)
     except WeightsError as exc:
         raise NoTendonModel(f"the tendon model in {weights_dir.name}/ could not be loaded: {exc}") from exc
     if segmenter is not None:
-        log.info("tendon model %s (sha256 %s...) loaded on %s", segmenter.name, segmenter.sha256[:12], device)
+        how = getattr(segmenter, "runtime", "torch")
+        log.info("tendon model %s (sha256 %s...) loaded on %s (%s)", segmenter.name, segmenter.sha256[:12], device, how)
     return segmenter
 
 
-def tendon_model(weights_dir: Path, device: str) -> Segmenter:
+def tendon_model(weights_dir: Path, device: str, runtime: str = "auto") -> Segmenter:
     """As :func:`installed_model`, but a folder without a model is an error (there is no region to measure).
 
     Raises:
         NoTendonModel: no model is listed, or the listed one cannot be loaded.
     """
-    model = installed_model(weights_dir, device)
+    model = installed_model(weights_dir, device, runtime)
     if model is None:
         raise NoTendonModel(
             f"no tendon model is installed in {weights_dir.name}/ and no region of interest was given; "

@@ -295,3 +295,32 @@ def test_a_screen_model_sees_the_whole_frame(segmenter: TendonSegmenter, rng: np
     screen = _frames(rng, 1, 90, 120)
     full = segmenter.probabilities(screen)
     np.testing.assert_array_equal(segmenter.probabilities(screen, area=(30, 10, 100, 80)), full)
+
+
+def test_the_onnx_graph_gives_the_torch_masks(weights_dir: Path, rng: np.random.Generator) -> None:
+    pytest.importorskip("onnxruntime")
+    pytest.importorskip("onnxscript")
+    from models.training.onnx_export import check_graph, export_graph
+    from models.weights import attach_onnx_graph, load_model, read_manifest
+
+    model, _ = load_model(weights_dir, "tiny", "cpu")
+    frames = rng.integers(0, 256, size=(8, 70, 90, 3), dtype=np.uint8)
+    graph = export_graph(model)
+    assert check_graph(model, graph, frames) < 1e-4
+    attach_onnx_graph(weights_dir, "tiny", graph)
+    assert read_manifest(weights_dir)[0].onnx["file"] == "tiny.onnx"
+    fast = TendonSegmenter.from_weights(weights_dir, device="cpu")
+    plain = TendonSegmenter.from_weights(weights_dir, device="cpu", runtime="torch")
+    assert (fast.runtime, plain.runtime) == ("onnxruntime", "torch")
+    np.testing.assert_array_equal(fast.predict(frames), plain.predict(frames))
+
+
+def test_a_tampered_onnx_graph_is_refused(weights_dir: Path) -> None:
+    pytest.importorskip("onnxruntime")
+    from models.weights import attach_onnx_graph
+
+    attach_onnx_graph(weights_dir, "tiny", b"not a graph")
+    (weights_dir / "tiny.onnx").write_bytes(b"not a graph either")
+    with pytest.raises(HashMismatchError):
+        TendonSegmenter.from_weights(weights_dir, device="cpu")
+    assert TendonSegmenter.from_weights(weights_dir, device="cpu", runtime="torch").runtime == "torch"

@@ -32,7 +32,7 @@ def loads(monkeypatch):
 
     calls: list[str] = []
 
-    def load(directory, device="cpu"):
+    def load(directory, device="cpu", runtime="auto"):
         calls.append(device)
         return _Model(device)
 
