@@ -3,33 +3,14 @@
 from __future__ import annotations
 
 import csv
-import io
 import json
 import logging
 
 import pytest
 
 from app import cli
-from app.config import get_settings
-from app.pipeline.segmenter import installed_model
 from tests.app.batch.test_session import make_inputs
-
-
-@pytest.fixture(autouse=True)
-def _isolated_settings(monkeypatch, empty_weights):
-    monkeypatch.setenv("NEOVASC_WEIGHTS_DIR", str(empty_weights))
-    monkeypatch.setenv("NEOVASC_DEVICE", "cpu")
-    get_settings.cache_clear()
-    installed_model.cache_clear()
-    yield
-    get_settings.cache_clear()
-    installed_model.cache_clear()
-
-
-def _run(*argv: str) -> tuple[int, list[dict]]:
-    out = io.StringIO()
-    code = cli.main(list(argv), stdout=out)
-    return code, [json.loads(line) for line in out.getvalue().splitlines()]
+from tests.app.test_cli import _isolated_settings, _run  # noqa: F401 - the autouse fixture, and the runner
 
 
 def _usage_error(argv: list[str], capsys) -> dict:
