@@ -10,8 +10,8 @@ of any probability from it, and the share of pixels whose mask (probability > 0.
 * ``eager-contiguous``: the same in NCHW layout;
 * ``torchscript-frozen``: ``torch.jit.trace`` + ``torch.jit.freeze`` (constant folding, conv-BN fusion);
 * ``torch-compile``: ``torch.compile`` (Inductor; compile time reported apart, needs a C++ compiler);
-* ``onnxruntime``: exported with ``torch.onnx.export`` and run by ONNX Runtime's CPU provider, if the
-  ``onnxruntime`` package is installed (it is not a dependency of the project);
+* ``onnxruntime``: the graph ``python -m models.training.onnx_export`` ships, run by
+  ``models.onnx_runtime.OnnxNetwork`` as the predictor runs it (needs ``onnx`` and ``onnxscript`` to export);
 * ``bfloat16``: CPU autocast to bfloat16, only where the CPU has native bfloat16 (AVX512-BF16 or AMX);
   otherwise reported as skipped: emulated bfloat16 is slower than float32.
 
@@ -26,7 +26,6 @@ import copy
 import io
 import json
 import statistics
-import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -34,7 +33,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from models import TendonSegmenter
+from models import TendonSegmenter, UNet
+from models.onnx_runtime import OnnxNetwork
+from models.training.onnx_export import export_graph
 from models.training.synth import make_dataset
 from models.transforms import preprocess
 
@@ -82,20 +83,12 @@ def _compiled(model: torch.nn.Module) -> Runner:
     return run
 
 
-def _onnxruntime(model: torch.nn.Module, example: torch.Tensor, threads: int) -> Runner:
-    import onnxruntime as ort  # optional: only this option needs it
-
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = threads
-    options.inter_op_num_threads = 1
-    with tempfile.TemporaryDirectory() as tmp, torch.no_grad():
-        path = Path(tmp) / "tendon.onnx"  # the exporter may write the weights beside it: load from the folder
-        torch.onnx.export(model, (example.contiguous(),), str(path), input_names=["x"], output_names=["logits"])
-        session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+def _onnxruntime(model: UNet, threads: int) -> Runner:
+    """What the predictor runs on the CPU: the shipped export (``export_graph``) in ``OnnxNetwork``."""
+    network = OnnxNetwork(export_graph(model), threads)
 
     def run(x: torch.Tensor) -> np.ndarray:
-        (logits,) = session.run(None, {"x": np.ascontiguousarray(x.contiguous().numpy())})
-        return 1.0 / (1.0 + np.exp(-logits[:, 0]))
+        return torch.sigmoid(network(x))[:, 0].numpy()
 
     return run
 
@@ -121,7 +114,7 @@ def build_options(model: torch.nn.Module, example: torch.Tensor, threads: int) -
         "eager-contiguous": lambda: _eager(copy.deepcopy(model), torch.contiguous_format),
         "torchscript-frozen": lambda: _torchscript(copy.deepcopy(model), example),
         "torch-compile": lambda: _compiled(copy.deepcopy(model)),
-        "onnxruntime": lambda: _onnxruntime(copy.deepcopy(model), example, threads),
+        "onnxruntime": lambda: _onnxruntime(copy.deepcopy(model), threads),
     }
     if _cpu_has_native_bf16():
         makers["bfloat16"] = lambda: _bfloat16(copy.deepcopy(model))
