@@ -247,10 +247,8 @@ def save_weights(
         data=dict(data or {}),
         metrics=dict(metrics or {}),
     )
-    manifest = {"format": MANIFEST_FORMAT, "models": [e.to_json() for e in _upsert(entries, entry)]}
-    # Serialise first so a non-JSON training/metrics value fails before the tensors file changes;
-    # allow_nan=False because NaN/Infinity are not JSON and break strict readers (use null instead).
-    manifest_bytes = (json.dumps(manifest, indent=2, allow_nan=False) + "\n").encode("utf-8")
+    # Serialise first so a non-JSON training/metrics value fails before the tensors file changes.
+    manifest_bytes = _manifest_bytes(_upsert(entries, entry))
     _write_atomic(directory / file_name, payload)
     _write_atomic(directory / MANIFEST_NAME, manifest_bytes)
     return entry
@@ -264,6 +262,13 @@ def _to_half(key: str, tensor: torch.Tensor) -> torch.Tensor:
     if not bool(torch.isfinite(narrow).all()) and bool(torch.isfinite(tensor).all()):
         raise ValueError(f"tensor {key!r} holds values beyond float16's range (+-65504); save it without half")
     return narrow
+
+
+def _manifest_bytes(entries: list[ManifestEntry]) -> bytes:
+    """MANIFEST.json's bytes for ``entries``; allow_nan=False because NaN/Infinity are not JSON and break
+    strict readers (use null instead)."""
+    manifest = {"format": MANIFEST_FORMAT, "models": [e.to_json() for e in entries]}
+    return (json.dumps(manifest, indent=2, allow_nan=False) + "\n").encode("utf-8")
 
 
 def _upsert(entries: list[ManifestEntry], entry: ManifestEntry) -> list[ManifestEntry]:
@@ -325,9 +330,9 @@ def attach_onnx_graph(directory: str | os.PathLike[str], name: str, graph: bytes
     entry = _select(entries, name, directory)
     file_name = f"{entry.name}.onnx"
     entry = replace(entry, onnx={"file": file_name, "sha256": hashlib.sha256(graph).hexdigest()})
-    manifest = {"format": MANIFEST_FORMAT, "models": [e.to_json() for e in _upsert(entries, entry)]}
+    manifest_bytes = _manifest_bytes(_upsert(entries, entry))
     _write_atomic(directory / file_name, graph)
-    _write_atomic(directory / MANIFEST_NAME, (json.dumps(manifest, indent=2, allow_nan=False) + "\n").encode())
+    _write_atomic(directory / MANIFEST_NAME, manifest_bytes)
     return entry
 
 
