@@ -20,6 +20,7 @@ from app.config import Settings, get_settings
 from app.errors import BackendUnavailable
 from app.pipeline.cancel import Progress, StopFlag
 from app.pipeline.decode import Clip, Limits, Source, decode
+from app.pipeline.decode.base import sampling_step
 from app.pipeline.device import resolve_device
 from app.pipeline.grading.quality import Facts, facts_of, warnings_for
 from app.pipeline.grading.scales import Grading
@@ -33,7 +34,6 @@ from app.pipeline.measure.scan import (
     ScanParams,
     classified,
     frame_again,
-    frame_step,
     scan_clip,
 )
 from app.pipeline.measure.selection import Selection, select
@@ -143,7 +143,7 @@ def run_analysis(
     params = ScanParams(
         band_mm=settings.band_mm,
         band_px=settings.band_px,
-        step=frame_step(clip.num_frames, options.every, options.max_frames),
+        step=sampling_step(clip.num_frames, options.every, options.max_frames),
         drawn=options.roi.rect if options.roi is not None else None,
         colour_rule=settings.colour_rule,
         chroma_threshold=settings.chroma_threshold,

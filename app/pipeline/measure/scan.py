@@ -18,7 +18,7 @@ import numpy as np
 import cuda_ops
 from app.pipeline.cancel import Progress, StopFlag
 from app.pipeline.decode import Calibration, Clip
-from app.pipeline.decode.base import prefetched, sampling_step
+from app.pipeline.decode.base import prefetched
 from app.pipeline.geometry import Rect
 from app.pipeline.measure.colour_rule import ColourRule, colour_rule
 from app.pipeline.measure.labels import LABEL_BOX_REST, LABEL_TENDON, Band, label_frames
@@ -114,11 +114,6 @@ class Scan:
 def batch_frames(height: int, width: int) -> int:
     """Frames per batch: about 64 MB of pixels, between 1 and 64 frames."""
     return max(1, min(64, BATCH_BYTES // max(1, height * width * 3)))
-
-
-def frame_step(num_frames: int, every: int, max_frames: int | None) -> int:
-    """The sampling step: every ``every``-th frame, widened so that at most ``max_frames`` are measured."""
-    return sampling_step(num_frames, every, max_frames)
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,7 @@ import pytest
 
 import cuda_ops
 from app.pipeline.decode import Clip, SourceInfo
+from app.pipeline.decode.base import sampling_step as frame_step
 from app.pipeline.measure.labels import LABEL_TENDON
 from app.pipeline.measure.scan import (
     CANDIDATES,
@@ -15,7 +16,6 @@ from app.pipeline.measure.scan import (
     batch_frames,
     classified,
     frame_again,
-    frame_step,
     scan_clip,
 )
 from app.pipeline.timing import Timer
