@@ -14,7 +14,7 @@ from pathlib import Path
 
 from app.batch.grading import BatchConfig, Task
 from app.batch.manifest import ManifestRow
-from app.batch.resume import file_sha256, resume_key, settings_sha256
+from app.batch.resume import file_sha256, model_sha256, resume_key, settings_sha256
 from app.pipeline import AnalyzeOptions, RoiSpec
 from app.schemas import BatchInfo
 
@@ -65,9 +65,13 @@ def plan(
     """
     done = Counter(done or {})
     used: set[str] = set()
+    model = model_sha256(config.settings.weights_dir)  # once a run, not once an input
+    common = settings_sha256(options, config.settings, config.outputs.kinds(), model)  # rows without their own roi
     for item in inputs:
         row_options = options if item.roi is None else dataclasses.replace(options, roi=item.roi, hint=None)
-        settings_hash = settings_sha256(row_options, config.settings, config.outputs.kinds())
+        settings_hash = (
+            common if item.roi is None else settings_sha256(row_options, config.settings, config.outputs.kinds(), model)
+        )
         content = file_sha256(item.path)
         key = resume_key(content, settings_hash)
         stem = _unique_stem(item.path.stem, used)  # skipped inputs keep their names: no file is overwritten

@@ -60,17 +60,22 @@ def model_sha256(weights_dir: Path) -> str:
         return "unreadable"
 
 
-def settings_sha256(options: AnalyzeOptions, settings: Settings, outputs: tuple[str, ...]) -> str:
+def settings_sha256(
+    options: AnalyzeOptions, settings: Settings, outputs: tuple[str, ...], model: str | None = None
+) -> str:
     """sha256 of everything that decides an input's line, given the same bytes.
 
     ``outputs`` names the output kinds asked for (``masks``, ``overlays``, ``dicom``), so that asking
-    for overlays later grades the inputs again and writes them.
+    for overlays later grades the inputs again and writes them. ``model``: the model's sha256 when the
+    caller read it already (``model_sha256``), else it is read here.
     """
+    if options.roi is None and model is None:
+        model = model_sha256(settings.weights_dir)
     described: dict[str, Any] = {
         "version": __version__,
         "options": _options(options, settings),
         "settings": settings.model_dump(mode="json", exclude=_NOT_GRADING),
-        "model": model_sha256(settings.weights_dir) if options.roi is None else None,
+        "model": model if options.roi is None else None,
         "outputs": sorted(outputs),
     }
     return hashlib.sha256(json.dumps(described, sort_keys=True).encode()).hexdigest()
