@@ -172,8 +172,9 @@ def find_screen(frames: np.ndarray, chroma_threshold: int, regions: Sequence[Ult
         boxes = _outline_boxes(find_outlines(planes), bars, inside)
         if not boxes:  # no white or coloured loop: with Doppler on screen, look for outlines of any colour
             flow = _flow_mask(planes, inside, bars)
-            # an outline without a colour of its own must hold flow; without a legend, as much as makes a mode
-            enough = MIN_COLOUR_PX if bars else max(MIN_COLOUR_PX, MIN_LOOSE_SHARE * cv2.countNonZero(inside))
+            # an outline without a colour of its own must hold flow; without a legend, as much as makes a mode. With
+            # a legend on screen a box is there even when nothing flows (a treated tendon): its outline is enough.
+            enough = 0 if bars else max(MIN_COLOUR_PX, MIN_LOOSE_SHARE * cv2.countNonZero(inside))
             if np.count_nonzero(flow) >= enough:
                 boxes = _outline_boxes(_any_outlines(planes, picture, flow), bars, inside, flow)
         if not boxes and bars:
@@ -309,13 +310,22 @@ def _foreign(colours: np.ndarray, legend: np.ndarray) -> np.ndarray:
 
     Worked out once per colour at the legend table's resolution (flow holds a few hundred such colours).
     """
+    bits = 8 - FOREIGN_BITS  # bits of a cell index per channel
     cells = colours.astype(np.int32) >> FOREIGN_BITS
-    key = (cells[:, 0] << 16) | (cells[:, 1] << 8) | cells[:, 2]
-    unique, inverse = np.unique(key, return_inverse=True)
-    half = (1 << FOREIGN_BITS) / 2
-    centres = np.stack([(unique >> 16) & 255, (unique >> 8) & 255, unique & 255], axis=1) * (1 << FOREIGN_BITS) + half
-    d2 = ((centres[:, None, :] - legend.astype(np.float64)[None, :, :]) ** 2).sum(axis=2).min(axis=1)
-    return (d2 > MAX_BAR_DISTANCE**2)[inverse.reshape(-1)]
+    key = (cells[:, 0] << (2 * bits)) | (cells[:, 1] << bits) | cells[:, 2]
+    seen = np.zeros(1 << (3 * bits), dtype=bool)
+    seen[key] = True
+    unique = np.flatnonzero(seen)  # the cells present, without sorting every pixel
+    mask = (1 << bits) - 1
+    parts = [(unique >> (2 * bits)) & mask, (unique >> bits) & mask, unique & mask]
+    centres = np.stack(parts, axis=1) * (1 << FOREIGN_BITS) + (1 << FOREIGN_BITS) / 2
+    legend = legend.astype(np.float64)
+    # squared distances as |c|^2 + |l|^2 - 2 c.l: one matrix product instead of a (cells, legend, 3) array
+    d2 = (centres**2).sum(1)[:, None] + (legend**2).sum(1)[None, :] - 2.0 * (centres @ legend.T)
+    d2 = d2.min(axis=1)
+    far = np.zeros(seen.size, dtype=bool)
+    far[unique] = d2 > MAX_BAR_DISTANCE**2
+    return far[key]
 
 
 def _mode(planes: Planes, boxes: list[DopplerBox], flow: np.ndarray, inside_px: int) -> DopplerMode:

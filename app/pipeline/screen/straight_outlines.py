@@ -34,6 +34,9 @@ RUN_SMOOTH = 5  # px averaged along a row before neighbours are compared (JPEG a
 RUN_STEP = 6  # grey levels between neighbouring averages along a drawn line
 MIN_RUN = 14  # px at 640 of frame: a straight piece of outline; text strokes and speckle plateaus are shorter
 MIN_LINE_LEVEL = 48  # brightness of a drawn line: outlines are drawn to be seen on black
+# Brightness spread (standard deviation) along a run of a drawn line: one level, give or take what a codec adds;
+# a streak of speckle drifts by 15 levels or more within the few-px steps that the flatness test lets through.
+MAX_RUN_SPREAD = 15
 MAX_LINE_ROWS = 3  # rows of one drawn line (1-2 px, anti-aliased or thickened on large screens)
 # Mean brightness step from a line to the rows just above and below it (half of it at least on each side): a
 # drawn line differs from the speckle around it by 40-60 levels on average, a smooth streak of speckle by 10-25.
@@ -87,18 +90,25 @@ def _edges(
     stops = stops + 1  # flat[i] compares pixels i and i + 1: a run of flat[a .. b] covers pixels a .. b + 1
     if rows.size == 0:
         return []
-    up, down = _steps_beside(value, rows, starts, stops)
-    keep = np.maximum(up, down) >= MIN_ACROSS  # a line differs from speckle on one side at least (two-px lines)
+    # a line differs from speckle on one side at least (two-px lines); the middle row of a three-px line only from
+    # the rows two px off
+    across = [np.maximum(*_steps_beside(value, rows, starts, stops, d)) for d in range(1, MAX_LINE_ROWS)]
+    keep = (np.max(across, axis=0) >= MIN_ACROSS) & (_run_spread(value, rows, starts, stops) <= MAX_RUN_SPREAD)
     segments = _row_segments(rgb, rows[keep], starts[keep], stops[keep], scale)
-    edges = []
+    lines = []  # (length, group, ends): stacks of one line's rows, the longest checked first
     for group in _stacked(segments):
         top, bottom = group[0][0], group[-1][0]
         if bottom - top + 1 > max_rows:
             continue  # a flat patch: a panel, a bar, saturated tissue
+        ends = _merged(sorted(span for g in group for span in g[1]))
+        lines.append((sum(b - a + 1 for a, b in ends), group, ends))
+    lines.sort(key=lambda line: -line[0])
+    edges: list[_Edge] = []
+    for length, group, ends in lines:
+        top, bottom = group[0][0], group[-1][0]
         lengths = [sum(b - a + 1 for a, b in g[1]) for g in group]
         total = sum(lengths)
         colour = np.rint(np.asarray(lengths, np.float64) @ np.array([g[2] for g in group]) / total).astype(np.int16)
-        ends = _merged(sorted(span for g in group for span in g[1]))
         x0, x1 = ends[0][0], ends[-1][1]
         level = int(colour.max())
         beside = [r for r in (top - 1, bottom + 1) if 0 <= r < value.shape[0]]
@@ -106,16 +116,36 @@ def _edges(
         if sum(steps) < MIN_ACROSS * len(steps) or min(steps) < 0.5 * MIN_ACROSS:
             continue  # smooth speckle, not a line drawn over it
         centre = sum(g[0] * n for g, n in zip(group, lengths, strict=True)) / total
-        edges.append(_Edge(centre, bottom - top + 1, ends, colour, int(sum(b - a + 1 for a, b in ends))))
-    edges.sort(key=lambda e: -e.length)
-    return edges[:MAX_EDGES]
+        edges.append(_Edge(centre, bottom - top + 1, ends, colour, length))
+        if len(edges) == MAX_EDGES:
+            break
+    return edges
 
 
-def _steps_beside(value: np.ndarray, rows: np.ndarray, starts: np.ndarray, stops: np.ndarray):
-    """Mean brightness step from each run (pixels ``starts .. stops`` of ``rows``) to the row above and below."""
+def _run_spread(value: np.ndarray, rows: np.ndarray, starts: np.ndarray, stops: np.ndarray) -> np.ndarray:
+    """Standard deviation of the brightness along each run (pixels ``starts .. stops`` of ``rows``)."""
+    total, squares = cv2.integral2(value, sdepth=cv2.CV_64F, sqdepth=cv2.CV_64F)  # (H + 1, W + 1) each
+    n = (stops - starts + 1).astype(np.float64)
+    a, b = starts, stops + 1
+
+    def along(table: np.ndarray) -> np.ndarray:
+        return (table[rows + 1, b] - table[rows, b] - table[rows + 1, a] + table[rows, a]) / n
+
+    mean = along(total)
+    variance = along(squares) - mean * mean
+    return np.sqrt(np.maximum(variance, 0.0))
+
+
+def _steps_beside(value: np.ndarray, rows: np.ndarray, starts: np.ndarray, stops: np.ndarray, distance: int = 1):
+    """Mean brightness step from each run (pixels ``starts .. stops`` of ``rows``) to the row ``distance`` above
+    and below (none past the frame's first and last rows)."""
     out = []
-    for other in (-1, 1):
-        shifted = np.roll(value, -other, axis=0)  # shifted[y] = value[y + other]; the wrapped row is never a run's
+    for other in (-distance, distance):
+        shifted = value.copy()  # shifted[y] = value[y + other], value[y] itself where y + other is off the frame
+        if other < 0:
+            shifted[-other:] = value[:other]
+        else:
+            shifted[:-other] = value[other:]
         total = cv2.integral(cv2.absdiff(value, shifted))  # (H + 1, W + 1)
         a, b = starts, stops + 1
         sums = total[rows + 1, b] - total[rows, b] - total[rows + 1, a] + total[rows, a]
