@@ -152,3 +152,20 @@ def test_reference_on_gpu_matches_cpu(rng):
     gpu = count_doppler(frames, labels, chroma_lut(), backend="reference", device="cuda")
     np.testing.assert_array_equal(cpu.doppler, gpu.doppler)
     np.testing.assert_array_equal(cpu.pixels, gpu.pixels)
+
+
+@pytest.mark.parametrize("rule", ["chroma", "table"])
+def test_one_frame_mask_equals_the_counting_masks(rng, rule):
+    """``doppler_mask`` (numpy, one frame on the host) gives the masks that counting returns."""
+    frames = rng.integers(0, 256, size=(1, 37, 53, 3), dtype=np.uint8)
+    frames[0, :10] = frames[0, :10, :, :1]  # grey rows: chroma 0
+    labels = rng.integers(0, 4, size=(1, 37, 53), dtype=np.uint8)
+    if rule == "chroma":
+        lut = chroma_lut(40)
+    else:
+        hit = rng.random((16, 16, 16)) < 0.5
+        lut = table_lut(hit, np.where(hit, 0.5, 0.0).astype(np.float32))
+    counted = count_doppler(frames, labels, lut, backend="reference", mask_frames=[0]).masks[0]
+    mask = cuda_ops.doppler_mask(frames[0], labels[0], lut)
+    assert mask.dtype == bool and mask.any()
+    np.testing.assert_array_equal(mask, counted)

@@ -174,6 +174,6 @@ def doppler_outside_boxes(
     outside = countable & ~near
     if not outside.any():
         return 0, 0
-    pixels = frame[outside]  # (K, 3)
-    chroma = pixels.max(axis=1) - pixels.min(axis=1)
-    return int((chroma > threshold).sum()), int(outside.sum())
+    r, g, b = cv2.split(np.ascontiguousarray(frame))
+    chroma = cv2.subtract(cv2.max(cv2.max(r, g), b), cv2.min(cv2.min(r, g), b))
+    return int(np.count_nonzero((chroma > threshold) & outside)), int(np.count_nonzero(outside))
