@@ -119,7 +119,11 @@ class Roi(_Model):
         None,
         ge=0.0,
         le=1.0,
-        description="Model outlines of clips: 1 - the lowest IoU of a frame's outline with the clip's (0: still).",
+        description="Model outlines of clips: the largest change of the B-mode picture measured between a frame and "
+        "the frame its outline was made on, 1 - the correlation of their thumbnails (0: still).",
+    )
+    outlines: int | None = Field(
+        None, ge=0, description="Model outlines: how many the clip needed, one per different picture (1: still)."
     )
     hint: Literal["box", "points"] | None = Field(None, description="The user's hint that chose the model's region.")
 

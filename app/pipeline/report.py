@@ -33,6 +33,7 @@ def roi_section(roi_mask: np.ndarray, drawn_kind: str | None, outline: OutlineRe
         area_px=int(roi_mask.sum()),
         confidence=None if outline is None else outline.confidence,
         movement=None if outline is None else outline.movement,
+        outlines=None if outline is None else outline.outlines,
         hint=None if outline is None else outline.hint,
     )
 

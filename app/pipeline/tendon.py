@@ -1,18 +1,21 @@
-"""The region step with the tendon model: one outline per clip, a user's hint, and how sure the model was.
+"""The region step with the tendon model: outlines only when the picture changes, a user's hint, confidence.
 
-* **One tendon per clip.** A Doppler clip is taken with the probe held still, so the tendon does not
-  move. The model outlines up to ``CONSENSUS_FRAMES`` frames of the first batch; the clip's outline is
-  their pixel-wise majority, measured on every frame (labelled once). One frame of each later batch is
-  checked against it. ``movement`` = 1 - the lowest IoU of a checked outline with the clip's one; when
-  one disagrees (IoU below ``MIN_AGREEMENT``) the probe moved, and from then on each frame keeps its own.
+* **Outline again only when the picture changes.** A Doppler clip is mostly taken with the probe held still,
+  so the tendon does not move. Every frame gets a thumbnail of its B-mode (the picture, colour left out,
+  averaged down to ``THUMB`` cells) and its change from the frame the current outline was voted at:
+  ``1 -`` the correlation of the two thumbnails (0: the same picture; fresh speckle and pulsing colour stay
+  far below ``CHANGE_LIMIT``). A run of frames within ``CHANGE_LIMIT`` of its first frame shares one outline:
+  the pixel-wise majority of the model's outlines of up to ``CONSENSUS_FRAMES`` frames of the run, labelled
+  once. A frame beyond the limit (the probe moved, or a motion flash) starts a new run: with the outline of
+  a picture seen before when it is within the limit of one (the probe came back), else with a new outline.
+  ``movement`` is the largest change measured; ``outlines`` how many outlines the clip needed.
 * **Hints.** A rough box keeps the tendon region the model finds inside it; points on the tendon keep
   the regions that hold them (or the nearest within ``POINT_REACH`` of the frame's width). A miss
   becomes a measurement in a second at the scanner.
-* **Confidence** = the mean model probability over the outline, times the clip's mean agreement; when the
-  probe moved, the mean over the frames' own outlines (0 for a frame with none). An outline (when the
-  probe moved: the frames' median one) smaller than ``MIN_TENDON_SHARE`` of the picture is a fragment, not
-  a tendon. Both feed the
-  ``low_confidence_tendon`` warning (``app.pipeline.grading.quality``).
+* **Confidence** = the mean model probability over an outline, times the agreement of the frames it was
+  voted from (their mean IoU with it), averaged over the clip's outlines weighted by the frames each covers.
+  An outline (with several: the median one) smaller than ``MIN_TENDON_SHARE`` of the picture is a
+  fragment, not a tendon. Both feed the ``low_confidence_tendon`` warning (``app.pipeline.grading.quality``).
 """
 
 from __future__ import annotations
@@ -26,8 +29,13 @@ import numpy as np
 from app.pipeline.geometry import Rect, area, clipped
 from app.pipeline.segmenter import Segmenter
 
-CONSENSUS_FRAMES = 5  # frames of the first batch the clip's outline is voted from
-MIN_AGREEMENT = 0.6  # IoU with the clip's outline below which the probe is taken to have moved
+CONSENSUS_FRAMES = 5  # frames of a run that its outline is voted from
+CHANGE_LIMIT = 0.2  # picture change (1 - thumbnail correlation) beyond which the tendon is outlined again
+THUMB = (32, 24)  # (width, height) cells of a frame's B-mode thumbnail
+GREY_CHROMA = 40  # max - min of RGB up to which a pixel is B-mode grey (colour is left out of thumbnails)
+MIN_GREY_SHARE = 0.25  # a thumbnail cell with less grey than this is not compared
+MIN_SHARED_CELLS = 32  # cells two thumbnails must both see to be compared
+FLAT_STD = 2.0  # grey levels: a thumbnail this even (a blank picture) is compared by its mean alone
 POINT_REACH = 0.1  # share of the frame's width within which a region may be the one a point names
 MIN_TENDON_SHARE = 0.005  # outlines smaller than this share of the picture are fragments
 THRESHOLD = 0.5  # probability above which a pixel is tendon (the model's decision boundary)
@@ -50,10 +58,65 @@ class OutlineReport:
     """How the model's outline came about, for the Result's ``roi`` and the warnings."""
 
     confidence: float | None  # 0..1; None when the model gives no probabilities
-    movement: float | None  # 0 still .. 1; None for a single frame
+    movement: float | None  # the largest picture change measured, 0 still .. 1; None for a single frame
     fragment: bool  # far smaller than a tendon
-    per_frame: bool  # the probe moved: every frame has its own outline
+    outlines: int  # outlines the clip needed: one per different picture seen
     hint: str | None  # "box", "points" or None
+
+
+@dataclass(frozen=True)
+class Thumb:
+    """A frame's B-mode thumbnail: the grey level of each cell, and which cells were grey enough to be seen."""
+
+    cells: np.ndarray  # (K,) float32 grey levels
+    seen: np.ndarray  # (K,) bool: cells mostly B-mode grey (not coloured)
+
+    def change(self, other: Thumb) -> float:
+        """0 (the same picture) .. 1: 1 - the correlation of the cells both thumbnails see, clipped at 0 and 1.
+        Pictures even over those cells (blank) are the same when their mean levels are close, else apart."""
+        both = self.seen & other.seen
+        if np.count_nonzero(both) < MIN_SHARED_CELLS:
+            return 1.0  # colour covers nearly all of one of them: nothing to compare
+        a, b = self.cells[both], other.cells[both]
+        a, b = a - a.mean(), b - b.mean()
+        norms = float(np.linalg.norm(a)) * float(np.linalg.norm(b))
+        flat = FLAT_STD * FLAT_STD * a.size
+        if min(float(a @ a), float(b @ b)) < flat:
+            even = max(float(a @ a), float(b @ b)) < flat
+            return 0.0 if even and abs(self.cells[both].mean() - other.cells[both].mean()) < 8 * FLAT_STD else 1.0
+        return min(1.0, max(0.0, 1.0 - float(a @ b) / norms))
+
+
+def thumbnails(frames: np.ndarray, picture: Rect) -> list[Thumb]:
+    """The B-mode thumbnails of ``(B, H, W, 3) uint8 RGB`` frames inside ``picture``. Colour pixels are left
+    out, and cells mostly coloured are not compared, so pulsing flow is no change of picture."""
+    x0, y0, x1, y1 = picture
+    crop = frames[:, y0:y1, x0:x1]
+    if crop.shape[1] == 0 or crop.shape[2] == 0:
+        empty = np.zeros(THUMB[0] * THUMB[1], np.float32)
+        return [Thumb(empty, empty > 0) for _ in range(frames.shape[0])]
+    step = max(1, min(crop.shape[1] // (4 * THUMB[1]), crop.shape[2] // (4 * THUMB[0])))
+    crop = crop[:, ::step, ::step]  # a few pixels per cell are plenty: the cells average speckle away
+    out = []
+    for frame in crop:
+        r, g, b = frame[..., 0], frame[..., 1], frame[..., 2]
+        low = np.minimum(np.minimum(r, g), b)
+        grey = (np.maximum(np.maximum(r, g), b) - low <= GREY_CHROMA).astype(np.float32)
+        weight = cv2.resize(grey, THUMB, interpolation=cv2.INTER_AREA)
+        level = cv2.resize(low.astype(np.float32) * grey, THUMB, interpolation=cv2.INTER_AREA)
+        out.append(Thumb((level / np.maximum(weight, 1e-6)).ravel(), (weight >= MIN_GREY_SHARE).ravel()))
+    return out
+
+
+@dataclass
+class _Outline:
+    """One outline of the clip and what it was voted from."""
+
+    mask: np.ndarray  # (1, H, W) bool
+    reference: Thumb  # the thumbnail of the frame it was voted at
+    probability: float | None  # mean model probability over it (None without probabilities)
+    agreement: float  # mean IoU of the voting frames' outlines with it (1 for one frame)
+    frames: int = 0  # frames it was measured on
 
 
 class TendonRegions:
@@ -61,42 +124,69 @@ class TendonRegions:
 
     def __init__(self, segmenter: Segmenter, hint: Hint | None = None) -> None:
         self.segmenter, self.hint = segmenter, hint
-        self.outline: np.ndarray | None = None  # (1, H, W) bool, the clip's outline
-        self.per_frame = False
-        self.ious: list[float] = []
-        self.probability: float | None = None
+        self.current: _Outline | None = None
+        self.outlines: list[_Outline] = []
+        self.reference: Thumb | None = None  # the thumbnail of the frame the current outline was voted at
+        self.movement = 0.0
+        self.frames_seen = 0
         self.picture_px = 0
-        self._scores: list[float] = []  # per outlined frame: mean probability over its outline (0 if empty)
-        self._sizes: list[int] = []  # per outlined frame: the outline's pixels
+
+    @property
+    def outline(self) -> np.ndarray | None:
+        """``(1, H, W) bool``: the outline in use (the last one voted), or None before the first batch."""
+        return None if self.current is None else self.current.mask
 
     def __call__(self, frames: np.ndarray, picture: Rect) -> np.ndarray:
-        """``(B, H, W, 3) uint8 RGB`` frames -> ``(1, H, W)`` (the clip's outline) or ``(B, H, W) bool``."""
+        """``(B, H, W, 3) uint8 RGB`` frames -> ``(1, H, W)`` (one outline for the batch) or ``(B, H, W) bool``."""
         self.picture_px = area(picture)
-        if self.per_frame:
-            return self._outlines(frames, picture)[0]
-        if self.outline is None:
-            return self._vote(frames, picture)
-        middle = frames.shape[0] // 2
-        masks, _ = self._outlines(frames[middle : middle + 1], picture)
-        self.ious.append(_iou(masks[0], self.outline[0]))
-        if self.ious[-1] < MIN_AGREEMENT:
-            self.per_frame = True
-            return self._outlines(frames, picture)[0]
-        return self.outline
+        thumbs = thumbnails(frames, picture)
+        pieces = []  # (first, stop, mask): runs of frames sharing an outline
+        i, n = 0, frames.shape[0]
+        while i < n:
+            if self.reference is None or self._changed(thumbs[i]):
+                # a picture seen before (the probe back after a flash or a sweep) takes its outline back
+                self.current = self._seen_before(thumbs[i])
+                self.reference = thumbs[i] if self.current is None else self.current.reference
+            stop = i + 1
+            while stop < n and not self._changed(thumbs[stop]):
+                stop += 1
+            if self.current is None:
+                self.current = self._vote(frames[i:stop], picture, self.reference)
+                self.outlines.append(self.current)
+            self.current.frames += stop - i
+            pieces.append((i, stop, self.current.mask))
+            i = stop
+        self.frames_seen += n
+        if len(pieces) == 1:
+            return pieces[0][2]  # (1, H, W): the same array while the picture holds, labelled once by the scan
+        out = np.empty((n, *frames.shape[1:3]), dtype=bool)
+        for first, stop, mask in pieces:
+            out[first:stop] = mask[0]
+        return out
 
-    def _vote(self, frames: np.ndarray, picture: Rect) -> np.ndarray:
+    def _changed(self, thumb: Thumb) -> bool:
+        """Whether ``thumb`` is beyond CHANGE_LIMIT from the reference; the change counts toward ``movement``."""
+        change = self.reference.change(thumb)
+        self.movement = max(self.movement, change)
+        return change > CHANGE_LIMIT
+
+    def _seen_before(self, thumb: Thumb) -> _Outline | None:
+        """The outline of the picture closest to ``thumb`` among those outlined, if within CHANGE_LIMIT."""
+        changes = [o.reference.change(thumb) for o in self.outlines]
+        if not changes or min(changes) > CHANGE_LIMIT:
+            return None
+        return self.outlines[int(np.argmin(changes))]
+
+    def _vote(self, frames: np.ndarray, picture: Rect, reference: Thumb) -> _Outline:
+        """The majority of the model's outlines of up to CONSENSUS_FRAMES frames spread over ``frames``."""
         chosen = np.unique(np.linspace(0, frames.shape[0] - 1, min(CONSENSUS_FRAMES, frames.shape[0])).round())
         masks, probs = self._outlines(frames[chosen.astype(int)], picture)
         outline = masks.sum(axis=0) * 2 > masks.shape[0]  # (H, W): the majority of the outlines
-        if masks.shape[0] > 1:
-            self.ious += [_iou(m, outline) for m in masks]
-        if probs is not None and outline.any():
-            self.probability = float(probs.mean(axis=0)[outline].mean())
-        self.outline = outline[None]
-        if self.ious and min(self.ious) < MIN_AGREEMENT:  # moving already within the first frames
-            self.per_frame = True
-            return self._outlines(frames, picture)[0]
-        return self.outline
+        agreement = float(np.mean([_iou(m, outline) for m in masks])) if masks.shape[0] > 1 else 1.0
+        probability = None
+        if probs is not None:
+            probability = float(probs.mean(axis=0)[outline].mean()) if outline.any() else 0.0
+        return _Outline(outline[None], reference, probability, agreement)
 
     def _outlines(self, frames: np.ndarray, picture: Rect) -> tuple[np.ndarray, np.ndarray | None]:
         """``(B, H, W) bool`` outlines (one region each, chosen by the hint) and the probabilities, if any."""
@@ -105,11 +195,7 @@ class TendonRegions:
             return np.asarray(self.segmenter.predict(frames, area=self._search_area(picture, frames)), bool), None
         probs = np.asarray(probabilities(frames, area=picture), np.float32)  # (B, H, W)
         window = self._search_area(picture, frames)
-        masks = np.stack([self._region(p > THRESHOLD, window) for p in probs])
-        for mask, prob in zip(masks, probs, strict=True):
-            self._sizes.append(int(np.count_nonzero(mask)))
-            self._scores.append(float(prob[mask].mean()) if self._sizes[-1] else 0.0)
-        return masks, probs
+        return np.stack([self._region(p > THRESHOLD, window) for p in probs]), probs
 
     def _search_area(self, picture: Rect, frames: np.ndarray) -> Rect:
         if self.hint is None or self.hint.box is None:
@@ -132,22 +218,19 @@ class TendonRegions:
         return labels == 1 + int(np.argmax(stats[1:, cv2.CC_STAT_AREA]))
 
     def report(self) -> OutlineReport:
-        agreement = float(np.mean(self.ious)) if self.ious else None
-        probability, outline_px = self.probability, int(self.outline.sum()) if self.outline is not None else 0
-        if self.per_frame and self._sizes:  # no one outline: judge the frames' own, typical one
-            probability = float(np.mean(self._scores)) if self._scores else None
-            outline_px = int(np.median(self._sizes))
-            agreement = None  # the frames were meant to differ: the probe moved
-        confidence = None if probability is None else probability * (1.0 if agreement is None else agreement)
-        movement = None if not self.ious else 1.0 - min(self.ious)
-        # per frame, a typical outline of nothing while some frames have a speck is a fragment too
-        found = outline_px > 0 or (self.per_frame and any(self._sizes))
-        fragment = found and outline_px < MIN_TENDON_SHARE * self.picture_px
+        scored = [o for o in self.outlines if o.probability is not None]
+        confidence = None
+        if scored:
+            weights = [max(1, o.frames) for o in scored]
+            confidence = float(np.average([o.probability * o.agreement for o in scored], weights=weights))
+        sizes = [int(np.count_nonzero(o.mask)) for o in self.outlines]
+        size = int(np.median(sizes)) if sizes else 0
+        found = any(sizes)  # a typical outline of nothing while another has a speck is a fragment too
         return OutlineReport(
             confidence=None if confidence is None else round(confidence, 4),
-            movement=None if movement is None else round(movement, 4),
-            fragment=fragment,
-            per_frame=self.per_frame,
+            movement=None if self.frames_seen < 2 else round(self.movement, 4),
+            fragment=found and size < MIN_TENDON_SHARE * self.picture_px,
+            outlines=len(self.outlines),
             hint=None if self.hint is None else self.hint.kind,
         )
 
@@ -170,11 +253,11 @@ def outline_warnings(report: OutlineReport) -> Iterator[tuple[str, str]]:
             f"the model is unsure of the tendon (confidence {report.confidence:.2f}); check the overlay, or draw "
             "the region or give a hint (--roi-hint, --tendon-point)",
         )
-    if report.per_frame:
+    if report.outlines > 1:
         yield (
             "tendon_outline_moved",
-            f"the tendon outline moved during the clip (movement {report.movement:.2f}): each frame was outlined "
-            "on its own",
+            f"the picture changed during the clip (largest change {report.movement:.2f}): the tendon was outlined "
+            f"again after each change, {report.outlines} outlines in all",
         )
 
 

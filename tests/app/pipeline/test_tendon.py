@@ -9,7 +9,7 @@ from app.errors import InvalidROI
 from app.pipeline import AnalyzeOptions, analyze
 from app.pipeline.decode import Clip, SourceInfo
 from app.pipeline.roi import parse_hint
-from app.pipeline.tendon import MIN_AGREEMENT, Hint, TendonRegions, outline_warnings
+from app.pipeline.tendon import CHANGE_LIMIT, Hint, TendonRegions, outline_warnings, thumbnails
 from tests.conftest import grey_background
 
 H, W = 120, 160
@@ -39,9 +39,13 @@ class _Model:
         raise AssertionError("the region step uses probabilities when the model has them")
 
 
-def _frames(n: int, rng) -> np.ndarray:
-    frames = np.stack([grey_background(H, W, rng) for _ in range(n)])
-    frames[:, 0, 0] = np.arange(n)[:, None]
+def _frames(n: int, rng, base: np.ndarray | None = None, first: int = 0) -> np.ndarray:
+    """``n`` frames of one picture (the probe held still): ``base`` (a new speckle picture by default) with
+    fresh grey noise on each frame; the frame's index (from ``first``) is painted in pixel 0."""
+    base = grey_background(H, W, rng) if base is None else base
+    noise = rng.integers(-6, 7, size=(n, H, W, 1))
+    frames = np.clip(base[None].astype(np.int16) + noise, 0, 255).astype(np.uint8)
+    frames[:, 0, 0] = (first + np.arange(n))[:, None]
     return frames
 
 
@@ -53,25 +57,52 @@ def _box(mask: np.ndarray) -> tuple[int, int, int, int]:
 def test_a_still_clip_gets_one_outline_from_a_few_frames(rng):
     model = _Model()
     regions = TendonRegions(model)
-    first = regions(_frames(30, rng), PICTURE)
+    base = grey_background(H, W, rng)
+    first = regions(_frames(30, rng, base), PICTURE)
     assert first.shape == (1, H, W) and _box(first[0]) == UPPER
     assert model.seen == 5  # the outline is voted from a few frames, not all 30
     assert model.area == PICTURE  # the model is told where the picture is (a picture model sees only it)
-    assert regions(_frames(30, rng), PICTURE) is first  # the same outline: labelled once by the scan
+    assert regions(_frames(30, rng, base), PICTURE) is first  # the same outline: labelled once by the scan
     report = regions.report()
-    assert report.movement == 0.0 and not report.per_frame and report.confidence == pytest.approx(0.9)
+    assert report.movement < CHANGE_LIMIT and report.outlines == 1 and report.confidence == pytest.approx(0.9)
 
 
-def test_a_moving_probe_gives_each_frame_its_own_outline(rng):
+def test_a_moved_probe_gets_a_new_outline_and_a_return_gets_the_old_one_back(rng):
     moved = (20, 60, 140, 85)
-    model = _Model(regions=lambda i: (UPPER,) if i < 10 else (moved,))
+    model = _Model(regions=lambda i: (UPPER,) if i < 10 or i >= 30 else (moved,))
     regions = TendonRegions(model)
-    regions(_frames(10, rng), PICTURE)  # first batch: still
-    later = regions(_frames(20, rng) + 0, PICTURE)
-    assert regions.per_frame and later.shape[0] == 20
+    first, other = grey_background(H, W, rng), grey_background(H, W, rng)
+    start = regions(_frames(10, rng, first), PICTURE)  # still
+    later = regions(_frames(20, rng, other, first=10), PICTURE)  # another picture: the probe moved
+    assert later.shape == (1, H, W) and _box(later[0]) == moved and model.seen == 10
+    back = regions(_frames(10, rng, first, first=30), PICTURE)  # the first picture again: its outline, no vote
+    assert back is start and model.seen == 10
     report = regions.report()
-    assert report.movement > 1 - MIN_AGREEMENT
+    assert report.outlines == 2 and report.movement > CHANGE_LIMIT
     assert [code for code, _ in outline_warnings(report)] == ["tendon_outline_moved"]
+
+
+def test_a_change_within_a_batch_splits_it(rng):
+    moved = (20, 60, 140, 85)
+    model = _Model(regions=lambda i: (UPPER,) if i < 4 else (moved,))
+    frames = np.concatenate([_frames(4, rng), _frames(6, rng, first=4)])
+    regions = TendonRegions(model)
+    masks = regions(frames, PICTURE)
+    assert masks.shape == (10, H, W)
+    assert all(_box(m) == UPPER for m in masks[:4]) and all(_box(m) == moved for m in masks[4:])
+    assert model.seen == 4 + 5  # each run is voted from up to five of its own frames
+
+
+def test_colour_and_fresh_speckle_are_no_change_of_picture(rng):
+    frames = _frames(3, rng)
+    frames[1, 30:90, 40:120] = (230, 40, 20)  # a large vessel pulses in
+    frames[2, 20:60, 20:60] = (20, 60, 230)
+    thumbs = thumbnails(frames, PICTURE)
+    assert max(thumbs[0].change(t) for t in thumbs[1:]) < CHANGE_LIMIT / 2
+    other = thumbnails(_frames(1, rng), PICTURE)[0]
+    assert thumbs[0].change(other) > CHANGE_LIMIT
+    blank = thumbnails(np.zeros((2, H, W, 3), np.uint8), PICTURE)
+    assert blank[0].change(blank[1]) == 0.0 and blank[0].change(thumbs[0]) == 1.0
 
 
 @pytest.mark.parametrize(
@@ -111,7 +142,8 @@ def test_the_result_carries_confidence_and_the_warning(rng, settings):
         clip, AnalyzeOptions(hint=Hint(points=((50, 90),))), segmenter=_Model(inside=0.6), settings=settings
     )
     assert result.roi.source == "model" and result.roi.hint == "points"
-    assert result.roi.confidence == pytest.approx(0.6) and result.roi.movement == 0.0
+    assert result.roi.confidence == pytest.approx(0.6) and result.roi.movement < CHANGE_LIMIT
+    assert result.roi.outlines == 1
     assert result.roi.bbox.model_dump() == dict(zip(("x0", "y0", "x1", "y1"), LOWER, strict=True))
     assert "low_confidence_tendon" in [w.code for w in result.warnings]
 
@@ -140,8 +172,8 @@ def test_a_moving_clip_of_specks_is_a_fragment_with_a_confidence(rng):
     speck = (70, 50, 72, 52)  # 4 px of a 160 x 120 picture, somewhere else on every frame
     model = _Model(regions=lambda i: ((speck[0] + 3 * i, speck[1], speck[2] + 3 * i, speck[3]),), inside=0.6)
     regions = TendonRegions(model)
-    regions(_frames(10, rng), PICTURE)
+    regions(np.concatenate([_frames(1, rng, first=i) for i in range(10)]), PICTURE)  # a new picture every frame
     report = regions.report()
-    assert report.per_frame and report.fragment
+    assert report.outlines == 10 and report.fragment
     assert report.confidence == pytest.approx(0.6)  # from the frames' own outlines, not None
     assert "tendon_outline_moved" in [code for code, _ in outline_warnings(report)]
