@@ -10,7 +10,9 @@ the amount of Doppler signal in the tendon, by pathology, view, colour placement
 * colour-fraction error ``|CF_model - CF_true|``, where ``CF_true`` is the true colour fraction on the
   frame the run selected (the share within 0.02 and the median; a run with no colour fraction while the
   truth has one counts as an error of 1); the same for the true outline, which isolates what the screen
-  reading and the counting lose from what the outline loses.
+  reading and the counting lose from what the outline loses;
+* the Doppler box: the share of cases drawn with Doppler colour whose box, as the screen reading found it, has
+  an IoU of at least 0.9 with the drawn box's interior ("box right").
 
 Doppler amount is the case's highest true colour fraction outside flash frames, in the bands of the
 colour-fraction grade (none 0; little up to 6 %; moderate up to 12 %; a lot above).
@@ -49,6 +51,7 @@ from models.training.heldout import (
 REPO = Path(__file__).resolve().parents[1]
 MISS_DICE = 0.2
 CF_TOLERANCE = 0.02
+BOX_IOU = 0.9  # a Doppler box found with this IoU against the drawn one is right
 GROUPS = ("amount", "pathology", "view", "placement", "format")
 
 
@@ -60,6 +63,16 @@ def dice(a: np.ndarray, b: np.ndarray) -> float:
     """Dice of two ``(H, W) bool`` masks (1 when both are empty)."""
     total = int(a.sum()) + int(b.sum())
     return 2 * int((a & b).sum()) / total if total else 1.0
+
+
+def box_iou(found: np.ndarray | None, truth: np.ndarray) -> float | None:
+    """IoU of the Doppler box the screen reading found (None: no box, the whole picture counted) with the drawn
+    box's interior; None for a case drawn without Doppler colour (its screen may carry no box)."""
+    if not truth.any():
+        return None
+    if found is None:
+        return 0.0
+    return float((found & truth).sum()) / float((found | truth).sum())
 
 
 def _cf_error(cf: float | None, case: HeldoutCase, frame: int | None) -> float | None:
@@ -102,6 +115,7 @@ def score_case(case: HeldoutCase, settings: Settings) -> dict[str, Any]:
     row["cf_error"] = _cf_error(summary.colour_fraction, case, summary.frame_index)
     row["cf_drawn"] = drawn.result.summary.colour_fraction
     row["cf_error_drawn"] = _cf_error(row["cf_drawn"], case, drawn.result.summary.frame_index)
+    row["box_iou"] = box_iou(drawn.box_mask, case.box)
     row["jitter_model"], row["jitter_drawn"] = jitter(model.result), jitter(drawn.result)
     row["movement"] = model.result.roi.movement
     row["model"] = model.result.model.name if model.result.model else None
@@ -115,6 +129,7 @@ def summarise(rows: list[dict[str, Any]]) -> dict[str, Any]:
     dices = np.array([r["dice"] for r in rows], float)
     errors = [r["cf_error"] for r in rows if r.get("cf_error") is not None]
     drawn = [r["cf_error_drawn"] for r in rows if r.get("cf_error_drawn") is not None]
+    boxes = [r["box_iou"] for r in rows if r.get("box_iou") is not None]
     return {
         "cases": len(rows),
         "dice_mean": float(dices.mean()) if len(rows) else None,
@@ -124,6 +139,7 @@ def summarise(rows: list[dict[str, Any]]) -> dict[str, Any]:
         "cf_error_median": statistics.median(errors) if errors else None,
         "cf_within_drawn": sum(e <= CF_TOLERANCE for e in drawn) / len(drawn) if drawn else None,
         "cf_error_median_drawn": statistics.median(drawn) if drawn else None,
+        "box_right": sum(b >= BOX_IOU for b in boxes) / len(boxes) if boxes else None,
         "errors": int(sum(r.get("error") is not None for r in rows)),
         **_curves(rows),
     }
@@ -170,8 +186,8 @@ def table(summary: dict[str, Any]) -> str:
     """The report as one markdown table."""
     lines = [
         "| group | cases | mean Dice | P10 Dice | missed | CF within 0.02 | median CF error | "
-        "true outline: CF within 0.02 | median CF error |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "true outline: CF within 0.02 | median CF error | box right |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
 
     def line(label: str, s: dict[str, Any]) -> str:
@@ -179,6 +195,7 @@ def table(summary: dict[str, Any]) -> str:
             label, str(s["cases"]), _cell(s["dice_mean"]), _cell(s["dice_p10"]), f"{s['missed']}",
             _cell(s["cf_within"], percent=True), _cell(s["cf_error_median"]),
             _cell(s["cf_within_drawn"], percent=True), _cell(s["cf_error_median_drawn"]),
+            _cell(s["box_right"], percent=True),
         ]  # fmt: skip
         return "| " + " | ".join(cells) + " |"
 

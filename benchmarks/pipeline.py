@@ -88,7 +88,11 @@ def _run(data: bytes, options: AnalyzeOptions, settings: Settings, repeats: int)
             steps[step].append(result.timing_ms.get(step, 0.0) / frames)
     row = {"fps": frames / statistics.median(walls)}
     row.update({f"{step}_ms": statistics.median(values) for step, values in steps.items()})
-    row["backend"] = result.backend
+    row["backend"], row["device"] = result.backend, result.device
+    # what was measured, to compare runs on two devices: the same clip must give the same numbers
+    row["colour_fraction"] = result.summary.colour_fraction
+    row["doppler_px"] = result.summary.doppler_px
+    row["outlines"] = result.roi.outlines
     return row
 
 
@@ -97,11 +101,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--frames", type=int, default=120)
     parser.add_argument("--size", default="600x800", help="HxW")
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--device", default="cpu", choices=("cpu", "cuda", "auto"))
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
     height, width = (int(v) for v in args.size.split("x"))
     frames = _frames(args.frames, height, width)
-    settings = Settings(device="cpu")
+    settings = Settings(device=args.device)
     roi = RoiSpec(rect=(width // 4, height // 3, 3 * width // 4, 2 * height // 3))
     rows = []
     for kind, data in (("h264-mp4", _mp4(frames)), ("jpeg-dicom", _dicom(frames))):
@@ -109,15 +114,18 @@ def main(argv: list[str] | None = None) -> int:
         analyze(data, AnalyzeOptions(), settings=settings)
         for region, options in (("rectangle", AnalyzeOptions(roi=roi)), ("model", AnalyzeOptions())):
             rows.append({"clip": kind, "region": region, **_run(data, options, settings, args.repeats)})
+        rows[-1]["of_drawn"] = rows[-1]["fps"] / rows[-2]["fps"]  # the model path's speed, share of the drawn one
     if args.json:
         print(json.dumps({"frames": args.frames, "size": args.size, "results": rows}))
         return 0
     print(f"{args.frames} frames of {width}x{height}, median of {args.repeats}; ms per frame by step\n")
-    print("| clip | region | fps | " + " | ".join(STEPS) + " | backend |")
-    print("|---|---|---|" + "---|" * len(STEPS) + "---|")
+    print("| clip | region | fps | of drawn | " + " | ".join(STEPS) + " | outlines | backend |")
+    print("|---|---|---|---|" + "---|" * len(STEPS) + "---|---|")
     for r in rows:
         cells = " | ".join(f"{r[f'{s}_ms']:.2f}" for s in STEPS)
-        print(f"| {r['clip']} | {r['region']} | {r['fps']:.0f} | {cells} | {r['backend']} |")
+        share = f"{100 * r['of_drawn']:.0f} %" if "of_drawn" in r else ""
+        outlines = r["outlines"] if r["outlines"] is not None else ""
+        print(f"| {r['clip']} | {r['region']} | {r['fps']:.0f} | {share} | {cells} | {outlines} | {r['backend']} |")
     return 0
 
 

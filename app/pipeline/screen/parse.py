@@ -63,6 +63,8 @@ MIN_COLOUR_PX = 20
 # With neither legend nor box on screen, flow must cover this share of the picture: single marks, icons
 # and letters drawn in colour on a B-mode screen stay below it.
 MIN_LOOSE_SHARE = 0.002
+# Share of the picture that flow must cover before an outline found with a legend on screen must hold some of it.
+MIN_HELD_SHARE = 0.001
 # Both directions must each hold at least this share of the flow pixels to read as colour flow.
 MIN_DIRECTION_SHARE = 0.05
 # An outline's interior is a Doppler box when this share of it is colour, or when its grey pixels are speckle.
@@ -231,6 +233,8 @@ def _outline_boxes(
     screen, no legend inside; with ``flow`` given, holding a share of it (outlines found without a colour of
     their own can be any straight lines)."""
     flow_px = 0 if flow is None else int(np.count_nonzero(flow))
+    # a few specks (a caliper mark or a label in a legend colour) say nothing of where the box is
+    held_from = MIN_COLOUR_PX if not bars else max(MIN_COLOUR_PX, MIN_HELD_SHARE * cv2.countNonZero(inside))
     kept = []
     for c in candidates:
         if c.colour_share < MIN_BOX_COLOUR_SHARE and c.texture < MIN_BOX_TEXTURE:
@@ -244,7 +248,7 @@ def _outline_boxes(
         on_picture = np.count_nonzero(interior & (inside[y0:y1, x0:x1] > 0))
         if on_picture < MIN_BOX_ON_PICTURE * np.count_nonzero(interior):
             continue  # a logo or an icon in the banner or a side panel
-        if flow_px >= MIN_COLOUR_PX and np.count_nonzero(flow[y0:y1, x0:x1] & interior) < MIN_FLOW_HELD * flow_px:
+        if flow_px >= held_from and np.count_nonzero(flow[y0:y1, x0:x1] & interior) < MIN_FLOW_HELD * flow_px:
             continue
         kept.append(c.box)
     # one outline seen twice (by two of the searches) is kept once
