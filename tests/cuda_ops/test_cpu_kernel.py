@@ -27,7 +27,10 @@ SHAPES = {
 @pytest.mark.parametrize("lut_name", list(LUTS))
 @pytest.mark.parametrize("shape", list(SHAPES.values()), ids=list(SHAPES))
 @pytest.mark.parametrize("shared_labels", [True, False], ids=["labels-1", "labels-N"])
-def test_cpu_matches_reference(rng, lut_name, shape, shared_labels):
+@pytest.mark.parametrize("serial_pixels", [cpu_kernel.SERIAL_PIXELS, 0], ids=["small-serial", "parallel"])
+def test_cpu_matches_reference(rng, lut_name, shape, shared_labels, serial_pixels, monkeypatch):
+    """Small inputs run on the calling thread; with the limit at 0 the same inputs take the parallel path."""
+    monkeypatch.setattr(cpu_kernel, "SERIAL_PIXELS", serial_pixels)
     frames, labels = random_inputs(rng, *shape, shared_labels)
     lut = LUTS[lut_name](rng)
     mask_frames = [0, shape[0] - 1]
@@ -167,3 +170,12 @@ def test_cache_falls_back_when_no_cache_location(monkeypatch):
     monkeypatch.setattr(jit, "njit", fake_njit)
     decorated = jit.cached_njit()(lambda: 42)
     assert decorated() == 42 and calls == [True, False]
+
+
+def test_a_small_count_leaves_the_thread_count_as_it_was(rng):
+    import numba
+
+    before = numba.get_num_threads()
+    frames, labels = random_inputs(rng, 1, 30, 40, True)
+    cpu(frames, labels, chroma_lut())
+    assert numba.get_num_threads() == before
