@@ -550,9 +550,10 @@ def _h264(frames: np.ndarray) -> np.ndarray:
 def _truth(spec: Spec, c: _Canvas, interior: np.ndarray | None, bar_rect) -> Truth:
     layout = spec.layout
     box = layout.box
-    if layout.flow_map is None or box is None:
+    painted = layout.flow_map or (layout.bar.map if layout.bar is not None else None)  # a bar without flow: treated
+    if painted is None or box is None:
         return Truth("none")
-    kind = "power" if "power" in layout.flow_map else "velocity"
+    kind = "power" if "power" in painted else "velocity"
     mode = "power" if kind == "power" else "colour"
     corners = ()
     if box.shape != "sector":
@@ -690,6 +691,12 @@ def tablet() -> Layout:
     )
 
 
+def treated() -> Layout:
+    """After treatment: the power Doppler screen with its bar and a thick grey box (3 rows), and no flow at all."""
+    layout = ge_pd()
+    return replace(layout, box=replace(layout.box, thickness=2), flow_map=None)
+
+
 def extent() -> Layout:
     """A screen exported without the box outline: flow and the bar only."""
     layout = ge_cf()
@@ -754,6 +761,7 @@ def gallery() -> list[Spec]:
     add("trapezoid", trapezoid(), [(480, 640), (768, 1024)], ["png"], side="top")
     add("trapezoid", trapezoid(), [(480, 640), (768, 1024)], ["jpeg"], side="top", limit="extent")
     add("tablet", tablet(), [(720, 1280), (1080, 1920)], ["png", "h264"], side="inside")
+    add("treated", treated(), [(480, 640), (1080, 1920)], ["png", "jpeg"], side="left")
     add("extent", extent(), [(480, 640)], ["png", "jpeg"], side="left")
     add("mindray_bmode", mindray_bmode(), [(480, 640), (1080, 1920)], ["png", "jpeg"])
     add("ge_spectral", ge_spectral(), [(480, 640)], ["png", "h264"])
