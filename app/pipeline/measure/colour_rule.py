@@ -144,7 +144,9 @@ def colour_rule(
         lut = bar_lut(screen.colour_bars[0].colours, chroma_threshold)
         if lut is not None:
             return ColourRule(lut, "bar", why, chroma)
-    return ColourRule(saturation_lut(frames[:, where], chroma_threshold), "saturation", why, chroma)
+    r, g, b = frames[..., 0], frames[..., 1], frames[..., 2]
+    coloured = (np.maximum(np.maximum(r, g), b) - np.minimum(np.minimum(r, g), b) > chroma_threshold) & where
+    return ColourRule(saturation_lut(frames[coloured], chroma_threshold), "saturation", why, chroma)
 
 
 @dataclass(frozen=True, eq=False)
@@ -237,8 +239,8 @@ def _hue_bins(rgb: np.ndarray) -> np.ndarray:
 def paint_saturation(pixels: np.ndarray, chroma_threshold: int) -> np.ndarray:
     """``(360 / HUE_BIN_DEGREES,)``: the paint's saturation per hue bin, from ``pixels (M, 3) uint8`` RGB."""
     pixels = np.asarray(pixels).reshape(-1, 3)
-    wide = pixels.astype(np.int16)
-    pixels = pixels[wide.max(axis=1) - wide.min(axis=1) > chroma_threshold]
+    r, g, b = pixels[:, 0], pixels[:, 1], pixels[:, 2]  # channel by channel: reductions over an axis of 3 crawl
+    pixels = pixels[np.maximum(np.maximum(r, g), b) - np.minimum(np.minimum(r, g), b) > chroma_threshold]
     bins = 360 // HUE_BIN_DEGREES
     if pixels.shape[0] < MIN_BIN_PX:
         return np.ones(bins, dtype=np.float32)
