@@ -76,6 +76,9 @@ def label_frames(roi: np.ndarray, band: Band, countable: np.ndarray) -> tuple[np
     labels = np.empty(roi.shape, np.uint8)
     labels[...] = np.where(countable, np.uint8(LABEL_BOX_REST), np.uint8(0))  # (H, W) broadcast to every frame
     for i, mask in enumerate(roi):
+        if i and np.array_equal(mask, roi[i - 1]):  # runs of frames share one outline: labelled once
+            bands[i], labels[i] = bands[i - 1], labels[i - 1]
+            continue
         window = _window(mask, ry, rx)
         if window is None:
             continue
