@@ -6,8 +6,10 @@
   ``1 -`` the correlation of the two thumbnails (0: the same picture; fresh speckle and pulsing colour stay
   far below ``CHANGE_LIMIT``). A run of frames within ``CHANGE_LIMIT`` of its first frame shares one outline:
   the pixel-wise majority of the model's outlines of up to ``CONSENSUS_FRAMES`` frames of the run, labelled
-  once. A frame beyond the limit (the probe moved, or a motion flash) starts a new run: with the outline of
-  a picture seen before when it is within the limit of one (the probe came back), else with a new outline.
+  once (unless the voters disagree, mean IoU with their majority below ``MIN_AGREEMENT``: the model is unsure
+  of this picture, and each frame of the run keeps its own outline). A frame beyond the limit (the probe
+  moved) starts a new run: with the outline of a picture seen before when it is within the limit of one (the
+  probe came back), else with a new outline.
   ``movement`` is the largest change measured; ``outlines`` how many outlines the clip needed.
 * **Hints.** A rough box keeps the tendon region the model finds inside it; points on the tendon keep
   the regions that hold them (or the nearest within ``POINT_REACH`` of the frame's width). A miss
@@ -30,6 +32,7 @@ from app.pipeline.geometry import Rect, area, clipped
 from app.pipeline.segmenter import Segmenter
 
 CONSENSUS_FRAMES = 5  # frames of a run that its outline is voted from
+MIN_AGREEMENT = 0.6  # mean IoU of the voting outlines with their majority below which each frame keeps its own
 CHANGE_LIMIT = 0.2  # picture change (1 - thumbnail correlation) beyond which the tendon is outlined again
 THUMB = (32, 24)  # (width, height) cells of a frame's B-mode thumbnail
 GREY_CHROMA = 40  # max - min of RGB up to which a pixel is B-mode grey (colour is left out of thumbnails)
@@ -154,14 +157,17 @@ class TendonRegions:
                 self.current = self._vote(frames[i:stop], picture, self.reference)
                 self.outlines.append(self.current)
             self.current.frames += stop - i
-            pieces.append((i, stop, self.current.mask))
+            mask = self.current.mask
+            if self.current.agreement < MIN_AGREEMENT:  # the model disagrees with itself: each frame its own outline
+                mask = self._outlines(frames[i:stop], picture)[0]
+            pieces.append((i, stop, mask))
             i = stop
         self.frames_seen += n
         if len(pieces) == 1:
             return pieces[0][2]  # (1, H, W): the same array while the picture holds, labelled once by the scan
         out = np.empty((n, *frames.shape[1:3]), dtype=bool)
         for first, stop, mask in pieces:
-            out[first:stop] = mask[0]
+            out[first:stop] = mask  # (1, H, W) shared, or the run's own (stop - first, H, W)
         return out
 
     def _changed(self, thumb: Thumb) -> bool:

@@ -177,3 +177,15 @@ def test_a_moving_clip_of_specks_is_a_fragment_with_a_confidence(rng):
     assert report.outlines == 10 and report.fragment
     assert report.confidence == pytest.approx(0.6)  # from the frames' own outlines, not None
     assert "tendon_outline_moved" in [code for code, _ in outline_warnings(report)]
+
+
+def test_outlines_that_disagree_on_one_picture_leave_each_frame_its_own(rng):
+    """The model unsure of a still picture (its outlines jump): no majority scrap, each frame its own outline."""
+    model = _Model(regions=lambda i: (UPPER,) if i % 2 else (LOWER,), inside=0.9)
+    regions = TendonRegions(model)
+    masks = regions(_frames(4, rng), PICTURE)  # outlined alike by half the frames: no majority at all
+    assert masks.shape == (4, H, W)
+    assert [_box(m) for m in masks] == [LOWER, UPPER] * 2
+    report = regions.report()
+    assert report.outlines == 1 and report.confidence < 0.7  # low agreement: low confidence
+    assert [code for code, _ in outline_warnings(report)] == ["low_confidence_tendon"]
