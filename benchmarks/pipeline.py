@@ -28,14 +28,16 @@ from models.training.synth import make_sample
 STEPS = ("decode", "screen", "segment", "count", "select", "grade")
 
 
-def _frames(n: int, height: int, width: int) -> np.ndarray:
-    """``(n, H, W, 3) uint8 RGB``: two synthetic frames, resized, with fresh grey noise on every frame."""
+def _frames(n: int, height: int, width: int, switch_every: int = 30) -> np.ndarray:
+    """``(n, H, W, 3) uint8 RGB``: two synthetic frames, resized, with fresh grey noise on every frame; the
+    picture switches to the other one every ``switch_every`` frames (a probe moved and back; 0: held still)."""
     base = [cv2.resize(make_sample(seed).image, (width, height), interpolation=cv2.INTER_LINEAR) for seed in (34, 6)]
     rng = np.random.default_rng(0)
     out = np.empty((n, height, width, 3), np.uint8)
     for i in range(n):
         noise = rng.integers(-6, 7, (height, width, 1), dtype=np.int16)  # grey: chroma unchanged
-        out[i] = np.clip(base[(i // 30) % 2] + noise, 0, 255)  # no two frames alike: each is segmented
+        picture = (i // switch_every) % 2 if switch_every else 0
+        out[i] = np.clip(base[picture] + noise, 0, 255)  # no two frames alike
     return out
 
 
@@ -101,11 +103,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--frames", type=int, default=120)
     parser.add_argument("--size", default="600x800", help="HxW")
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--switch-every", type=int, default=30, help="frames between picture switches; 0: still")
     parser.add_argument("--device", default="cpu", choices=("cpu", "cuda", "auto"))
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
     height, width = (int(v) for v in args.size.split("x"))
-    frames = _frames(args.frames, height, width)
+    frames = _frames(args.frames, height, width, args.switch_every)
     settings = Settings(device=args.device)
     roi = RoiSpec(rect=(width // 4, height // 3, 3 * width // 4, 2 * height // 3))
     rows = []
