@@ -32,6 +32,7 @@ from app.batch import (
     from_paths,
     grade_batch,
     pairs,
+    ray_runner,
     read_manifest,
     record,
     write_summary,
@@ -114,6 +115,10 @@ def build_parser() -> argparse.ArgumentParser:
     serve = commands.add_parser("serve", help="serve the HTTP API with uvicorn")
     serve.add_argument("--host", default=None, help="default: NEOVASC_HOST or 127.0.0.1")
     serve.add_argument("--port", type=int, default=None, help="default: NEOVASC_PORT or 8000")
+    serve.add_argument(
+        "--workers", type=_positive, default=None, metavar="N",
+        help="analyses at once, threads sharing one model (1-64); default: NEOVASC_WORKERS or 1",
+    )  # fmt: skip
 
     keys = commands.add_parser(
         "keys", help="API keys of the HTTP service: add NAME (prints it once), list, remove NAME"
@@ -159,10 +164,17 @@ def _add_batch_options(command: argparse.ArgumentParser) -> None:
         "--manifest", type=Path, metavar="FILE",
         help="FILE.csv or FILE.jsonl: rows of path and optional roi, study, patient_key, timepoint",
     )  # fmt: skip
-    command.add_argument("--jobs", type=_positive, default=1, metavar="N", help="grade N inputs at once (workers)")
+    command.add_argument(
+        "--jobs", type=_positive, default=None, metavar="N",
+        help="grade N inputs at once (workers; default 1, with --ray one per GPU, or per CPU, of the cluster)",
+    )  # fmt: skip
     command.add_argument(
         "--timeout", type=_seconds, default=None, metavar="SECONDS",
-        help=f"per input, in worker processes (default with --jobs > 1: {DEFAULT_TIMEOUT_S:g})",
+        help=f"per input, in worker processes (default with --jobs > 1 or --ray: {DEFAULT_TIMEOUT_S:g})",
+    )  # fmt: skip
+    command.add_argument(
+        "--ray", metavar="auto|ADDRESS", default=None,
+        help="grade on Ray actors: auto (a local Ray) or a cluster's host:6379 or ray://host:10001 (neovasc[ray])",
     )  # fmt: skip
     command.add_argument("--summary", type=Path, metavar="FILE.csv", help="write a per-study summary table")
 
@@ -232,10 +244,20 @@ def _inputs(args: argparse.Namespace) -> list[BatchInput]:
 
 
 def _parallel(args: argparse.Namespace, options: AnalyzeOptions, all_drawn: bool) -> Parallel:
-    """Workers and the time limit; each worker loads the tendon model at start unless every row has a region."""
+    """Workers and the time limit; each worker loads the tendon model at start unless every row has a region.
+
+    With ``--ray`` the cluster is reached here, before ``--out`` is opened, so that a missing extra or an
+    unreachable cluster is one usage error line and leaves every file as it was.
+    """
     needs_model = options.roi is None and not all_drawn
     device = (options.device or "auto") if needs_model else None
-    return Parallel(jobs=args.jobs, timeout=args.timeout, model_device=device)
+    if args.ray is None:
+        return Parallel(jobs=args.jobs or 1, timeout=args.timeout, model_device=device)
+    try:
+        ray_runner().connect(args.ray)
+    except NeovascError as exc:  # ray_not_installed, ray_unavailable
+        _usage_exit(exc.code, exc.message)
+    return Parallel(jobs=args.jobs, timeout=args.timeout, model_device=device, ray=args.ray)
 
 
 def _cmd_grade(args: argparse.Namespace, settings: Settings, stdout: TextIO) -> int:
@@ -314,28 +336,22 @@ def _cmd_compare(args: argparse.Namespace, settings: Settings, stdout: TextIO) -
 def _cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     import uvicorn
 
+    from app.api.server import uvicorn_options
     from app.main import create_app
 
     # The app is built here, from the address it will really listen on, so that its start-up check (no
     # network address without API keys) sees --host, and a refusal is one clear line, not a traceback.
-    settings = settings.model_copy(update={"host": args.host or settings.host, "port": args.port or settings.port})
+    given = {"host": args.host, "port": args.port, "workers": args.workers}
+    try:
+        settings = type(settings).model_validate(settings.model_dump() | {k: v for k, v in given.items() if v})
+    except ValidationError as exc:
+        build_parser().error("; ".join(f"--{e['loc'][0]}: {e['msg']}" for e in exc.errors()))
     try:
         app = create_app(settings)
     except UsageError as exc:
         sys.stderr.write(json.dumps({"error": error_line(exc)}) + "\n")
         return EXIT_USAGE
-    # Slow clients: idle keep-alive connections close after keep_alive_s, requests beyond max_connections get
-    # 503, and a header block larger than max_header_bytes is refused (docs/http.md#limits-and-timeouts).
-    uvicorn.run(
-        app,
-        host=settings.host,
-        port=settings.port,
-        log_level=settings.log_level,
-        access_log=False,
-        timeout_keep_alive=settings.keep_alive_s,
-        limit_concurrency=settings.max_connections,
-        h11_max_incomplete_event_size=settings.max_header_bytes,
-    )
+    uvicorn.run(app, **uvicorn_options(settings))  # problem+json for unparsable requests, limits for slow clients
     return EXIT_OK
 
 

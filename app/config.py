@@ -49,7 +49,11 @@ class Settings(BaseSettings):
 
     # HTTP service.
     workers: int = Field(1, ge=1, le=64)
+    # auto: on a GPU with more than one worker, one thread runs the tendon model for all workers, frames batched
+    segment_batching: Literal["auto", "on", "off"] = "auto"
     result_store_mb: int = Field(256, ge=0, le=65536)  # overlays kept for GET /v1/results/{id}/...
+    # picture: overlays black outside the ultrasound picture (burned-in names and dates); full: the whole screen
+    overlay_screen: Literal["picture", "full"] = "picture"
     log_level: Literal["debug", "info", "warning", "error"] = "info"
 
     # HTTP resource limits (see docs/http.md#limits-and-timeouts).
@@ -84,3 +88,15 @@ class Settings(BaseSettings):
 def get_settings() -> Settings:
     """The process-wide settings, read from the environment once."""
     return Settings()
+
+
+def node_settings(settings: Settings) -> Settings:
+    """``settings`` as another machine of a Ray cluster uses them: with its own ``weights/`` unless one was set.
+
+    Settings travel from the machine that starts a batch or a Serve application to every node. A weights
+    folder set explicitly (``NEOVASC_WEIGHTS_DIR``) is the same path on every node; the default one is
+    the ``weights/`` beside this node's own installation, wherever that is.
+    """
+    if "weights_dir" in settings.model_fields_set:
+        return settings
+    return settings.model_copy(update={"weights_dir": REPO_ROOT / "weights"})

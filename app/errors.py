@@ -166,6 +166,22 @@ class WorkerCrashed(NeovascError):
     title = "Worker process died"
 
 
+class RayNotInstalled(NeovascError):
+    """Command line: ``--ray`` asked for, but the optional ``ray`` extra is not installed."""
+
+    code = "ray_not_installed"
+    status = 503
+    title = "Ray is not installed"
+
+
+class RayUnavailable(NeovascError):
+    """Command line: ``--ray``: the cluster cannot be reached or started, or one of its nodes holds other weights."""
+
+    code = "ray_unavailable"
+    status = 503
+    title = "Ray cluster unavailable"
+
+
 class ServiceBusy(NeovascError):
     """HTTP: more uploads in flight than ``NEOVASC_MAX_UPLOADS_IN_FLIGHT``, or a full job queue
     (``NEOVASC_MAX_JOBS``); answered with ``Retry-After: retry_after_s``."""

@@ -39,8 +39,8 @@ PAGE_HEADERS = {
 DESCRIPTION = """Grades tendon neovascularity on colour and power Doppler ultrasound: the colour fraction of
 the tendon (or of a drawn region of interest), the vessel count and named grades. Every route but `/healthz`
 and the web page (`/` and its files under `/ui/`) needs an API key (`Authorization: Bearer KEY` or
-`X-API-Key: KEY`). Errors are RFC 9457 problem+json documents with a stable `code`. Research use only; not a
-medical device."""
+`X-API-Key: KEY`); `/readyz` without one says only whether the service is ready. Errors are RFC 9457
+problem+json documents with a stable `code`. Research use only; not a medical device."""
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:

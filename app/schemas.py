@@ -270,14 +270,25 @@ class ModelStatus(BaseModel):
     loaded: bool
     name: str | None = None
     sha256: str | None = None
+    runtime: str | None = Field(None, description="What computes the network: onnxruntime or torch.")
     error: str | None = Field(None, description="Why a listed model could not be loaded.")
 
 
-class Readiness(BaseModel):
+class ReadinessBrief(BaseModel):
+    """``GET /readyz`` without an API key: whether the service is ready, nothing about it."""
+
     ready: bool
+
+
+class Readiness(ReadinessBrief):
+    """``GET /readyz`` with an API key."""
+
     device: str
     backends: list[str]
     model: ModelStatus
+    workers: int = Field(description="Analyses that run at once (NEOVASC_WORKERS).")
+    segment_batching: bool = Field(description="Frames of concurrent analyses share the tendon model's calls.")
+    versions: dict[str, str] = Field(description="neovasc, Python and the libraries that compute a Result.")
     version: str
 
 

@@ -1,18 +1,19 @@
-"""Archive grading: ``neovasc grade --jobs 1`` against ``--jobs N``, and a resume check after a kill.
+"""Archive grading: ``neovasc grade --jobs 1`` against ``--jobs N`` and ``--ray``, and a resume check after a kill.
 
 Makes ``--inputs`` synthetic inputs in a temporary folder: stills (PNG frames of the training generator,
 ``models.training.synth.make_sample``) and, every ``--clip-every``-th input, a short MPEG-4 clip of
 ``--clip-frames`` such frames (encoded with ``decode_video.make_clip``). Then:
 
-1. grades the folder with ``neovasc grade`` in a separate process, once per ``--jobs`` value, and
-   reports files per second and frames per second of the whole command (start-up and model load
-   included, as an archive run pays them);
+1. grades the folder with ``neovasc grade`` in a separate process, once per ``--jobs`` value and, with
+   ``--ray auto|ADDRESS``, once more on Ray (``--ray``, one actor per CPU or GPU of the cluster), and
+   reports files per second and frames per second of the whole command (start-up, Ray's included, and
+   model load included, as an archive run pays them);
 2. starts ``--jobs`` (the last value) again with ``--out``, stops it with ``--signal`` (TERM or KILL)
    once about half the lines are written, runs it again with ``--resume``, and checks that every input
    ends with exactly one line, that no line written before the stop was graded again, and how many
    inputs the stop cost.
 
-    python benchmarks/archive.py [--inputs 500] [--jobs 1,2] [--clip-every 4] [--clip-frames 24]
+    python benchmarks/archive.py [--inputs 500] [--jobs 1,2] [--ray auto] [--clip-every 4] [--clip-frames 24]
                                  [--roi x0,y0,x1,y1] [--signal TERM] [--json]
 """
 
@@ -62,18 +63,19 @@ def _lines(out: Path) -> list[dict]:
     return [json.loads(line) for line in text[: text.rfind("\n") + 1].splitlines()]
 
 
-def timed_run(folder: Path, out: Path, jobs: int, extra: list[str]) -> dict:
-    """Grade ``folder`` once with ``--jobs jobs``; files/s and frames/s of the whole command."""
+def timed_run(folder: Path, out: Path, jobs: int | None, extra: list[str], ray: str | None = None) -> dict:
+    """Grade ``folder`` once with ``--jobs jobs`` (or ``--ray ray``); files/s and frames/s of the whole command."""
+    how = ["--jobs", str(jobs)] if ray is None else ["--ray", ray]
     start = time.perf_counter()
     proc = subprocess.run(
-        [*GRADE, str(folder), "--jobs", str(jobs), "--out", str(out), "--quiet", *extra],
-        capture_output=True, text=True, check=False,
-    )  # fmt: skip
+        [*GRADE, str(folder), *how, "--out", str(out), "--quiet", *extra], capture_output=True, text=True, check=False
+    )
     wall = time.perf_counter() - start
     lines = _lines(out)
     frames = sum((line.get("summary") or {}).get("frames_analysed") or 0 for line in lines)
     return {
-        "jobs": jobs, "exit": proc.returncode, "inputs": len(lines), "ok": sum(line["ok"] for line in lines),
+        "run": f"--ray {ray}" if ray else f"--jobs {jobs}", "exit": proc.returncode, "inputs": len(lines),
+        "ok": sum(line["ok"] for line in lines),
         "frames": frames, "seconds": wall, "files_per_s": len(lines) / wall, "frames_per_s": frames / wall,
     }  # fmt: skip
 
@@ -106,6 +108,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--inputs", type=int, default=500)
     parser.add_argument("--jobs", default="1,2", help="comma-separated --jobs values to time")
+    parser.add_argument("--ray", default=None, metavar="auto|ADDRESS", help="time a --ray run too (neovasc[ray])")
     parser.add_argument("--clip-every", type=int, default=4, help="every N-th input is a clip (0: stills only)")
     parser.add_argument("--clip-frames", type=int, default=24)
     parser.add_argument("--roi", default=None, help="grade a drawn rectangle instead of the tendon model")
@@ -119,6 +122,8 @@ def main(argv: list[str] | None = None) -> int:
         folder.mkdir()
         frames = make_inputs(folder, args.inputs, args.clip_every, args.clip_frames)
         runs = [timed_run(folder, Path(tmp) / f"jobs{n}.jsonl", n, extra) for n in jobs]
+        if args.ray:
+            runs.append(timed_run(folder, Path(tmp) / "ray.jsonl", None, extra, args.ray))
         stop = signal.Signals[f"SIG{args.signal}"]
         resume = resume_check(folder, Path(tmp) / "resume.jsonl", args.inputs, jobs[-1], stop, extra)
     report = {"inputs": args.inputs, "frames": frames, "cpus": os.cpu_count(), "runs": runs, "resume": resume}
@@ -126,11 +131,11 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(report))
         return 0
     print(f"{args.inputs} inputs, {frames} frames, {os.cpu_count()} CPUs\n")
-    print("| --jobs | seconds | files/s | frames/s | ok | exit |")
+    print("| run | seconds | files/s | frames/s | ok | exit |")
     print("|---|---|---|---|---|---|")
     for r in runs:
         rates = f"{r['files_per_s']:.2f} | {r['frames_per_s']:.1f}"
-        print(f"| {r['jobs']} | {r['seconds']:.1f} | {rates} | {r['ok']} | {r['exit']} |")
+        print(f"| `{r['run']}` | {r['seconds']:.1f} | {rates} | {r['ok']} | {r['exit']} |")
     print(f"\nresume after SIG{args.signal}: {json.dumps(resume)}")
     return 0
 

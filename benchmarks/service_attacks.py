@@ -191,31 +191,48 @@ def mp4(frames: int, height: int, width: int, rate: int = 30) -> bytes:
 # --- attacks ------------------------------------------------------------------------------------------
 
 
-def attack_deflate_bomb(port: int, scale: float) -> str:
+def attack_deflate_bomb(port: int, scale: float) -> Callable[[], str]:
     data = deflate_bomb(int(512 * MB * scale))
-    status, body = grade(port, data, "bomb.dcm")
-    return f"{len(data) // 1024} KB file inflating to {int(512 * scale)} MB: {status} {body.get('code')}"
+
+    def send() -> str:
+        status, body = grade(port, data, "bomb.dcm")
+        return f"{len(data) // 1024} KB file inflating to {int(512 * scale)} MB: {status} {body.get('code')}"
+
+    return send
 
 
-def attack_png_bomb(port: int, scale: float) -> str:
+def attack_png_bomb(port: int, scale: float) -> Callable[[], str]:
     side = 4096
     data = png_bomb(side)
-    status, body = grade(port, data, "bomb.png")
-    return f"{len(data) // 1024} KB PNG declaring {side}x{side} RGBA16 (134 MB decoded): {status} {body.get('code')}"
+
+    def send() -> str:
+        status, body = grade(port, data, "bomb.png")
+        declared = f"{side}x{side} RGBA16 (134 MB decoded)"
+        return f"{len(data) // 1024} KB PNG declaring {declared}: {status} {body.get('code')}"
+
+    return send
 
 
-def attack_queued_uploads(port: int, scale: float) -> str:
+def attack_queued_uploads(port: int, scale: float) -> Callable[[], str]:
     size = int(48 * MB * scale)
     data = mp4(300, 240, 320)  # a clip that keeps the one worker busy for a while
     padded = data + b"\0" * max(0, size - len(data))  # trailing bytes: same work, a large upload
+    return lambda: _queued(port, padded, size)
+
+
+def _queued(port: int, padded: bytes, size: int) -> str:
     with concurrent.futures.ThreadPoolExecutor(8) as pool:
         answers = list(pool.map(lambda _: grade(port, padded, "big.mp4", timeout=300)[0], range(8)))
     counts = {status: answers.count(status) for status in sorted(set(answers))}
     return f"8 uploads of {size // MB} MB at once: statuses {counts}"
 
 
-def attack_chunked(port: int, scale: float) -> str:
+def attack_chunked(port: int, scale: float) -> Callable[[], str]:
     """A chunked multipart body with no Content-Length, sent until the server answers or closes."""
+    return lambda: _chunked(port)
+
+
+def _chunked(port: int) -> str:
     limit = int(LIMITS["NEOVASC_MAX_UPLOAD_BYTES"])
     head = (
         b"POST /v1/grade HTTP/1.1\r\nHost: 127.0.0.1\r\nTransfer-Encoding: chunked\r\n"
@@ -243,9 +260,13 @@ def attack_chunked(port: int, scale: float) -> str:
     return f"chunked body, limit {limit // MB} MB: answered '{status}' after {sent // MB} MB sent"
 
 
-def attack_abandoned(port: int, scale: float) -> str:
+def attack_abandoned(port: int, scale: float) -> Callable[[], str]:
     """Two slow clips posted and abandoned after 0.5 s, then a small request timed."""
     clip = mp4(int(900 * scale), 480, 640)
+    return lambda: _abandoned(port, clip)
+
+
+def _abandoned(port: int, clip: bytes) -> str:
     body, headers = multipart(clip, "long.mp4", roi="0,0,64,64")
     for _ in range(2):
         connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
@@ -258,9 +279,13 @@ def attack_abandoned(port: int, scale: float) -> str:
     return f"2 abandoned {len(clip) // 1024} KB clips, then a small PNG: {status} in {took:.1f} s"
 
 
-def attack_tiny_frames(port: int, scale: float) -> str:
+def attack_tiny_frames(port: int, scale: float) -> Callable[[], str]:
     frames = int(3000 * scale)
     data = mp4(frames, 16, 16)
+    return lambda: _tiny_frames(port, data, frames)
+
+
+def _tiny_frames(port: int, data: bytes, frames: int) -> str:
     started = time.perf_counter()
     status, body = grade(port, data, "tiny.mp4", roi="0,0,8,8")
     code = body.get("code") or f"{body.get('summary', {}).get('frames_analysed')} frames measured"
@@ -268,9 +293,12 @@ def attack_tiny_frames(port: int, scale: float) -> str:
     return f"{len(data) // 1024} KB MP4 of {frames} 16x16 frames: {status} {code} in {took:.1f} s"
 
 
-def attack_slow_clients(port: int, scale: float) -> str:
+def attack_slow_clients(port: int, scale: float) -> Callable[[], str]:
     """Connections that send headers and then a body one byte a second."""
-    count = int(100 * scale)
+    return lambda: _slow_clients(port, int(100 * scale))
+
+
+def _slow_clients(port: int, count: int) -> str:
     sockets = []
     for _ in range(count):
         try:
@@ -301,7 +329,9 @@ def png_bytes() -> bytes:
     return data.tobytes()
 
 
-ATTACKS: dict[str, Callable[[int, float], str]] = {
+# Each attack builds its payload first and returns the call that sends it: only the sending is watched, as
+# building a payload in this process (a 512 MB deflate, a clip encoded) would also delay the /healthz poller.
+ATTACKS: dict[str, Callable[[int, float], Callable[[], str]]] = {
     "deflate bomb": attack_deflate_bomb,
     "PNG bomb": attack_png_bomb,
     "queued large uploads": attack_queued_uploads,
@@ -342,8 +372,9 @@ def main(argv: list[str] | None = None) -> int:
             baseline = rss(server.pid)
             print(f"server pid {server.pid}, port {port}, RSS at rest {baseline / MB:.0f} MB; limits {LIMITS}")
             for name, attack in ATTACKS.items():
+                send = attack(port, args.scale)
                 with Watch(server.pid, port) as watch:
-                    outcome = attack(port, args.scale)
+                    outcome = send()
                     time.sleep(0.5)
                 row = {
                     "attack": name,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import copy
 import hashlib
 import operator
 import os
@@ -12,6 +13,7 @@ import cv2
 import numpy as np
 import torch
 
+from models.batching import DEFAULT_GATHER_S, DEFAULT_MAX_ROWS, BatchedForward
 from models.onnx_runtime import OnnxNetwork, onnxruntime_available
 from models.transforms import (
     InvalidInputError,
@@ -143,6 +145,30 @@ class TendonSegmenter:
         self._sha256 = sha256
         self._device = next(model.parameters()).device
         self._network = network if self._device.type == "cpu" else None
+        self._batcher: BatchedForward | None = None
+
+    def batched(self, *, max_rows: int = DEFAULT_MAX_ROWS, gather_s: float = DEFAULT_GATHER_S) -> TendonSegmenter:
+        """A twin of this segmenter (the same network and weights) whose network calls from many threads are
+        run by one thread, the frames waiting together in one call (``models.batching.BatchedForward``).
+
+        Each caller still gets the masks and probabilities of its own frames. Meant for a service grading
+        several uploads at once on a GPU; ``close()`` stops the thread.
+        """
+        twin = copy.copy(self)
+        twin._batcher = BatchedForward(
+            self._network_probabilities, max_rows=max_rows, gather_s=gather_s, name=f"{self._name}-batching"
+        )
+        return twin
+
+    @property
+    def batcher(self) -> BatchedForward | None:
+        """The thread that runs this twin's network calls (``batched``), or None."""
+        return self._batcher
+
+    def close(self) -> None:
+        """Stop the batching thread of a ``batched`` twin, after the calls waiting for it; nothing otherwise."""
+        if self._batcher is not None:
+            self._batcher.close()
 
     @classmethod
     def from_weights(
@@ -211,6 +237,11 @@ class TendonSegmenter:
             raise InvalidInputError(f"x must be a (B, {', '.join(map(str, expected))}) tensor, got {seen}")
         if not x.is_floating_point():
             raise InvalidInputError(f"x must be a float tensor from preprocess(), got dtype {x.dtype}")
+        return (self._batcher or self._network_probabilities)(x)
+
+    @torch.inference_mode()  # also in the batching thread: inference mode is per thread
+    def _network_probabilities(self, x: torch.Tensor) -> torch.Tensor:
+        """``(B, C, H, W)`` checked input -> ``(B, 1, H, W) float32`` probabilities, by this segmenter's network."""
         x = x.to(self._device, memory_format=torch.channels_last)
         # float16 autocast only on CUDA: CPU float16 convolutions are slow, and bfloat16 would change
         # results on CPUs that have it versus those that do not.

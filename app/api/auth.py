@@ -11,7 +11,8 @@ The rule (``NEOVASC_AUTH``, see docs/http.md#authentication):
 Without keys the service refuses to start when ``NEOVASC_HOST`` is not a loopback address, and every
 request that arrives on another address (``neovasc serve --host 0.0.0.0``) is refused with 401. Only
 ``GET /healthz`` and the web page (``/`` and its static files under ``/ui/``) are open to all: the page holds
-no data, and asks for a key when a call it makes answers 401.
+no data, and asks for a key when a call it makes answers 401. ``GET /readyz`` answers all, but without a key
+only whether the service is ready.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from __future__ import annotations
 import ipaddress
 from dataclasses import dataclass
 
+from starlette.requests import HTTPConnection
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from app.config import Settings
@@ -31,6 +33,9 @@ from .problems import send_problem
 PAGE_PATH = "/"
 STATIC_PREFIX = "/ui/"
 OPEN_PATHS = frozenset({"/healthz", PAGE_PATH})
+# Answered to anyone, but what they show depends on the key: /readyz says only whether the service is ready.
+BRIEF_WITHOUT_KEY = frozenset({"/readyz"})
+_AUTHENTICATED = "neovasc_authenticated"  # in the request's scope["state"], set by ApiKeyAuth
 _CHALLENGE = (b"www-authenticate", b'Bearer realm="neovasc"')
 
 
@@ -112,7 +117,8 @@ def _refusal(policy: AuthPolicy, scope: Scope) -> Unauthorized | None:
 
 
 class ApiKeyAuth:
-    """ASGI middleware: every route but ``/healthz`` and the page needs a key (or, without keys, a loopback connection).
+    """ASGI middleware: every route but ``/healthz`` and the page needs a key (or, without keys, a loopback connection);
+    ``/readyz`` passes without one, marked unauthenticated (``authenticated``), and shows less.
 
     It sits in front of the routes, so an unknown path answers 401 too and reveals nothing without a key.
     """
@@ -124,7 +130,15 @@ class ApiKeyAuth:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and not is_open(scope.get("path")):
             refusal = _refusal(self.policy, scope)
-            if refusal is not None:
+            if scope.get("path") in BRIEF_WITHOUT_KEY:
+                scope.setdefault("state", {})[_AUTHENTICATED] = refusal is None
+            elif refusal is not None:
                 await send_problem(send, refusal, scope.get("path"), [_CHALLENGE])
                 return
         await self.app(scope, receive, send)
+
+
+def authenticated(request: HTTPConnection) -> bool:
+    """Whether ``ApiKeyAuth`` let the request through on its key (or, without keys, its loopback address);
+    False for a request to a path in ``BRIEF_WITHOUT_KEY`` that came without either."""
+    return bool(request.scope.get("state", {}).get(_AUTHENTICATED, False))

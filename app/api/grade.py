@@ -56,7 +56,7 @@ async def grade_form(
     """The form of ``POST /v1/grade`` and ``POST /v1/jobs``, its region and hint checked before any grading."""
     roi_spec = await read_roi(roi, roi_mask, state)
     hint = read_hint(roi_hint, tendon_point, roi_spec)
-    outputs = OutputRequest(overlays=overlays, dicom=dicom_report)
+    outputs = OutputRequest(overlays=overlays, dicom=dicom_report, screen=state.settings.overlay_screen)
     return GradeRequest(file, roi_spec, hint, every, max_frames, outputs, reference)
 
 

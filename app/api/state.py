@@ -55,10 +55,17 @@ class ServiceState:
         try:
             device = resolve_device(settings.device)
             segmenter = installed_model(settings.weights_dir, device, settings.model_runtime)
-            return cls(settings=settings, device=device, segmenter=segmenter, metrics=metrics)
         except NeovascError as exc:  # requests then fail with this error; /readyz says why
             log.error("tendon model not loaded: %s", exc.message)
             return cls(settings=settings, model_error=exc, metrics=metrics)
+        if segmenter is not None and batches_segmentation(settings, device):
+            segmenter = batched(segmenter)
+        return cls(settings=settings, device=device, segmenter=segmenter, metrics=metrics)
+
+    @property
+    def segment_batching(self) -> bool:
+        """Whether one thread runs the tendon model for all workers, their frames batched."""
+        return getattr(self.segmenter, "batcher", None) is not None
 
     async def run(self, fn: Callable[..., T], *args, **kwargs) -> T:
         """``fn(*args, **kwargs)`` in the analysis pool, with this request's context (its request id in logs)."""
@@ -108,6 +115,27 @@ class ServiceState:
     def close(self) -> None:
         self.jobs.close()
         self.pool.shutdown(wait=True, cancel_futures=True)
+        close = getattr(self.segmenter, "close", None)
+        if close is not None:
+            close()  # the batching thread, if any; the workers that called it have stopped
+
+
+def batches_segmentation(settings: Settings, device: str) -> bool:
+    """NEOVASC_SEGMENT_BATCHING: ``on``, ``off``, or ``auto`` (on a GPU with more than one worker, where
+    one call for the frames of several uploads keeps the GPU busier than a call per upload)."""
+    if settings.segment_batching == "auto":
+        return device == "cuda" and settings.workers > 1
+    return settings.segment_batching == "on"
+
+
+def batched(segmenter: Segmenter) -> Segmenter:
+    """The segmenter's batching twin (``models.TendonSegmenter.batched``); a segmenter without one as it is."""
+    twin = getattr(segmenter, "batched", None)
+    if twin is None:
+        log.warning("tendon model %s cannot batch frames across uploads; each upload calls it alone", segmenter.name)
+        return segmenter
+    log.info("tendon model calls of all workers batched in one thread")
+    return twin()
 
 
 def get_state(request: Request) -> ServiceState:

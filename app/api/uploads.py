@@ -241,7 +241,7 @@ def _grade(
         result = run_analysis(data, options, segmenter, state.settings, name=name, **watched).result
         state.metrics.add_frames(result.summary.frames_analysed or 0)
         return result
-    video = VideoRecorder(io.BytesIO(), max_bytes=state.store.max_bytes) if request.overlays else None
+    video = VideoRecorder(io.BytesIO(), state.store.max_bytes, request.screen) if request.overlays else None
     with video or contextlib.nullcontext():
         analysis = run_analysis(data, options, segmenter, state.settings, name=name, observer=video, **watched)
     state.metrics.add_frames(analysis.result.summary.frames_analysed or 0)

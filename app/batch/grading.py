@@ -1,4 +1,4 @@
-"""Grade one input of a batch and write its files; the same function runs in-process and in worker processes.
+"""Grade one input of a batch and write its files; the same function runs in-process, in workers and on Ray actors.
 
 Everything a worker needs travels in the :class:`Task` and :class:`BatchConfig` (both picklable), so a
 worker holds no state but the tendon model, which ``installed_model`` loads once per process.
@@ -119,6 +119,14 @@ def init_worker(threads: int, weights_dir: Path | None, device: str, runtime: st
     """
     _exit_with_parent()
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole process group: the parent stops us
+    prepare_worker(threads, weights_dir, device, runtime)
+
+
+def prepare_worker(threads: int, weights_dir: Path | None, device: str, runtime: str = "auto") -> None:
+    """``threads`` compute threads and the tendon model loaded once: a worker process's or a Ray actor's set-up.
+
+    A model that fails to load is logged, not raised (see :func:`init_worker`).
+    """
     _limit_threads(threads)
     if weights_dir is None:
         return

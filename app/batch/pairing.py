@@ -13,8 +13,9 @@ from dataclasses import dataclass
 
 from app.batch.grading import BatchConfig, grade_task
 from app.batch.inputs import from_manifest, plan
+from app.batch.launch import run
 from app.batch.manifest import Pair
-from app.batch.runner import IN_PROCESS, Grader, Parallel, run
+from app.batch.runner import IN_PROCESS, Grader, Parallel
 from app.compare import compare
 from app.errors import InvalidManifest
 from app.pipeline import AnalyzeOptions

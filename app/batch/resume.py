@@ -29,7 +29,7 @@ _NOT_GRADING = {
     "host", "port", "workers", "result_store_mb", "log_level", "weights_dir",
     "auth", "api_keys_file", "result_ttl_s", "cors_origins", "allowed_hosts",
     "max_uploads_in_flight", "request_timeout_s", "job_timeout_s", "max_jobs", "keep_alive_s",
-    "max_connections", "max_header_bytes",
+    "max_connections", "max_header_bytes", "segment_batching",
     "model_runtime",  # ONNX Runtime and torch give the same masks (checked when the graph is exported)
 }  # fmt: skip
 _CHUNK = 1 << 20

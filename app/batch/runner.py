@@ -1,9 +1,10 @@
-"""Run a batch's tasks: one after another in this process, or ``jobs`` at a time in worker processes.
+"""Run a batch's tasks: one after another in this process, ``jobs`` at a time in worker processes, or on Ray.
 
 In worker mode each worker is its own one-process ``ProcessPoolExecutor`` (spawn context), so a worker
 that runs past the time limit can be killed and replaced alone: the inputs on the other workers go on
 untouched. (A shared pool cannot do that: one dead worker breaks the whole pool and every input in it.)
-Results are handed to ``emit`` in the order they finish.
+Results are handed to ``emit`` in the order they finish. (``--ray`` runs the tasks on Ray actors instead:
+``app.batch.launch`` chooses.)
 """
 
 from __future__ import annotations
@@ -40,17 +41,20 @@ class Parallel:
     """How to run: ``jobs`` workers, each input limited to ``timeout`` seconds (None: in this process).
 
     ``model_device``: the device (``auto``, ``cpu``, ``cuda``) each worker loads the tendon model onto
-    when it starts; None when every input has a drawn region.
+    when it starts; None when every input has a drawn region. ``ray``: ``auto`` or a cluster's address
+    to grade on Ray actors instead of local workers; ``jobs`` is then the number of actors, None for one
+    per GPU of the cluster (one per CPU without GPUs).
     """
 
-    jobs: int = 1
+    jobs: int | None = 1
     timeout: float | None = None
     model_device: str | None = None
+    ray: str | None = None
 
     @property
     def in_process(self) -> bool:
-        """One input at a time in this process: ``--jobs 1`` without an explicit ``--timeout``."""
-        return self.jobs == 1 and self.timeout is None
+        """One input at a time in this process: ``--jobs 1`` without an explicit ``--timeout`` or ``--ray``."""
+        return self.jobs == 1 and self.timeout is None and self.ray is None
 
 
 IN_PROCESS = Parallel()
@@ -64,7 +68,8 @@ def run(
     In worker mode ``grader`` must be picklable (a module-level function). Raises ``KeyboardInterrupt``
     on Ctrl-C or SIGTERM after stopping the workers; the inputs in flight then have no line.
     """
-    with _sigterm_as_interrupt():
+    assert parallel.ray is None, "Ray batches run through app.batch.launch"
+    with sigterm_as_interrupt():
         if parallel.in_process:
             for task in tasks:
                 emit(grader(task, config))
@@ -117,6 +122,7 @@ class _Workers:
     def __init__(self, config: BatchConfig, parallel: Parallel, grader: Grader) -> None:
         self.config, self.grader = config, grader
         self.timeout = parallel.timeout if parallel.timeout is not None else DEFAULT_TIMEOUT_S
+        assert parallel.jobs is not None, "local workers need a count"
         threads = max(1, (os.cpu_count() or 1) // parallel.jobs)  # N workers never oversubscribe the cores
         weights = config.settings.weights_dir if parallel.model_device is not None else None
         settings = config.settings
@@ -166,35 +172,36 @@ class _Workers:
             try:
                 result = future.result()
             except BrokenProcessPool:
-                emit(_failed(task, WorkerCrashed("the worker process grading this input died")))
+                emit(failed(task, WorkerCrashed("the worker process grading this input died")))
                 return slot.replaced()
             except Exception as exc:  # the worker answered, but not with a Result
-                result = _failed(task, as_neovasc_error(exc))
+                result = failed(task, as_neovasc_error(exc))
             emit(result)
             return slot
         if time.monotonic() >= slot.deadline:
             log.warning("an input ran past --timeout %g s; its worker was stopped", self.timeout)
             task, replacement = slot.finish(), slot.replaced()
-            emit(_failed(task, InputTimeout(_timeout_message(self.timeout))))
+            emit(failed(task, InputTimeout(timeout_message(self.timeout))))
             return replacement
         return slot
 
 
-def _timeout_message(timeout: float) -> str:
+def timeout_message(timeout: float) -> str:
     return (
         f"grading took longer than the --timeout of {timeout:g} s; its worker was stopped and replaced. "
         "The file may be damaged or very long: check it, raise --timeout, or sample it (--every, --max-frames)"
     )
 
 
-def _failed(task: Task, error: NeovascError) -> Result:
+def failed(task: Task, error: NeovascError) -> Result:
+    """The ``ok: false`` line of an input that its worker could not finish."""
     result = failure_result(task.path.name, error)
     result.batch = task.batch
     return result
 
 
 @contextlib.contextmanager
-def _sigterm_as_interrupt() -> Iterator[None]:
+def sigterm_as_interrupt() -> Iterator[None]:
     """Treat SIGTERM like Ctrl-C while the batch runs, so the workers are stopped on the way out."""
     if threading.current_thread() is not threading.main_thread():
         yield

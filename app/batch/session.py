@@ -14,9 +14,10 @@ from typing import Any, TextIO
 
 from app.batch.grading import BatchConfig, grade_task
 from app.batch.inputs import BatchInput, plan
+from app.batch.launch import run
 from app.batch.progress import Progress, progress_enabled
 from app.batch.resume import done_keys, previous_lines, trim_partial_line
-from app.batch.runner import IN_PROCESS, Grader, Parallel, run
+from app.batch.runner import IN_PROCESS, Grader, Parallel
 from app.batch.sink import COLUMNS, LineSink
 from app.batch.summary import record, write_summary
 from app.pipeline import AnalyzeOptions

@@ -96,6 +96,7 @@ class Batch:
     counts: cuda_ops.FrameCounts
     fps: float | None  # the clip's frame rate
     in_box: np.ndarray  # (H, W) bool, where Doppler is counted
+    picture: Rect | None = None  # the ultrasound picture on the screen (the overlay video blacks out the rest)
 
 
 Observer = Callable[[Batch], None]
@@ -189,7 +190,8 @@ class _Run:
                 self._keep_candidates(indices, frames, roi, band, labels, counts)
             if self.observer is not None:
                 doppler = np.stack([counts.masks[i] & (_at(labels, i) == LABEL_TENDON) for i in wanted])
-                self.observer(Batch(indices, frames, roi, band, doppler, counts, self.clip.fps, setup.in_box))
+                picture = setup.screen.image_area
+                self.observer(Batch(indices, frames, roi, band, doppler, counts, self.clip.fps, setup.in_box, picture))
             done += indices.size
             if self.progress is not None:
                 self.progress(done, total)

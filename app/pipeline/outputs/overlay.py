@@ -98,6 +98,21 @@ def paint(image: np.ndarray, where: np.ndarray, colour: Rgb) -> None:
         image[points[:, 1], points[:, 0]] = colour
 
 
+def black_outside(frame: np.ndarray, picture: Rect) -> np.ndarray:
+    """A copy of ``frame`` (``(H, W, 3) uint8 RGB``) black outside ``picture`` (x0, y0, x1, y1, half-open).
+
+    A scanner screen writes the patient's name, ID and the date in text bands around the ultrasound
+    picture; an overlay kept or handed on without them cannot leak them. The picture keeps its pixel
+    coordinates, so regions and boxes of the Result still fall on the same pixels.
+    """
+    h, w = check_frame(frame)
+    x0, y0, x1, y1 = max(0, picture[0]), max(0, picture[1]), min(w, picture[2]), min(h, picture[3])
+    out = np.zeros_like(frame)
+    if x1 > x0 and y1 > y0:
+        out[y0:y1, x0:x1] = frame[y0:y1, x0:x1]
+    return out
+
+
 def render_frame(
     frame: np.ndarray,
     tendon: np.ndarray,

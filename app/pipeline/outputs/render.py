@@ -11,6 +11,7 @@ from __future__ import annotations
 import io
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
 import cv2
 import numpy as np
@@ -19,7 +20,7 @@ from app.errors import NeovascError
 from app.pipeline.measure.labels import LABEL_TENDON
 from app.pipeline.measure.scan import Batch
 from app.pipeline.outputs.curve import render_curve
-from app.pipeline.outputs.overlay import grading_lines, render_frame
+from app.pipeline.outputs.overlay import black_outside, grading_lines, render_frame
 from app.pipeline.outputs.video import OverlayVideo
 from app.pipeline.run import Analysis
 from app.schemas import WarningInfo
@@ -32,16 +33,22 @@ VIDEO_PRESET = "ultrafast"
 # The files :func:`render` can make, by name.
 MASK, OVERLAY, CURVE, VIDEO, SR, SC = "mask.png", "overlay.png", "curve.png", "overlay.mp4", "sr.dcm", "sc.dcm"
 EXTENT_CAPTION = "box: colour extent"  # the overlay's caption line when no box outline was found (docs/errors.md)
+ScreenView = Literal["picture", "full"]  # what of the screen an overlay shows (OutputRequest.screen)
 
 
 @dataclass(frozen=True)
 class OutputRequest:
     """Which outputs to make: ``masks`` (the ROI/tendon mask), ``overlays`` (overlay and curve PNG, and the
-    MP4 a :class:`VideoRecorder` made), ``dicom`` (TID 1500 SR and Secondary Capture, DICOM inputs only)."""
+    MP4 a :class:`VideoRecorder` made), ``dicom`` (TID 1500 SR and Secondary Capture, DICOM inputs only).
+
+    ``screen``: ``picture`` (default) draws the overlay on the ultrasound picture alone, the screen around
+    it black (its text bands hold burned-in names, IDs and dates); ``full`` keeps the whole screen.
+    """
 
     masks: bool = False
     overlays: bool = False
     dicom: bool = False
+    screen: ScreenView = "picture"
 
 
 @dataclass
@@ -57,7 +64,7 @@ def render(analysis: Analysis, request: OutputRequest, video: VideoRecorder | No
     out = Rendered()
     if request.masks:
         out.files[MASK] = mask_png(analysis.roi_mask)
-    overlay = overlay_image(analysis) if request.overlays or request.dicom else None
+    overlay = overlay_image(analysis, request.screen) if request.overlays or request.dicom else None
     if request.overlays:
         out.files[OVERLAY] = png_bytes(overlay)
         curve = curve_image(analysis)
@@ -87,15 +94,20 @@ def mask_png(mask: np.ndarray) -> bytes:
     return encoded.tobytes()
 
 
-def overlay_image(analysis: Analysis) -> np.ndarray:
-    """The selected frame with tendon, band, box, counted pixels and the grade: ``(H, W, 3) uint8 RGB``."""
+def overlay_image(analysis: Analysis, screen: ScreenView = "picture") -> np.ndarray:
+    """The selected frame with tendon, band, box, counted pixels and the grade: ``(H, W, 3) uint8 RGB``;
+    for ``screen="picture"`` black outside the ultrasound picture (the Result's ``doppler.image_area``)."""
     result = analysis.result
+    frame = analysis.frame
+    area = result.doppler.image_area if result.doppler is not None else None
+    if screen == "picture" and area is not None:
+        frame = black_outside(frame, (area.x0, area.y0, area.x1, area.y1))
     selected = next((f for f in result.frames if f.index == result.summary.frame_index), None)
     text_lines = grading_lines(analysis.grading, fps=result.source.fps if result.source else None)
     if result.doppler is not None and any(box.source == "colour_extent" for box in result.doppler.boxes):
         text_lines += (EXTENT_CAPTION,)  # the box is a guess from the flow: say so where the box is drawn
     return render_frame(
-        analysis.frame,
+        frame,
         analysis.roi_mask,
         analysis.doppler_mask,
         band=analysis.band_mask,
@@ -134,14 +146,16 @@ class VideoRecorder:
     """An observer for ``run_analysis`` that writes every measured frame, drawn, to an MP4.
 
     The writer opens at the second frame, so a still makes no video (:attr:`written` stays False).
+    ``screen`` as in :class:`OutputRequest`: by default each frame is black outside the picture.
     Use it as a context manager around the analysis: an error discards the partial video. With
     ``max_bytes`` and an in-memory target, a video that grows past it is dropped as it happens
     (:attr:`too_large`), so memory stays bounded for any clip length.
     """
 
-    def __init__(self, target: Path | io.BytesIO, max_bytes: int | None = None) -> None:
+    def __init__(self, target: Path | io.BytesIO, max_bytes: int | None = None, screen: ScreenView = "picture") -> None:
         self.target = target
         self.max_bytes = max_bytes if isinstance(target, io.BytesIO) else None
+        self.screen = screen
         self._pending: np.ndarray | None = None  # the first drawn frame, until a second one comes
         self._video: OverlayVideo | None = None
         self.written = False
@@ -154,8 +168,11 @@ class VideoRecorder:
             j = i if batch.roi.shape[0] > 1 else 0
             pixels, doppler = batch.counts.pixels[i, LABEL_TENDON], batch.counts.doppler[i, LABEL_TENDON]
             cf = f"CF {100 * doppler / pixels:.1f}%" if pixels else "CF n/a"
+            frame = batch.frames[i]
+            if self.screen == "picture" and batch.picture is not None:
+                frame = black_outside(frame, batch.picture)
             drawn = render_frame(
-                batch.frames[i], batch.roi[j], batch.doppler[i],
+                frame, batch.roi[j], batch.doppler[i],
                 band=batch.band[j] & batch.in_box, box=batch.in_box, text_lines=(f"frame {int(index)}", cf),
             )  # fmt: skip
             self._write(drawn, batch.fps)

@@ -43,13 +43,14 @@ def test_a_held_key_is_accepted(keyed_settings, api_key, headers):
     ],
     ids=["none", "basic", "wrong-bearer", "wrong-x-api-key"],
 )
-def test_every_route_but_healthz_needs_a_key(keyed_settings, headers, fragment):
+def test_every_route_but_healthz_and_readyz_needs_a_key(keyed_settings, headers, fragment):
     with TestClient(create_app(keyed_settings), base_url=BASE_URL) as client:
-        for method, path in (("GET", "/readyz"), ("GET", "/openapi.json"), ("POST", "/v1/grade"),
+        for method, path in (("GET", "/metrics"), ("GET", "/openapi.json"), ("POST", "/v1/grade"),
                              ("POST", "/v1/compare"), ("GET", "/v1/results/" + "0" * 32 + "/overlay.png"),
                              ("GET", "/no/such/route")):  # fmt: skip
             _refused(client.request(method, path, headers=headers), fragment)
         assert client.get("/healthz", headers=headers).status_code == 200
+        assert client.get("/readyz", headers=headers).json() == {"ready": True}  # the brief view
 
 
 def test_keys_rotate_without_a_restart(keyed_settings, api_key):
@@ -58,14 +59,14 @@ def test_keys_rotate_without_a_restart(keyed_settings, api_key):
         assert client.get("/readyz", headers=old).status_code == 200
         fresh = new_key()
         write_keys(keyed_settings.api_keys_file, {"tests-2": key_hash(fresh)})  # the old key removed
-        _refused(client.get("/readyz", headers=old), "not one this service holds")
-        assert client.get("/readyz", headers={"X-API-Key": fresh}).status_code == 200
+        _refused(client.get("/metrics", headers=old), "not one this service holds")
+        assert client.get("/metrics", headers={"X-API-Key": fresh}).status_code == 200
 
 
 def test_a_broken_keys_file_accepts_no_key(keyed_settings, api_key):
     with TestClient(create_app(keyed_settings), base_url=BASE_URL) as client:
         keyed_settings.api_keys_file.write_text("tests:not-a-hash\n")
-        _refused(client.get("/readyz", headers={"X-API-Key": api_key}), "not one this service holds")
+        _refused(client.get("/metrics", headers={"X-API-Key": api_key}), "not one this service holds")
 
 
 def test_without_keys_loopback_requests_pass(settings):
@@ -78,7 +79,8 @@ def test_without_keys_other_addresses_are_refused(settings):
     """``neovasc serve --host 0.0.0.0`` without keys: a request that arrives on another address is refused."""
     open_to_all_hosts = settings.model_copy(update={"allowed_hosts": ["*"]})
     with TestClient(create_app(open_to_all_hosts), base_url="http://192.0.2.10") as client:
-        _refused(client.get("/readyz"), "answers only on a loopback address")
+        _refused(client.get("/metrics"), "answers only on a loopback address")
+        assert client.get("/readyz").json() == {"ready": True}
         assert client.get("/healthz").status_code == 200
 
 

@@ -37,7 +37,7 @@ def test_a_malformed_request_id_is_replaced(client, sent):
 
 
 def test_every_answer_carries_a_request_id(client):
-    answers = [client.get("/healthz"), client.get("/nowhere"), client.get("/readyz", headers={"Authorization": ""})]
+    answers = [client.get("/healthz"), client.get("/nowhere"), client.get("/metrics", headers={"Authorization": ""})]
     ids = [a.headers["x-request-id"] for a in answers]
     assert len(set(ids)) == 3
 
@@ -52,7 +52,7 @@ def test_one_audit_line_per_request_without_names_or_ids(client, doppler_image, 
         headers={"X-Request-ID": "req-1"},
     ).json()
     client.get(graded["links"]["overlay.png"], headers={"X-Request-ID": "req-2"})
-    client.get("/readyz", headers={"Authorization": "Bearer nvk_wrong", "X-Request-ID": "req-3"})
+    client.get("/metrics", headers={"Authorization": "Bearer nvk_wrong", "X-Request-ID": "req-3"})
     lines = _audit_lines(caplog)
     assert [line["request_id"] for line in lines] == ["req-1", "req-2", "req-3"]
     grade, fetch, refused = lines
