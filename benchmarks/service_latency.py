@@ -3,12 +3,14 @@ result, against a real server on loopback.
 
 Starts ``neovasc serve`` on a free loopback port with the shipped model (no keys: loopback only), waits
 until ``/readyz`` reports the model loaded, sends ``--warmup`` requests that are not counted, then
-``--requests`` ``POST /v1/grade`` of one synthetic Doppler still (a frame of the training generator as a
-PNG, no region: the model outlines the tendon), one after another, and reports p50, p90, p99 and the
-worst of the wall-clock time per request as the client sees it. Then it grades one MPEG-4 clip of
-``--clip-frames`` such frames once and reports its time to result.
+``--requests`` ``POST /v1/grade`` of synthetic Doppler stills as PNG (``--stills heldout``: the 480x640
+screens among the first 40 held-out val cases, in turn; ``synth``: one frame of the training generator
+scaled to 640x640; no region: the model outlines the tendon), one after another, and reports p50, p90,
+p99 and the worst of the wall-clock time per request as the client sees it. Then it grades one MPEG-4
+clip of ``--clip-frames`` frames (the first still with fresh grey noise) once and reports its time to
+result.
 
-    python benchmarks/service_latency.py [--requests 200] [--clip-frames 60] [--json]
+    python benchmarks/service_latency.py [--requests 200] [--clip-frames 60] [--stills heldout] [--json]
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ import cv2
 import numpy as np
 from decode_video import make_clip  # beside this script (a script's folder is on sys.path)
 
+from models.training.heldout.case import make_case
 from models.training.synth import make_sample
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -95,13 +98,29 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--warmup", type=int, default=10)
     p.add_argument("--clip-frames", type=int, default=60)
     p.add_argument("--json", action="store_true")
+    p.add_argument(
+        "--stills",
+        choices=("heldout", "synth"),
+        default="heldout",
+        help="heldout: the 480x640 screens among the first 40 held-out val cases, in turn; synth: one frame of the "
+        "training generator scaled to 640x640",
+    )
     args = p.parse_args(argv)
-    frame = make_sample(5).image  # (256, 256, 3) RGB, a screen of the training generator
-    frame = cv2.resize(frame, (640, 640), interpolation=cv2.INTER_LINEAR)  # a screen of ordinary size
-    ok, png = cv2.imencode(".png", cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))
-    if not ok:
-        raise RuntimeError("PNG encoding failed")
-    still, still_headers = multipart("still.png", png.tobytes(), "image/png")
+    if args.stills == "heldout":
+        frames = [
+            case.frames[0] for case in (make_case(seed) for seed in range(40)) if case.frames.shape[1:3] == (480, 640)
+        ]
+        label = f"{len(frames)} held-out 480x640 PNG screens in turn, tendon model"
+    else:
+        frames = [cv2.resize(make_sample(5).image, (640, 640), interpolation=cv2.INTER_LINEAR)]
+        label = "640x640 PNG (training generator, scaled), tendon model"
+    stills = []
+    for frame in frames:
+        ok, png = cv2.imencode(".png", cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))
+        if not ok:
+            raise RuntimeError("PNG encoding failed")
+        stills.append(multipart("still.png", png.tobytes(), "image/png"))
+    frame = frames[0]
     rng = np.random.default_rng(0)
     noise = [rng.integers(-6, 7, (*frame.shape[:2], 1), dtype=np.int16) for _ in range(args.clip_frames)]
     clip = make_clip("mpeg4-mp4", [np.clip(frame + n, 0, 255).astype(np.uint8) for n in noise])
@@ -109,15 +128,15 @@ def main(argv: list[str] | None = None) -> int:
     port = _free_port()
     server = start_server(port)
     try:
-        for _ in range(args.warmup):
-            timed_grade(port, still, still_headers)
-        times = np.array([timed_grade(port, still, still_headers) for _ in range(args.requests)])
+        for i in range(args.warmup):
+            timed_grade(port, *stills[i % len(stills)])
+        times = np.array([timed_grade(port, *stills[i % len(stills)]) for i in range(args.requests)])
         clip_ms = timed_grade(port, clip_body, clip_headers)
     finally:
         server.terminate()
         server.wait(timeout=30)
     row = {
-        "still": "640x640 PNG, tendon model",
+        "still": label,
         "requests": args.requests,
         "p50_ms": round(float(np.percentile(times, 50)), 1),
         "p90_ms": round(float(np.percentile(times, 90)), 1),
