@@ -242,6 +242,8 @@ class TendonSegmenter:
     @torch.inference_mode()  # also in the batching thread: inference mode is per thread
     def _network_probabilities(self, x: torch.Tensor) -> torch.Tensor:
         """``(B, C, H, W)`` checked input -> ``(B, 1, H, W) float32`` probabilities, by this segmenter's network."""
+        if self._network is not None:  # ONNX Runtime on the CPU: the input as it is, no layout change
+            return torch.sigmoid(self._network(x).float())
         x = x.to(self._device, memory_format=torch.channels_last)
         # float16 autocast only on CUDA: CPU float16 convolutions are slow, and bfloat16 would change
         # results on CPUs that have it versus those that do not.
@@ -251,7 +253,7 @@ class TendonSegmenter:
             else contextlib.nullcontext()
         )
         with autocast:
-            logits = self._model(x) if self._network is None else self._network(x)
+            logits = self._model(x)
         return torch.sigmoid(logits.float())
 
     @torch.inference_mode()
@@ -332,7 +334,8 @@ class TendonSegmenter:
 
     def _probabilities(self, boxed: np.ndarray, geom: LetterboxGeometry) -> torch.Tensor:
         """``(B, th, tw, 3) uint8 RGB`` letterboxed frames -> ``(B, H, W) float32`` probabilities."""
-        x = normalize(derive_channels(boxed, self.args.in_channels), self._device)
+        channels = derive_channels(boxed, self.args.in_channels)
+        x = normalize(channels, self._device, channels_last=self._network is None)  # ONNX Runtime reads NCHW
         return unletterbox(self.predict_torch(x)[:, 0], geom)  # (B, H, W)
 
 
