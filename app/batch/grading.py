@@ -19,7 +19,7 @@ from pathlib import Path
 from app.config import Settings
 from app.errors import NeovascError, OutputError, as_neovasc_error
 from app.pipeline import AnalyzeOptions, run_analysis
-from app.pipeline.outputs import CURVE, MASK, OVERLAY, SC, SR, OutputRequest, VideoRecorder, render
+from app.pipeline.outputs import CURVE, MASK, OVERLAY, SC, SR, OutputRequest, ScreenView, VideoRecorder, render
 from app.pipeline.report import failure_result
 from app.schemas import BatchInfo, Result
 
@@ -39,9 +39,13 @@ class OutputDirs:
         named = {"masks": self.masks, "overlays": self.overlays, "dicom": self.dicom}
         return tuple(kind for kind, folder in named.items() if folder is not None)
 
-    def request(self) -> OutputRequest:
+    def request(self, screen: ScreenView = "picture") -> OutputRequest:
+        """What to render; ``screen``: the overlays black outside the picture, or the ``full`` screen."""
         return OutputRequest(
-            masks=self.masks is not None, overlays=self.overlays is not None, dicom=self.dicom is not None
+            masks=self.masks is not None,
+            overlays=self.overlays is not None,
+            dicom=self.dicom is not None,
+            screen=screen,
         )
 
     def path(self, name: str, stem: str) -> Path:
@@ -83,11 +87,12 @@ def _graded(task: Task, config: BatchConfig) -> Result:
     video = None
     if outputs.overlays is not None:
         outputs.overlays.mkdir(parents=True, exist_ok=True)
-        video = VideoRecorder(outputs.overlays / f"{task.stem}.mp4")  # streamed to disk while the clip is graded
+        # streamed to disk while the clip is graded
+        video = VideoRecorder(outputs.overlays / f"{task.stem}.mp4", screen=config.settings.overlay_screen)
     try:
         with video or contextlib.nullcontext():
             analysis = run_analysis(task.path, task.options, None, config.settings, observer=video)
-        rendered = render(analysis, outputs.request())
+        rendered = render(analysis, outputs.request(config.settings.overlay_screen))
     except Exception as exc:  # every input gets a line; the batch goes on
         error = as_neovasc_error(exc)
         if not isinstance(exc, NeovascError):

@@ -9,6 +9,7 @@ from app.pipeline.outputs.render import (
     VIDEO,
     OutputRequest,
     Rendered,
+    ScreenView,
     VideoRecorder,
     render,
 )
@@ -24,6 +25,7 @@ __all__ = [
     "VIDEO",
     "OutputRequest",
     "Rendered",
+    "ScreenView",
     "VideoRecorder",
     "csv_row",
     "csv_text",

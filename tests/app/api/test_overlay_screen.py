@@ -104,3 +104,26 @@ def test_black_outside_keeps_only_the_picture(picture, kept):
     out = black_outside(frame, picture)
     assert out.shape == frame.shape and int((out[:, :, 0] == 200).sum()) == kept
     assert int((out[:, :, 0] == 0).sum()) == 24 - kept and frame.min() == 200  # the input is left as it is
+
+
+@pytest.mark.parametrize("view", ["picture", "full"])
+def test_batch_overlays_follow_the_overlay_screen_setting(tmp_path, settings, screen, view):
+    """``neovasc grade --overlays``: black text bands by default, the whole screen with ``overlay_screen=full``."""
+    from app.batch import BatchConfig, Task
+    from app.batch.grading import OutputDirs, grade_task
+    from app.pipeline import AnalyzeOptions, RoiSpec
+    from app.schemas import BatchInfo
+
+    source = tmp_path / "s.png"
+    source.write_bytes(png_bytes(screen))
+    outputs = OutputDirs(overlays=tmp_path / "overlays")
+    config = BatchConfig(settings.model_copy(update={"overlay_screen": view}), outputs)
+    task = Task(source, "s", AnalyzeOptions(roi=RoiSpec.from_text("60,100,200,180")), BatchInfo(path="s.png", settings_sha256="0" * 64))
+    result = grade_task(task, config)
+    assert result.ok
+    overlay = cv2.cvtColor(cv2.imread(str(outputs.overlays / "s.png")), cv2.COLOR_BGR2RGB)
+    outside = _outside(overlay.shape, result.doppler.image_area.model_dump())
+    if view == "picture":
+        assert overlay[outside].max() == 0
+    else:
+        assert np.array_equal(overlay[outside], screen[outside])
