@@ -63,7 +63,8 @@ MIN_COLOUR_PX = 20
 # With neither legend nor box on screen, flow must cover this share of the picture: single marks, icons
 # and letters drawn in colour on a B-mode screen stay below it.
 MIN_LOOSE_SHARE = 0.002
-# Share of the picture that flow must cover before an outline found with a legend on screen must hold some of it.
+# Share of the picture that flow must cover before an outline found with a legend on screen must hold some of it,
+# and before its extent stands in for a box no outline was found for (a marker dot is no box).
 MIN_HELD_SHARE = 0.001
 # Both directions must each hold at least this share of the flow pixels to read as colour flow.
 MIN_DIRECTION_SHARE = 0.05
@@ -179,8 +180,9 @@ def find_screen(frames: np.ndarray, chroma_threshold: int, regions: Sequence[Ult
             enough = 0 if bars else max(MIN_COLOUR_PX, MIN_LOOSE_SHARE * cv2.countNonZero(inside))
             if np.count_nonzero(flow) >= enough:
                 boxes = _outline_boxes(_any_outlines(planes, picture, flow), bars, inside, flow)
-        if not boxes and bars:
-            boxes = [extent_box(flow)] if flow.any() else []
+        if not boxes and bars:  # the flow's extent, when there is flow enough to say where the box is
+            enough = max(MIN_COLOUR_PX, MIN_HELD_SHARE * cv2.countNonZero(inside))
+            boxes = [extent_box(flow)] if np.count_nonzero(flow) >= enough else []
     boxes.sort(key=lambda b: -(b.bbox[2] - b.bbox[0]) * (b.bbox[3] - b.bbox[1]))
     if tissue:
         area, source = union(tissue), "dicom_region"
