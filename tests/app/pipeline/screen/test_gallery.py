@@ -7,12 +7,15 @@ found. Each screen takes well under a second to build and parse (the whole galle
 
 from __future__ import annotations
 
+from dataclasses import replace
+
+import cv2
 import numpy as np
 import pytest
 
 from app.pipeline.geometry import Rect
 from app.pipeline.screen.parse import Screen, find_screen
-from tests.app.pipeline.screen.gallery import Case, Spec, gallery, render
+from tests.app.pipeline.screen.gallery import Case, Spec, extent, gallery, render
 
 THRESHOLD = 40
 MIN_IOU = 0.9  # interior found against the drawn one (a 1-px line's place is uncertain by a pixel)
@@ -123,3 +126,14 @@ def test_gallery_covers_the_layouts():
     assert {s.encoding for s in SPECS} == {"png", "jpeg", "h264", "interlaced", "interlaced_h264"}
     assert {s.bar_side for s in SPECS} >= {"left", "right", "top", "inside"}
     assert {s.layout.box.shape for s in SPECS if s.layout.box} == {"rectangle", "parallelogram", "trapezoid", "sector"}
+
+
+def test_a_marker_dot_is_no_box():
+    """A legend on screen, no box outline and no flow, only a dot in a legend colour inside the picture (a probe
+    marker): no box (the picture stands in, colour_box_not_found), not the extent of the dot."""
+    case = render(Spec("marker", replace(extent(), flow_map=None), bar_side="left"))
+    frames = case.frames.copy()
+    for frame in frames:
+        cv2.circle(frame, (300, 250), 3, (200, 40, 30), -1)  # a red of the colour-flow legend, 29 px
+    screen = find_screen(frames, THRESHOLD)
+    assert screen.colour_bars and screen.boxes == ()
