@@ -37,6 +37,11 @@ MIN_LINE_LEVEL = 48  # brightness of a drawn line: outlines are drawn to be seen
 # Brightness spread (standard deviation) along a run of a drawn line: one level, give or take what a codec adds;
 # a streak of speckle drifts by 15 levels or more within the few-px steps that the flatness test lets through.
 MAX_RUN_SPREAD = 15
+# A line whose rows keep one level (EXACT_SHARE of the pixels within EXACT_LEVELS of it) needs only
+# EXACT_ACROSS_FACTOR of MIN_ACROSS of contrast with the rows beside it.
+EXACT_LEVELS = 3
+EXACT_SHARE = 0.8
+EXACT_ACROSS_FACTOR = 0.5
 MAX_LINE_ROWS = 3  # rows of one drawn line (1-2 px, anti-aliased or thickened on large screens)
 # Mean brightness step from a line to the rows just above and below it (half of it at least on each side): a
 # drawn line differs from the speckle around it by 40-60 levels on average, a smooth streak of speckle by 10-25.
@@ -113,13 +118,26 @@ def _edges(
         level = int(colour.max())
         beside = [r for r in (top - 1, bottom + 1) if 0 <= r < value.shape[0]]
         steps = [float(np.abs(value[r, x0 : x1 + 1].astype(np.int16) - level).mean()) for r in beside]
-        if sum(steps) < MIN_ACROSS * len(steps) or min(steps) < 0.5 * MIN_ACROSS:
+        # a line drawn at one exact level over a long run needs less contrast with the speckle around it: speckle
+        # never keeps one level that long (a faint grey outline a little brighter than the tissue)
+        across = MIN_ACROSS * (EXACT_ACROSS_FACTOR if _exact(value, group) else 1.0)
+        if sum(steps) < across * len(steps) or min(steps) < 0.5 * across:
             continue  # smooth speckle, not a line drawn over it
         centre = sum(g[0] * n for g, n in zip(group, lengths, strict=True)) / total
         edges.append(_Edge(centre, bottom - top + 1, ends, colour, length))
         if len(edges) == MAX_EDGES:
             break
     return edges
+
+
+def _exact(value: np.ndarray, group: list) -> bool:
+    """Whether each row of a stacked line keeps one level: EXACT_SHARE of its pixels within EXACT_LEVELS of the
+    row's median (the runs may take in a stretch of flat speckle at their ends)."""
+    for row, spans, _ in group:
+        pixels = np.concatenate([value[row, a : b + 1] for a, b in spans]).astype(np.int16)
+        if np.mean(np.abs(pixels - np.median(pixels)) <= EXACT_LEVELS) < EXACT_SHARE:
+            return False
+    return True
 
 
 def _run_spread(value: np.ndarray, rows: np.ndarray, starts: np.ndarray, stops: np.ndarray) -> np.ndarray:
