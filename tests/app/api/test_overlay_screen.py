@@ -118,7 +118,12 @@ def test_batch_overlays_follow_the_overlay_screen_setting(tmp_path, settings, sc
     source.write_bytes(png_bytes(screen))
     outputs = OutputDirs(overlays=tmp_path / "overlays")
     config = BatchConfig(settings.model_copy(update={"overlay_screen": view}), outputs)
-    task = Task(source, "s", AnalyzeOptions(roi=RoiSpec.from_text("60,100,200,180")), BatchInfo(path="s.png", settings_sha256="0" * 64))
+    task = Task(
+        source,
+        "s",
+        AnalyzeOptions(roi=RoiSpec.from_text("60,100,200,180")),
+        BatchInfo(path="s.png", settings_sha256="0" * 64),
+    )
     result = grade_task(task, config)
     assert result.ok
     overlay = cv2.cvtColor(cv2.imread(str(outputs.overlays / "s.png")), cv2.COLOR_BGR2RGB)
