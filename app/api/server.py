@@ -5,7 +5,8 @@ A request whose request line, headers or framing cannot be parsed (a ``Content-L
 number or disagrees with the bytes sent, a broken chunked encoding, a header block over
 ``NEOVASC_MAX_HEADER_BYTES``) never reaches the application: uvicorn answers it itself, by default with a
 ``text/plain`` 400. :class:`ProblemH11Protocol` answers the same 400 as a problem+json document
-(``malformed_request``), like every other error of the service. ``neovasc serve`` runs it in place of
+(``malformed_request``), like every other error of the service, and so is the 503 for a request beyond
+``NEOVASC_MAX_CONNECTIONS`` (``service_busy``). ``neovasc serve`` runs it in place of
 uvicorn's ``auto`` choice (httptools when installed), which also makes ``NEOVASC_MAX_HEADER_BYTES`` hold:
 uvicorn applies ``h11_max_incomplete_event_size`` to its h11 protocol only.
 """
@@ -19,9 +20,9 @@ import h11
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from app.config import Settings
-from app.errors import MalformedRequest, problem_details
+from app.errors import MalformedRequest, ServiceBusy, problem_details
 
-from .problems import PROBLEM_JSON
+from .problems import PROBLEM_JSON, send_problem
 
 UNPARSABLE = (
     "the request is not valid HTTP/1.1: its request line, headers or framing (Content-Length, chunked "
@@ -35,8 +36,43 @@ def unparsable_body() -> bytes:
     return json.dumps(problem_details(MalformedRequest(UNPARSABLE))).encode()
 
 
+BUSY = (
+    "the service holds NEOVASC_MAX_CONNECTIONS connections or requests already; nothing of this request was "
+    "processed: retry later"
+)
+BUSY_RETRY_S = 5
+
+
 class ProblemH11Protocol(H11Protocol):
-    """uvicorn's h11 protocol whose answer to an unparsable request is problem+json, not text/plain."""
+    """uvicorn's h11 protocol whose answers to an unparsable request (400) and to a request beyond the connection
+    limit (503) are problem+json, not text/plain.
+
+    uvicorn decides the 503 in its request loop and answers with a fixed ``text/plain`` ASGI callable. Here the
+    protocol takes the limit over (uvicorn's own check is switched off) and applies uvicorn's rule, at most
+    ``limit_concurrency`` connections or requests at once, before the application sees the request.
+    """
+
+    def __init__(self, config, server_state, app_state, _loop=None) -> None:
+        super().__init__(config, server_state, app_state, _loop)
+        self._limit, self.limit_concurrency = self.limit_concurrency, None
+        self.app = self._admitted(self.app)
+
+    def _admitted(self, app):
+        """``app`` behind the connection limit. It runs in the request's task, which uvicorn has already counted:
+        the request is over the limit when the other tasks reach it, as uvicorn's own check counts them."""
+
+        async def admit(scope, receive, send) -> None:
+            if (
+                self._limit is not None
+                and scope["type"] == "http"
+                and (len(self.connections) >= self._limit or len(self.tasks) > self._limit)
+            ):
+                self.logger.warning("Exceeded concurrency limit.")
+                await send_problem(send, ServiceBusy(BUSY, BUSY_RETRY_S), None, [(b"connection", b"close")])
+                return
+            await app(scope, receive, send)
+
+        return admit
 
     def send_400_response(self, msg: str) -> None:
         """Replaces uvicorn's text/plain answer (``msg`` is its fixed text, not used); closes the connection."""
@@ -59,8 +95,9 @@ def uvicorn_options(settings: Settings) -> dict[str, Any]:
     """The keyword arguments of ``uvicorn.run`` for ``settings`` (docs/http.md#limits-and-timeouts).
 
     Slow clients: idle keep-alive connections close after ``keep_alive_s``, requests beyond
-    ``max_connections`` get uvicorn's 503, and a header block larger than ``max_header_bytes`` is refused
-    with a problem+json 400. uvicorn's access log is off: its lines print result ids (the audit line replaces it).
+    ``max_connections`` get a problem+json 503 ``service_busy``, and a header block larger than
+    ``max_header_bytes`` is refused with a problem+json 400. uvicorn's access log is off: its lines print result
+    ids (the audit line replaces it).
     """
     return {
         "host": settings.host,

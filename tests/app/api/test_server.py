@@ -11,7 +11,7 @@ import time
 import pytest
 import uvicorn
 
-from app.api.server import UNPARSABLE, uvicorn_options
+from app.api.server import BUSY, BUSY_RETRY_S, UNPARSABLE, uvicorn_options
 from app.main import create_app
 
 
@@ -23,7 +23,17 @@ def _free_port() -> int:
 
 @pytest.fixture
 def port(settings):
-    settings = settings.model_copy(update={"port": _free_port(), "max_header_bytes": 4096, "log_level": "error"})
+    yield from _serve(settings.model_copy(update={"max_header_bytes": 4096}))
+
+
+@pytest.fixture
+def port_of_two(settings):
+    """A server that takes at most two connections or requests at once."""
+    yield from _serve(settings.model_copy(update={"max_connections": 2}))
+
+
+def _serve(settings):
+    settings = settings.model_copy(update={"port": _free_port(), "log_level": "error"})
     server = uvicorn.Server(uvicorn.Config(create_app(settings), **uvicorn_options(settings)))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
@@ -77,6 +87,25 @@ def test_a_well_formed_request_still_reaches_the_app(port):
     raw = b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Pad: " + b"a" * 2048 + b"\r\nConnection: close\r\n\r\n"
     status, headers, body = _exchange(port, raw)
     assert status == 200 and json.loads(body)["status"] == "ok" and "x-request-id" in headers
+
+
+def test_a_request_beyond_the_connection_limit_gets_problem_json(port_of_two):
+    """Two idle connections held open (slow clients); a third connection's request gets a problem+json 503."""
+    held = [socket.create_connection(("127.0.0.1", port_of_two), timeout=10) for _ in range(2)]
+    try:
+        time.sleep(0.2)  # the server has accepted both
+        raw = b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
+        status, headers, body = _exchange(port_of_two, raw)
+    finally:
+        for connection in held:
+            connection.close()
+    assert status == 503 and headers["content-type"] == "application/problem+json"
+    assert headers["retry-after"] == str(BUSY_RETRY_S)
+    problem = json.loads(body)
+    assert problem["code"] == "service_busy" and problem["detail"] == BUSY
+    time.sleep(0.2)  # the held connections are gone: requests are served again
+    status, _, _ = _exchange(port_of_two, raw)
+    assert status == 200
 
 
 def test_serve_refuses_a_worker_count_out_of_range(capsys):
