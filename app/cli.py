@@ -39,6 +39,7 @@ from app.batch import (
 )
 from app.config import Settings, get_settings
 from app.errors import InvalidManifest, NeovascError, UsageError, error_line
+from app.logs import configure_logging
 from app.pipeline import AnalyzeOptions, RoiSpec
 from app.pipeline.roi import parse_hint
 from app.pipeline.run import limits_from
@@ -388,7 +389,7 @@ def main(argv: Sequence[str] | None = None, stdout: TextIO | None = None) -> int
     if args.command == "bench":
         return _cmd_bench(args)
     settings = _settings()
-    logging.basicConfig(level=settings.log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
+    configure_logging(settings.log_level, settings.log_format)
     if args.command == "grade":
         return _cmd_grade(args, settings, stdout or sys.stdout)
     if args.command == "compare":

@@ -55,6 +55,7 @@ class Settings(BaseSettings):
     # picture: overlays black outside the ultrasound picture (burned-in names and dates); full: the whole screen
     overlay_screen: Literal["picture", "full"] = "picture"
     log_level: Literal["debug", "info", "warning", "error"] = "info"
+    log_format: Literal["text", "json"] = "text"  # json: one JSON object a log line (app/logs.py)
 
     # HTTP resource limits (see docs/http.md#limits-and-timeouts).
     max_uploads_in_flight: int = Field(4, ge=1, le=1024)  # POST requests at once; beyond: 503 + Retry-After

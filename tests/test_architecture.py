@@ -17,7 +17,7 @@ PACKAGES = ("app", "models", "cuda_ops")
 # Layers from the bottom up: a module may import its own layer and the layers below, never one above.
 LAYERS: tuple[tuple[str, ...], ...] = (
     ("cuda_ops", "models"),
-    ("app.schemas", "app.errors", "app.warning_codes", "app.config", "app"),
+    ("app.schemas", "app.errors", "app.warning_codes", "app.config", "app.logs", "app"),
     ("app.pipeline",),
     ("app.compare",),
     ("app.api", "app.batch"),

@@ -108,4 +108,6 @@ def uvicorn_options(settings: Settings) -> dict[str, Any]:
         "timeout_keep_alive": settings.keep_alive_s,
         "limit_concurrency": settings.max_connections,
         "h11_max_incomplete_event_size": settings.max_header_bytes,
+        # JSON log lines: uvicorn's loggers write through the root handler (app/logs.py) instead of its own
+        **({"log_config": None} if settings.log_format == "json" else {}),
     }
