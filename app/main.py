@@ -17,7 +17,7 @@ from starlette.staticfiles import StaticFiles
 
 from app import __version__
 from app.api import compare_router, grade_router, health_router, jobs_router, results_router
-from app.api.auth import PAGE_PATH, STATIC_PREFIX, ApiKeyAuth, AuthPolicy
+from app.api.auth import PAGE_PATH, REFERENCE_PATH, STATIC_PREFIX, ApiKeyAuth, AuthPolicy
 from app.api.context import REQUEST_ID_HEADER, RequestContext, install_request_id_logging
 from app.api.limits import BodySizeLimit, UploadGate
 from app.api.metrics import Metrics
@@ -47,8 +47,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     """The app for ``settings``; raises UsageError for a setup that would serve the network without keys.
 
     Middleware, outermost first: request id, audit line and metrics, allowed hosts, CORS (when origins are
-    set), API keys, the cap on uploads in flight, body size limit. /docs and /redoc are off: their pages load
-    scripts from public CDNs.
+    set), API keys, the cap on uploads in flight, body size limit. FastAPI's /docs and /redoc are off (their pages
+    load scripts from public CDNs): /docs is the service's own reference page, drawn from /openapi.json.
     """
     settings = settings or get_settings()
     policy = AuthPolicy.from_settings(settings)
@@ -101,4 +101,10 @@ def _install_page(app: FastAPI) -> None:
         return FileResponse(WEB_DIR / "index.html", media_type="text/html; charset=utf-8", headers=PAGE_HEADERS)
 
     app.add_api_route(PAGE_PATH, page, methods=["GET"], include_in_schema=False)
+
+    def reference() -> FileResponse:
+        """The API reference drawn from /openapi.json by the page's own script: no assets from elsewhere."""
+        return FileResponse(WEB_DIR / "reference.html", media_type="text/html; charset=utf-8", headers=PAGE_HEADERS)
+
+    app.add_api_route(REFERENCE_PATH, reference, methods=["GET"], include_in_schema=False)
     app.mount(STATIC_PREFIX.rstrip("/"), StaticFiles(directory=WEB_DIR), name="ui")

@@ -32,7 +32,8 @@ from .problems import send_problem
 
 PAGE_PATH = "/"
 STATIC_PREFIX = "/ui/"
-OPEN_PATHS = frozenset({"/healthz", PAGE_PATH})
+REFERENCE_PATH = "/docs"  # the HTTP API reference page (app/web/static/reference.html); its data needs a key
+OPEN_PATHS = frozenset({"/healthz", PAGE_PATH, REFERENCE_PATH})
 # Answered to anyone, but what they show depends on the key: /readyz says only whether the service is ready.
 BRIEF_WITHOUT_KEY = frozenset({"/readyz"})
 _AUTHENTICATED = "neovasc_authenticated"  # in the request's scope["state"], set by ApiKeyAuth

@@ -187,3 +187,19 @@ def test_clip_as_a_job_after_asking_for_the_key(keyed_service, page, rng, tmp_pa
     assert page.evaluate("sessionStorage.getItem('neovasc.apiKey')") == key
     expect(page.get_by_role("link", name="Colour-fraction curve (PNG)")).to_be_visible()
     page.screenshot(path=str(shots / "04-clip-job-with-key.png"), full_page=True)
+
+
+def test_api_reference_page(service: str, keyed_service, page, shots: Path) -> None:
+    """``/docs`` draws the service's OpenAPI document with no asset from elsewhere; with keys it asks for one."""
+    expect = sync_api.expect
+    page.goto(f"{service}/docs")
+    expect(page.locator("#summary")).to_contain_text("operations.")
+    expect(page.get_by_role("heading", name="POST /v1/grade")).to_be_visible()
+    expect(page.locator("#routes")).to_contain_text("roi")  # a form field of /v1/grade, from the schema
+    page.screenshot(path=str(shots / "05-api-reference.png"), full_page=True)
+    url, key = keyed_service
+    page.goto(f"{url}/docs")
+    expect(page.locator("#key-form")).to_be_visible()
+    page.locator("#key").fill(key)
+    page.get_by_role("button", name="Show the reference").click()
+    expect(page.get_by_role("heading", name="POST /v1/grade")).to_be_visible()

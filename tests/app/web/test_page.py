@@ -34,10 +34,21 @@ def test_static_file_served_without_a_key(anonymous: TestClient, name: str) -> N
     assert response.content == (WEB_DIR / name).read_bytes()
 
 
-def test_page_references_only_its_own_files(anonymous: TestClient) -> None:
-    page = anonymous.get("/").text
+def test_reference_page_served_without_a_key(anonymous: TestClient) -> None:
+    """``/docs``: the service's own API reference page; the OpenAPI document it reads still needs a key."""
+    response = anonymous.get("/docs")
+    assert response.status_code == 200 and response.headers["content-type"] == "text/html; charset=utf-8"
+    assert "default-src 'self'" in response.headers["content-security-policy"]
+    assert '<script type="module" src="/ui/reference.js">' in response.text
+    assert anonymous.get("/openapi.json").status_code == 401
+    assert anonymous.get("/redoc").status_code == 401  # FastAPI's CDN pages stay off
+
+
+@pytest.mark.parametrize("page_path", ["/", "/docs"])
+def test_page_references_only_its_own_files(anonymous: TestClient, page_path: str) -> None:
+    page = anonymous.get(page_path).text
     for src in re.findall(r'(?:src|href)="([^"]+)"', page):
-        assert src.startswith(("/ui/", "data:")), src
+        assert src.startswith(("/ui/", "data:")) or src == "/", src  # "/": the reference links the page
         if src.startswith("/ui/"):
             assert anonymous.get(src).status_code == 200, src
 
@@ -63,7 +74,7 @@ def test_only_the_page_is_open(anonymous: TestClient, path: str, status: int, co
 
 @pytest.mark.parametrize(
     ("path", "open_"),
-    [("/", True), ("/healthz", True), ("/ui/app.js", True), ("/ui/", True), ("/ui/../v1/grade", False),
+    [("/", True), ("/docs", True), ("/healthz", True), ("/ui/app.js", True), ("/ui/", True), ("/ui/../v1/grade", False),
      ("/ui", False), ("/uix/app.js", False), ("/v1/grade", False), ("/index.html", False)],
 )  # fmt: skip
 def test_open_paths(path: str, open_: bool) -> None:
@@ -79,7 +90,7 @@ def test_page_answers_only_allowed_hosts(anonymous: TestClient) -> None:
 
 def test_page_not_in_openapi(client: TestClient) -> None:
     paths = client.get("/openapi.json").json()["paths"]
-    assert "/" not in paths
+    assert "/" not in paths and "/docs" not in paths
     assert not any(path.startswith("/ui") for path in paths)
 
 
