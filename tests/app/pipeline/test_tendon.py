@@ -9,7 +9,7 @@ from app.errors import InvalidROI
 from app.pipeline import AnalyzeOptions, analyze
 from app.pipeline.decode import Clip, SourceInfo
 from app.pipeline.roi import parse_hint
-from app.pipeline.tendon import CHANGE_LIMIT, Hint, TendonRegions, outline_warnings, thumbnails
+from app.pipeline.tendon import CHANGE_LIMIT, CONSENSUS_FRAMES, Hint, TendonRegions, outline_warnings, thumbnails
 from tests.conftest import grey_background
 
 H, W = 120, 160
@@ -60,7 +60,7 @@ def test_a_still_clip_gets_one_outline_from_a_few_frames(rng):
     base = grey_background(H, W, rng)
     first = regions(_frames(30, rng, base), PICTURE)
     assert first.shape == (1, H, W) and _box(first[0]) == UPPER
-    assert model.seen == 5  # the outline is voted from a few frames, not all 30
+    assert model.seen == CONSENSUS_FRAMES  # the outline is voted from a few frames, not all 30
     assert model.area == PICTURE  # the model is told where the picture is (a picture model sees only it)
     assert regions(_frames(30, rng, base), PICTURE) is first  # the same outline: labelled once by the scan
     report = regions.report()
@@ -74,9 +74,9 @@ def test_a_moved_probe_gets_a_new_outline_and_a_return_gets_the_old_one_back(rng
     first, other = grey_background(H, W, rng), grey_background(H, W, rng)
     start = regions(_frames(10, rng, first), PICTURE)  # still
     later = regions(_frames(20, rng, other, first=10), PICTURE)  # another picture: the probe moved
-    assert later.shape == (1, H, W) and _box(later[0]) == moved and model.seen == 10
+    assert later.shape == (1, H, W) and _box(later[0]) == moved and model.seen == 2 * CONSENSUS_FRAMES
     back = regions(_frames(10, rng, first, first=30), PICTURE)  # the first picture again: its outline, no vote
-    assert back is start and model.seen == 10
+    assert back is start and model.seen == 2 * CONSENSUS_FRAMES
     report = regions.report()
     assert report.outlines == 2 and report.movement > CHANGE_LIMIT
     assert [code for code, _ in outline_warnings(report)] == ["tendon_outline_moved"]
@@ -90,7 +90,7 @@ def test_a_change_within_a_batch_splits_it(rng):
     masks = regions(frames, PICTURE)
     assert masks.shape == (10, H, W)
     assert all(_box(m) == UPPER for m in masks[:4]) and all(_box(m) == moved for m in masks[4:])
-    assert model.seen == 4 + 5  # each run is voted from up to five of its own frames
+    assert model.seen == min(4, CONSENSUS_FRAMES) + min(6, CONSENSUS_FRAMES)  # each run from its own frames
 
 
 def test_colour_and_fresh_speckle_are_no_change_of_picture(rng):
@@ -181,11 +181,12 @@ def test_a_moving_clip_of_specks_is_a_fragment_with_a_confidence(rng):
 
 def test_outlines_that_disagree_on_one_picture_leave_each_frame_its_own(rng):
     """The model unsure of a still picture (its outlines jump): no majority scrap, each frame its own outline."""
-    model = _Model(regions=lambda i: (UPPER,) if i % 2 else (LOWER,), inside=0.9)
+    third = (100, 60, 150, 110)
+    model = _Model(regions=lambda i: ((UPPER,), (LOWER,), (third,))[i % 3], inside=0.9)
     regions = TendonRegions(model)
-    masks = regions(_frames(4, rng), PICTURE)  # outlined alike by half the frames: no majority at all
-    assert masks.shape == (4, H, W)
-    assert [_box(m) for m in masks] == [LOWER, UPPER] * 2
+    masks = regions(_frames(3, rng), PICTURE)  # three frames, three places: no pixel has a majority
+    assert masks.shape == (3, H, W)
+    assert [_box(m) for m in masks] == [UPPER, LOWER, third]
     report = regions.report()
     assert report.outlines == 1 and report.confidence < 0.7  # low agreement: low confidence
     assert [code for code, _ in outline_warnings(report)] == ["low_confidence_tendon"]
