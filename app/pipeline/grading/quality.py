@@ -16,6 +16,7 @@ from app.pipeline.measure.labels import LABEL_TENDON
 from app.pipeline.measure.scan import Candidate, Scan
 from app.pipeline.measure.selection import FLASH_BOX_FRACTION, Selection
 from app.pipeline.screen.parse import Screen
+from app.pipeline.screen.planes import value_chroma
 
 SATURATED_BOX = FLASH_BOX_FRACTION  # the selected frame still has most of its box coloured
 OUTSIDE_BOX_SHARE = 0.05  # tendon pixels outside the box, as a share of the whole tendon
@@ -174,6 +175,5 @@ def doppler_outside_boxes(
     outside = countable & ~near
     if not outside.any():
         return 0, 0
-    r, g, b = cv2.split(np.ascontiguousarray(frame))
-    chroma = cv2.subtract(cv2.max(cv2.max(r, g), b), cv2.min(cv2.min(r, g), b))
+    _, chroma = value_chroma(np.ascontiguousarray(frame))
     return int(np.count_nonzero((chroma > threshold) & outside)), int(np.count_nonzero(outside))

@@ -41,6 +41,7 @@ import numpy as np
 import cuda_ops
 from app.pipeline.decode.base import SourceInfo
 from app.pipeline.screen import Screen
+from app.pipeline.screen.planes import value_chroma
 
 RuleKind = Literal["chroma", "bar", "saturation"]
 # Levels per channel of the tables: 2**6 = 64, cells 4 levels wide, as ColourBar.lut. The rule is decided at
@@ -144,8 +145,8 @@ def colour_rule(
         lut = bar_lut(screen.colour_bars[0].colours, chroma_threshold)
         if lut is not None:
             return ColourRule(lut, "bar", why, chroma)
-    r, g, b = frames[..., 0], frames[..., 1], frames[..., 2]
-    coloured = (np.maximum(np.maximum(r, g), b) - np.minimum(np.minimum(r, g), b) > chroma_threshold) & where
+    spread = np.stack([value_chroma(np.ascontiguousarray(frame))[1] for frame in frames])  # (N, H, W) max - min
+    coloured = (spread > chroma_threshold) & where
     return ColourRule(saturation_lut(frames[coloured], chroma_threshold), "saturation", why, chroma)
 
 
