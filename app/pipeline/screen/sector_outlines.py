@@ -16,6 +16,7 @@ from app.pipeline.screen.doppler_box import (
     describe_interior,
     fit_interior,
 )
+from app.pipeline.screen.line_edges import MIN_LINE_LEVEL
 from app.pipeline.screen.planes import Planes, hue
 from app.pipeline.screen.straight_outlines import (
     COARSE_SAMPLES,
@@ -24,7 +25,6 @@ from app.pipeline.screen.straight_outlines import (
     GREY_CHROMA,
     LINE_PARTS,
     MAX_EDGE_COLOUR,
-    MIN_LINE_LEVEL,
     MIN_SIDE_CONTRAST,
     MIN_SIDE_SHARE,
     SECTOR_HALF_LINE,
