@@ -22,6 +22,7 @@ from models.transforms import (
     letterbox,
     normalize,
     unletterbox,
+    unletterbox_array,
     validate_frames,
 )
 from models.unet import UNet, UNetArgs
@@ -116,8 +117,8 @@ def _padded(finish, region: Area, size: tuple[int, int]):
     ``(H, W)``, 0 outside the crop, before ``finish`` sees them."""
     x0, y0, x1, y1 = region
 
-    def pad(probs: torch.Tensor) -> np.ndarray:
-        full = torch.zeros((probs.shape[0], *size), dtype=probs.dtype, device=probs.device)
+    def pad(probs: np.ndarray) -> np.ndarray:
+        full = np.zeros((probs.shape[0], *size), dtype=probs.dtype)
         full[:, y0:y1, x0:x1] = probs
         return finish(full)
 
@@ -243,7 +244,9 @@ class TendonSegmenter:
     def _network_probabilities(self, x: torch.Tensor) -> torch.Tensor:
         """``(B, C, H, W)`` checked input -> ``(B, 1, H, W) float32`` probabilities, by this segmenter's network."""
         if self._network is not None:  # ONNX Runtime on the CPU: the input as it is, no layout change
-            return torch.sigmoid(self._network(x).float())
+            # the logistic in numpy: torch's thread pool costs milliseconds for a small map on busy cores
+            logits = self._network(x).numpy()
+            return torch.from_numpy(1.0 / (1.0 + np.exp(-logits, dtype=np.float32)))
         x = x.to(self._device, memory_format=torch.channels_last)
         # float16 autocast only on CUDA: CPU float16 convolutions are slow, and bfloat16 would change
         # results on CPUs that have it versus those that do not.
@@ -286,9 +289,8 @@ class TendonSegmenter:
         batch = validate_frames(frames[None] if single else frames)  # (N, H, W, 3)
         region = validate_area(area, batch.shape[1:3])
 
-        def segment(probs: torch.Tensor) -> np.ndarray:
-            masks = (probs > THRESHOLD).cpu().numpy()  # (B, H, W)
-            return np.stack([keep_largest_component(m, region) for m in masks])
+        def segment(probs: np.ndarray) -> np.ndarray:
+            return np.stack([keep_largest_component(m, region) for m in probs > THRESHOLD])  # (B, H, W)
 
         out = self._per_unique_frame(batch, batch_size, segment, bool, region)
         return out[0] if single else out
@@ -307,11 +309,11 @@ class TendonSegmenter:
         rectangle, as in ``predict``: a picture model sees only it, and gives 0 outside it."""
         batch = validate_frames(frames)
         region = validate_area(area, batch.shape[1:3])
-        return self._per_unique_frame(batch, batch_size, lambda probs: probs.cpu().numpy(), np.float32, region)
+        return self._per_unique_frame(batch, batch_size, lambda probs: probs, np.float32, region)
 
     def _per_unique_frame(self, batch: np.ndarray, batch_size: int, finish, dtype, region: Area | None) -> np.ndarray:
         """Run the network once per distinct frame of ``batch (N, H, W, 3)`` and ``finish`` its
-        ``(B, H, W)`` probabilities (on the model's device) into ``(B, H, W)`` arrays of ``dtype``.
+        ``(B, H, W) float32`` probabilities (numpy) into ``(B, H, W)`` arrays of ``dtype``.
 
         A picture model (``args.input_view == "picture"``) given a ``region`` sees only that rectangle of
         each frame; ``finish`` then gets full-size probabilities that are 0 outside it."""
@@ -332,11 +334,17 @@ class TendonSegmenter:
             out[start : start + batch_size] = finish(self._probabilities(unique[start : start + batch_size], geom))
         return out if len(first) == n else out[inverse]  # (N, H, W)
 
-    def _probabilities(self, boxed: np.ndarray, geom: LetterboxGeometry) -> torch.Tensor:
-        """``(B, th, tw, 3) uint8 RGB`` letterboxed frames -> ``(B, H, W) float32`` probabilities."""
+    def _probabilities(self, boxed: np.ndarray, geom: LetterboxGeometry) -> np.ndarray:
+        """``(B, th, tw, 3) uint8 RGB`` letterboxed frames -> ``(B, H, W) float32`` probabilities (numpy).
+
+        On the CPU the model-size maps go back to the frame's size with OpenCV (the same bilinear
+        resampling as ``unletterbox``, without torch's thread pool); on a GPU they are resized there."""
         channels = derive_channels(boxed, self.args.in_channels)
         x = normalize(channels, self._device, channels_last=self._network is None)  # ONNX Runtime reads NCHW
-        return unletterbox(self.predict_torch(x)[:, 0], geom)  # (B, H, W)
+        probs = self.predict_torch(x)[:, 0]  # (B, th, tw)
+        if probs.device.type == "cpu":
+            return unletterbox_array(probs.numpy(), geom)
+        return unletterbox(probs, geom).cpu().numpy()
 
 
 def load_segmenter(

@@ -49,6 +49,7 @@ __all__ = [
     "normalize",
     "preprocess",
     "unletterbox",
+    "unletterbox_array",
     "validate_frames",
 ]
 
@@ -228,6 +229,21 @@ def unletterbox(maps: torch.Tensor, geom: LetterboxGeometry) -> torch.Tensor:
     # align_corners=False matches the pixel-centre convention of cv2.resize used by letterbox.
     up = F.interpolate(crop[:, None].float(), size=(h, w), mode="bilinear", align_corners=False)
     return up[:, 0].to(maps.dtype)
+
+
+def unletterbox_array(maps: np.ndarray, geom: LetterboxGeometry) -> np.ndarray:
+    """``unletterbox`` for ``(N, th, tw) float32`` numpy maps on the host: ``(N, H, W) float32``.
+
+    The same bilinear resampling with pixel centres (``cv2.resize``, ``INTER_LINEAR``) frame by frame; it
+    agrees with ``unletterbox`` to float rounding (about 1e-6), and needs no torch thread pool.
+    """
+    if maps.ndim != 3 or tuple(maps.shape[1:]) != geom.target_size:
+        raise InvalidInputError(f"maps must be (N, {geom.target_size[0]}, {geom.target_size[1]}), got {maps.shape}")
+    (rh, rw), (h, w) = geom.resized_size, geom.source_size
+    crop = maps[:, geom.top : geom.top + rh, geom.left : geom.left + rw].astype(np.float32, copy=False)
+    if (rh, rw) == (h, w):
+        return crop.copy()
+    return np.stack([cv2.resize(m, (w, h), interpolation=cv2.INTER_LINEAR) for m in crop])
 
 
 def fill_colour(x: torch.Tensor) -> torch.Tensor:

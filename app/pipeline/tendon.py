@@ -127,6 +127,11 @@ class TendonRegions:
 
     def __init__(self, segmenter: Segmenter, hint: Hint | None = None) -> None:
         self.segmenter, self.hint = segmenter, hint
+        self.restart()
+
+    def restart(self) -> None:
+        """Forget every outline: the next call starts the clip afresh (the scan calls this when it outlined
+        its first batch ahead of the screen, on a picture area the screen then changed)."""
         self.current: _Outline | None = None
         self.outlines: list[_Outline] = []
         self.reference: Thumb | None = None  # the thumbnail of the frame the current outline was voted at

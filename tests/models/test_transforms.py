@@ -15,6 +15,7 @@ from models.transforms import (
     letterbox_geometry,
     preprocess,
     unletterbox,
+    unletterbox_array,
     validate_frames,
 )
 
@@ -110,6 +111,19 @@ def test_unletterbox_rejects_maps_of_the_wrong_size() -> None:
     geom = letterbox_geometry((37, 53), TARGET)
     with pytest.raises(InvalidInputError, match=r"\(N, 64, 64\).*\(2, 32, 32\)"):
         unletterbox(torch.zeros(2, 32, 32), geom)
+
+
+@pytest.mark.parametrize("source", [(37, 53), (64, 64), (200, 90), (480, 640)])
+def test_host_unletterbox_resamples_like_the_torch_one(source: tuple[int, int]) -> None:
+    """The CPU path maps probabilities back with OpenCV; it must agree with ``unletterbox`` (up and down)."""
+    geom = letterbox_geometry(source, TARGET)
+    maps = np.random.default_rng(3).random((2, *TARGET)).astype(np.float32)
+    host = unletterbox_array(maps, geom)
+    assert host.shape == (2, *source)
+    assert host.dtype == np.float32
+    np.testing.assert_allclose(host, unletterbox(torch.from_numpy(maps), geom).numpy(), atol=1e-4)
+    with pytest.raises(InvalidInputError, match=r"\(N, 64, 64\)"):
+        unletterbox_array(maps[:, :32], geom)
 
 
 def test_preprocess_gives_normalised_channels_first_input() -> None:

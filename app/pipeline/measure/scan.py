@@ -10,6 +10,7 @@ keep their original indices. The result is a :class:`Scan`: nothing is read back
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 
@@ -175,11 +176,13 @@ class _Run:
             if item is None:
                 break
             indices, frames = item
+            ahead = None
             if setup is None:
                 with self.timer.step("screen"):
-                    setup = set_up(self.clip, frames, self.params)
-            with self.timer.step("segment"):
-                roi, band, labels = self._regions(frames, setup)
+                    ahead = _Ahead(self.regions, frames)
+                    setup = set_up(self.clip, frames, self.params, ahead.start)
+            with self.timer.step("segment"):  # with regions found ahead: the wait for them after the screen
+                roi, band, labels = self._regions(frames, setup, ahead)
             with self.timer.step("count"):
                 # with an observer every frame's counted pixels are drawn, so the one counting call returns them all
                 wanted = range(frames.shape[0]) if self.observer is not None else ()
@@ -197,9 +200,12 @@ class _Run:
                 self.progress(done, total)
         return Scan(setup, np.concatenate(index_parts), cuda_ops.FrameCounts.concat(parts), self.candidates)
 
-    def _regions(self, frames: np.ndarray, setup: Setup) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def _regions(
+        self, frames: np.ndarray, setup: Setup, ahead: _Ahead | None = None
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """``(roi, band, labels)``, each ``(B|1, H, W)``; a region that does not change is labelled once."""
-        roi = np.asarray(self.regions(frames, setup.screen.image_area), dtype=bool)
+        found = None if ahead is None else ahead.result(setup.screen.image_area)
+        roi = np.asarray(self.regions(frames, setup.screen.image_area) if found is None else found, dtype=bool)
         if roi.ndim != 3 or roi.shape[1:] != frames.shape[1:3] or roi.shape[0] not in (1, frames.shape[0]):
             raise RuntimeError(f"the region finder returned masks of shape {roi.shape} for frames {frames.shape}")
         if self._static is not None and self._static[0] is roi:
@@ -242,14 +248,61 @@ class _Run:
         yield from zip(chunks, prefetched(read, 2), strict=True)  # only the wanted frames are decoded
 
 
-def set_up(clip: Clip, frames: np.ndarray, params: ScanParams) -> Setup:
+class _Ahead:
+    """The first batch's regions, found on a thread of their own while the screen is parsed.
+
+    The region step needs only the picture, which the screen parsing finds first; the Doppler box, bars and
+    outlines take longer, and the model (ONNX Runtime, torch) and OpenCV leave the interpreter lock while
+    they work, so the two overlap. Only a region finder that can be restarted (``restart()``: the tendon
+    model's, which remembers what it outlined) is run ahead: when the screen's final image area differs from
+    the picture (a box reaching beyond it), the finder is restarted and called again with the final one.
+    """
+
+    def __init__(self, regions: RegionFinder, frames: np.ndarray) -> None:
+        self.regions, self.frames = regions, frames
+        self.area: Rect | None = None
+        self.thread: threading.Thread | None = None
+        self.found: np.ndarray | None = None
+        self.error: BaseException | None = None
+
+    def start(self, area: Rect) -> None:
+        """Called by the screen parsing with the picture's area: start the region step there."""
+        if not callable(getattr(self.regions, "restart", None)):
+            return
+        self.area = area
+        self.thread = threading.Thread(target=self._run, name="neovasc-regions-ahead", daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        try:
+            self.found = self.regions(self.frames, self.area)
+        except BaseException as exc:  # handed to the scan's thread, which raises it
+            self.error = exc
+
+    def result(self, area: Rect) -> np.ndarray | None:
+        """The regions found ahead when they were found in ``area``; None when the scan must find them."""
+        if self.thread is None:
+            return None
+        self.thread.join()
+        if area != self.area:
+            self.regions.restart()
+            return None
+        if self.error is not None:
+            raise self.error
+        return self.found
+
+
+def set_up(
+    clip: Clip, frames: np.ndarray, params: ScanParams, on_picture: Callable[[Rect], None] | None = None
+) -> Setup:
     """Screen, countable area, calibration, band width and colour rule, from the first batch ``(B, H, W, 3)``.
 
     ``params.chroma_threshold`` reads the screen; the clip's own colour rule is chosen from it, the screen and
-    the source (:func:`~app.pipeline.measure.colour_rule.colour_rule`)."""
+    the source (:func:`~app.pipeline.measure.colour_rule.colour_rule`). ``on_picture`` is told the picture's
+    area as soon as it is found (see :func:`~app.pipeline.screen.find_screen`)."""
     step = max(1, frames.shape[0] // SCREEN_FRAMES)
     looked_at = frames[::step][:SCREEN_FRAMES]
-    screen = find_screen(looked_at, params.chroma_threshold, clip.regions)
+    screen = find_screen(looked_at, params.chroma_threshold, clip.regions, on_picture)
     h, w = clip.height, clip.width
     countable = ~screen.exclude_mask(h, w)
     in_box = screen.box_mask(h, w) & countable if screen.boxes else countable

@@ -26,7 +26,7 @@ the flow) and, without a legend, green marks are ignored too.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -152,11 +152,19 @@ class Screen:
         }
 
 
-def find_screen(frames: np.ndarray, chroma_threshold: int, regions: Sequence[UltrasoundRegion] = ()) -> Screen:
+def find_screen(
+    frames: np.ndarray,
+    chroma_threshold: int,
+    regions: Sequence[UltrasoundRegion] = (),
+    on_picture: Callable[[Rect], None] | None = None,
+) -> Screen:
     """Parse the screen of ``frames (N, H, W, 3) uint8 RGB`` (a few frames of one clip, N >= 1).
 
     ``chroma_threshold``: the counter's rule, a pixel is colour when ``max - min > chroma_threshold``.
     ``regions``: the DICOM ultrasound regions of the clip, in frame pixels (may be empty).
+    ``on_picture``: told the image area as soon as the picture is found, before the Doppler box is looked
+    for: the returned ``Screen.image_area`` is the same unless a box reaches beyond the picture (so a caller
+    may start work on the picture meanwhile).
     """
     frames = np.asarray(frames)
     if frames.ndim != 4 or frames.shape[-1] != 3 or frames.dtype != np.uint8 or 0 in frames.shape:
@@ -168,6 +176,8 @@ def find_screen(frames: np.ndarray, chroma_threshold: int, regions: Sequence[Ult
     tissue = [r.bbox for r in regions if r.data_type == TYPE_TISSUE and r.spatial_format == FORMAT_2D]
     flow_regions = [r.bbox for r in regions if r.data_type == TYPE_COLOUR_FLOW]
     inside = _inside_picture(picture, tissue, height, width)  # (H, W) uint8 0/255
+    if on_picture is not None:
+        on_picture(_image_area(picture, tissue, (), height, width)[0])
     flow = None  # (H, W) bool, found only when needed: a legend and a box leave nothing to decide from it
     if flow_regions:
         boxes = [rect_box(rect, "region", "dicom_region") for rect in flow_regions]
@@ -184,21 +194,29 @@ def find_screen(frames: np.ndarray, chroma_threshold: int, regions: Sequence[Ult
             enough = max(MIN_COLOUR_PX, MIN_HELD_SHARE * cv2.countNonZero(inside))
             boxes = [extent_box(flow)] if np.count_nonzero(flow) >= enough else []
     boxes.sort(key=lambda b: -(b.bbox[2] - b.bbox[0]) * (b.bbox[3] - b.bbox[1]))
-    if tissue:
-        area, source = union(tissue), "dicom_region"
-    elif picture is not None:
-        area, source = picture.bbox, "pixels"
-    else:
-        area, source = (0, 0, width, height), "frame"
-    if boxes and source != "frame":  # a box is part of the picture even where the picture is dark
-        area = union([area] + [b.bbox for b in boxes])
-    area = (max(0, area[0]), max(0, area[1]), min(width, area[2]), min(height, area[3]))
+    area, source = _image_area(picture, tissue, boxes, height, width)
     if bars:
         mode: DopplerMode = "colour" if any(bar.kind == "velocity" for bar in bars) else "power"
     else:
         flow = _flow_mask(planes, inside, bars) if flow is None else flow
         mode = _mode(planes, boxes, flow, cv2.countNonZero(inside))
     return Screen(area, mode, tuple(boxes), tuple(bars), source)
+
+
+def _image_area(
+    picture: ImageArea | None, tissue: list[Rect], boxes: Sequence[DopplerBox], height: int, width: int
+) -> tuple[Rect, str]:
+    """The image area and where it comes from: the tissue regions, the picture found, or the whole frame;
+    with the Doppler boxes on it (a box is part of the picture even where the picture is dark)."""
+    if tissue:
+        area, source = union(tissue), "dicom_region"
+    elif picture is not None:
+        area, source = picture.bbox, "pixels"
+    else:
+        area, source = (0, 0, width, height), "frame"
+    if boxes and source != "frame":
+        area = union([area] + [b.bbox for b in boxes])
+    return (max(0, area[0]), max(0, area[1]), min(width, area[2]), min(height, area[3])), source
 
 
 def _any_outlines(planes: Planes, picture: ImageArea | None, flow: np.ndarray) -> list[OutlineCandidate]:

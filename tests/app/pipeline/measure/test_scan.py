@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 import pytest
 
@@ -90,3 +92,62 @@ def test_a_region_finder_of_the_wrong_shape_is_an_error(rng):
         scan_clip(
             _clip(rng, [1, 2]), lambda frames, area: np.ones((1, 5, 5), bool), counter, ScanParams(2.0, 4), Timer()
         )
+
+
+class _Restartable:
+    """A region finder that can be restarted (as the tendon model's): records its calls and their threads."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[tuple[int, int, int, int], str]] = []
+        self.restarts = 0
+
+    def restart(self) -> None:
+        self.restarts += 1
+
+    def __call__(self, frames: np.ndarray, area) -> np.ndarray:
+        self.calls.append((tuple(area), threading.current_thread().name))
+        mask = np.zeros((1, H, W), bool)
+        x0, y0, x1, y1 = area
+        mask[0, max(y0, 20) : min(y1, 40), max(x0, 10) : min(x1, 70)] = True  # the region, within the area
+        return mask
+
+
+def test_the_first_batch_is_outlined_on_its_own_thread_while_the_screen_is_read(rng):
+    clip = _clip(rng, [1, 2, 3])
+    finder = _Restartable()
+    scan = scan_clip(clip, finder, Counter("auto", "cpu"), ScanParams(2.0, 4), Timer())
+    plain = _scan(clip)
+    area = scan.setup.screen.image_area
+    assert finder.calls == [(area, "neovasc-regions-ahead")] and finder.restarts == 0
+    np.testing.assert_array_equal(scan.counts.doppler, plain.counts.doppler)
+    np.testing.assert_array_equal(scan.counts.pixels, plain.counts.pixels)
+
+
+def test_regions_found_ahead_on_another_area_are_found_again(rng, monkeypatch):
+    import app.pipeline.measure.scan as scan_module
+
+    real = scan_module.find_screen
+
+    def picture_then_wider(frames, chroma_threshold, regions=(), on_picture=None):
+        on_picture((0, 0, 20, 30))  # the picture as first found; the screen's area ends up elsewhere
+        return real(frames, chroma_threshold, regions)
+
+    monkeypatch.setattr(scan_module, "find_screen", picture_then_wider)
+    clip = _clip(rng, [1, 2, 3])
+    finder = _Restartable()
+    scan = scan_clip(clip, finder, Counter("auto", "cpu"), ScanParams(2.0, 4), Timer())
+    area = scan.setup.screen.image_area
+    assert area != (0, 0, 20, 30)
+    assert finder.restarts == 1
+    assert [call[0] for call in finder.calls] == [(0, 0, 20, 30), area]
+    assert finder.calls[1][1] == threading.current_thread().name  # found again by the scan itself
+    np.testing.assert_array_equal(scan.counts.doppler, _scan(clip).counts.doppler)
+
+
+def test_an_error_of_the_region_step_run_ahead_reaches_the_caller(rng):
+    class Broken(_Restartable):
+        def __call__(self, frames, area):
+            raise RuntimeError("model failed")
+
+    with pytest.raises(RuntimeError, match="model failed"):
+        scan_clip(_clip(rng, [1]), Broken(), Counter("auto", "cpu"), ScanParams(2.0, 4), Timer())
