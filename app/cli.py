@@ -171,11 +171,11 @@ def _add_batch_options(command: argparse.ArgumentParser) -> None:
     )  # fmt: skip
     command.add_argument(
         "--timeout", type=_seconds, default=None, metavar="SECONDS",
-        help=f"per input, in worker processes (default with --jobs > 1 or --ray: {DEFAULT_TIMEOUT_S:g})",
+        help=f"per input, in worker processes or on Ray (default with --jobs > 1 or --ray: {DEFAULT_TIMEOUT_S:g})",
     )  # fmt: skip
     command.add_argument(
         "--ray", metavar="auto|ADDRESS", default=None,
-        help="grade on Ray actors: auto (a local Ray) or a cluster's host:6379 or ray://host:10001 (neovasc[ray])",
+        help="grade with Ray Data: auto (a local Ray) or a cluster's host:6379 or ray://host:10001 (neovasc[ray])",
     )  # fmt: skip
     command.add_argument("--summary", type=Path, metavar="FILE.csv", help="write a per-study summary table")
 

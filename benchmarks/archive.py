@@ -7,14 +7,16 @@ Makes ``--inputs`` synthetic inputs in a temporary folder: stills (PNG frames of
 1. grades the folder with ``neovasc grade`` in a separate process, once per ``--jobs`` value and, with
    ``--ray auto|ADDRESS``, once more on Ray (``--ray``, one actor per CPU or GPU of the cluster), and
    reports files per second and frames per second of the whole command (start-up, Ray's included, and
-   model load included, as an archive run pays them);
+   model load included, as an archive run pays them); ``--cores`` (paired with ``--jobs``) pins each
+   ``--jobs`` run to that many cores, for per-core scaling: ``--jobs 1,2 --cores 1,2`` times one worker
+   on one core against two workers on two (each worker computes with ``cores // jobs`` threads);
 2. starts ``--jobs`` (the last value) again with ``--out``, stops it with ``--signal`` (TERM or KILL)
    once about half the lines are written, runs it again with ``--resume``, and checks that every input
    ends with exactly one line, that no line written before the stop was graded again, and how many
    inputs the stop cost.
 
-    python benchmarks/archive.py [--inputs 500] [--jobs 1,2] [--ray auto] [--clip-every 4] [--clip-frames 24]
-                                 [--roi x0,y0,x1,y1] [--signal TERM] [--json]
+    python benchmarks/archive.py [--inputs 500] [--jobs 1,2] [--cores 1,2] [--ray auto] [--clip-every 4]
+                                 [--clip-frames 24] [--roi x0,y0,x1,y1] [--signal TERM] [--json]
 """
 
 from __future__ import annotations
@@ -63,18 +65,37 @@ def _lines(out: Path) -> list[dict]:
     return [json.loads(line) for line in text[: text.rfind("\n") + 1].splitlines()]
 
 
-def timed_run(folder: Path, out: Path, jobs: int | None, extra: list[str], ray: str | None = None) -> dict:
-    """Grade ``folder`` once with ``--jobs jobs`` (or ``--ray ray``); files/s and frames/s of the whole command."""
+def pinned(cores: int | None) -> list[int] | None:
+    """The first ``cores`` CPUs this process may run on (None: no pinning)."""
+    if cores is None:
+        return None
+    available = sorted(os.sched_getaffinity(0))
+    if not 1 <= cores <= len(available):
+        raise SystemExit(f"--cores {cores}: this process may run on {len(available)} CPU(s)")
+    return available[:cores]
+
+
+def timed_run(
+    folder: Path, out: Path, jobs: int | None, extra: list[str], ray: str | None = None, cores: int | None = None
+) -> dict:
+    """Grade ``folder`` once with ``--jobs jobs`` (or ``--ray ray``); files/s and frames/s of the whole command.
+
+    ``cores``: run the command on that many CPUs only (its affinity, which neovasc shares among its workers).
+    """
     how = ["--jobs", str(jobs)] if ray is None else ["--ray", ray]
+    cpus = pinned(cores)
     start = time.perf_counter()
     proc = subprocess.run(
-        [*GRADE, str(folder), *how, "--out", str(out), "--quiet", *extra], capture_output=True, text=True, check=False
-    )
+        [*GRADE, str(folder), *how, "--out", str(out), "--quiet", *extra], capture_output=True, text=True, check=False,
+        preexec_fn=None if cpus is None else lambda: os.sched_setaffinity(0, cpus),
+    )  # fmt: skip
     wall = time.perf_counter() - start
     lines = _lines(out)
     frames = sum((line.get("summary") or {}).get("frames_analysed") or 0 for line in lines)
+    label = f"--ray {ray}" if ray else f"--jobs {jobs}" + ("" if cores is None else f" on {cores} core(s)")
     return {
-        "run": f"--ray {ray}" if ray else f"--jobs {jobs}", "exit": proc.returncode, "inputs": len(lines),
+        "run": label, "cores": len(cpus) if cpus else len(os.sched_getaffinity(0)), "exit": proc.returncode,
+        "inputs": len(lines),
         "ok": sum(line["ok"] for line in lines),
         "frames": frames, "seconds": wall, "files_per_s": len(lines) / wall, "frames_per_s": frames / wall,
     }  # fmt: skip
@@ -108,6 +129,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--inputs", type=int, default=500)
     parser.add_argument("--jobs", default="1,2", help="comma-separated --jobs values to time")
+    parser.add_argument(
+        "--cores", default=None, help="comma-separated, one per --jobs value: pin that run to that many cores"
+    )
     parser.add_argument("--ray", default=None, metavar="auto|ADDRESS", help="time a --ray run too (neovasc[ray])")
     parser.add_argument("--clip-every", type=int, default=4, help="every N-th input is a clip (0: stills only)")
     parser.add_argument("--clip-frames", type=int, default=24)
@@ -117,11 +141,17 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     extra = ["--roi", args.roi] if args.roi else []
     jobs = [int(value) for value in args.jobs.split(",")]
+    cores: list[int | None] = [int(value) for value in args.cores.split(",")] if args.cores else [None] * len(jobs)
+    if len(cores) != len(jobs):
+        parser.error(f"--cores needs one value per --jobs value ({len(jobs)}), got {args.cores!r}")
     with tempfile.TemporaryDirectory(prefix="neovasc-archive-") as tmp:
         folder = Path(tmp) / "inputs"
         folder.mkdir()
         frames = make_inputs(folder, args.inputs, args.clip_every, args.clip_frames)
-        runs = [timed_run(folder, Path(tmp) / f"jobs{n}.jsonl", n, extra) for n in jobs]
+        runs = [
+            timed_run(folder, Path(tmp) / f"jobs{n}-{i}.jsonl", n, extra, cores=c)
+            for i, (n, c) in enumerate(zip(jobs, cores, strict=True))
+        ]
         if args.ray:
             runs.append(timed_run(folder, Path(tmp) / "ray.jsonl", None, extra, args.ray))
         stop = signal.Signals[f"SIG{args.signal}"]

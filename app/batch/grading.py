@@ -1,7 +1,8 @@
 """Grade one input of a batch and write its files; the same function runs in-process, in workers and on Ray actors.
 
 Everything a worker needs travels in the :class:`Task` and :class:`BatchConfig` (both picklable), so a
-worker holds no state but the tendon model, which ``installed_model`` loads once per process.
+worker holds no state but the tendon model, which ``installed_model`` loads once per process. A worker
+computes with :func:`worker_threads` threads: an even share of this machine's cores.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from pathlib import Path
 from app.config import Settings
 from app.errors import NeovascError, OutputError, as_neovasc_error
 from app.pipeline import AnalyzeOptions, run_analysis
+from app.pipeline.cancel import StopFlag
 from app.pipeline.outputs import CURVE, MASK, OVERLAY, SC, SR, OutputRequest, ScreenView, VideoRecorder, render
 from app.pipeline.report import failure_result
 from app.schemas import BatchInfo, Result
@@ -75,14 +77,18 @@ class Task:
     batch: BatchInfo
 
 
-def grade_task(task: Task, config: BatchConfig) -> Result:
-    """Grade one input and write its output files. Never raises: a failure is an ``ok: false`` Result."""
-    result = _graded(task, config)
+def grade_task(task: Task, config: BatchConfig, stop: StopFlag | None = None) -> Result:
+    """Grade one input and write its output files. Never raises: a failure is an ``ok: false`` Result.
+
+    ``stop``: checked before decoding and between batches of frames; the reason it is given (a time
+    limit) becomes the input's ``ok: false`` line.
+    """
+    result = _graded(task, config, stop)
     result.batch = task.batch
     return result
 
 
-def _graded(task: Task, config: BatchConfig) -> Result:
+def _graded(task: Task, config: BatchConfig, stop: StopFlag | None) -> Result:
     outputs = config.outputs
     video = None
     if outputs.overlays is not None:
@@ -91,7 +97,7 @@ def _graded(task: Task, config: BatchConfig) -> Result:
         video = VideoRecorder(outputs.overlays / f"{task.stem}.mp4", screen=config.settings.overlay_screen)
     try:
         with video or contextlib.nullcontext():
-            analysis = run_analysis(task.path, task.options, None, config.settings, observer=video)
+            analysis = run_analysis(task.path, task.options, None, config.settings, observer=video, stop=stop)
         rendered = render(analysis, outputs.request(config.settings.overlay_screen))
     except Exception as exc:  # every input gets a line; the batch goes on
         error = as_neovasc_error(exc)
@@ -117,10 +123,10 @@ def _graded(task: Task, config: BatchConfig) -> Result:
 def init_worker(threads: int, weights_dir: Path | None, device: str, runtime: str = "auto") -> None:
     """Set up a worker process: ``threads`` compute threads, the tendon model loaded once, exit with the parent.
 
-    ``threads`` keeps N workers from oversubscribing the cores (each would otherwise start one torch,
-    OpenCV and numba thread per core). ``weights_dir`` None: the inputs have drawn regions, no model is
-    needed. A model that fails to load is not fatal here: each input that needs it reports
-    ``no_tendon_model``, as in-process grading does.
+    ``threads`` (:func:`worker_threads`) keeps N workers from oversubscribing the cores (each would
+    otherwise start one torch, ONNX Runtime, OpenCV and numba thread per core). ``weights_dir`` None:
+    the inputs have drawn regions, no model is needed. A model that fails to load is not fatal here:
+    each input that needs it reports ``no_tendon_model``, as in-process grading does.
     """
     _exit_with_parent()
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole process group: the parent stops us
@@ -130,9 +136,10 @@ def init_worker(threads: int, weights_dir: Path | None, device: str, runtime: st
 def prepare_worker(threads: int, weights_dir: Path | None, device: str, runtime: str = "auto") -> None:
     """``threads`` compute threads and the tendon model loaded once: a worker process's or a Ray actor's set-up.
 
-    A model that fails to load is logged, not raised (see :func:`init_worker`).
+    A model that fails to load is logged, not raised (see :func:`init_worker`). The model is loaded after
+    the threads are set, so that ONNX Runtime's session takes the same number of threads.
     """
-    _limit_threads(threads)
+    limit_threads(threads)
     if weights_dir is None:
         return
     from app.pipeline.device import resolve_device
@@ -149,7 +156,27 @@ def worker_pid() -> int:
     return os.getpid()
 
 
-def _limit_threads(threads: int) -> None:
+def available_cores() -> int:
+    """The cores this process may run on: its CPU affinity (``taskset``, a container's cpuset), else all."""
+    if hasattr(os, "sched_getaffinity"):
+        return max(1, len(os.sched_getaffinity(0)))
+    return max(1, os.cpu_count() or 1)
+
+
+def worker_threads(workers: int, cores: int | None = None) -> int:
+    """Compute threads for each of ``workers`` workers sharing ``cores`` (default: :func:`available_cores`).
+
+    An even share, at least one: N workers that each started one thread per core would oversubscribe
+    the machine and run slower than N alone.
+    """
+    return max(1, (cores or available_cores()) // max(1, workers))
+
+
+def limit_threads(threads: int) -> None:
+    """Use ``threads`` compute threads in torch (and ONNX Runtime models loaded after), OpenCV and numba.
+
+    numba's setting holds for the calling thread only: call this on the thread that grades.
+    """
     import cv2
     import torch
 

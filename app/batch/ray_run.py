@@ -1,45 +1,62 @@
-"""Grade a batch on a Ray cluster (``neovasc grade --ray auto|ADDRESS``): one input at a time on each Ray actor.
+"""Grade a batch with Ray Data (``neovasc grade --ray auto|ADDRESS``): a dataset of inputs, an actor pool grading them.
 
 Imported only when ``--ray`` is asked for: this module imports ray, an optional extra
-(``app.batch.runner.ray_runner`` turns its absence into ``ray_not_installed``).
+(``app.batch.launch.ray_runner`` turns its absence into ``ray_not_installed``).
 
-Each actor is a grading worker like those of ``--jobs``. It loads the tendon model once when it starts
-and runs the same ``grade_task`` (decode, tendon model, counting, grading, output files) on one input
-at a time, so its lines are the lines ``--jobs`` writes. On a cluster with GPUs there is one actor per
-GPU (``num_gpus=1``, with an even share of the CPUs, which decode the clip on the actor's background
-thread while the GPU segments and counts the batch before). Without GPUs every actor holds an even
-share of the CPUs (one CPU each by default). The decoded frames never leave the actor that decodes them:
-sending them through the object store would cost more than the decoding itself. Results come back in
-the order they finish and go to the same sink, ``--resume`` and summary as ``--jobs``.
+The dataset holds one row per input to grade: its path, output stem, manifest columns and resume key
+(never its pixels: the decoded frames would cost more to send through the object store than to
+decode). ``map_batches`` hands the rows, one at a time, to a pool of :class:`GradingActor`, each a
+grading worker like those of ``--jobs``: it loads the tendon model once when it starts and runs the
+same ``grade_task`` (decode, tendon model, counting, grading, output files) on its own CPUs. On a
+cluster with GPUs there is one actor per GPU (``num_gpus=1``, with an even share of the CPUs, which
+decode the input while the GPU segments and counts); without GPUs, each actor holds an even share of
+the CPUs (one each by default). The results stream back in the order they finish and go to the same
+sink, ``--resume`` and summary as ``--jobs``.
 
-As with ``--jobs``, an input past ``--timeout`` has its actor killed and replaced (``input_timeout``),
-and an actor that dies takes only its own input with it (``worker_crashed``).
+Per input, as with ``--jobs``: an input past ``--timeout`` is stopped through the pipeline's
+cooperative :class:`~app.pipeline.cancel.StopFlag` and gets an ``input_timeout`` line (an input that does
+not stop within :data:`STOP_GRACE_S` more retires its actor, which Ray then replaces); an input that
+kills its actor (a crash, out of memory) gets a ``worker_crashed`` line once Ray has restarted the
+actor, and the other inputs queued there are graded by the new one.
 """
 
 from __future__ import annotations
 
-import itertools
 import logging
-import math
+import os
 import socket
-import time
+from collections import Counter
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor, wait
+from concurrent.futures import TimeoutError as FutureTimeout
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
 import ray
-from ray.exceptions import GetTimeoutError, RayActorError, RayError, RayTaskError
+import ray.data
+from ray.exceptions import RayError
 
-from app.batch.grading import BatchConfig, Task, prepare_worker
+from app.batch.grading import BatchConfig, Task, limit_threads, prepare_worker
 from app.batch.resume import model_sha256
 from app.batch.runner import DEFAULT_TIMEOUT_S, Emit, Grader, Parallel, failed, sigterm_as_interrupt, timeout_message
 from app.config import node_settings
-from app.errors import InputTimeout, RayUnavailable, WorkerCrashed, as_neovasc_error
-from app.schemas import Result
+from app.errors import InputTimeout, NeovascError, RayUnavailable, WorkerCrashed, as_neovasc_error
+from app.pipeline import AnalyzeOptions
+from app.pipeline.cancel import StopFlag
+from app.schemas import BatchInfo, Result
 
 log = logging.getLogger("neovasc")
 
 # Seconds to wait for a cluster's port to answer before --ray gives up on the address.
 CONNECT_TIMEOUT_S = 10.0
+# Seconds an input past --timeout has to stop at the pipeline's next check (between batches of at most
+# 64 frames) before its actor is retired: a decoder stuck inside one call never reaches a check.
+STOP_GRACE_S = 10.0
+# Inputs handed to an actor at once: one graded, one waiting, so that the actor never idles while Ray Data
+# hands it the next, and a long input holds back at most one other (Ray Data's default is 4).
+IN_FLIGHT = 2
 
 
 def connect(address: str) -> None:
@@ -96,144 +113,155 @@ def actor_shape(resources: dict[str, float], largest_node_cpus: float, jobs: int
     return count, cpu_share, gpu_share
 
 
+class Attempts:
+    """Counts the times each input was started, cluster-wide (one small actor per run, no CPU).
+
+    Ray restarts an actor that died and sends it again the inputs it held; the one it was grading when
+    it died is then seen a second time and answered ``worker_crashed`` instead of killing the new actor.
+    """
+
+    def __init__(self) -> None:
+        self.started: Counter[int] = Counter()
+
+    def start(self, index: int) -> int:
+        """How many times input ``index`` was started before this call."""
+        self.started[index] += 1
+        return self.started[index] - 1
+
+
+@dataclass(frozen=True)
+class ActorWork:
+    """How every actor of a run grades, besides the config and options.
+
+    ``attempts``: the run's :class:`Attempts` actor. ``threads``: the CPUs each actor holds.
+    ``model_device``: where to load the tendon model (None: every input has a drawn region).
+    ``model``: the sha256 of the tendon model on the machine that runs the batch (None: no model needed).
+    """
+
+    grader: Grader
+    attempts: Any
+    threads: int
+    timeout: float
+    model_device: str | None
+    model: str | None
+
+
 class GradingActor:
-    """One grading worker on a Ray node: the model loaded once, then ``grade`` one input at a time."""
+    """One grading worker of the pool: the model loaded once, then the dataset's rows graded one at a time.
 
-    def __init__(self, config: BatchConfig, threads: int, model_device: str | None, grader: Grader) -> None:
+    Raises:
+        RayUnavailable: this node's ``weights/`` lists another model than the machine that runs the batch
+            (the resume keys name the model), so the run stops.
+    """
+
+    def __init__(self, config: BatchConfig, options: list[AnalyzeOptions], work: ActorWork) -> None:
         settings = node_settings(config.settings)
-        self.config = BatchConfig(settings, config.outputs)
-        self.grader = grader
-        weights = settings.weights_dir if model_device is not None else None
-        prepare_worker(threads, weights, model_device or settings.device, settings.model_runtime)
-
-    def ready(self) -> str:
-        """The sha256 of the model this node's weights list, for the check against the driver's."""
-        return model_sha256(self.config.settings.weights_dir)
-
-    def grade(self, task: Task) -> Result:
-        return self.grader(task, self.config)
-
-
-class _Slot:
-    """One actor and the input it is grading."""
-
-    def __init__(self, start: Any) -> None:
-        self.start = start
-        self.actor = start()
-        self.ready_ref = self.actor.ready.remote()
-        self.started = False
-        self.task: Task | None = None
-        self.ref: Any = None
-        self.deadline = math.inf
-
-    def check_started(self, expected_model: str | None) -> None:
-        """Mark the actor started once its ``ready`` answered; raises when it could not start or holds other weights."""
-        if self.started or not ray.wait([self.ready_ref], timeout=0)[0]:
-            return
-        try:
-            model = ray.get(self.ready_ref)
-        except RayError as exc:
-            raise WorkerCrashed(f"a Ray actor could not start ({type(exc).__name__}); see the Ray logs") from exc
-        if expected_model is not None and model != expected_model:
+        self.config, self.options, self.work = BatchConfig(settings, config.outputs), options, work
+        if work.model is not None and model_sha256(settings.weights_dir) != work.model:
             raise RayUnavailable(
                 "a Ray node lists another tendon model than this machine (its weights/MANIFEST.json differs): "
                 "install the same neovasc version and weights on every node"
             )
-        self.started = True
+        weights = settings.weights_dir if work.model_device is not None else None
+        prepare_worker(work.threads, weights, work.model_device or settings.device, settings.model_runtime)
+        # Inputs are graded on this thread, so that one past its time limit can be left behind.
+        self.pool = ThreadPoolExecutor(1, "neovasc-grade", initializer=limit_threads, initargs=(work.threads,))
+        self.stuck = False
 
-    def finish(self) -> Task:
-        task, self.task, self.ref, self.deadline = self.task, None, None, math.inf
-        assert task is not None, "finish() on an idle actor"
-        return task
+    def __call__(self, batch: pa.Table) -> pa.Table:
+        if self.stuck:  # an input did not stop: leave it behind; Ray restarts this actor and resends the rows
+            log.warning("a Ray actor retires: an input past --timeout did not stop")
+            os._exit(1)
+        rows = batch.to_pylist()
+        lines = [self._grade(row).to_json() for row in rows]
+        return pa.table({"index": [row["index"] for row in rows], "result": lines})
 
-    def replaced(self) -> _Slot:
-        self.kill()
-        return _Slot(self.start)
+    def _grade(self, row: dict[str, Any]) -> Result:
+        task = _task(row, self.options)
+        if ray.get(self.work.attempts.start.remote(row["index"])) > 0:
+            return failed(task, WorkerCrashed("the Ray actor grading this input died (a crash, or out of memory)"))
+        stop = StopFlag()
+        future = self.pool.submit(self.work.grader, task, self.config, stop)
+        try:
+            return future.result(timeout=self.work.timeout)
+        except FutureTimeout:
+            pass
+        except Exception as exc:  # the grader raised instead of answering with a Result
+            return failed(task, as_neovasc_error(exc))
+        log.warning("an input ran past --timeout %g s and was stopped", self.work.timeout)
+        timed_out = InputTimeout(timeout_message(self.work.timeout, "it was stopped"))
+        stop.stop(timed_out)
+        wait([future], timeout=STOP_GRACE_S)  # whatever it answers now, its line is the time limit's
+        self.stuck = not future.done()
+        return failed(task, timed_out)
 
-    def kill(self) -> None:
-        ray.kill(self.actor, no_restart=True)
+
+def _rows(tasks: list[Task]) -> tuple[list[dict[str, Any]], list[AnalyzeOptions]]:
+    """The dataset's rows, and the distinct options they refer to (sent once to each actor, not once a row).
+
+    A row holds what its input needs and nothing decoded: its index, the file to open, the output stem,
+    the options' place in the list, and the ``batch`` fields (the path as given, the resume key, the
+    manifest columns).
+    """
+    options: list[AnalyzeOptions] = []
+    place: dict[int, int] = {}
+    rows = []
+    for index, task in enumerate(tasks):
+        if id(task.options) not in place:  # the command line's options, shared; a manifest row's own roi
+            place[id(task.options)] = len(options)
+            options.append(task.options)
+        file = {"index": index, "file": str(task.path), "stem": task.stem, "options": place[id(task.options)]}
+        rows.append(file | task.batch.model_dump())
+    return rows, options
+
+
+def _task(row: dict[str, Any], options: list[AnalyzeOptions]) -> Task:
+    batch = BatchInfo(**{name: row[name] for name in BatchInfo.model_fields})
+    return Task(path=Path(row["file"]), stem=row["stem"], options=options[row["options"]], batch=batch)
 
 
 def run_on_ray(tasks: Iterator[Task], config: BatchConfig, emit: Emit, parallel: Parallel, grader: Grader) -> None:
-    """Grade every task on Ray actors and ``emit`` each Result as it finishes (``launch.run`` calls it).
+    """Grade every task with Ray Data and ``emit`` each Result as it finishes (``launch.run`` calls it).
 
-    Raises ``KeyboardInterrupt`` on Ctrl-C or SIGTERM after killing the actors; their inputs have no line.
+    Every input is planned (hashed for its resume key) before the first is sent. Raises
+    ``KeyboardInterrupt`` on Ctrl-C or SIGTERM; Ray Data then stops the actors, and their inputs have no
+    line.
+
+    Raises:
+        RayUnavailable: the cluster failed the run (a node with other weights, Ray itself failing).
     """
     assert parallel.ray is not None, "run_on_ray without an address"
-    first = next(tasks, None)
-    if first is None:
+    planned = list(tasks)
+    if not planned:
         return  # nothing left to grade (a finished --resume): no actor is started
-    tasks = itertools.chain([first], tasks)
     connect(parallel.ray)
     nodes = [node for node in ray.nodes() if node.get("Alive")]
     largest = max((node["Resources"].get("CPU", 1) for node in nodes), default=1)
     count, cpus, gpus = actor_shape(ray.cluster_resources(), largest, parallel.jobs)
-    log.info("grading on Ray: %d actor(s), %d CPU(s) and %g GPU(s) each", count, cpus, gpus)
-    remote = ray.remote(GradingActor).options(num_cpus=cpus, num_gpus=gpus, max_restarts=0)
-    shared = ray.put(config)  # sent once, not once per actor
-
-    def start() -> Any:
-        return remote.remote(shared, cpus, parallel.model_device, grader)
-
-    expected = model_sha256(config.settings.weights_dir) if parallel.model_device is not None else None
-    timeout = parallel.timeout if parallel.timeout is not None else DEFAULT_TIMEOUT_S
-    with sigterm_as_interrupt():
-        _Actors([_Slot(start) for _ in range(count)], expected, timeout).run(tasks, emit)
-
-
-class _Actors:
-    def __init__(self, slots: list[_Slot], expected_model: str | None, timeout: float) -> None:
-        self.slots, self.expected, self.timeout = slots, expected_model, timeout
-
-    def run(self, tasks: Iterator[Task], emit: Emit) -> None:
-        exhausted = False
-        try:
-            while True:
-                exhausted = self._hand_out(tasks, exhausted)
-                busy = [slot for slot in self.slots if slot.ref is not None]
-                if exhausted and not busy:
-                    return
-                waiting = [slot.ref for slot in busy] + [slot.ready_ref for slot in self.slots if not slot.started]
-                deadline = min((slot.deadline for slot in busy), default=math.inf)
-                left = None if deadline == math.inf else max(0.0, deadline - time.monotonic())
-                ray.wait(waiting, num_returns=1, timeout=left)
-                self.slots = [self._settle(slot, emit) for slot in self.slots]
-        finally:
-            for slot in self.slots:
-                slot.kill()  # actors hold a model and CPUs (or a GPU): give them back to the cluster
-
-    def _hand_out(self, tasks: Iterator[Task], exhausted: bool) -> bool:
-        for slot in self.slots:
-            slot.check_started(self.expected)
-            if exhausted or not slot.started or slot.ref is not None:
-                continue
-            task = next(tasks, None)
-            if task is None:
-                return True
-            slot.task, slot.deadline = task, time.monotonic() + self.timeout
-            slot.ref = slot.actor.grade.remote(task)
-        return exhausted
-
-    def _settle(self, slot: _Slot, emit: Emit) -> _Slot:
-        """Emit the slot's finished or timed-out input; returns the slot, or its replacement."""
-        if slot.ref is None:
-            return slot
-        if ray.wait([slot.ref], timeout=0)[0]:
-            ref, task = slot.ref, slot.finish()
-            try:
-                emit(ray.get(ref))
-            except RayActorError:
-                emit(failed(task, WorkerCrashed("the Ray actor grading this input died")))
-                return slot.replaced()
-            except RayTaskError as exc:  # the actor answered, but not with a Result
-                emit(failed(task, as_neovasc_error(exc.cause or exc)))
-            except (GetTimeoutError, RayError):
-                emit(failed(task, WorkerCrashed("the Ray actor grading this input was lost")))
-                return slot.replaced()
-            return slot
-        if time.monotonic() >= slot.deadline:
-            log.warning("an input ran past --timeout %g s; its Ray actor was stopped", self.timeout)
-            task = slot.finish()
-            emit(failed(task, InputTimeout(timeout_message(self.timeout))))
-            return slot.replaced()
-        return slot
+    log.info("grading with Ray Data: %d actor(s), %d CPU(s) and %g GPU(s) each", count, cpus, gpus)
+    rows, options = _rows(planned)
+    attempts = ray.remote(num_cpus=0)(Attempts).remote()
+    work = ActorWork(
+        grader=grader, attempts=attempts, threads=cpus, model_device=parallel.model_device,
+        timeout=parallel.timeout if parallel.timeout is not None else DEFAULT_TIMEOUT_S,
+        model=model_sha256(config.settings.weights_dir) if parallel.model_device is not None else None,
+    )  # fmt: skip
+    dataset = ray.data.from_items(rows, override_num_blocks=len(rows))  # one input a block: a retry redoes one
+    dataset.context.enable_progress_bars = False  # the batch has its own (app.batch.progress)
+    dataset.context.print_on_execution_start = False
+    graded = dataset.map_batches(
+        GradingActor, fn_constructor_args=(config, options, work), batch_size=1, batch_format="pyarrow",
+        compute=ray.data.ActorPoolStrategy(size=count, max_tasks_in_flight_per_actor=IN_FLIGHT), num_cpus=cpus,
+        num_gpus=gpus,
+    )  # fmt: skip
+    try:
+        with sigterm_as_interrupt():
+            for row in graded.iter_rows():
+                emit(Result.model_validate_json(row["result"]))
+    except RayError as exc:
+        cause = getattr(exc, "cause", None)  # a task's own exception, e.g. a node with other weights
+        if isinstance(cause, NeovascError):
+            raise cause from exc
+        raise RayUnavailable(f"the Ray cluster failed the run ({type(exc).__name__}); see the Ray log above") from exc
+    finally:
+        ray.kill(attempts)

@@ -3,8 +3,9 @@
 In worker mode each worker is its own one-process ``ProcessPoolExecutor`` (spawn context), so a worker
 that runs past the time limit can be killed and replaced alone: the inputs on the other workers go on
 untouched. (A shared pool cannot do that: one dead worker breaks the whole pool and every input in it.)
-Results are handed to ``emit`` in the order they finish. (``--ray`` runs the tasks on Ray actors instead:
-``app.batch.launch`` chooses.)
+Each worker computes with an even share of the cores (``grading.worker_threads``: cores // N threads
+in torch, ONNX Runtime, OpenCV and numba, at least one). Results are handed to ``emit`` in the order
+they finish. (``--ray`` runs the tasks with Ray Data instead: ``app.batch.launch`` chooses.)
 """
 
 from __future__ import annotations
@@ -22,16 +23,18 @@ from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wai
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 
-from app.batch.grading import BatchConfig, Task, grade_task, init_worker, worker_pid
+from app.batch.grading import BatchConfig, Task, grade_task, init_worker, worker_pid, worker_threads
 from app.errors import InputTimeout, NeovascError, WorkerCrashed, as_neovasc_error
+from app.pipeline.cancel import StopFlag
 from app.pipeline.report import failure_result
 from app.schemas import Result
 
 log = logging.getLogger("neovasc")
 
-Grader = Callable[[Task, BatchConfig], Result]
+# grade_task's signature: (task, config, stop); worker processes pass no stop (they are killed instead)
+Grader = Callable[[Task, BatchConfig, StopFlag | None], Result]
 Emit = Callable[[Result], None]
-# Seconds one input may take in worker mode before its worker is killed (``--timeout``). Five minutes
+# Seconds one input may take in worker mode or on Ray before it is stopped (``--timeout``). Five minutes
 # is far above a long clip on the CPU (docs/benchmarks.md) and still frees a stuck decoder the same hour.
 DEFAULT_TIMEOUT_S = 300.0
 
@@ -42,8 +45,8 @@ class Parallel:
 
     ``model_device``: the device (``auto``, ``cpu``, ``cuda``) each worker loads the tendon model onto
     when it starts; None when every input has a drawn region. ``ray``: ``auto`` or a cluster's address
-    to grade on Ray actors instead of local workers; ``jobs`` is then the number of actors, None for one
-    per GPU of the cluster (one per CPU without GPUs).
+    to grade with Ray Data instead of local workers; ``jobs`` is then the number of Ray actors, None for
+    one per GPU of the cluster (one per CPU without GPUs).
     """
 
     jobs: int | None = 1
@@ -72,7 +75,7 @@ def run(
     with sigterm_as_interrupt():
         if parallel.in_process:
             for task in tasks:
-                emit(grader(task, config))
+                emit(grader(task, config, None))
             return
         _Workers(config, parallel, grader).run(iter(tasks), emit)
 
@@ -99,7 +102,7 @@ class _Slot:
 
     def start(self, task: Task, config: BatchConfig, grader: Grader, timeout: float) -> None:
         self.task, self.deadline = task, time.monotonic() + timeout
-        self.future = self.executor.submit(grader, task, config)
+        self.future = self.executor.submit(grader, task, config, None)
 
     def finish(self) -> Task:
         task, self.task, self.future, self.deadline = self.task, None, None, math.inf
@@ -123,7 +126,7 @@ class _Workers:
         self.config, self.grader = config, grader
         self.timeout = parallel.timeout if parallel.timeout is not None else DEFAULT_TIMEOUT_S
         assert parallel.jobs is not None, "local workers need a count"
-        threads = max(1, (os.cpu_count() or 1) // parallel.jobs)  # N workers never oversubscribe the cores
+        threads = worker_threads(parallel.jobs)  # N workers never oversubscribe the cores
         weights = config.settings.weights_dir if parallel.model_device is not None else None
         settings = config.settings
         self.initargs = (threads, weights, parallel.model_device or settings.device, settings.model_runtime)
@@ -186,9 +189,9 @@ class _Workers:
         return slot
 
 
-def timeout_message(timeout: float) -> str:
+def timeout_message(timeout: float, what: str = "its worker was stopped and replaced") -> str:
     return (
-        f"grading took longer than the --timeout of {timeout:g} s; its worker was stopped and replaced. "
+        f"grading took longer than the --timeout of {timeout:g} s; {what}. "
         "The file may be damaged or very long: check it, raise --timeout, or sample it (--every, --max-frames)"
     )
 

@@ -1,6 +1,6 @@
-"""``neovasc grade --ray``: the lines of ``--jobs 1`` from Ray actors, ``--resume``, time limits and crashes.
+"""``neovasc grade --ray``: the lines of ``--jobs 1`` from Ray Data's actor pool, ``--resume``, time limits, crashes.
 
-A local Ray with 2 CPUs is started once for the module (about 5 s), hence the slow marks.
+A local Ray with 2 CPUs is started once for the module (5-10 s), hence the slow marks.
 """
 
 from __future__ import annotations
@@ -15,7 +15,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from app.batch import BatchConfig, Destination, Parallel, from_paths, grade_batch
+from app.batch import BatchConfig, Destination, Parallel, from_paths, grade_batch, plan
+from app.batch.grading import worker_threads
+from app.config import REPO_ROOT
+from app.pipeline import AnalyzeOptions, RoiSpec
 from tests.app.batch import graders
 from tests.app.batch.test_session import ROI, make_inputs
 from tests.app.test_cli import _isolated_settings, _run  # noqa: F401 - the autouse fixture, and the runner
@@ -81,22 +84,54 @@ def _keys(csv_text: str) -> list[str]:
 
 
 @pytest.mark.slow
-def test_a_hanging_input_is_stopped_and_a_crash_loses_only_its_own_input(tmp_path, settings, rng, local_ray):
+def test_a_timeout_and_a_crash_cost_only_their_own_input(tmp_path, settings, rng, local_ray):
+    """``slow`` checks the stop flag as the pipeline does; ``hang`` never does (a stuck decoder): its actor retires."""
     paths = make_inputs(tmp_path / "in", 3, rng)
-    hang, crash = tmp_path / "in" / "hang.png", tmp_path / "in" / "crash.png"
-    shutil.copy(paths[0], hang)
-    shutil.copy(paths[0], crash)
+    marked = [tmp_path / "in" / name for name in ("slow.png", "hang.png", "crash.png")]
+    for path in marked:
+        shutil.copy(paths[0], path)
     stdout = io.StringIO()
     started = time.monotonic()
     tally = grade_batch(
-        from_paths([hang, crash, *paths]), ROI, BatchConfig(settings), Destination(stdout),
-        Parallel(jobs=2, timeout=3.0, ray="auto"), progress_stream=io.StringIO(), grader=graders.crash_on_marked,
+        from_paths([*marked, *paths]), ROI, BatchConfig(settings), Destination(stdout),
+        Parallel(jobs=2, timeout=3.0, ray="auto"), progress_stream=io.StringIO(), grader=graders.slow_on_marked,
     )  # fmt: skip
     elapsed = time.monotonic() - started
     lines = [json.loads(line) for line in stdout.getvalue().splitlines()]
     codes = {line["input"]: (line["error"] or {}).get("code") for line in lines}
-    assert codes == {"hang.png": "input_timeout", "crash.png": "worker_crashed"} | {p.name: None for p in paths}
-    assert (tally.ok, tally.failed) == (3, 2) and elapsed < graders.HANG_S / 2
+    assert codes == {
+        "slow.png": "input_timeout", "hang.png": "input_timeout", "crash.png": "worker_crashed",
+    } | {p.name: None for p in paths}  # fmt: skip
+    assert (tally.ok, tally.failed) == (3, 3) and len(lines) == 6 and elapsed < graders.HANG_S / 2
+    slow = next(line for line in lines if line["input"] == "slow.png")
+    assert "--timeout of 3 s" in slow["error"]["message"] and slow["batch"]["path"] == str(marked[0])
+
+
+@pytest.mark.slow
+def test_each_actor_computes_with_its_share_of_the_cpus(tmp_path, settings, rng, local_ray):
+    """Two actors of one CPU each on the 2-CPU Ray, on the thread that grades (numba's setting is per thread)."""
+    paths = make_inputs(tmp_path / "in", 2, rng)
+    shipped = settings.model_copy(update={"weights_dir": REPO_ROOT / "weights"})
+    tally = grade_batch(
+        from_paths(paths), ROI, BatchConfig(shipped), Destination(io.StringIO()),
+        Parallel(jobs=2, model_device="cpu", ray="auto"), progress_stream=io.StringIO(), grader=graders.report_threads,
+    )  # fmt: skip
+    assert tally.ok == 2
+    for path in paths:
+        threads = json.loads(path.with_suffix(".threads.json").read_text())
+        assert threads == dict.fromkeys(("torch", "cv2", "numba", "onnx"), worker_threads(2, 2)), path.name
+
+
+def test_rows_hold_no_pixels_and_share_the_options(tmp_path, settings, rng):
+    """The dataset's rows are paths, keys and manifest columns; a drawn mask is sent once, not once a row."""
+    paths = make_inputs(tmp_path / "in", 3, rng)
+    options = AnalyzeOptions(roi=RoiSpec(mask=np.ones((120, 160), dtype=bool)))
+    tasks = list(plan(from_paths(paths), options, BatchConfig(settings)))
+    rows, shared = ray_run._rows(tasks)
+    assert len(shared) == 1 and shared[0] is options
+    assert all(isinstance(value, str | int | type(None)) for row in rows for value in row.values())
+    assert [row["index"] for row in rows] == [0, 1, 2] and rows[1]["key"] == tasks[1].batch.key
+    assert [ray_run._task(row, shared) for row in rows] == tasks
 
 
 @pytest.mark.parametrize(

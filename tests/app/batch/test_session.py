@@ -36,9 +36,9 @@ class Counting:
     def __init__(self) -> None:
         self.names: list[str] = []
 
-    def __call__(self, task, config):
+    def __call__(self, task, config, stop=None):
         self.names.append(task.path.name)
-        return grade_task(task, config)
+        return grade_task(task, config, stop)
 
 
 def _grade(paths, settings, out, *, resume=False, options=ROI, summary=None):
