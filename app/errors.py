@@ -151,7 +151,8 @@ class InvalidManifest(NeovascError):
 
 
 class InputTimeout(NeovascError):
-    """Command line batches: one input ran past ``--timeout``; its worker process was killed and replaced."""
+    """Command line batches: one input ran past ``--timeout``; it was stopped (``--jobs``: its worker process
+    killed and replaced; ``--ray``: through the pipeline's stop flag, or its actor retired)."""
 
     code = "input_timeout"
     status = 504
@@ -159,7 +160,8 @@ class InputTimeout(NeovascError):
 
 
 class WorkerCrashed(NeovascError):
-    """Command line batches: the worker process grading one input died (killed, out of memory, a crash)."""
+    """Command line batches: the worker process or Ray actor grading one input died (killed, out of memory, a
+    crash)."""
 
     code = "worker_crashed"
     status = 500
