@@ -44,6 +44,8 @@ MIN_EDGE_RATIO = 0.4  # the shorter of a box's top and bottom edges, as found, t
 MAX_SIDE_SLOPE = 0.8  # |dx/dy| of a side: beam steering and trapezoid spread stay below 40 degrees
 SIDE_SAMPLES = 160  # rows sampled along a side
 COARSE_SAMPLES = 40  # ... in the first, coarse search
+HIDDEN_TOP_EDGES = 4  # longest edges tried as the bottom of a box whose top line lies on the picture's top row
+HIDDEN_TOP_LEANS = 3  # leans of the two sides checked in full, the best of a coarse search
 SECTOR_HALF_LINE = 1.0  # px from a sector line's centre to its interior (half a 1-px line, and half a pixel)
 
 
@@ -224,6 +226,69 @@ def _quads(rgb: np.ndarray, edges: list[Edge], scale: float, min_side: int, flow
     return found
 
 
+def _hidden_top_quads(
+    rgb: np.ndarray, edges: list[Edge], scale: float, min_side: int, flow: Flow, top_y: int
+) -> list[tuple]:
+    """``(score, quad)`` of boxes whose top lies on the picture's top row ``top_y`` (many scanners start the box
+    at the skin, and the skin line is as bright as the outline): one of the longest edges as the bottom, and
+    two sides in its colour rising from its ends to ``top_y``, leaning alike (a rectangle or a steered
+    parallelogram). The sides' lean is found coarsely for both at once, then the best few are checked in full."""
+    lines = LineColours(rgb)
+    found = []
+    stride = 2 * max(1, round(scale))
+    for bottom in sorted(edges, key=lambda e: -e.length)[:HIDDEN_TOP_EDGES]:
+        height = bottom.y - top_y
+        x0, x1 = bottom.ends[0][0], bottom.ends[-1][1]
+        if height < min_side or x1 - x0 < min_side:
+            continue
+        reach = MAX_SIDE_SLOPE * height
+        if not flow.held((flow.xs > x0 - reach) & (flow.xs < x1 + reach) & (flow.ys > top_y) & (flow.ys < bottom.y)):
+            continue
+        best = None
+        for lean in _leans(lines, bottom, top_y, reach, scale):
+            left = _side(lines, bottom.colour, (x0 + lean, top_y), (x0, bottom.y), scale)
+            right = None if left is None else _side(lines, bottom.colour, (x1 + lean, top_y), (x1, bottom.y), scale)
+            if right is None or abs((left[0] - left[1]) - (right[0] - right[1])) > 2 * stride:
+                continue
+            if min(right[0] - left[0], right[1] - left[1]) < min_side:
+                continue
+            if _along_edge(lines, bottom, left[1], right[1]) < MIN_SIDE_SHARE:
+                continue
+            score = min(left[2], right[2])
+            if best is None or score > best[0]:
+                top = Edge(
+                    float(top_y), 1, ((round(left[0]), round(right[0])),), bottom.colour, round(right[0] - left[0])
+                )
+                best = (score, _Quad(top, bottom, left[:2], right[:2]))
+        if best is not None:
+            found.append(best)
+    return found
+
+
+def _leans(lines: LineColours, bottom: Edge, top_y: int, reach: float, scale: float) -> list[float]:
+    """The HIDDEN_TOP_LEANS leans (x at the top minus x at the bottom) at which lines rising from both ends of
+    ``bottom`` to ``top_y`` are most in its colour (the lesser of the two sides' shares, each side's end moved
+    up to CORNER_REACH px from the edge's end: codecs break the ends), at least 2 strides apart."""
+    stride = 2 * max(1, round(scale))
+    half = stride // 2  # matches widened by half a stride: a 1-px line is never stepped over
+    rows = np.linspace(top_y, bottom.y, COARSE_SAMPLES + 2)[1:-1].round().astype(int)
+    t = (rows - top_y) / (bottom.y - top_y)  # (K,): 0 at the top, 1 at the bottom
+    leans = np.arange(-reach, reach + 0.5, stride)  # (L,)
+    ends = np.arange(-CORNER_REACH * scale, CORNER_REACH * scale + 0.5, stride)  # (D,)
+    path = ends[:, None, None] + leans[None, :, None] * (1 - t)[None, None, :]  # (D, L, K)
+    share = np.minimum(
+        lines.matches(bottom.colour, rows, bottom.ends[0][0] + path, half).mean(axis=2).max(axis=0),
+        lines.matches(bottom.colour, rows, bottom.ends[-1][1] + path, half).mean(axis=2).max(axis=0),
+    )  # (L,): each side at its best end
+    chosen: list[float] = []
+    for i in np.argsort(-share):
+        if share[i] < MIN_SIDE_SHARE or len(chosen) == HIDDEN_TOP_LEANS:
+            break
+        if all(abs(leans[i] - c) > 2 * stride for c in chosen):
+            chosen.append(float(leans[i]))
+    return chosen
+
+
 def _parallel(side, top: Edge, bottom: Edge, others: list[tuple[float, float, float]], end: int, gap: float):
     """Sides at ``end`` (0 left, 1 right) parallel to the ``others`` found at the other end, from either edge."""
     found = []
@@ -272,9 +337,10 @@ class Flow:
         return np.count_nonzero(inside) >= MIN_FLOW_HELD * self.xs.size
 
 
-def find_straight_outlines(planes: Planes, flow: np.ndarray) -> list[OutlineCandidate]:
+def find_straight_outlines(planes: Planes, flow: np.ndarray, picture_top: int | None = None) -> list[OutlineCandidate]:
     """Rectangle, parallelogram and trapezoid outlines of any colour (grey over speckle too) around a share of the
-    ``flow (H, W) bool``, the clearest first."""
+    ``flow (H, W) bool``, the clearest first. Without one, and given the picture's top row ``picture_top``: a box
+    drawn from the skin line, whose top line is lost in the bright skin line at the top of the picture."""
     height, width = planes.shape
     scale, min_area, _, _ = box_sizes(planes)
     still = None
@@ -283,7 +349,10 @@ def find_straight_outlines(planes: Planes, flow: np.ndarray) -> list[OutlineCand
     edges = find_edges(planes.value, planes.frame, scale, still)
     min_side = max(MIN_BOX_SIDE, int(np.sqrt(min_area)) // 2)
     found = []
-    for score, quad in _quads(planes.frame, edges, scale, min_side, Flow.of(flow)):
+    quads = _quads(planes.frame, edges, scale, min_side, Flow.of(flow))
+    if not quads and picture_top is not None:
+        quads = _hidden_top_quads(planes.frame, edges, scale, min_side, Flow.of(flow), picture_top)
+    for score, quad in quads:
         box = _quad_box(quad, width, height)
         if box is not None:
             found.append((score, box))

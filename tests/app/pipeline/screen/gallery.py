@@ -167,6 +167,7 @@ class Layout:
     flow_blobs: int = 6
     ticks: float | None = None  # x of the depth ticks
     stray_mark: tuple[float, float] | None = None  # a coloured mark in the picture outside the box
+    skin: bool = False  # a bright skin line along the top of a rectangular picture (a box from it hides its top)
 
 
 @dataclass(frozen=True)
@@ -471,6 +472,8 @@ def render(spec: Spec) -> Case:
         image = base.copy()
         shifted = np.roll(speckle, k % 3, axis=1)  # the probe moves a little between fields and frames
         image[picture] = shifted[picture][:, None]
+        if layout.skin:
+            _skin(image, c, layout.picture, rng)
         if palette is not None and interior is not None:
             frame, field = (k // 2, k % 2) if interlaced else (k, 0)
             seed = spec.seed * 1000 + frame
@@ -498,6 +501,16 @@ def render(spec: Spec) -> Case:
         frames.append(image)
     frames_arr = _encode(np.stack(frames), spec.encoding)
     return Case(spec.name, frames_arr, _truth(spec, c, interior, bar_rect), c.s)
+
+
+def _skin(image: np.ndarray, c: _Canvas, picture: tuple, rng: np.random.Generator) -> None:
+    """The skin line: a bright band 6 design px deep along the top of a rectangular picture, 205-250 and smooth
+    along its rows, so that a grey line drawn in it differs by only a few levels from the rows beside it."""
+    _, x0, y0, x1, _ = picture
+    band = image[c.y(y0) : c.y(y0 + 6), c.x(x0) : c.x(x1)]
+    noise = cv2.GaussianBlur(rng.random(band.shape[:2], dtype=np.float32), (0, 0), sigmaX=3 * c.s, sigmaY=0.5)
+    noise = (noise - noise.min()) / max(float(np.ptp(noise)), 1e-6)
+    band[:] = (205 + 45 * noise).astype(np.uint8)[..., None]
 
 
 def _mark(image: np.ndarray, c: _Canvas, kind: str, x: float, y: float, colour: Rgb) -> None:
@@ -697,6 +710,19 @@ def treated() -> Layout:
     return replace(layout, box=replace(layout.box, thickness=2), flow_map=None)
 
 
+def from_skin(steer: float = -40.0) -> Layout:
+    """A box started at the skin: its light grey top line lies in the bright skin line along the picture's top and
+    is lost in it; the bottom and the two sides show (GE-like colour flow, a steered parallelogram or a rectangle)."""
+    layout = ge_cf(steer)
+    top, light = layout.picture[2] + 2, (222, 222, 222)  # a line within the skin line's levels
+    box = (
+        replace(layout.box, top=top, bottom=235, colour=light)
+        if steer
+        else Box("rectangle", top=top, bottom=250, left=200, right=380, colour=light)
+    )
+    return replace(layout, box=box, skin=True, marks=layout.marks[:1])
+
+
 def extent() -> Layout:
     """A screen exported without the box outline: flow and the bar only."""
     layout = ge_cf()
@@ -762,6 +788,9 @@ def gallery() -> list[Spec]:
     add("trapezoid", trapezoid(), [(480, 640), (768, 1024)], ["jpeg"], side="top", limit="extent")
     add("tablet", tablet(), [(720, 1280), (1080, 1920)], ["png", "h264"], side="inside")
     add("treated", treated(), [(480, 640), (1080, 1920)], ["png", "jpeg"], side="left")
+    add("from_skin", from_skin(), [(480, 640)], ["png", "jpeg", "h264"], side="left")
+    add("from_skin", from_skin(), [(1080, 1920)], ["png", "jpeg"], side="left")  # h264 breaks its bottom edge
+    add("from_skin", from_skin(0.0), [(600, 800)], ["png", "jpeg"], side="left")
     add("extent", extent(), [(480, 640)], ["png", "jpeg"], side="left")
     add("mindray_bmode", mindray_bmode(), [(480, 640), (1080, 1920)], ["png", "jpeg"])
     add("ge_spectral", ge_spectral(), [(480, 640)], ["png", "h264"])
