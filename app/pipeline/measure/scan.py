@@ -180,7 +180,11 @@ class _Run:
             if setup is None:
                 with self.timer.step("screen"):
                     ahead = _Ahead(self.regions, frames)
-                    setup = set_up(self.clip, frames, self.params, ahead.start)
+                    try:
+                        setup = set_up(self.clip, frames, self.params, ahead.start)
+                    except BaseException:
+                        ahead.finish()  # no model work goes on after the analysis has failed
+                        raise
             with self.timer.step("segment"):  # with regions found ahead: the wait for them after the screen
                 roi, band, labels = self._regions(frames, setup, ahead)
             with self.timer.step("count"):
@@ -279,11 +283,16 @@ class _Ahead:
         except BaseException as exc:  # handed to the scan's thread, which raises it
             self.error = exc
 
+    def finish(self) -> None:
+        """Wait for the regions found ahead, if any are being found."""
+        if self.thread is not None:
+            self.thread.join()
+
     def result(self, area: Rect) -> np.ndarray | None:
         """The regions found ahead when they were found in ``area``; None when the scan must find them."""
         if self.thread is None:
             return None
-        self.thread.join()
+        self.finish()
         if area != self.area:
             self.regions.restart()
             return None

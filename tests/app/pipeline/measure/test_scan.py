@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 
 import numpy as np
 import pytest
@@ -151,3 +152,26 @@ def test_an_error_of_the_region_step_run_ahead_reaches_the_caller(rng):
 
     with pytest.raises(RuntimeError, match="model failed"):
         scan_clip(_clip(rng, [1]), Broken(), Counter("auto", "cpu"), ScanParams(2.0, 4), Timer())
+
+
+def test_a_failed_screen_leaves_no_region_step_running(rng, monkeypatch):
+    import app.pipeline.measure.scan as scan_module
+
+    started, finished = threading.Event(), threading.Event()
+
+    class Slow(_Restartable):
+        def __call__(self, frames, area):
+            started.set()
+            time.sleep(0.2)
+            finished.set()
+            return super().__call__(frames, area)
+
+    def picture_then_fail(frames, chroma_threshold, regions=(), on_picture=None):
+        on_picture((0, 0, W, H))
+        started.wait(5)
+        raise ValueError("screen failed")
+
+    monkeypatch.setattr(scan_module, "find_screen", picture_then_fail)
+    with pytest.raises(ValueError, match="screen failed"):
+        scan_clip(_clip(rng, [1]), Slow(), Counter("auto", "cpu"), ScanParams(2.0, 4), Timer())
+    assert finished.is_set()  # the analysis ended only after the region step it had started
