@@ -245,9 +245,9 @@ def _hidden_top_quads(
         if not flow.held((flow.xs > x0 - reach) & (flow.xs < x1 + reach) & (flow.ys > top_y) & (flow.ys < bottom.y)):
             continue
         best = None
-        for lean in _leans(lines, bottom, top_y, reach, scale):
-            left = _side(lines, bottom.colour, (x0 + lean, top_y), (x0, bottom.y), scale)
-            right = None if left is None else _side(lines, bottom.colour, (x1 + lean, top_y), (x1, bottom.y), scale)
+        for lean, xl, xr in _leans(lines, bottom, top_y, reach, scale):
+            left = _side(lines, bottom.colour, (xl + lean, top_y), (xl, bottom.y), scale)
+            right = None if left is None else _side(lines, bottom.colour, (xr + lean, top_y), (xr, bottom.y), scale)
             if right is None or abs((left[0] - left[1]) - (right[0] - right[1])) > 2 * stride:
                 continue
             if min(right[0] - left[0], right[1] - left[1]) < min_side:
@@ -265,27 +265,36 @@ def _hidden_top_quads(
     return found
 
 
-def _leans(lines: LineColours, bottom: Edge, top_y: int, reach: float, scale: float) -> list[float]:
-    """The HIDDEN_TOP_LEANS leans (x at the top minus x at the bottom) at which lines rising from both ends of
-    ``bottom`` to ``top_y`` are most in its colour (the lesser of the two sides' shares, each side's end moved
-    up to CORNER_REACH px from the edge's end: codecs break the ends), at least 2 strides apart."""
+def _leans(
+    lines: LineColours, bottom: Edge, top_y: int, reach: float, scale: float
+) -> list[tuple[float, float, float]]:
+    """``(lean, x_left, x_right)``: the HIDDEN_TOP_LEANS leans (x at the top minus x at the bottom) at which two
+    lines rising from near the ends of ``bottom`` to ``top_y`` are most in its colour (the lesser of the two
+    sides' shares), at least 2 strides apart, with where each side meets the bottom row. A side may meet it up
+    to CORNER_REACH px inside the edge's end, or beyond the end by up to the edge's length (a codec can break
+    the far part of a thin line into pieces of another grey, which the edge does not take in); the nearest of
+    equal matches wins."""
     stride = 2 * max(1, round(scale))
     half = stride // 2  # matches widened by half a stride: a 1-px line is never stepped over
     rows = np.linspace(top_y, bottom.y, COARSE_SAMPLES + 2)[1:-1].round().astype(int)
     t = (rows - top_y) / (bottom.y - top_y)  # (K,): 0 at the top, 1 at the bottom
     leans = np.arange(-reach, reach + 0.5, stride)  # (L,)
-    ends = np.arange(-CORNER_REACH * scale, CORNER_REACH * scale + 0.5, stride)  # (D,)
-    path = ends[:, None, None] + leans[None, :, None] * (1 - t)[None, None, :]  # (D, L, K)
-    share = np.minimum(
-        lines.matches(bottom.colour, rows, bottom.ends[0][0] + path, half).mean(axis=2).max(axis=0),
-        lines.matches(bottom.colour, rows, bottom.ends[-1][1] + path, half).mean(axis=2).max(axis=0),
-    )  # (L,): each side at its best end
-    chosen: list[float] = []
+    slope = leans[None, :, None] * (1 - t)[None, None, :]  # (1, L, K)
+    x0, x1 = bottom.ends[0][0], bottom.ends[-1][1]
+    inward, outward = CORNER_REACH * scale, max(CORNER_REACH * scale, x1 - x0)
+    sides = []
+    for at, end in ((np.arange(x0 + inward, x0 - outward - 0.5, -stride), x0),
+                    (np.arange(x1 - inward, x1 + outward + 0.5, stride), x1)):  # fmt: skip
+        share = lines.matches(bottom.colour, rows, at[:, None, None] + slope, half).mean(axis=2)  # (P, L)
+        nearest = np.argmax(share - 1e-6 * np.abs(at - end)[:, None], axis=0)  # (L,)
+        sides.append((share.max(axis=0), at[nearest]))
+    share = np.minimum(sides[0][0], sides[1][0])  # (L,)
+    chosen: list[tuple[float, float, float]] = []
     for i in np.argsort(-share):
         if share[i] < MIN_SIDE_SHARE or len(chosen) == HIDDEN_TOP_LEANS:
             break
-        if all(abs(leans[i] - c) > 2 * stride for c in chosen):
-            chosen.append(float(leans[i]))
+        if all(abs(leans[i] - c[0]) > 2 * stride for c in chosen):
+            chosen.append((float(leans[i]), float(sides[0][1][i]), float(sides[1][1][i])))
     return chosen
 
 

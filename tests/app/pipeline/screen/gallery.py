@@ -788,8 +788,7 @@ def gallery() -> list[Spec]:
     add("trapezoid", trapezoid(), [(480, 640), (768, 1024)], ["jpeg"], side="top", limit="extent")
     add("tablet", tablet(), [(720, 1280), (1080, 1920)], ["png", "h264"], side="inside")
     add("treated", treated(), [(480, 640), (1080, 1920)], ["png", "jpeg"], side="left")
-    add("from_skin", from_skin(), [(480, 640)], ["png", "jpeg", "h264"], side="left")
-    add("from_skin", from_skin(), [(1080, 1920)], ["png", "jpeg"], side="left")  # h264 breaks its bottom edge
+    add("from_skin", from_skin(), [(480, 640), (1080, 1920)], ["png", "jpeg", "h264"], side="left")
     add("from_skin", from_skin(0.0), [(600, 800)], ["png", "jpeg"], side="left")
     add("extent", extent(), [(480, 640)], ["png", "jpeg"], side="left")
     add("mindray_bmode", mindray_bmode(), [(480, 640), (1080, 1920)], ["png", "jpeg"])
