@@ -209,19 +209,25 @@ def preprocess(
     return normalize(derive_channels(boxed, in_channels), device), geom
 
 
+def _picture_part(maps, geom: LetterboxGeometry):
+    """The resized frame's part ``(N, rh, rw)`` of ``(N, th, tw)`` model-space maps (a tensor or an array)."""
+    if maps.ndim != 3 or tuple(maps.shape[1:]) != geom.target_size:
+        raise InvalidInputError(
+            f"maps must be (N, {geom.target_size[0]}, {geom.target_size[1]}), got {tuple(maps.shape)}"
+        )
+    rh, rw = geom.resized_size
+    return maps[:, geom.top : geom.top + rh, geom.left : geom.left + rw]
+
+
 def unletterbox(maps: torch.Tensor, geom: LetterboxGeometry) -> torch.Tensor:
     """Map ``(N, th, tw)`` model-space maps back to the frame: ``(N, H, W)``, same dtype and device.
 
     Float maps (logits or probabilities) are resized bilinearly; bool masks by nearest neighbour, so a
     mask that was letterboxed without resizing comes back exactly.
     """
-    if maps.ndim != 3 or tuple(maps.shape[1:]) != geom.target_size:
-        raise InvalidInputError(
-            f"maps must be (N, {geom.target_size[0]}, {geom.target_size[1]}), got {tuple(maps.shape)}"
-        )
-    (rh, rw), (h, w) = geom.resized_size, geom.source_size
-    crop = maps[:, geom.top : geom.top + rh, geom.left : geom.left + rw]  # (N, rh, rw)
-    if (rh, rw) == (h, w):
+    crop = _picture_part(maps, geom)  # (N, rh, rw)
+    h, w = geom.source_size
+    if tuple(crop.shape[1:]) == (h, w):
         return crop.clone()
     if maps.dtype == torch.bool:
         up = F.interpolate(crop[:, None].to(torch.uint8), size=(h, w), mode="nearest-exact")
@@ -235,13 +241,11 @@ def unletterbox_array(maps: np.ndarray, geom: LetterboxGeometry) -> np.ndarray:
     """``unletterbox`` for ``(N, th, tw) float32`` numpy maps on the host: ``(N, H, W) float32``.
 
     The same bilinear resampling with pixel centres (``cv2.resize``, ``INTER_LINEAR``) frame by frame; it
-    agrees with ``unletterbox`` to float rounding (about 1e-6), and needs no torch thread pool.
+    agrees with ``unletterbox`` to about 2e-5, and needs no torch thread pool.
     """
-    if maps.ndim != 3 or tuple(maps.shape[1:]) != geom.target_size:
-        raise InvalidInputError(f"maps must be (N, {geom.target_size[0]}, {geom.target_size[1]}), got {maps.shape}")
-    (rh, rw), (h, w) = geom.resized_size, geom.source_size
-    crop = maps[:, geom.top : geom.top + rh, geom.left : geom.left + rw].astype(np.float32, copy=False)
-    if (rh, rw) == (h, w):
+    crop = _picture_part(maps, geom).astype(np.float32, copy=False)
+    h, w = geom.source_size
+    if crop.shape[1:] == (h, w):
         return crop.copy()
     return np.stack([cv2.resize(m, (w, h), interpolation=cv2.INTER_LINEAR) for m in crop])
 

@@ -38,7 +38,7 @@ import ray
 import ray.data
 from ray.exceptions import RayError
 
-from app.batch.grading import BatchConfig, Task, limit_threads, prepare_worker
+from app.batch.grading import BatchConfig, Task, limit_threads, prepare_worker, worker_threads
 from app.batch.resume import model_sha256
 from app.batch.runner import DEFAULT_TIMEOUT_S, Emit, Grader, Parallel, failed, sigterm_as_interrupt, timeout_message
 from app.config import node_settings
@@ -108,7 +108,7 @@ def actor_shape(resources: dict[str, float], largest_node_cpus: float, jobs: int
     gpus = int(resources.get("GPU", 0))
     cpus = max(1, int(resources.get("CPU", 1)))
     count = jobs or gpus or cpus
-    cpu_share = max(1, min(cpus // count, int(largest_node_cpus)))
+    cpu_share = max(1, min(worker_threads(count, cpus), int(largest_node_cpus)))
     gpu_share = min(1.0, gpus / count) if gpus else 0.0
     return count, cpu_share, gpu_share
 
