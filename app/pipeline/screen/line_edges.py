@@ -87,14 +87,21 @@ def find_edges(
         steps = [float(np.abs(value[r, x0 : x1 + 1].astype(np.int16) - level).mean()) for r in beside]
         # a line drawn at one exact level over a long run needs less contrast with the speckle around it: speckle
         # never keeps one level that long (a faint grey outline a little brighter than the tissue)
-        across = MIN_ACROSS * (EXACT_ACROSS_FACTOR if _exact(value, group) else 1.0)
-        if sum(steps) < across * len(steps) or min(steps) < 0.5 * across:
+        # (the exactness test, the costly one, only where it decides: between the two contrasts)
+        if not _contrasted(steps, MIN_ACROSS) and (
+            not _contrasted(steps, EXACT_ACROSS_FACTOR * MIN_ACROSS) or not _exact(value, group)
+        ):
             continue  # smooth speckle, not a line drawn over it
         centre = sum(g[0] * n for g, n in zip(group, lengths, strict=True)) / total
         edges.append(Edge(centre, bottom - top + 1, ends, colour, length))
         if len(edges) == MAX_EDGES:
             break
     return edges
+
+
+def _contrasted(steps: list[float], across: float) -> bool:
+    """Whether a line's mean steps to the rows beside it are ``across`` on average, and half of it on each side."""
+    return sum(steps) >= across * len(steps) and min(steps) >= 0.5 * across
 
 
 def _exact(value: np.ndarray, group: list) -> bool:

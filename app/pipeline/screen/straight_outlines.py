@@ -3,7 +3,6 @@ horizontal runs paired as top and bottom edges, each side then checked against t
 
 from __future__ import annotations
 
-import itertools
 from dataclasses import dataclass
 
 import cv2
@@ -82,8 +81,36 @@ class LineColours:
         """``bool`` like ``xs``: a pixel within ``reach`` px of ``(ys, xs)`` on its row (clipped to the frame) is
         within the colour's tolerance of ``colour``."""
         plane = self._plane(tuple(int(c) for c in colour), reach)
-        xs = np.clip(np.rint(xs).astype(np.intp), 0, self.shape[1] - 1)
-        return plane[np.broadcast_to(ys, xs.shape), xs]
+        width = self.shape[1]
+        # one gather from the flat plane at y * width + x; rounding and clipping in place (these calls run
+        # over up to a million points in the lean search, so every pass over them counts)
+        at = np.rint(xs)
+        np.clip(at, 0, width - 1, out=at)
+        index = at.astype(np.intp)
+        index += np.asarray(ys, dtype=np.intp) * width
+        return plane.reshape(-1).take(index)
+
+    def shifted_matches(
+        self, colour: np.ndarray, ys: np.ndarray, start: float, offsets: np.ndarray, step: int, count: int, reach: int
+    ) -> np.ndarray:
+        """``(count, L) float``: for each of ``count`` positions ``start + i * step`` (``step`` an even number of
+        px) and each of the L rows of ``offsets (L, K)``, the share of the K points ``(ys[k], position +
+        offsets[l, k])`` that ``matches`` would find in the colour. The same as ``matches(...).mean(-1)`` over
+        the (count, L, K) points, in two passes over them instead of six: the rounding is done once for the
+        (L, K) offsets (an even shift keeps round-half-to-even's ties), and the frame's edge columns are
+        repeated beside it where ``matches`` would clip."""
+        plane = self._plane(tuple(int(c) for c in colour), reach).view(np.uint8)
+        width = self.shape[1]
+        base = np.rint(start + offsets)  # (L, K)
+        shifts = step * np.arange(count)  # (P,)
+        low = int(min(base.min() + min(0, shifts[-1]), 0))
+        high = int(max(base.max() + max(0, shifts[-1]) - (width - 1), 0))
+        if low or high:
+            plane = cv2.copyMakeBorder(plane, 0, 0, -low, high, cv2.BORDER_REPLICATE)
+        stride = width - low + high
+        index = (base.astype(np.intp) - low) + np.asarray(ys, dtype=np.intp) * stride  # (L, K)
+        points = plane.reshape(-1).take(index[None] + shifts[:, None, None])  # (P, L, K) uint8 0/255
+        return np.count_nonzero(points, axis=2) / offsets.shape[1]
 
 
 def _side(lines: LineColours, colour: np.ndarray, top: tuple[float, float], bottom: tuple[float, float], scale: float):
@@ -109,11 +136,11 @@ def _side(lines: LineColours, colour: np.ndarray, top: tuple[float, float], bott
         shifts = np.arange(-spread, spread + 0.25, stride)
         x_top, x_bottom = xt + shifts[:, None, None], xb + shifts[None, :, None]
         xs = x_top + (x_bottom - x_top) * t  # (S, S, K)
-        share = lines.matches(colour, rows, xs, reach).mean(axis=2)
-        i, j = np.unravel_index(int(np.argmax(share)), share.shape)
+        hits = np.count_nonzero(lines.matches(colour, rows, xs, reach), axis=2)
+        i, j = np.unravel_index(int(np.argmax(hits)), hits.shape)
         xt, xb = float(x_top[i, 0, 0]), float(x_bottom[0, j, 0])
-        best = (float(share[i, j]), xs[i, j], rows)
-    share, xs, rows = best
+        best = (xs[i, j], rows)
+    xs, rows = best
     offset = max(CONTROL_OFFSET, round(CONTROL_OFFSET * scale))
     beside = [lines.matches(colour, rows, xs + d) for d in (-offset, offset)]
     score = line_score(lines.matches(colour, rows, xs), beside)
@@ -124,19 +151,22 @@ def line_score(on: np.ndarray, beside: list[np.ndarray]) -> float | None:
     """How clearly the matches ``on`` a supposed line (in order along it) show a line, or None when they do not:
     enough of them, and in each of LINE_PARTS parts of it, clearly more than ``beside`` it (a side that runs on
     past its corner into speckle fails a part). The score is the parts' least lead over what lies beside."""
-    if on.mean() < MIN_SIDE_SHARE:
+    if np.count_nonzero(on) < MIN_SIDE_SHARE * on.size:
         return None
     bounds = np.linspace(0, on.size, LINE_PARTS + 1).round().astype(int)
-    leads = []
-    for lo, hi in itertools.pairwise(bounds):
-        if hi <= lo:
-            return None
-        share = float(on[lo:hi].mean())
-        lead = share - max(float(b[lo:hi].mean()) for b in beside)
-        if share < MIN_PART_SHARE or lead < MIN_SIDE_CONTRAST:
-            return None
-        leads.append(lead)
-    return min(leads)
+    lo, hi = bounds[:-1], bounds[1:]
+    if np.any(hi <= lo):
+        return None
+
+    def shares(matched: np.ndarray) -> np.ndarray:  # each part's share, from one running count
+        counts = np.concatenate(([0], np.cumsum(matched, dtype=np.int64)))
+        return (counts[hi] - counts[lo]) / (hi - lo)
+
+    share = shares(on)
+    lead = share - np.max([shares(b) for b in beside], axis=0)
+    if np.any(share < MIN_PART_SHARE) or np.any(lead < MIN_SIDE_CONTRAST):
+        return None
+    return float(lead.min())
 
 
 def _along_edge(lines: LineColours, edge: Edge, x0: float, x1: float) -> float:
@@ -283,9 +313,9 @@ def _leans(
     x0, x1 = bottom.ends[0][0], bottom.ends[-1][1]
     inward, outward = CORNER_REACH * scale, max(CORNER_REACH * scale, x1 - x0)
     sides = []
-    for at, end in ((np.arange(x0 + inward, x0 - outward - 0.5, -stride), x0),
-                    (np.arange(x1 - inward, x1 + outward + 0.5, stride), x1)):  # fmt: skip
-        share = lines.matches(bottom.colour, rows, at[:, None, None] + slope, half).mean(axis=2)  # (P, L)
+    for at, end, step in ((np.arange(x0 + inward, x0 - outward - 0.5, -stride), x0, -stride),
+                          (np.arange(x1 - inward, x1 + outward + 0.5, stride), x1, stride)):  # fmt: skip
+        share = lines.shifted_matches(bottom.colour, rows, at[0], slope[0], step, at.size, half)  # (P, L)
         nearest = np.argmax(share - 1e-6 * np.abs(at - end)[:, None], axis=0)  # (L,)
         sides.append((share.max(axis=0), at[nearest]))
     share = np.minimum(sides[0][0], sides[1][0])  # (L,)
