@@ -12,6 +12,9 @@ of any probability from it, and the share of pixels whose mask (probability > 0.
 * ``torch-compile``: ``torch.compile`` (Inductor; compile time reported apart, needs a C++ compiler);
 * ``onnxruntime``: the graph ``python -m models.training.onnx_export`` ships, run by
   ``models.onnx_runtime.OnnxNetwork`` as the predictor runs it (needs ``onnx`` and ``onnxscript`` to export);
+* ``onnxruntime-int8``: that graph with its convolutions quantized to 8 bits (ONNX Runtime's static
+  quantization: per-channel int8 weights, uint8 activations whose ranges are calibrated on other synthetic
+  frames than the timed ones);
 * ``bfloat16``: CPU autocast to bfloat16, only where the CPU has native bfloat16 (AVX512-BF16 or AMX);
   otherwise reported as skipped: emulated bfloat16 is slower than float32.
 
@@ -25,7 +28,9 @@ import contextlib
 import copy
 import io
 import json
+import logging
 import statistics
+import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -93,6 +98,35 @@ def _onnxruntime(model: UNet, threads: int) -> Runner:
     return run
 
 
+def _onnxruntime_int8(model: UNet, threads: int, calibration: list[torch.Tensor]) -> Runner:
+    """The shipped export with its convolutions statically quantized to int8, calibrated on ``calibration``."""
+    import onnxruntime as ort  # optional dependencies: only here
+    from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
+
+    graph = export_graph(model)
+    name = ort.InferenceSession(graph, providers=["CPUExecutionProvider"]).get_inputs()[0].name
+    feeds = iter([{name: x[i : i + 1].numpy()} for x in calibration for i in range(x.shape[0])])
+
+    class Feeds(CalibrationDataReader):
+        def get_next(self) -> dict | None:
+            return next(feeds, None)
+
+    logging.getLogger().setLevel(logging.ERROR)  # the quantizer's advice to pre-process the graph first
+    with tempfile.TemporaryDirectory() as tmp:
+        source, target = Path(tmp, "float32.onnx"), Path(tmp, "int8.onnx")
+        source.write_bytes(graph)
+        quantize_static(
+            source, target, Feeds(), quant_format=QuantFormat.QOperator, op_types_to_quantize=["Conv", "ConvTranspose"],
+            per_channel=True, activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
+        )  # fmt: skip
+        network = OnnxNetwork(target.read_bytes(), threads)
+
+    def run(x: torch.Tensor) -> np.ndarray:
+        return torch.sigmoid(network(x))[:, 0].numpy()
+
+    return run
+
+
 def _bfloat16(model: torch.nn.Module) -> Runner:
     model = model.to(memory_format=torch.channels_last)
 
@@ -105,8 +139,11 @@ def _bfloat16(model: torch.nn.Module) -> Runner:
     return run
 
 
-def build_options(model: torch.nn.Module, example: torch.Tensor, threads: int) -> tuple[dict, dict]:
-    """``{name: runner}`` and ``{name: why it was skipped, or its set-up seconds}``."""
+def build_options(
+    model: torch.nn.Module, example: torch.Tensor, threads: int, calibration: list[torch.Tensor]
+) -> tuple[dict, dict]:
+    """``{name: runner}`` and ``{name: why it was skipped, or its set-up seconds}``; ``calibration``: model-ready
+    batches of other frames than the timed ones, for the int8 option's activation ranges."""
     # Each option gets its own copy: Module.to(memory_format=...) changes a model in place.
     options: dict[str, Runner] = {"eager-channels-last": _eager(copy.deepcopy(model), torch.channels_last)}
     notes: dict[str, str] = {}
@@ -115,6 +152,7 @@ def build_options(model: torch.nn.Module, example: torch.Tensor, threads: int) -
         "torchscript-frozen": lambda: _torchscript(copy.deepcopy(model), example),
         "torch-compile": lambda: _compiled(copy.deepcopy(model)),
         "onnxruntime": lambda: _onnxruntime(copy.deepcopy(model), threads),
+        "onnxruntime-int8": lambda: _onnxruntime_int8(copy.deepcopy(model), threads, calibration),
     }
     if _cpu_has_native_bf16():
         makers["bfloat16"] = lambda: _bfloat16(copy.deepcopy(model))
@@ -150,7 +188,9 @@ def main() -> None:
         preprocess(frames[i : i + args.batch], seg.args.input_size, seg.args.in_channels)[0]
         for i in range(0, len(frames), args.batch)
     ]
-    options, notes = build_options(model, batches[0].contiguous(), args.threads)
+    other, _ = make_dataset(32, seed=98)
+    calibration = [preprocess(other[i : i + 8], seg.args.input_size, seg.args.in_channels)[0] for i in range(0, 32, 8)]
+    options, notes = build_options(model, batches[0].contiguous(), args.threads, calibration)
     reference = [options["eager-channels-last"](x) for x in batches]
     times: dict[str, list[float]] = {name: [] for name in options}
     for r in range(args.rounds):
