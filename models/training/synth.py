@@ -5,7 +5,9 @@ here. The generator spans what real scanning shows, and above all places the Dop
 of the tendon**: the network must find the tendon from its B-mode appearance, with colour as something that
 may cover it, lie beside it or be absent. Version 3 widens the appearance: the tendon's brightness against
 the tissue around it, its texture and its border are drawn from wide ranges, so that the outline is learnt
-from borders and texture and not from "the brightest band", and some frames hold no tendon at all.
+from borders and texture and not from "the brightest band", and some frames hold no tendon at all. A run
+may ask for tendons draped along the arc of a round bony head (``SynthRanges.dome_share``, ``_dome``) and
+for more frames without a tendon (``SynthRanges.no_tendon_share``); both default to the frames of version 3.
 Figures are from the project's anatomy notes (``shared/anatomy.md``: normative thickness studies, the
 appearance of tendons and neovessels, Doppler screen conventions); the ranges below are deliberately wider
 than the normal values, to cover disease and scanning habits.
@@ -19,7 +21,12 @@ than the normal values, to cover disease and scanning habits.
   convex over bone (a tendon draped over a bony head with its cartilage) or ending on bone (insertion,
   with the cortex rising to meet it);
   transverse view: an oval, flat, crescent or kidney section of bright dots (in a fifth of the frames
-  up to 1.5 times the picture's width, running off its sides).
+  up to 1.5 times the picture's width, running off its sides). With ``dome_share`` (0 by default) that
+  share of the tendons, in both views, are a **dome**: a band draped along the arc of a round bony head
+  8-30 mm in radius (lateral epicondyle to humeral head: the common extensor origin, the supraspinatus)
+  over 0.5-2 mm of hypoechoic cartilage, following it down the head's sides until the arc is steeper
+  than 50-70 degrees or leaves the picture, often under a thin dark bursa; it can span the picture's
+  width and fill much of its height.
 * **Contrast** (``contrast``): the tendon's mean echo is 3-8 times the tissue around it ("high", 40 %),
   1.8-3 times ("medium", 35 %) or only 1.25-1.8 times, over brighter fat ("low", 25 %: hypoechoic
   tendinopathy, bright fat pads); its border sharp or blurred over 0.1-0.5 mm.
@@ -130,6 +137,10 @@ class SynthRanges:
         size: ``(H, W)`` of the returned frame: the model input.
         view: ``"screen"`` (the whole screen is letterboxed to ``size``) or ``"picture"`` (the ultrasound
             picture alone, each side moved by -4 to +3 % of its size: the pipeline's crop and its errors).
+        dome_share: share of tendons draped along the arc of a round bony head (``_dome``); 0 keeps the
+            other shapes' draws exactly as without the option.
+        no_tendon_share: share of frames without a tendon (``NO_TENDON_SHARE`` unless a run asks for more);
+            the draw takes one random number either way, so a frame that keeps its tendon is the same frame.
     """
 
     fov_mm: tuple[tuple[float, float], ...] = ((15.0, 50.0),)
@@ -139,6 +150,8 @@ class SynthRanges:
     screen_height: tuple[tuple[float, float], ...] = ((240.0, 600.0),)
     size: tuple[int, int] = field(default=(256, 256))
     view: str = "screen"
+    dome_share: float = 0.0
+    no_tendon_share: float = NO_TENDON_SHARE
 
 
 VIEWS = ("screen", "picture")
@@ -219,10 +232,19 @@ def _thickness(rng: np.random.Generator, kind: str, pathology: str, scale: float
     return base, float(np.clip(peak, base, hi_mm))
 
 
+def _shape(rng: np.random.Generator, shares: dict[str, float], dome: float) -> str:
+    """One of ``shares``' shapes, or ``"dome"`` with probability ``dome`` (the others scaled to make room; the
+    same draw, so a share of 0 picks what the shapes alone would)."""
+    names, p = list(shares), [v * (1.0 - dome) for v in shares.values()]
+    if dome > 0:
+        names, p = [*names, "dome"], [*p, dome]
+    return str(rng.choice(names, p=p))
+
+
 def _longitudinal(rng, h: int, w: int, ppm: float, top_edge: float, p: dict):
     """Mask and its top/bottom/centre curves ``(w,)`` for a longitudinal tendon; bone curve or None."""
     base, peak = _thickness(rng, p["kind"], p["pathology"], p["thickness_scale"])
-    shape = str(rng.choice(["straight", "curved", "convex", "insertion"], p=[0.35, 0.3, 0.2, 0.15]))
+    shape = _shape(rng, {"straight": 0.35, "curved": 0.3, "convex": 0.2, "insertion": 0.15}, p["_dome_share"])
     p["shape"] = shape
     x = np.arange(w, dtype=np.float32)
     half = np.full(w, base * ppm / 2, np.float32)
@@ -235,6 +257,8 @@ def _longitudinal(rng, h: int, w: int, ppm: float, top_edge: float, p: dict):
         bump = (peak - base) * ppm * np.exp(-0.5 * ((x - mu) / sd) ** 2)
     if p["kind"] == "extensor":  # triangular: thins toward its origin
         half *= np.linspace(rng.uniform(0.55, 0.85), 1.0, w)[:: int(rng.choice([-1, 1]))]
+    if shape == "dome":
+        return _dome(rng, h, w, ppm, top_edge, half + bump / 2, p)
     if shape == "straight":
         course = rng.uniform(-0.08, 0.08) * (x - w / 2) + _curve(rng, w, 0.01 * h)
     elif shape == "curved":
@@ -280,8 +304,10 @@ def _longitudinal(rng, h: int, w: int, ppm: float, top_edge: float, p: dict):
 def _transverse(rng, h: int, w: int, ppm: float, top_edge: float, p: dict):
     """Mask and top/bottom/centre curves ``(w,)`` of a transverse section; bone curve or None."""
     _base, peak = _thickness(rng, p["kind"], p["pathology"], p["thickness_scale"])
-    shape = str(rng.choice(["oval", "flat", "crescent", "kidney"], p=[0.4, 0.2, 0.2, 0.2]))
+    shape = _shape(rng, {"oval": 0.4, "flat": 0.2, "crescent": 0.2, "kidney": 0.2}, p["_dome_share"])
     p["shape"] = shape
+    if shape == "dome":  # supraspinatus over the humeral head: a band along the head's whole arc
+        return _dome(rng, h, w, ppm, top_edge, np.full(w, peak * ppm / 2, np.float32), p)
     ry = peak * ppm / 2
     ratio = {"oval": (1.3, 3.0), "flat": (3.0, 6.0), "crescent": (2.5, 5.0), "kidney": (1.6, 2.6)}[shape]
     rx = min(ry * rng.uniform(*ratio), (0.45 if rng.random() < 0.8 else 0.75) * w)  # may run off the sides
@@ -304,6 +330,35 @@ def _transverse(rng, h: int, w: int, ppm: float, top_edge: float, p: dict):
     if bone is None and rng.random() < 0.35:
         bone = np.full(w, b + rng.uniform(2.0, 8.0) * ppm, np.float32) + _curve(rng, w, 0.05 * h)
     return inside, np.full(w, t, np.float32), np.full(w, b, np.float32), np.full(w, cy, np.float32), bone
+
+
+def _dome(rng, h: int, w: int, ppm: float, top_edge: float, half: np.ndarray, p: dict):
+    """A tendon draped over a round bony head along its arc (supraspinatus, common extensor origin).
+
+    The head is a circle of radius 8-30 mm (lateral epicondyle to humeral head) whose top lies under the
+    tendon and a 0.5-2 mm hypoechoic cartilage layer; the tendon follows the arc down the head's sides
+    until the arc is steeper than 50-70 degrees or leaves the picture, so it can span the picture's width
+    and fill much of its height. Returns what ``_longitudinal`` returns.
+    """
+    x = np.arange(w, dtype=np.float32)
+    radius = rng.uniform(8.0, 30.0) * ppm
+    cartilage = rng.uniform(0.5, 2.0) * ppm
+    xc = rng.uniform(0.15, 0.85) * w
+    thick = 2 * half
+    apex = int(np.clip(round(xc), 0, w - 1))
+    yc = top_edge + float(thick[apex]) + cartilage + radius
+    dx = np.clip(np.abs(x - xc) / radius, 0, 1)
+    head = (yc - radius * np.sqrt(1 - dx**2)).astype(np.float32)
+    steep = np.arcsin(np.clip(dx, 0, 1)) > np.deg2rad(rng.uniform(50.0, 70.0))
+    bottom = head - cartilage
+    top = np.maximum(bottom - thick, p["skin_px"] + 1)
+    centre = (top + bottom) / 2
+    yy = np.arange(h, dtype=np.float32)[:, None]
+    inside = (yy >= top[None]) & (yy <= bottom[None]) & ~steep[None]
+    bone = np.where(dx < 1, head, np.nan).astype(np.float32)
+    cols = np.nonzero(inside.any(axis=0))[0]
+    p["thickness_mm"] = round(float(thick[cols].max() / ppm), 2) if len(cols) else 0.0
+    return inside, top, bottom, centre, bone
 
 
 def _tendon_texture(rng, h: int, w: int, ppm: float, centre: np.ndarray, view: str) -> np.ndarray:
@@ -438,6 +493,10 @@ def _anatomy(rng: np.random.Generator, h: int, w: int, ppm: float, p: dict):
         grow = max(1, round(0.2 * ppm))
         ring = cv2.dilate(tendon.astype(np.uint8), np.ones((2 * grow + 1, 2 * grow + 1), np.uint8)) > 0
         echo = np.where(ring & ~tendon, echo + rng.uniform(0.05, 0.8), echo)
+    if p.get("shape") == "dome" and rng.random() < 0.6:  # a bursa: a thin dark layer over the tendon
+        gap, layer = rng.uniform(0.0, 0.4) * ppm, rng.uniform(0.3, 1.5) * ppm
+        bursa = (yy >= top[None] - gap - layer) & (yy < top[None] - gap) & ~tendon
+        echo = np.where(bursa, echo * rng.uniform(0.05, 0.3), echo)
     if bone is not None:  # cortex with its shadow; cartilage (hypoechoic) between it and the tendon
         valid = ~np.isnan(bone)
         bone_c = np.where(valid, bone, np.inf).astype(np.float32)
@@ -793,7 +852,8 @@ def make_sample(seed: int, ranges: SynthRanges = TRAIN_RANGES, textures=None) ->
         "kind": str(rng.choice(list(TENDONS))),
         "view": "longitudinal" if rng.random() < 0.6 else "transverse",
         "pathology": _pick(rng, PATHOLOGIES),
-        "no_tendon": bool(rng.random() < NO_TENDON_SHARE),
+        "no_tendon": bool(rng.random() < ranges.no_tendon_share),
+        "_dome_share": ranges.dome_share,
         "fov_mm": _draw(rng, ranges.fov_mm),
         "thickness_scale": _draw(rng, ranges.thickness_scale),
         "gain_db": _draw(rng, ranges.gain_db),
@@ -816,6 +876,7 @@ def make_sample(seed: int, ranges: SynthRanges = TRAIN_RANGES, textures=None) ->
     image, _ = letterbox(screen[None], tuple(ranges.size))
     boxed_mask, _ = letterbox((mask * 255)[None, ..., None], tuple(ranges.size))
     p.pop("skin_px", None)
+    p.pop("_dome_share", None)
     return SynthSample(image=image[0], mask=(boxed_mask[0, ..., 0] >= 128).astype(np.uint8), params=p)
 
 

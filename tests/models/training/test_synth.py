@@ -107,3 +107,35 @@ def test_unknown_view_is_refused() -> None:
 def test_contrast_spans_bright_to_barely_brighter_tendons() -> None:
     contrast = {make_sample(seed).params["contrast"] for seed in range(30)}
     assert contrast == {"high", "medium", "low"}
+
+
+def test_domes_follow_the_arc_of_a_bony_head() -> None:
+    # A run may ask for tendons draped over a round head (supraspinatus, common extensor origin): the band's
+    # top is highest over the head and falls toward both ends, in both views. By default there are none.
+    ranges = replace(TRAIN_RANGES, view="picture", dome_share=0.2)
+    samples = [make_sample(seed, ranges) for seed in range(60)]
+    domes = [s for s in samples if s.params["shape"] == "dome"]
+    assert 5 <= len(domes) <= 25
+    assert {s.params["view"] for s in domes} == {"longitudinal", "transverse"}
+    arched = 0
+    for sample in domes:
+        if sample.params["no_tendon"]:
+            continue
+        cols = np.nonzero(sample.mask.any(axis=0))[0]
+        tops = sample.mask[:, cols].argmax(axis=0)  # first tendon row of each column
+        ends = max(tops[: max(1, cols.size // 10)].mean(), tops[-max(1, cols.size // 10) :].mean())
+        arched += tops.min() < ends - 0.03 * sample.mask.shape[0]
+    assert arched >= 0.8 * sum(not s.params["no_tendon"] for s in domes)
+    assert all(make_sample(seed).params["shape"] != "dome" for seed in range(60))
+
+
+def test_a_run_can_ask_for_more_frames_without_a_tendon() -> None:
+    more = replace(TRAIN_RANGES, no_tendon_share=0.5)
+    plain = [make_sample(seed) for seed in range(40)]
+    samples = [make_sample(seed, more) for seed in range(40)]
+    empty = [s for s in samples if s.params["no_tendon"]]
+    assert 12 <= len(empty) <= 28 and all(s.mask.sum() == 0 for s in empty)
+    # the share takes the same random draw: a frame that keeps its tendon is the same frame
+    kept = [(a, b) for a, b in zip(plain, samples, strict=True) if not b.params["no_tendon"]]
+    assert len(kept) >= 12
+    assert all(np.array_equal(a.image, b.image) and a.params == b.params for a, b in kept)

@@ -138,7 +138,11 @@ def test_ema_tta_and_post_scores_are_reported(
     assert "n_averaged" not in {name for name, _ in model.named_buffers()}  # the averaged network, not its wrapper
 
 
-@pytest.mark.parametrize("argv", [["--ema", "1.5"], ["--min-component", "-0.1"], ["--val-fraction", "1"]])
+@pytest.mark.parametrize(
+    "argv",
+    [["--ema", "1.5"], ["--min-component", "-0.1"], ["--val-fraction", "1"], ["--dome-share", "1"],
+     ["--no-tendon-share", "-0.1"]],
+)  # fmt: skip
 def test_bad_ema_or_min_component_is_a_usage_error(argv: list[str], capsys) -> None:
     from models.training.train import main
 
