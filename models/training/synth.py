@@ -241,10 +241,10 @@ def _shape(rng: np.random.Generator, shares: dict[str, float], dome: float) -> s
     return str(rng.choice(names, p=p))
 
 
-def _longitudinal(rng, h: int, w: int, ppm: float, top_edge: float, p: dict):
+def _longitudinal(rng, h: int, w: int, ppm: float, top_edge: float, p: dict, dome: float):
     """Mask and its top/bottom/centre curves ``(w,)`` for a longitudinal tendon; bone curve or None."""
     base, peak = _thickness(rng, p["kind"], p["pathology"], p["thickness_scale"])
-    shape = _shape(rng, {"straight": 0.35, "curved": 0.3, "convex": 0.2, "insertion": 0.15}, p["_dome_share"])
+    shape = _shape(rng, {"straight": 0.35, "curved": 0.3, "convex": 0.2, "insertion": 0.15}, dome)
     p["shape"] = shape
     x = np.arange(w, dtype=np.float32)
     half = np.full(w, base * ppm / 2, np.float32)
@@ -301,10 +301,10 @@ def _longitudinal(rng, h: int, w: int, ppm: float, top_edge: float, p: dict):
     return inside, top, bottom, centre, bone
 
 
-def _transverse(rng, h: int, w: int, ppm: float, top_edge: float, p: dict):
+def _transverse(rng, h: int, w: int, ppm: float, top_edge: float, p: dict, dome: float):
     """Mask and top/bottom/centre curves ``(w,)`` of a transverse section; bone curve or None."""
     _base, peak = _thickness(rng, p["kind"], p["pathology"], p["thickness_scale"])
-    shape = _shape(rng, {"oval": 0.4, "flat": 0.2, "crescent": 0.2, "kidney": 0.2}, p["_dome_share"])
+    shape = _shape(rng, {"oval": 0.4, "flat": 0.2, "crescent": 0.2, "kidney": 0.2}, dome)
     p["shape"] = shape
     if shape == "dome":  # supraspinatus over the humeral head: a band along the head's whole arc
         return _dome(rng, h, w, ppm, top_edge, np.full(w, peak * ppm / 2, np.float32), p)
@@ -349,7 +349,7 @@ def _dome(rng, h: int, w: int, ppm: float, top_edge: float, half: np.ndarray, p:
     yc = top_edge + float(thick[apex]) + cartilage + radius
     dx = np.clip(np.abs(x - xc) / radius, 0, 1)
     head = (yc - radius * np.sqrt(1 - dx**2)).astype(np.float32)
-    steep = np.arcsin(np.clip(dx, 0, 1)) > np.deg2rad(rng.uniform(50.0, 70.0))
+    steep = np.arcsin(dx) > np.deg2rad(rng.uniform(50.0, 70.0))
     bottom = head - cartilage
     top = np.maximum(bottom - thick, p["skin_px"] + 1)
     centre = (top + bottom) / 2
@@ -438,7 +438,7 @@ def _vessel(rng: np.random.Generator, echo: np.ndarray, ppm: float, view: str) -
     return np.where((dist >= radius) & (dist < radius + wall), rng.uniform(0.5, 1.2), echo).astype(np.float32)
 
 
-def _anatomy(rng: np.random.Generator, h: int, w: int, ppm: float, p: dict):
+def _anatomy(rng: np.random.Generator, h: int, w: int, ppm: float, p: dict, dome: float):
     """Echogenicity map (linear amplitude) and tendon mask of the picture, before speckle."""
     yy = np.arange(h, dtype=np.float32)[:, None]
     gel = rng.uniform(2.0, 8.0) * ppm if rng.random() < 0.12 else 0.0
@@ -449,9 +449,9 @@ def _anatomy(rng: np.random.Generator, h: int, w: int, ppm: float, p: dict):
     p["depth_mm"] = round(float(skin / ppm + fat_mm), 1)
     top_edge = skin + fat_mm * ppm
     if p["view"] == "longitudinal":
-        tendon, top, bottom, centre, bone = _longitudinal(rng, h, w, ppm, top_edge, p)
+        tendon, top, bottom, centre, bone = _longitudinal(rng, h, w, ppm, top_edge, p, dome)
     else:
-        tendon, top, bottom, centre, bone = _transverse(rng, h, w, ppm, top_edge, p)
+        tendon, top, bottom, centre, bone = _transverse(rng, h, w, ppm, top_edge, p, dome)
     # Contrast with the tissue around, as a ratio of mean echo: a bright tendon in dark fat ("high"), or
     # one barely brighter than a bright fat pad or a hypoechoic tendinopathic one ("low"), so that the
     # outline is learnt from texture and borders, not from brightness alone.
@@ -853,7 +853,6 @@ def make_sample(seed: int, ranges: SynthRanges = TRAIN_RANGES, textures=None) ->
         "view": "longitudinal" if rng.random() < 0.6 else "transverse",
         "pathology": _pick(rng, PATHOLOGIES),
         "no_tendon": bool(rng.random() < ranges.no_tendon_share),
-        "_dome_share": ranges.dome_share,
         "fov_mm": _draw(rng, ranges.fov_mm),
         "thickness_scale": _draw(rng, ranges.thickness_scale),
         "gain_db": _draw(rng, ranges.gain_db),
@@ -863,7 +862,7 @@ def make_sample(seed: int, ranges: SynthRanges = TRAIN_RANGES, textures=None) ->
     ih, iw = layout["picture"]
     p["screen"] = layout["screen"]
     ppm = ih / float(p["fov_mm"])
-    echo, tendon = _anatomy(rng, ih, iw, ppm, p)
+    echo, tendon = _anatomy(rng, ih, iw, ppm, p, ranges.dome_share)
     grey = _bmode(rng, echo, ppm, p)
     if textures and rng.random() < 0.4:
         grey = _blend_texture(rng, grey, tendon, textures)
@@ -876,7 +875,6 @@ def make_sample(seed: int, ranges: SynthRanges = TRAIN_RANGES, textures=None) ->
     image, _ = letterbox(screen[None], tuple(ranges.size))
     boxed_mask, _ = letterbox((mask * 255)[None, ..., None], tuple(ranges.size))
     p.pop("skin_px", None)
-    p.pop("_dome_share", None)
     return SynthSample(image=image[0], mask=(boxed_mask[0, ..., 0] >= 128).astype(np.uint8), params=p)
 
 

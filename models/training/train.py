@@ -63,7 +63,7 @@ class TrainConfig:
     fold: int = 0  # ...of which this one validates (see models.training.data.FOLD_SPLIT_SEED)
     test_count: int = 300
     texture_dir: str | None = None
-    no_tendon_share: float | None = None  # synthetic frames without a tendon; None: the generator's default
+    no_tendon_share: float = synth.NO_TENDON_SHARE  # synthetic frames without a tendon
     dome_share: float = 0.0  # synthetic tendons draped over a round bony head
     augment: str = "basic"
     dice_loss: str = "batch"  # soft Dice pooled over the batch, or per image ("image")
@@ -110,10 +110,9 @@ def _data(cfg: TrainConfig, size: tuple[int, int], view: str = "screen") -> dict
     """
     if cfg.data == "synth":
         tex = _textures(cfg.texture_dir)
-        ranges = replace(synth.TRAIN_RANGES, size=size, view=view)  # frames made at the model input size
-        if cfg.no_tendon_share is not None:
-            ranges = replace(ranges, no_tendon_share=cfg.no_tendon_share)
-        ranges = replace(ranges, dome_share=cfg.dome_share)
+        ranges = replace(  # frames made at the model input size
+            synth.TRAIN_RANGES, size=size, view=view, no_tendon_share=cfg.no_tendon_share, dome_share=cfg.dome_share
+        )
         out = {
             "train": synth.make_dataset(cfg.synth_count, cfg.seed, ranges, tex),
             "val": synth.make_dataset(cfg.val_count, cfg.seed + 1, ranges, tex),
@@ -403,7 +402,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--texture-dir", default=d.texture_dir, help="real B-mode PNGs blended into synthetic tissue")
     p.add_argument(
         "--no-tendon-share", type=float, default=d.no_tendon_share,
-        help=f"share of synthetic frames without a tendon (default {synth.NO_TENDON_SHARE})",
+        help="share of synthetic frames without a tendon",
     )  # fmt: skip
     p.add_argument(
         "--dome-share", type=float, default=d.dome_share,
@@ -486,7 +485,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if cfg.folds == 1 or cfg.folds < 0 or (cfg.folds > 1 and not 0 <= cfg.fold < cfg.folds):
         print(f"--folds is 0 (off) or >= 2 and --fold in [0, --folds); got {cfg.folds}, {cfg.fold}", file=sys.stderr)
         return 2
-    if cfg.no_tendon_share is not None and not 0.0 <= cfg.no_tendon_share < 1.0:
+    if not 0.0 <= cfg.no_tendon_share < 1.0:
         print(f"--no-tendon-share is a share in [0, 1), e.g. 0.16; got {cfg.no_tendon_share}", file=sys.stderr)
         return 2
     if not 0.0 <= cfg.dome_share < 1.0:

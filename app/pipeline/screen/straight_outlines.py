@@ -123,8 +123,8 @@ def _side(lines: LineColours, colour: np.ndarray, top: tuple[float, float], bott
     if ys.size < 4:
         return None
     step = max(1, round(scale))
-    best = None  # coarse steps of 2 * step against matches widened by step (a 1-px line is never stepped over),
-    # then 1-px steps, then half-px steps on more rows
+    # coarse steps of 2 * step against matches widened by step (a 1-px line is never stepped over), then 1-px
+    # steps, then half-px steps on more rows; the last stage's best line is the side
     stages = (
         (COARSE_SAMPLES, round(CORNER_REACH * scale), 2 * step, step),
         (COARSE_SAMPLES, step, 1.0, 0),
@@ -139,8 +139,7 @@ def _side(lines: LineColours, colour: np.ndarray, top: tuple[float, float], bott
         hits = np.count_nonzero(lines.matches(colour, rows, xs, reach), axis=2)
         i, j = np.unravel_index(int(np.argmax(hits)), hits.shape)
         xt, xb = float(x_top[i, 0, 0]), float(x_bottom[0, j, 0])
-        best = (xs[i, j], rows)
-    xs, rows = best
+    xs = xs[i, j]
     offset = max(CONTROL_OFFSET, round(CONTROL_OFFSET * scale))
     beside = [lines.matches(colour, rows, xs + d) for d in (-offset, offset)]
     score = line_score(lines.matches(colour, rows, xs), beside)
@@ -388,9 +387,10 @@ def find_straight_outlines(planes: Planes, flow: np.ndarray, picture_top: int | 
     edges = find_edges(planes.value, planes.frame, scale, still)
     min_side = max(MIN_BOX_SIDE, int(np.sqrt(min_area)) // 2)
     found = []
-    quads = _quads(planes.frame, edges, scale, min_side, Flow.of(flow))
+    flow_points = Flow.of(flow)
+    quads = _quads(planes.frame, edges, scale, min_side, flow_points)
     if not quads and picture_top is not None:
-        quads = _hidden_top_quads(planes.frame, edges, scale, min_side, Flow.of(flow), picture_top)
+        quads = _hidden_top_quads(planes.frame, edges, scale, min_side, flow_points, picture_top)
     for score, quad in quads:
         box = _quad_box(quad, width, height)
         if box is not None:
