@@ -115,6 +115,13 @@ class Roi(_Model):
     confidence: float | None = Field(
         None, ge=0.0, le=1.0, description="Model outlines: mean tendon probability over the outline x agreement."
     )
+    presence: float | None = Field(
+        None,
+        ge=0.0,
+        le=1.0,
+        description="Model outlines: the model's probability that the picture holds a tendon at all (at or below "
+        "0.5 it judged none, unless a hint was given); null for a model without a presence head.",
+    )
     movement: float | None = Field(
         None,
         ge=0.0,

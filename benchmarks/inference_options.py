@@ -93,7 +93,7 @@ def _onnxruntime(model: UNet, threads: int) -> Runner:
     network = OnnxNetwork(export_graph(model), threads)
 
     def run(x: torch.Tensor) -> np.ndarray:
-        return torch.sigmoid(network(x))[:, 0].numpy()
+        return torch.sigmoid(network(x)[0])[:, 0].numpy()
 
     return run
 
@@ -122,7 +122,7 @@ def _onnxruntime_int8(model: UNet, threads: int, calibration: list[torch.Tensor]
         network = OnnxNetwork(target.read_bytes(), threads)
 
     def run(x: torch.Tensor) -> np.ndarray:
-        return torch.sigmoid(network(x))[:, 0].numpy()
+        return torch.sigmoid(network(x)[0])[:, 0].numpy()
 
     return run
 

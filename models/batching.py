@@ -16,6 +16,7 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import torch
 
@@ -29,7 +30,7 @@ DEFAULT_GATHER_S = 0.005  # how long a call waits for other callers' frames when
 class _Pending:
     x: torch.Tensor  # (B, ...) one caller's rows
     done: threading.Event = field(default_factory=threading.Event)
-    out: torch.Tensor | None = None
+    out: Any = None
     error: BaseException | None = None
 
 
@@ -45,7 +46,7 @@ class BatchedForward:
 
     def __init__(
         self,
-        forward: Callable[[torch.Tensor], torch.Tensor],
+        forward: Callable[[torch.Tensor], Any],
         *,
         max_rows: int = DEFAULT_MAX_ROWS,
         gather_s: float = DEFAULT_GATHER_S,
@@ -119,10 +120,10 @@ class BatchedForward:
         sizes = [len(item.x) for item in batch]
         try:
             x = batch[0].x if len(batch) == 1 else torch.cat([item.x for item in batch])
-            out = self._forward(x)  # (sum(sizes), ...)
+            out = self._forward(x)  # (sum(sizes), ...), or a tuple of such tensors (and Nones)
             self.calls += 1
             self.rows += sum(sizes)
-            for item, part in zip(batch, torch.split(out, sizes), strict=True):
+            for item, part in zip(batch, _split(out, sizes), strict=True):
                 item.out = part
         except BaseException as exc:  # handed to the callers, who raise it in their own threads
             for item in batch:
@@ -130,6 +131,15 @@ class BatchedForward:
         finally:
             for item in batch:
                 item.done.set()
+
+
+def _split(out: Any, sizes: list[int]) -> list[Any]:
+    """``out`` cut along the batch axis into the callers' parts; a tuple output is cut element by element
+    (a None element stays None in every part)."""
+    if not isinstance(out, tuple):
+        return list(torch.split(out, sizes))
+    columns = [torch.split(o, sizes) if o is not None else [None] * len(sizes) for o in out]
+    return [tuple(column[i] for column in columns) for i in range(len(sizes))]
 
 
 def _joins(a: torch.Tensor, b: torch.Tensor) -> bool:

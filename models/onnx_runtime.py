@@ -23,7 +23,8 @@ def onnxruntime_available() -> bool:
 
 
 class OnnxNetwork:
-    """An ONNX Runtime session of the network: ``(B, C, H, W) float32`` input -> ``(B, 1, H, W)`` logits."""
+    """An ONNX Runtime session of the network: ``(B, C, H, W) float32`` input -> ``(B, 1, H, W)`` logits and,
+    for a graph of a network with a presence head (a second output), ``(B,)`` presence logits."""
 
     def __init__(self, graph: bytes, threads: int) -> None:
         import onnxruntime as ort  # optional dependency: only here
@@ -38,7 +39,8 @@ class OnnxNetwork:
         self._session = ort.InferenceSession(graph, options, providers=["CPUExecutionProvider"])
         self._input = self._session.get_inputs()[0].name
 
-    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+    def __call__(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """``(logits, presence or None)``, as ``UNet.forward_with_presence``."""
         batch = np.ascontiguousarray(x.detach().to("cpu", torch.float32).contiguous().numpy())
-        (logits,) = self._session.run(None, {self._input: batch})
-        return torch.from_numpy(logits)
+        logits, *presence = self._session.run(None, {self._input: batch})
+        return torch.from_numpy(logits), torch.from_numpy(presence[0]) if presence else None

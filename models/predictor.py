@@ -8,6 +8,7 @@ import hashlib
 import operator
 import os
 from collections.abc import Sequence
+from typing import NamedTuple
 
 import cv2
 import numpy as np
@@ -28,7 +29,7 @@ from models.transforms import (
 from models.unet import UNet, UNetArgs
 from models.weights import load_model, read_manifest, read_onnx_graph
 
-__all__ = ["Area", "TendonSegmenter", "keep_largest_component", "load_segmenter", "validate_area"]
+__all__ = ["Area", "Assessment", "TendonSegmenter", "keep_largest_component", "load_segmenter", "validate_area"]
 
 # (x0, y0, x1, y1) in frame pixels, x1/y1 exclusive, e.g. the B-mode image region of a scanner screen.
 Area = tuple[int, int, int, int]
@@ -38,6 +39,23 @@ RUNTIMES = ("auto", "torch")  # see TendonSegmenter.from_weights
 # network is trained to, with no recalibration yet.
 THRESHOLD = 0.5
 DEFAULT_BATCH_SIZE = 8
+# Presence probability at or below which a frame holds no tendon: the presence head's logit 0, where its
+# fitting put the boundary chosen on held-out validation (``models.training.presence``).
+PRESENCE_THRESHOLD = 0.5
+
+
+class Assessment(NamedTuple):
+    """What the network says of frames: ``probabilities (N, H, W) float32`` of tendon per pixel, and
+    ``presence (N,) float32``, the probability that each frame holds a tendon at all (None for a model
+    without a presence head)."""
+
+    probabilities: np.ndarray
+    presence: np.ndarray | None
+
+    @property
+    def present(self) -> np.ndarray | None:
+        """``(N,) bool``: the frames that hold a tendon by the presence head (None without one)."""
+        return None if self.presence is None else self.presence > PRESENCE_THRESHOLD
 
 
 def validate_area(area: Sequence[int] | None, size: tuple[int, int]) -> Area | None:
@@ -218,6 +236,11 @@ class TendonSegmenter:
         """The model's architecture (input size, channels)."""
         return self._model.args
 
+    @property
+    def has_presence(self) -> bool:
+        """Whether the model says if a frame holds a tendon at all (``UNetArgs.presence``)."""
+        return self._model.args.presence
+
     def __repr__(self) -> str:
         return f"TendonSegmenter(name={self._name!r}, sha256={self._sha256[:12]}..., device={self._device})"
 
@@ -232,6 +255,10 @@ class TendonSegmenter:
         Returns:
             ``(B, 1, H, W) float32`` probabilities in [0, 1] on ``device``.
         """
+        return self._network_outputs(x)[0]
+
+    def _network_outputs(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """``predict_torch``'s check of ``x``, then its probabilities and the ``(B,)`` presence (or None)."""
         expected = (self.args.in_channels, *self.args.input_size)
         if not isinstance(x, torch.Tensor) or x.ndim != 4 or tuple(x.shape[1:]) != expected:
             seen = tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__
@@ -241,12 +268,13 @@ class TendonSegmenter:
         return (self._batcher or self._network_probabilities)(x)
 
     @torch.inference_mode()  # also in the batching thread: inference mode is per thread
-    def _network_probabilities(self, x: torch.Tensor) -> torch.Tensor:
-        """``(B, C, H, W)`` checked input -> ``(B, 1, H, W) float32`` probabilities, by this segmenter's network."""
+    def _network_probabilities(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """``(B, C, H, W)`` checked input -> ``(B, 1, H, W) float32`` probabilities and ``(B,)`` presence
+        probabilities (None without a presence head), by this segmenter's network."""
         if self._network is not None:  # ONNX Runtime on the CPU: the input as it is, no layout change
             # the logistic in numpy: torch's thread pool costs milliseconds for a small map on busy cores
-            logits = self._network(x).numpy()
-            return torch.from_numpy(1.0 / (1.0 + np.exp(-logits, dtype=np.float32)))
+            logits, presence = self._network(x)
+            return _logistic(logits), None if presence is None else _logistic(presence)
         x = x.to(self._device, memory_format=torch.channels_last)
         # float16 autocast only on CUDA: CPU float16 convolutions are slow, and bfloat16 would change
         # results on CPUs that have it versus those that do not.
@@ -256,8 +284,8 @@ class TendonSegmenter:
             else contextlib.nullcontext()
         )
         with autocast:
-            logits = self._model(x)
-        return torch.sigmoid(logits.float())
+            logits, presence = self._model.forward_with_presence(x)
+        return torch.sigmoid(logits.float()), None if presence is None else torch.sigmoid(presence.float())
 
     @torch.inference_mode()
     def predict(
@@ -278,8 +306,9 @@ class TendonSegmenter:
 
         Returns:
             ``(N, H, W) bool`` masks (``(H, W)`` for a single frame); each holds the largest connected
-            region with probability > 0.5, or nothing when no tendon was found. Identical frames are
-            segmented once and share the result.
+            region with probability > 0.5, or nothing when no tendon was found (also where a model with a
+            presence head judged the frame to hold none). Identical frames are segmented once and share the
+            result.
 
         Raises:
             InvalidInputError: wrong type, dtype or shape of ``frames``, a bad ``area`` or ``batch_size``.
@@ -292,7 +321,9 @@ class TendonSegmenter:
         def segment(probs: np.ndarray) -> np.ndarray:
             return np.stack([keep_largest_component(m, region) for m in probs > THRESHOLD])  # (B, H, W)
 
-        out = self._per_unique_frame(batch, batch_size, segment, bool, region)
+        out, presence = self._per_unique_frame(batch, batch_size, segment, bool, region)
+        if presence is not None:
+            out[presence <= PRESENCE_THRESHOLD] = False
         return out[0] if single else out
 
     @torch.inference_mode()
@@ -307,21 +338,38 @@ class TendonSegmenter:
         threshold or post-processing: ``(N, H, W) float32`` in [0, 1]. For callers that choose the region
         themselves (a hint from the user) or report how sure the model was. ``area`` is the picture's
         rectangle, as in ``predict``: a picture model sees only it, and gives 0 outside it."""
+        return self.assess(frames, area=area, batch_size=batch_size).probabilities
+
+    @torch.inference_mode()
+    def assess(
+        self,
+        frames: np.ndarray,
+        *,
+        area: Sequence[int] | None = None,
+        batch_size: int = DEFAULT_BATCH_SIZE,
+    ) -> Assessment:
+        """``probabilities`` of ``(N, H, W, 3) uint8 RGB`` frames, with each frame's presence probability
+        (a frame with presence <= ``PRESENCE_THRESHOLD`` holds no tendon, whatever its map shows); from one
+        network call per distinct frame."""
         batch = validate_frames(frames)
         region = validate_area(area, batch.shape[1:3])
-        return self._per_unique_frame(batch, batch_size, lambda probs: probs, np.float32, region)
+        return Assessment(*self._per_unique_frame(batch, batch_size, lambda probs: probs, np.float32, region))
 
-    def _per_unique_frame(self, batch: np.ndarray, batch_size: int, finish, dtype, region: Area | None) -> np.ndarray:
+    def _per_unique_frame(
+        self, batch: np.ndarray, batch_size: int, finish, dtype, region: Area | None
+    ) -> tuple[np.ndarray, np.ndarray | None]:
         """Run the network once per distinct frame of ``batch (N, H, W, 3)`` and ``finish`` its
-        ``(B, H, W) float32`` probabilities (numpy) into ``(B, H, W)`` arrays of ``dtype``.
+        ``(B, H, W) float32`` probabilities (numpy) into ``(B, H, W)`` arrays of ``dtype``; with them the
+        ``(N,) float32`` presence probabilities (None without a presence head).
 
         A picture model (``args.input_view == "picture"``) given a ``region`` sees only that rectangle of
         each frame; ``finish`` then gets full-size probabilities that are 0 outside it."""
         if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
             raise InvalidInputError(f"batch_size must be a positive int, got {batch_size!r}")
         n, h, w = batch.shape[:3]
+        presence = np.empty(0, np.float32) if self.has_presence else None
         if n == 0:
-            return np.zeros((0, h, w), dtype=dtype)
+            return np.zeros((0, h, w), dtype=dtype), presence
         if region is not None and self.args.input_view == "picture":
             x0, y0, x1, y1 = region
             batch, finish = batch[:, y0:y1, x0:x1], _padded(finish, region, (h, w))
@@ -330,21 +378,36 @@ class TendonSegmenter:
         first, inverse = _unique_frames(boxed) if n > 1 else (np.zeros(1, np.intp), np.zeros(1, np.intp))
         unique = boxed if len(first) == n else boxed[first]  # (U, th, tw, 3)
         out = np.empty((len(unique), h, w), dtype=dtype)
+        if presence is not None:
+            presence = np.empty(len(unique), np.float32)
         for start in range(0, len(unique), batch_size):
-            out[start : start + batch_size] = finish(self._probabilities(unique[start : start + batch_size], geom))
-        return out if len(first) == n else out[inverse]  # (N, H, W)
+            maps, present = self._probabilities(unique[start : start + batch_size], geom)
+            out[start : start + batch_size] = finish(maps)
+            if presence is not None:
+                presence[start : start + batch_size] = present
+        if len(first) == n:
+            return out, presence  # (N, H, W), (N,)
+        return out[inverse], None if presence is None else presence[inverse]
 
-    def _probabilities(self, boxed: np.ndarray, geom: LetterboxGeometry) -> np.ndarray:
-        """``(B, th, tw, 3) uint8 RGB`` letterboxed frames -> ``(B, H, W) float32`` probabilities (numpy).
+    def _probabilities(self, boxed: np.ndarray, geom: LetterboxGeometry) -> tuple[np.ndarray, np.ndarray | None]:
+        """``(B, th, tw, 3) uint8 RGB`` letterboxed frames -> ``(B, H, W) float32`` probabilities (numpy) and
+        ``(B,)`` presence probabilities (None without a presence head).
 
         On the CPU the model-size maps go back to the frame's size with OpenCV (the same bilinear
         resampling as ``unletterbox``, without torch's thread pool); on a GPU they are resized there."""
         channels = derive_channels(boxed, self.args.in_channels)
         x = normalize(channels, self._device, channels_last=self._network is None)  # ONNX Runtime reads NCHW
-        probs = self.predict_torch(x)[:, 0]  # (B, th, tw)
+        probs, presence = self._network_outputs(x)
+        probs = probs[:, 0]  # (B, th, tw)
+        present = None if presence is None else presence.float().cpu().numpy()
         if probs.device.type == "cpu":
-            return unletterbox_array(probs.numpy(), geom)
-        return unletterbox(probs, geom).cpu().numpy()
+            return unletterbox_array(probs.numpy(), geom), present
+        return unletterbox(probs, geom).cpu().numpy(), present
+
+
+def _logistic(logits: torch.Tensor) -> torch.Tensor:
+    """The logistic of CPU logits, computed in numpy (float32)."""
+    return torch.from_numpy(1.0 / (1.0 + np.exp(-logits.numpy(), dtype=np.float32)))
 
 
 def load_segmenter(

@@ -22,6 +22,7 @@ from models.transforms import INPUT_TRANSFORMS, fill_colour
 __all__ = [
     "INPUT_VIEWS",
     "MODEL_REGISTRY",
+    "PresenceHead",
     "UNet",
     "UNetArgs",
     "UnknownModelError",
@@ -62,6 +63,9 @@ class UNetArgs:
             whole frame, letterboxed) or ``"picture"`` (only the ultrasound picture's rectangle, which the
             caller passes as ``area``; the frame is cropped to it before letterboxing, so the tendon is
             seen at a higher resolution and the scanner's interface never enters the input).
+        presence: whether the network also says if the picture holds a tendon at all (``PresenceHead``):
+            a second output, one logit per frame, fitted after the segmentation by
+            ``models.training.presence``; 0 is its decision boundary.
     """
 
     in_channels: int = 2
@@ -71,6 +75,7 @@ class UNetArgs:
     input_size: tuple[int, int] = field(default=(256, 256))
     input_transform: str = "minmax"
     input_view: str = "screen"
+    presence: bool = False
 
     def __post_init__(self) -> None:
         # JSON round trips turn tuples into lists; normalise so equality and hashing keep working.
@@ -104,6 +109,8 @@ class UNetArgs:
             del data["input_transform"]  # the default: manifests of older models read the same
         if self.input_view == "screen":
             del data["input_view"]
+        if not self.presence:
+            del data["presence"]  # models without the head read as before
         return data
 
     @property
@@ -142,6 +149,41 @@ class UpBlock(nn.Module):
         return self.conv(torch.cat([x, skip], dim=1))
 
 
+class PresenceHead(nn.Module):
+    """Whether a frame holds a tendon: one logit per frame, > 0 for "a tendon is there".
+
+    A linear function of what the segmentation network already computed: the bottleneck's mean and maximum
+    over the frame (what the picture is), the last decoder features averaged under the tendon probability
+    (what the outlined region looks like), and three figures of the probability map (share above 0.5,
+    maximum, mean over the pixels above 0.5). The segmentation alone outlines any bright band; the head
+    is fitted on frames with and without a tendon, real B-mode images of other anatomy among them, so a
+    carotid wall or a nerve sheath can be told from a tendon without changing the outline.
+    """
+
+    def __init__(self, bottleneck: int, decoder: int) -> None:
+        super().__init__()
+        self.features = 2 * bottleneck + decoder + 3
+        self.linear = nn.Linear(self.features, 1)
+
+    def describe(self, bottleneck: torch.Tensor, decoder: torch.Tensor, logits: torch.Tensor) -> torch.Tensor:
+        """``(B, features)`` inputs of the linear layer: ``bottleneck (B, Cb, h, w)``, ``decoder (B, Cd, H, W)``,
+        ``logits (B, 1, H, W)``."""
+        probs = torch.sigmoid(logits.float())[:, 0]  # (B, H, W)
+        inside = (probs > 0.5).float()
+        weights = probs / (probs.sum(dim=(1, 2), keepdim=True) + 1e-6)
+        region = (decoder.float() * weights[:, None]).sum(dim=(2, 3))  # (B, Cd)
+        share = inside.mean(dim=(1, 2))
+        peak = probs.amax(dim=(1, 2))
+        mean_inside = (probs * inside).sum(dim=(1, 2)) / (inside.sum(dim=(1, 2)) + 1e-6)
+        b = bottleneck.float()
+        figures = torch.stack([share, peak, mean_inside], dim=1)
+        return torch.cat([b.mean(dim=(2, 3)), b.amax(dim=(2, 3)), region, figures], dim=1)
+
+    def forward(self, bottleneck: torch.Tensor, decoder: torch.Tensor, logits: torch.Tensor) -> torch.Tensor:
+        """``(B,)`` presence logits."""
+        return self.linear(self.describe(bottleneck, decoder, logits))[:, 0]
+
+
 class UNet(nn.Module):
     """U-Net: ``(B, in_channels, H, W)`` float input -> ``(B, out_channels, H, W)`` logits.
 
@@ -158,18 +200,31 @@ class UNet(nn.Module):
         self.pool = nn.MaxPool2d(kernel_size=2)
         self.up = nn.ModuleList(UpBlock(widths[i + 1], widths[i], widths[i]) for i in reversed(range(args.depth)))
         self.head = nn.Conv2d(widths[0], args.out_channels, kernel_size=1)
+        self.presence = PresenceHead(widths[-1], widths[0]) if args.presence else None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """``(B, in_channels, H, W)`` float -> ``(B, out_channels, H, W)`` logits (unbounded)."""
+        return self.forward_parts(x)[0]
+
+    def forward_with_presence(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """``forward``'s logits and, with a ``PresenceHead``, ``(B,)`` presence logits (else None)."""
+        logits, bottleneck, decoder = self.forward_parts(x)
+        if self.presence is None:
+            return logits, None
+        return logits, self.presence(bottleneck, decoder, logits)
+
+    def forward_parts(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Logits, the bottleneck ``(B, C * 2**depth, H / 2**depth, W / 2**depth)`` and the last decoder
+        features ``(B, C, H, W)``."""
         if self.args.input_transform == "fill":
             x = fill_colour(x)
         skips = [self.stem(x)]
         for block in self.down:
             skips.append(block(self.pool(skips[-1])))
-        y = skips.pop()  # bottleneck, (B, C * 2**depth, H / 2**depth, W / 2**depth)
+        y = bottleneck = skips.pop()
         for block in self.up:
             y = block(y, skips.pop())
-        return self.head(y)
+        return self.head(y), bottleneck, y
 
 
 def build_unet_tiny() -> UNetArgs:

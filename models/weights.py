@@ -255,8 +255,9 @@ def save_weights(
 
 
 def _to_half(key: str, tensor: torch.Tensor) -> torch.Tensor:
-    """A floating tensor as float16 (others unchanged); refuses values float16 cannot hold."""
-    if not tensor.is_floating_point():
+    """A floating tensor as float16 (others unchanged); refuses values float16 cannot hold. The presence
+    head stays float32: a few hundred numbers, whose bias holds a folded sum that float16 would round."""
+    if not tensor.is_floating_point() or key.startswith("presence."):
         return tensor
     narrow = tensor.to(torch.float16)
     if not bool(torch.isfinite(narrow).all()) and bool(torch.isfinite(tensor).all()):

@@ -32,6 +32,7 @@ def roi_section(roi_mask: np.ndarray, drawn_kind: str | None, outline: OutlineRe
         bbox=bbox(roi_mask),
         area_px=int(roi_mask.sum()),
         confidence=None if outline is None else outline.confidence,
+        presence=None if outline is None else outline.presence,
         movement=None if outline is None else outline.movement,
         outlines=None if outline is None else outline.outlines,
         hint=None if outline is None else outline.hint,

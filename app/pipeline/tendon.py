@@ -14,6 +14,10 @@
 * **Hints.** A rough box keeps the tendon region the model finds inside it; points on the tendon keep
   the regions that hold them (or the nearest within ``POINT_REACH`` of the frame's width). A miss
   becomes a measurement in a second at the scanner.
+* **Is there a tendon at all?** A model with a presence head also says, for each frame, whether it holds a
+  tendon (``models.TendonSegmenter.assess``); a frame it judges to hold none gets no outline, so a carotid
+  wall or a nerve sheath outlined like a tendon ends in ``no_tendon_found``. A user's hint overrides it:
+  the user says where the tendon is. ``presence`` is reported like the confidence.
 * **Confidence** = the mean model probability over an outline, times the agreement of the frames it was
   voted from (their mean IoU with it), averaged over the clip's outlines weighted by the frames each covers.
   An outline (with several: the median one) smaller than ``MIN_TENDON_SHARE`` of the picture is a
@@ -61,6 +65,7 @@ class OutlineReport:
     """How the model's outline came about, for the Result's ``roi`` and the warnings."""
 
     confidence: float | None  # 0..1; None when the model gives no probabilities
+    presence: float | None  # 0..1, that the picture holds a tendon; None for a model without a presence head
     movement: float | None  # the largest picture change measured, 0 still .. 1; None for a single frame
     fragment: bool  # far smaller than a tendon
     outlines: int  # outlines the clip needed: one per different picture seen
@@ -118,6 +123,7 @@ class _Outline:
     mask: np.ndarray  # (1, H, W) bool
     reference: Thumb  # the thumbnail of the frame it was voted at
     probability: float | None  # mean model probability over it (None without probabilities)
+    presence: float | None  # median presence probability of the frames it was voted from (None: no head)
     agreement: float  # mean IoU of the voting frames' outlines with it (1 for one frame)
     frames: int = 0  # frames it was measured on
 
@@ -191,22 +197,33 @@ class TendonRegions:
     def _vote(self, frames: np.ndarray, picture: Rect, reference: Thumb) -> _Outline:
         """The majority of the model's outlines of up to CONSENSUS_FRAMES frames spread over ``frames``."""
         chosen = np.unique(np.linspace(0, frames.shape[0] - 1, min(CONSENSUS_FRAMES, frames.shape[0])).round())
-        masks, probs = self._outlines(frames[chosen.astype(int)], picture)
+        masks, probs, presence = self._outlines(frames[chosen.astype(int)], picture)
         outline = masks.sum(axis=0) * 2 > masks.shape[0]  # (H, W): the majority of the outlines
         agreement = float(np.mean([_iou(m, outline) for m in masks])) if masks.shape[0] > 1 else 1.0
         probability = None
         if probs is not None:
             probability = float(probs.mean(axis=0)[outline].mean()) if outline.any() else 0.0
-        return _Outline(outline[None], reference, probability, agreement)
+        median_presence = None if presence is None else float(np.median(presence))
+        return _Outline(outline[None], reference, probability, median_presence, agreement)
 
-    def _outlines(self, frames: np.ndarray, picture: Rect) -> tuple[np.ndarray, np.ndarray | None]:
-        """``(B, H, W) bool`` outlines (one region each, chosen by the hint) and the probabilities, if any."""
-        probabilities = getattr(self.segmenter, "probabilities", None)
-        if probabilities is None:  # a segmenter that only gives masks: its own choice of region
-            return np.asarray(self.segmenter.predict(frames, area=self._search_area(picture, frames)), bool), None
-        probs = np.asarray(probabilities(frames, area=picture), np.float32)  # (B, H, W)
+    def _outlines(self, frames: np.ndarray, picture: Rect) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
+        """``(B, H, W) bool`` outlines (one region each, chosen by the hint; none where the model says the frame
+        holds no tendon and no hint says otherwise), the probabilities and the presence, where the model
+        gives them."""
         window = self._search_area(picture, frames)
-        return np.stack([self._region(p > THRESHOLD, window) for p in probs]), probs
+        assess = getattr(self.segmenter, "assess", None)
+        if assess is None:
+            probabilities = getattr(self.segmenter, "probabilities", None)
+            if probabilities is None:  # a segmenter that only gives masks: its own choice of region
+                return np.asarray(self.segmenter.predict(frames, area=window), bool), None, None
+            probs, presence, present = np.asarray(probabilities(frames, area=picture), np.float32), None, None
+        else:
+            assessment = assess(frames, area=picture)
+            probs, presence, present = assessment.probabilities, assessment.presence, assessment.present
+        masks = np.stack([self._region(p > THRESHOLD, window) for p in probs])  # (B, H, W)
+        if present is not None and self.hint is None:
+            masks[~present] = False
+        return masks, probs, presence
 
     def _search_area(self, picture: Rect, frames: np.ndarray) -> Rect:
         if self.hint is None or self.hint.box is None:
@@ -234,11 +251,16 @@ class TendonRegions:
         if scored:
             weights = [max(1, o.frames) for o in scored]
             confidence = float(np.average([o.probability * o.agreement for o in scored], weights=weights))
+        judged = [o for o in self.outlines if o.presence is not None]
+        presence = None
+        if judged:
+            presence = float(np.average([o.presence for o in judged], weights=[max(1, o.frames) for o in judged]))
         sizes = [int(np.count_nonzero(o.mask)) for o in self.outlines]
         size = int(np.median(sizes)) if sizes else 0
         found = any(sizes)  # a typical outline of nothing while another has a speck is a fragment too
         return OutlineReport(
             confidence=None if confidence is None else round(confidence, 4),
+            presence=None if presence is None else round(presence, 4),
             movement=None if self.frames_seen < 2 else round(self.movement, 4),
             fragment=found and size < MIN_TENDON_SHARE * self.picture_px,
             outlines=len(self.outlines),

@@ -186,6 +186,13 @@ def _model(cfg: TrainConfig, device: torch.device) -> tuple[UNet, UNetArgs, str]
     if cfg.init is not None:
         directory, _, name = cfg.init.partition(":")  # DIR or DIR:NAME
         model, entry = load_model(directory, name or None, device)
+        if model.args.presence:  # fitted to the features before fine-tuning: fit it anew afterwards
+            model.presence, model.args = None, replace(model.args, presence=False)
+            print(
+                "the presence head of --init is left out; fit one to the trained model with "
+                "python -m models.training.presence",
+                file=sys.stderr,
+            )
         expected = 1 if cfg.classes == 1 else cfg.classes + 1
         if model.args.out_channels != expected:
             if not cfg.new_head:

@@ -66,7 +66,7 @@ def test_identical_frames_are_segmented_once(
     a, b, c = _frames(rng, 3, 30, 40)
     frames = np.stack([a, b, a, a, b, c, a])
     seen: list[int] = []
-    hook = tiny_model.register_forward_hook(lambda _m, inputs, _o: seen.append(inputs[0].shape[0]))
+    hook = tiny_model.stem.register_forward_hook(lambda _m, inputs, _o: seen.append(inputs[0].shape[0]))
     try:
         masks = segmenter.predict(frames, batch_size=2)
     finally:
@@ -138,10 +138,10 @@ def test_predict_post_processes_the_model_probabilities(
 ) -> None:
     probs = torch.from_numpy(_two_blob_probabilities())
 
-    def fake_predict_torch(x: torch.Tensor) -> torch.Tensor:
-        return probs.expand(x.shape[0], 1, 64, 64)
+    def fake_network(x: torch.Tensor) -> tuple[torch.Tensor, None]:
+        return probs.expand(x.shape[0], 1, 64, 64), None
 
-    monkeypatch.setattr(segmenter, "predict_torch", fake_predict_torch)
+    monkeypatch.setattr(segmenter, "_network_outputs", fake_network)
     mask = segmenter.predict(np.zeros((64, 64, 3), np.uint8))  # model-size frame: identity letterbox
     expected = np.zeros((64, 64), bool)
     expected[5:15, 5:25] = True

@@ -190,3 +190,36 @@ def test_outlines_that_disagree_on_one_picture_leave_each_frame_its_own(rng):
     report = regions.report()
     assert report.outlines == 1 and report.confidence < 0.7  # low agreement: low confidence
     assert [code for code, _ in outline_warnings(report)] == ["low_confidence_tendon"]
+
+
+class _JudgingModel(_Model):
+    """``_Model`` with a presence head: ``presence(frame index)`` is its probability that a tendon is there."""
+
+    def __init__(self, presence, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.presence = presence
+
+    def assess(self, frames, *, area=None):
+        from models.predictor import Assessment
+
+        judged = np.array([self.presence(int(frame[0, 0, 0])) for frame in frames], np.float32)
+        return Assessment(self.probabilities(frames, area=area), judged)
+
+
+def test_a_picture_judged_to_hold_no_tendon_gets_no_outline_unless_a_hint_says_where(rng, settings):
+    frames = _frames(6, rng)
+    absent = TendonRegions(_JudgingModel(lambda i: 0.1))
+    assert not absent(frames, PICTURE).any() and absent.report().presence == pytest.approx(0.1)
+    present = TendonRegions(_JudgingModel(lambda i: 0.9))
+    assert _box(present(frames, PICTURE)[0]) == UPPER and present.report().presence == pytest.approx(0.9)
+    # one voting frame of three judged empty: the majority keeps the outline
+    mixed = TendonRegions(_JudgingModel(lambda i: 0.1 if i == 0 else 0.9))
+    assert _box(mixed(frames, PICTURE)[0]) == UPPER
+    hinted = TendonRegions(_JudgingModel(lambda i: 0.1), Hint(points=((50, 90),)))
+    assert _box(hinted(frames, PICTURE)[0]) == LOWER
+    clip = Clip.in_memory(frames, "clip", SourceInfo(format="array", colour="RGB"), fps=10.0)
+    result = analyze(clip, AnalyzeOptions(), segmenter=_JudgingModel(lambda i: 0.1), settings=settings)
+    assert result.roi.presence == pytest.approx(0.1) and result.roi.area_px == 0
+    assert "no_tendon_found" in [w.code for w in result.warnings]
+    plain = analyze(clip, AnalyzeOptions(), segmenter=_Model(), settings=settings)
+    assert plain.roi.presence is None and plain.roi.area_px > 0

@@ -183,3 +183,22 @@ def test_picture_view_and_kept_epochs(tmp_path: Path) -> None:
     assert {"best", "last", "epoch01", "epoch02"} <= names
     model, _ = load_model(tmp_path / "run", "epoch01", "cpu")
     assert model.args.input_view == "picture"  # recorded, so the predictor crops to the picture
+
+
+def test_fine_tuning_leaves_out_the_presence_head_of_the_init_model(tmp_path: Path, capsys) -> None:
+    """A presence head is fitted to the network's features; after fine-tuning it must be fitted again."""
+    from dataclasses import replace
+
+    from models import UNet, save_weights
+    from models.unet import build_unet_tiny
+
+    judged = UNet(replace(build_unet_tiny(), presence=True)).eval()
+    save_weights(judged, judged.args, tmp_path / "w", "judged", architecture="unet_tiny")
+    tuned = TrainConfig(
+        **TINY, epochs=1, steps_per_epoch=1, synth_count=4, val_count=2, out=str(tmp_path / "run"),
+        init=str(tmp_path / "w"),
+    )  # fmt: skip
+    train(tuned)
+    loaded, _ = load_model(tmp_path / "run", "last")
+    assert not loaded.args.presence and loaded.presence is None
+    assert "python -m models.training.presence" in capsys.readouterr().err
