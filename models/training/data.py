@@ -138,6 +138,15 @@ def split_indices(
     return order[n_val:], order[:n_val]
 
 
+def read_textures(folder: str | Path | None) -> list[np.ndarray] | None:
+    """The PNGs of ``folder`` as ``(H, W) uint8`` grey images (real B-mode to blend into synthetic tissue, or
+    real images without a tendon); None without a folder or an image."""
+    if folder is None:
+        return None
+    images = [cv2.imread(str(p), cv2.IMREAD_GRAYSCALE) for p in sorted(Path(folder).glob("*.png"))]
+    return [im for im in images if im is not None] or None
+
+
 def to_batch(images: np.ndarray, in_channels: int, device: torch.device | str = "cpu") -> torch.Tensor:
     """``(B, h, w, 3) uint8 RGB`` already at model size -> ``(B, C, h, w) float32`` model input."""
     return normalize(derive_channels(images, in_channels), device)

@@ -40,7 +40,7 @@ import cv2
 import numpy as np
 import torch
 
-from models.training.data import to_batch
+from models.training.data import read_textures, to_batch
 from models.transforms import letterbox
 from models.unet import PresenceHead, UNet
 from models.weights import load_model, read_manifest, save_weights
@@ -177,10 +177,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     torch.set_num_threads(args.threads)
     started = time.perf_counter()
     model, entry = segmentation_only(*load_model(args.weights, args.name, "cpu"))
-    from models.training.train import _textures
-
     negatives = real_negatives(model, args.negatives) if args.negatives.is_dir() else np.zeros((0, 1, 1, 3), np.uint8)
-    textures = _textures(str(args.negatives)) if args.negatives.is_dir() else None
+    textures = read_textures(args.negatives) if args.negatives.is_dir() else None
     images, present = synthetic_frames(model, args.frames, textures)
     x = np.concatenate([features(model, images), features(model, negatives)])
     y = np.concatenate([present, np.zeros(len(negatives), bool)]).astype(np.float32)

@@ -26,14 +26,13 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-import cv2
 import numpy as np
 import torch
 import torch.nn.functional as F
 
 from models.training import synth
 from models.training.augment import AUGMENTATIONS, augment
-from models.training.data import load_folder, split_indices, to_batch
+from models.training.data import load_folder, read_textures, split_indices, to_batch
 from models.training.evaluate import evaluate, option_problem, parse_size
 from models.transforms import INPUT_TRANSFORMS
 from models.unet import INPUT_VIEWS, MODEL_REGISTRY, UNet, UNetArgs, build_model
@@ -94,14 +93,6 @@ def _device(name: str) -> torch.device:
     return torch.device(name)
 
 
-def _textures(folder: str | None) -> list[np.ndarray] | None:
-    if folder is None:
-        return None
-    paths = sorted(Path(folder).glob("*.png"))
-    images = [cv2.imread(str(p), cv2.IMREAD_GRAYSCALE) for p in paths]
-    return [im for im in images if im is not None] or None
-
-
 def _data(cfg: TrainConfig, size: tuple[int, int], view: str = "screen") -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """``{"train", "val", "test"?}`` -> ``(images (N, h, w, 3) uint8, labels (N, h, w) uint8)``.
 
@@ -109,7 +100,7 @@ def _data(cfg: TrainConfig, size: tuple[int, int], view: str = "screen") -> dict
     folder's images are taken as they are.
     """
     if cfg.data == "synth":
-        tex = _textures(cfg.texture_dir)
+        tex = read_textures(cfg.texture_dir)
         ranges = replace(  # frames made at the model input size
             synth.TRAIN_RANGES, size=size, view=view, no_tendon_share=cfg.no_tendon_share, dome_share=cfg.dome_share
         )
