@@ -1,6 +1,7 @@
 """Ways to run the tendon network on the CPU, side by side: speed and agreement with what ships.
 
-Each option runs the same network (the first model of ``--weights``) on the same model-ready batches
+Each option runs the same network (the first model of ``--weights``, its tendon map: a presence head is
+left out, so every option computes the same) on the same model-ready batches
 (synthetic frames through ``models.transforms.preprocess``); the options take turns in every round, so
 that a slow spell of the machine hits them alike. Reported per option: the median and best milliseconds
 per frame, the speed relative to the shipped way (eager PyTorch, channels-last), the largest difference
@@ -33,6 +34,7 @@ import statistics
 import tempfile
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -183,6 +185,9 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     seg = TendonSegmenter.from_weights(args.weights, device="cpu")
     model = seg._model.eval()  # the network itself: the options differ only in how it is run
+    if model.args.presence:  # the tendon map alone (the head's cost: benchmarks/segment.py)
+        model = copy.deepcopy(model)
+        model.presence, model.args = None, replace(model.args, presence=False)
     frames, _ = make_dataset(args.batch * 4, seed=99)
     batches = [
         preprocess(frames[i : i + args.batch], seg.args.input_size, seg.args.in_channels)[0]
