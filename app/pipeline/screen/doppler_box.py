@@ -41,6 +41,9 @@ GAP_BRIDGES = (1, 3, 5)
 BRIDGE_REFERENCE = 640
 OUTLINE_TOLERANCE = 72  # max channel difference from the outline colour (JPEG smears thin coloured lines)
 MIN_LINE_COLOUR_SHARE = 0.6  # share of an outline's outer boundary in the outline's colour
+# share of a window that an outline's colour may cover: a 4-px line round the smallest box covers under 40 %;
+# a colour that fills more is a panel or a background (a dark-blue interface), not a line
+MAX_LINE_WINDOW_SHARE = 0.5
 MIN_FIT_IOU = 0.9  # a shape model must match the found interior this well
 IOU_SAMPLES = 40_000  # pixels sampled to score a model
 SIMPLER_SHAPE_SLACK = 0.01  # a simpler model within this IoU of the best one is preferred
@@ -302,6 +305,8 @@ def _loops_of_colour(boxes: list[DopplerBox], planes: Planes, colour, window: Re
     low = tuple(float(max(0, v - OUTLINE_TOLERANCE)) for v in colour)
     high = tuple(float(min(255, v + OUTLINE_TOLERANCE)) for v in colour)
     line = cv2.inRange(planes.frame[y0:y1, x0:x1], low, high)
+    if cv2.countNonZero(line) > MAX_LINE_WINDOW_SHARE * line.size:
+        return  # not a line: looking for its loops would cost tens of milliseconds and find none
     _collect_loops(boxes, line, replace(how, x0=x0, y0=y0))
 
 

@@ -494,3 +494,24 @@ def test_real_bmode_spectral_clip_warns_no_doppler_mode(settings):
     options = AnalyzeOptions(roi=RoiSpec(rect=(180, 48, 344, 256)), max_frames=4)
     result = analyze(SCREENS / GE_MOV, options, settings=settings)
     assert result.doppler.mode == "none" and "no_doppler_mode" in [w.code for w in result.warnings]
+
+
+@pytest.mark.parametrize("seed", [100, 183, 199])
+def test_a_coloured_interface_is_not_searched_as_a_box_outline(seed):
+    """Held-out val screens (dark-blue and tinted interfaces): a colour that fills most of the window it was
+    traced in is a panel, not a box outline; searching it for loops once gave a wrong box (183, 199) or a
+    second, spurious one (100) and cost tens of milliseconds."""
+    from models.training.heldout import BackgroundUnavailable, make_case
+
+    try:
+        case = make_case(seed)
+    except BackgroundUnavailable:
+        pytest.skip("the case lays a real B-mode image the checkout does not have")
+    screen = find_screen(case.frames, 40)
+    ys, xs = np.nonzero(case.box)
+    truth = (int(xs.min()), int(ys.min()), int(xs.max()) + 1, int(ys.max()) + 1)
+    assert [b.source for b in screen.boxes] == ["outline"]
+    x0, y0, x1, y1 = screen.boxes[0].bbox
+    inter = max(0, min(x1, truth[2]) - max(x0, truth[0])) * max(0, min(y1, truth[3]) - max(y0, truth[1]))
+    union = (x1 - x0) * (y1 - y0) + (truth[2] - truth[0]) * (truth[3] - truth[1]) - inter
+    assert inter / union > 0.95
