@@ -30,6 +30,7 @@ __all__ = [
     "build_unet_small",
     "build_unet_small_fill",
     "build_unet_tiny",
+    "presence_features",
 ]
 
 INPUT_VIEWS = ("screen", "picture")  # see UNetArgs.input_view
@@ -149,39 +150,42 @@ class UpBlock(nn.Module):
         return self.conv(torch.cat([x, skip], dim=1))
 
 
+def presence_features(bottleneck: torch.Tensor, decoder: torch.Tensor, logits: torch.Tensor) -> torch.Tensor:
+    """``(B, 2 * Cb + Cd + 3)`` figures a presence head reads: the bottleneck ``(B, Cb, h, w)``'s mean and
+    maximum over the frame, the last decoder features ``(B, Cd, H, W)`` averaged under the tendon probability,
+    and three figures of the probability map from ``logits (B, 1, H, W)``: the share above 0.5, the maximum,
+    the mean over the pixels above 0.5."""
+    probs = torch.sigmoid(logits.float())[:, 0]  # (B, H, W)
+    inside = (probs > 0.5).float()
+    weights = probs / (probs.sum(dim=(1, 2), keepdim=True) + 1e-6)
+    region = (decoder.float() * weights[:, None]).sum(dim=(2, 3))  # (B, Cd)
+    share = inside.mean(dim=(1, 2))
+    peak = probs.amax(dim=(1, 2))
+    mean_inside = (probs * inside).sum(dim=(1, 2)) / (inside.sum(dim=(1, 2)) + 1e-6)
+    b = bottleneck.float()
+    figures = torch.stack([share, peak, mean_inside], dim=1)
+    return torch.cat([b.mean(dim=(2, 3)), b.amax(dim=(2, 3)), region, figures], dim=1)
+
+
 class PresenceHead(nn.Module):
     """Whether a frame holds a tendon: one logit per frame, > 0 for "a tendon is there".
 
-    A linear function of what the segmentation network already computed: the bottleneck's mean and maximum
-    over the frame (what the picture is), the last decoder features averaged under the tendon probability
-    (what the outlined region looks like), and three figures of the probability map (share above 0.5,
-    maximum, mean over the pixels above 0.5). The segmentation alone outlines any bright band; the head
-    is fitted on frames with and without a tendon, real B-mode images of other anatomy among them, so a
-    carotid wall or a nerve sheath can be told from a tendon without changing the outline.
+    A linear function of what the segmentation network already computed (``presence_features``): what the
+    picture is (the bottleneck) and what the outlined region looks like (the last decoder features under the
+    tendon probability, and the probability map's figures). The segmentation alone outlines any bright band;
+    the head is fitted on frames with and without a tendon, real B-mode images of other anatomy among them
+    (``models.training.presence``), so a carotid wall or a nerve sheath can be told from a tendon without
+    changing the outline.
     """
 
-    def __init__(self, bottleneck: int, decoder: int) -> None:
+    def __init__(self, args: UNetArgs) -> None:
         super().__init__()
-        self.features = 2 * bottleneck + decoder + 3
+        self.features = 2 * args.base_channels * 2**args.depth + args.base_channels + 3
         self.linear = nn.Linear(self.features, 1)
-
-    def describe(self, bottleneck: torch.Tensor, decoder: torch.Tensor, logits: torch.Tensor) -> torch.Tensor:
-        """``(B, features)`` inputs of the linear layer: ``bottleneck (B, Cb, h, w)``, ``decoder (B, Cd, H, W)``,
-        ``logits (B, 1, H, W)``."""
-        probs = torch.sigmoid(logits.float())[:, 0]  # (B, H, W)
-        inside = (probs > 0.5).float()
-        weights = probs / (probs.sum(dim=(1, 2), keepdim=True) + 1e-6)
-        region = (decoder.float() * weights[:, None]).sum(dim=(2, 3))  # (B, Cd)
-        share = inside.mean(dim=(1, 2))
-        peak = probs.amax(dim=(1, 2))
-        mean_inside = (probs * inside).sum(dim=(1, 2)) / (inside.sum(dim=(1, 2)) + 1e-6)
-        b = bottleneck.float()
-        figures = torch.stack([share, peak, mean_inside], dim=1)
-        return torch.cat([b.mean(dim=(2, 3)), b.amax(dim=(2, 3)), region, figures], dim=1)
 
     def forward(self, bottleneck: torch.Tensor, decoder: torch.Tensor, logits: torch.Tensor) -> torch.Tensor:
         """``(B,)`` presence logits."""
-        return self.linear(self.describe(bottleneck, decoder, logits))[:, 0]
+        return self.linear(presence_features(bottleneck, decoder, logits))[:, 0]
 
 
 class UNet(nn.Module):
@@ -200,7 +204,7 @@ class UNet(nn.Module):
         self.pool = nn.MaxPool2d(kernel_size=2)
         self.up = nn.ModuleList(UpBlock(widths[i + 1], widths[i], widths[i]) for i in reversed(range(args.depth)))
         self.head = nn.Conv2d(widths[0], args.out_channels, kernel_size=1)
-        self.presence = PresenceHead(widths[-1], widths[0]) if args.presence else None
+        self.presence = PresenceHead(args) if args.presence else None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """``(B, in_channels, H, W)`` float -> ``(B, out_channels, H, W)`` logits (unbounded)."""

@@ -42,7 +42,7 @@ import torch
 
 from models.training.data import read_textures, to_batch
 from models.transforms import letterbox
-from models.unet import PresenceHead, UNet
+from models.unet import PresenceHead, UNet, presence_features
 from models.weights import load_model, read_manifest, save_weights
 
 REPO = Path(__file__).resolve().parents[2]
@@ -57,13 +57,12 @@ BATCH = 16
 
 def features(model: UNet, images: np.ndarray) -> np.ndarray:
     """``(N, h, w, 3) uint8 RGB`` frames at the model's input size -> ``(N, F) float32`` head inputs."""
-    head = PresenceHead(model.args.base_channels * 2**model.args.depth, model.args.base_channels)
-    out = [np.zeros((0, head.features), np.float32)]
+    out = [np.zeros((0, PresenceHead(model.args).features), np.float32)]
     with torch.inference_mode():
         for start in range(0, len(images), BATCH):
             x = to_batch(images[start : start + BATCH], model.args.in_channels)
             logits, bottleneck, decoder = model.forward_parts(x)
-            out.append(head.describe(bottleneck, decoder, logits).numpy())
+            out.append(presence_features(bottleneck, decoder, logits).numpy())
     return np.concatenate(out)
 
 
@@ -134,13 +133,13 @@ def fit_logistic(x: np.ndarray, y: np.ndarray, l2: float = L2) -> tuple[np.ndarr
     return linear.weight.detach().numpy()[0], float(linear.bias.detach()[0]), mean, scale
 
 
-def segmentation_only(model: UNet, entry):
+def segmentation_only(model: UNet) -> UNet:
     """``model`` without a presence head (an earlier one is fitted anew), its weights rounded to float16 as
     they will be shipped, so the head is fitted on the features the shipped network computes."""
     base = UNet(replace(model.args, presence=False))
     state = {k: v.half().float() if v.is_floating_point() else v for k, v in model.state_dict().items()}
     base.load_state_dict({k: v for k, v in state.items() if not k.startswith("presence.")})
-    return base.eval(), entry
+    return base.eval()
 
 
 def attach_head(model: UNet, weight: np.ndarray, bias: float, mean: np.ndarray, scale: np.ndarray, boundary: float):
@@ -176,7 +175,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         p.error("--reject-share must be between 0 and 0.5")
     torch.set_num_threads(args.threads)
     started = time.perf_counter()
-    model, entry = segmentation_only(*load_model(args.weights, args.name, "cpu"))
+    loaded, entry = load_model(args.weights, args.name, "cpu")
+    model = segmentation_only(loaded)
     negatives = real_negatives(model, args.negatives) if args.negatives.is_dir() else np.zeros((0, 1, 1, 3), np.uint8)
     textures = read_textures(args.negatives) if args.negatives.is_dir() else None
     images, present = synthetic_frames(model, args.frames, textures)

@@ -97,7 +97,8 @@ def test_fitting_separates_what_it_is_shown_and_the_boundary_is_folded_into_the_
     with pytest.raises(ValueError, match="with and without"):
         fit_logistic(x, np.ones(200, np.float32))
     # folded into a model's head: the head's logit is the fitted one shifted by logit(boundary)
-    model = segmentation_only(UNet(replace(TINY_PRESENCE, presence=False)).eval(), None)[0]
+    model = segmentation_only(UNet(TINY_PRESENCE).eval())
+    assert model.presence is None and not model.args.presence
     frames = np.random.default_rng(1).integers(0, 256, (6, 64, 64, 3), dtype=np.uint8)
     f = features(model, frames)
     w = np.random.default_rng(2).normal(size=f.shape[1]).astype(np.float32) * 0.1
