@@ -47,7 +47,8 @@ export function renderSummary(result, list, warnings) {
     ["Modified Öhberg grade (0–4)", value(grades.modified_ohberg)],
     ["Colour-fraction grade (0–3)", value(grades.colour_fraction_grade)],
     ["Vessel count", value(s.vessel_count)],
-    ["Region", `${region}${roi.confidence != null ? `, confidence ${roi.confidence.toFixed(2)}` : ""}`],
+    ["Region", `${region}${roi.confidence != null ? `, confidence ${roi.confidence.toFixed(2)}` : ""}${
+      roi.presence != null ? `, tendon presence ${roi.presence.toFixed(2)}` : ""}`],
     ["Doppler mode", value(result.doppler?.mode)],
     ["Frames measured / kept", `${value(s.frames_analysed)} / ${value(s.frames_kept)}`],
     ["Selected frame", value(s.frame_index)],
