@@ -1,6 +1,6 @@
 """Tendon segmentation: the U-Net, its transforms, self-describing weights and the predictor."""
 
-from models.predictor import TendonSegmenter, load_segmenter
+from models.predictor import Assessment, TendonSegmenter, load_segmenter
 from models.transforms import InvalidInputError
 from models.unet import MODEL_REGISTRY, UNet, UNetArgs, UnknownModelError, build_model
 from models.weights import (
@@ -19,6 +19,7 @@ from models.weights import (
 
 __all__ = [
     "MODEL_REGISTRY",
+    "Assessment",
     "HashMismatchError",
     "InvalidInputError",
     "MalformedManifestError",

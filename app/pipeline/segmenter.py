@@ -30,6 +30,9 @@ class Segmenter(Protocol):
 
         A segmenter may also offer ``probabilities(frames, *, area=None) -> (N, H, W) float32``; the
         region step then picks the region itself (hints, confidence). ``area`` is the picture's rectangle.
+        One that also offers ``assess(frames, *, area=None)`` (``models.Assessment``: ``.probabilities``,
+        ``.presence (N,)`` and ``.present (N,) bool``, or None for both without a presence head) has the frames
+        it judges to hold no tendon left without an outline, unless the user gave a hint.
         """
 
 

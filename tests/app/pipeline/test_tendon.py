@@ -200,7 +200,7 @@ class _JudgingModel(_Model):
         self.presence = presence
 
     def assess(self, frames, *, area=None):
-        from models.predictor import Assessment
+        from models import Assessment
 
         judged = np.array([self.presence(int(frame[0, 0, 0])) for frame in frames], np.float32)
         return Assessment(self.probabilities(frames, area=area), judged)
