@@ -232,6 +232,12 @@ def _grade(
 
 def _warnings(facts: Facts, outline: OutlineReport | None) -> Iterator[tuple[str, str]]:
     """The quality warnings, then those of the model's outline (when it found one)."""
-    yield from warnings_for(facts)
+    for code, message in warnings_for(facts):
+        if code == "no_tendon_found" and outline is not None and outline.absent:
+            message = (
+                f"the tendon model judged the picture to hold no tendon (presence {outline.presence:.2f}); if one is "
+                "there, point at it (--tendon-point, --roi-hint) or draw the region"
+            )
+        yield code, message
     if outline is not None and facts.roi_px != 0:
         yield from outline_warnings(outline)

@@ -66,6 +66,7 @@ class OutlineReport:
 
     confidence: float | None  # 0..1; None when the model gives no probabilities
     presence: float | None  # 0..1, that the picture holds a tendon; None for a model without a presence head
+    absent: bool  # the model judged every picture of the clip to hold no tendon (its presence head)
     movement: float | None  # the largest picture change measured, 0 still .. 1; None for a single frame
     fragment: bool  # far smaller than a tendon
     outlines: int  # outlines the clip needed: one per different picture seen
@@ -124,6 +125,7 @@ class _Outline:
     reference: Thumb  # the thumbnail of the frame it was voted at
     probability: float | None  # mean model probability over it (None without probabilities)
     presence: float | None  # median presence probability of the frames it was voted from (None: no head)
+    absent: bool  # most of the frames it was voted from were judged to hold no tendon (and no hint said otherwise)
     agreement: float  # mean IoU of the voting frames' outlines with it (1 for one frame)
     frames: int = 0  # frames it was measured on
 
@@ -197,25 +199,26 @@ class TendonRegions:
     def _vote(self, frames: np.ndarray, picture: Rect, reference: Thumb) -> _Outline:
         """The majority of the model's outlines of up to CONSENSUS_FRAMES frames spread over ``frames``."""
         chosen = np.unique(np.linspace(0, frames.shape[0] - 1, min(CONSENSUS_FRAMES, frames.shape[0])).round())
-        masks, probs, presence = self._outlines(frames[chosen.astype(int)], picture)
+        masks, probs, presence, present = self._outlines(frames[chosen.astype(int)], picture)
         outline = masks.sum(axis=0) * 2 > masks.shape[0]  # (H, W): the majority of the outlines
         agreement = float(np.mean([_iou(m, outline) for m in masks])) if masks.shape[0] > 1 else 1.0
         probability = None
         if probs is not None:
             probability = float(probs.mean(axis=0)[outline].mean()) if outline.any() else 0.0
         median_presence = None if presence is None else float(np.median(presence))
-        return _Outline(outline[None], reference, probability, median_presence, agreement)
+        absent = present is not None and self.hint is None and int(np.count_nonzero(~present)) * 2 > present.size
+        return _Outline(outline[None], reference, probability, median_presence, absent, agreement)
 
-    def _outlines(self, frames: np.ndarray, picture: Rect) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
+    def _outlines(self, frames: np.ndarray, picture: Rect) -> tuple[np.ndarray, ...]:
         """``(B, H, W) bool`` outlines (one region each, chosen by the hint; none where the model says the frame
-        holds no tendon and no hint says otherwise), the probabilities and the presence, where the model
-        gives them."""
+        holds no tendon and no hint says otherwise), then the probabilities, the presence and the presence
+        decisions, where the model gives them (else None)."""
         window = self._search_area(picture, frames)
         assess = getattr(self.segmenter, "assess", None)
         if assess is None:
             probabilities = getattr(self.segmenter, "probabilities", None)
             if probabilities is None:  # a segmenter that only gives masks: its own choice of region
-                return np.asarray(self.segmenter.predict(frames, area=window), bool), None, None
+                return np.asarray(self.segmenter.predict(frames, area=window), bool), None, None, None
             probs, presence, present = np.asarray(probabilities(frames, area=picture), np.float32), None, None
         else:
             assessment = assess(frames, area=picture)
@@ -223,7 +226,7 @@ class TendonRegions:
         masks = np.stack([self._region(p > THRESHOLD, window) for p in probs])  # (B, H, W)
         if present is not None and self.hint is None:
             masks[~present] = False
-        return masks, probs, presence
+        return masks, probs, presence, present
 
     def _search_area(self, picture: Rect, frames: np.ndarray) -> Rect:
         if self.hint is None or self.hint.box is None:
@@ -261,6 +264,7 @@ class TendonRegions:
         return OutlineReport(
             confidence=None if confidence is None else round(confidence, 4),
             presence=None if presence is None else round(presence, 4),
+            absent=bool(self.outlines) and all(o.absent for o in self.outlines),
             movement=None if self.frames_seen < 2 else round(self.movement, 4),
             fragment=found and size < MIN_TENDON_SHARE * self.picture_px,
             outlines=len(self.outlines),

@@ -210,16 +210,19 @@ def test_a_picture_judged_to_hold_no_tendon_gets_no_outline_unless_a_hint_says_w
     frames = _frames(6, rng)
     absent = TendonRegions(_JudgingModel(lambda i: 0.1))
     assert not absent(frames, PICTURE).any() and absent.report().presence == pytest.approx(0.1)
+    assert absent.report().absent
     present = TendonRegions(_JudgingModel(lambda i: 0.9))
     assert _box(present(frames, PICTURE)[0]) == UPPER and present.report().presence == pytest.approx(0.9)
+    assert not present.report().absent
     # one voting frame of three judged empty: the majority keeps the outline
     mixed = TendonRegions(_JudgingModel(lambda i: 0.1 if i == 0 else 0.9))
-    assert _box(mixed(frames, PICTURE)[0]) == UPPER
+    assert _box(mixed(frames, PICTURE)[0]) == UPPER and not mixed.report().absent
     hinted = TendonRegions(_JudgingModel(lambda i: 0.1), Hint(points=((50, 90),)))
-    assert _box(hinted(frames, PICTURE)[0]) == LOWER
+    assert _box(hinted(frames, PICTURE)[0]) == LOWER and not hinted.report().absent
     clip = Clip.in_memory(frames, "clip", SourceInfo(format="array", colour="RGB"), fps=10.0)
     result = analyze(clip, AnalyzeOptions(), segmenter=_JudgingModel(lambda i: 0.1), settings=settings)
     assert result.roi.presence == pytest.approx(0.1) and result.roi.area_px == 0
-    assert "no_tendon_found" in [w.code for w in result.warnings]
+    (warning,) = [w for w in result.warnings if w.code == "no_tendon_found"]
+    assert "judged the picture to hold no tendon (presence 0.10)" in warning.message
     plain = analyze(clip, AnalyzeOptions(), segmenter=_Model(), settings=settings)
     assert plain.roi.presence is None and plain.roi.area_px > 0
