@@ -43,7 +43,7 @@ import torch
 from models.training.data import read_textures, to_batch
 from models.transforms import letterbox
 from models.unet import PresenceHead, UNet, presence_features
-from models.weights import load_model, read_manifest, save_weights
+from models.weights import WeightsError, load_model, read_manifest, save_weights
 
 REPO = Path(__file__).resolve().parents[2]
 DEFAULT_NEGATIVES = REPO.parent / "shared" / "realdata" / "usgra-seg" / "images"
@@ -173,6 +173,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = p.parse_args(argv)
     if not 0 < args.reject_share < 0.5:
         p.error("--reject-share must be between 0 and 0.5")
+    if args.frames < 2 or args.val < 1 or args.threads < 1:
+        p.error("--frames must be at least 2, --val and --threads at least 1")
+    try:
+        return _fit(args)
+    except (WeightsError, ValueError, OSError) as exc:  # a broken folder, a class missing, a full disk
+        print(json.dumps({"error": type(exc).__name__, "detail": str(exc)}), file=sys.stderr)
+        return 1
+
+
+def _fit(args: argparse.Namespace) -> int:
     torch.set_num_threads(args.threads)
     started = time.perf_counter()
     loaded, entry = load_model(args.weights, args.name, "cpu")

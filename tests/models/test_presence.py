@@ -159,3 +159,16 @@ def test_the_fitting_command_writes_a_model_that_says_whether_a_tendon_is_there(
     # the network's own weights are the source's, rounded to float16 as shipped
     source = TendonSegmenter.from_weights(tmp_path / "w", runtime="torch")
     np.testing.assert_allclose(fitted.probabilities(frames), source.probabilities(frames), atol=2e-3)
+
+
+def test_the_fitting_command_names_what_is_wrong(tmp_path: Path, capsys):
+    import json
+
+    from models.training.presence import main
+
+    assert main(["--weights", str(tmp_path / "none"), "--out", str(tmp_path / "out")]) == 1
+    error = json.loads(capsys.readouterr().err.strip().splitlines()[-1])
+    assert error["error"] == "ModelNotFoundError" and "none" in error["detail"]
+    assert not (tmp_path / "out").exists()
+    with pytest.raises(SystemExit):
+        main(["--weights", str(tmp_path), "--out", str(tmp_path / "out"), "--frames", "0"])
