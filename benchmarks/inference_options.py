@@ -34,7 +34,6 @@ import statistics
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -185,9 +184,7 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     seg = TendonSegmenter.from_weights(args.weights, device="cpu")
     model = seg._model.eval()  # the network itself: the options differ only in how it is run
-    if model.args.presence:  # the tendon map alone (the head's cost: benchmarks/segment.py)
-        model = copy.deepcopy(model)
-        model.presence, model.args = None, replace(model.args, presence=False)
+    model = model.without_presence()  # the tendon map alone (the head's cost: benchmarks/segment.py)
     frames, _ = make_dataset(args.batch * 4, seed=99)
     batches = [
         preprocess(frames[i : i + args.batch], seg.args.input_size, seg.args.in_channels)[0]

@@ -11,7 +11,7 @@ Numbers live in the builder functions and ``MODEL_REGISTRY``; ``UNet`` receives 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 import torch
@@ -209,6 +209,15 @@ class UNet(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """``(B, in_channels, H, W)`` float -> ``(B, out_channels, H, W)`` logits (unbounded)."""
         return self.forward_parts(x)[0]
+
+    def without_presence(self) -> UNet:
+        """This network without its presence head (itself when it has none): a new model with the same
+        segmentation weights, in the same mode and on the same device."""
+        if self.presence is None:
+            return self
+        plain = UNet(replace(self.args, presence=False))
+        plain.load_state_dict({k: v for k, v in self.state_dict().items() if not k.startswith("presence.")})
+        return plain.to(next(self.parameters()).device).train(self.training)
 
     def forward_with_presence(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
         """``forward``'s logits and, with a ``PresenceHead``, ``(B,)`` presence logits (else None)."""

@@ -36,7 +36,6 @@ from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 
-import cv2
 import numpy as np
 import torch
 
@@ -82,17 +81,13 @@ def synthetic_frames(model: UNet, count: int, textures: list[np.ndarray] | None)
     return images, np.array([bool(s.mask.any()) for s in samples])
 
 
-def real_negatives(model: UNet, folder: Path) -> np.ndarray:
-    """The images of ``folder`` (grey or colour PNGs), each as it is and mirrored, at the model's input size."""
-    images = []
-    for path in sorted(folder.glob("*.png")):
-        grey = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE)
-        if grey is None:
-            continue
-        rgb = np.repeat(grey[None, ..., None], 3, axis=3)
-        boxed = letterbox(rgb, model.args.input_size)[0][0]
-        images += [boxed, np.ascontiguousarray(boxed[:, ::-1])]
-    return np.stack(images) if images else np.zeros((0, *model.args.input_size, 3), np.uint8)
+def real_negatives(model: UNet, images: list[np.ndarray] | None) -> np.ndarray:
+    """``(H, W) uint8`` grey images (``read_textures``), each as it is and mirrored, at the model's input size."""
+    boxed = [
+        letterbox(np.repeat(grey[None, ..., None], 3, axis=3), model.args.input_size)[0][0] for grey in images or []
+    ]
+    out = [view for b in boxed for view in (b, np.ascontiguousarray(b[:, ::-1]))]
+    return np.stack(out) if out else np.zeros((0, *model.args.input_size, 3), np.uint8)
 
 
 def heldout_val_pictures(model: UNet, count: int) -> np.ndarray:
@@ -136,9 +131,9 @@ def fit_logistic(x: np.ndarray, y: np.ndarray, l2: float = L2) -> tuple[np.ndarr
 def segmentation_only(model: UNet) -> UNet:
     """``model`` without a presence head (an earlier one is fitted anew), its weights rounded to float16 as
     they will be shipped, so the head is fitted on the features the shipped network computes."""
-    base = UNet(replace(model.args, presence=False))
-    state = {k: v.half().float() if v.is_floating_point() else v for k, v in model.state_dict().items()}
-    base.load_state_dict({k: v for k, v in state.items() if not k.startswith("presence.")})
+    plain = model.without_presence()
+    base = UNet(plain.args)  # a copy: the rounding must not touch the caller's model
+    base.load_state_dict({k: v.half().float() if v.is_floating_point() else v for k, v in plain.state_dict().items()})
     return base.eval()
 
 
@@ -187,8 +182,8 @@ def _fit(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     loaded, entry = load_model(args.weights, args.name, "cpu")
     model = segmentation_only(loaded)
-    negatives = real_negatives(model, args.negatives) if args.negatives.is_dir() else np.zeros((0, 1, 1, 3), np.uint8)
-    textures = read_textures(args.negatives) if args.negatives.is_dir() else None
+    textures = read_textures(args.negatives) if args.negatives.is_dir() else None  # read once: negatives and tissue
+    negatives = real_negatives(model, textures)
     images, present = synthetic_frames(model, args.frames, textures)
     x = np.concatenate([features(model, images), features(model, negatives)])
     y = np.concatenate([present, np.zeros(len(negatives), bool)]).astype(np.float32)

@@ -178,7 +178,7 @@ def _model(cfg: TrainConfig, device: torch.device) -> tuple[UNet, UNetArgs, str]
         directory, _, name = cfg.init.partition(":")  # DIR or DIR:NAME
         model, entry = load_model(directory, name or None, device)
         if model.args.presence:  # fitted to the features before fine-tuning: fit it anew afterwards
-            model.presence, model.args = None, replace(model.args, presence=False)
+            model = model.without_presence()
             print(
                 "the presence head of --init is left out; fit one to the trained model with "
                 "python -m models.training.presence",
