@@ -70,6 +70,7 @@ class TrainConfig:
     init: str | None = None
     input_transform: str | None = None  # None: the architecture's (or the --init model's)
     input_view: str | None = None  # None: the architecture's (or the --init model's)
+    context: int | None = None  # None: the architecture's (or the --init model's); see UNetArgs.context
     keep_epochs: bool = False  # also keep each epoch's model as epochNN in the run folder
     resume: bool = False
     out: str = "runs/latest"
@@ -198,6 +199,9 @@ def _model(cfg: TrainConfig, device: torch.device) -> tuple[UNet, UNetArgs, str]
         args = model.args if size is None else replace(model.args, input_size=size)
         if cfg.input_view is not None:
             args = replace(args, input_view=cfg.input_view)
+        if cfg.context is not None and cfg.context != args.context:
+            model = _with_context(model, replace(args, context=cfg.context), entry.architecture)
+            args = model.args
         if cfg.input_transform is not None and cfg.input_transform != args.input_transform:
             model = _with_transform(model, replace(args, input_transform=cfg.input_transform), entry.architecture)
             return model.to(device).train(), model.args, entry.architecture
@@ -210,7 +214,19 @@ def _model(cfg: TrainConfig, device: torch.device) -> tuple[UNet, UNetArgs, str]
         args = replace(args, input_transform=cfg.input_transform)
     if cfg.input_view is not None:
         args = replace(args, input_view=cfg.input_view)
+    if cfg.context is not None:
+        args = replace(args, context=cfg.context)
     return build_model(cfg.arch, args).to(device), args, cfg.arch
+
+
+def _with_context(model: UNet, args: UNetArgs, arch: str) -> UNet:
+    """A copy of ``model`` with ``args.context`` context blocks: the blocks both share carry over, added ones
+    start as they are built (their residual branches at zero, so the output is unchanged), dropped ones go."""
+    new = build_model(arch, args).to(next(model.parameters()).device)
+    state = new.state_dict()
+    state.update({k: v for k, v in model.state_dict().items() if k in state})
+    new.load_state_dict(state)
+    return new.train(model.training)
 
 
 def _with_transform(model: UNet, args: UNetArgs, arch: str) -> UNet:
@@ -438,6 +454,14 @@ def build_parser() -> argparse.ArgumentParser:
         "Default: the architecture's, or the --init model's",
     )
     p.add_argument(
+        "--context",
+        type=int,
+        default=d.context,
+        metavar="N",
+        help="global self-attention blocks on the bottleneck (0: none); with --init, added blocks start "
+        "without effect. Default: the architecture's, or the --init model's",
+    )
+    p.add_argument(
         "--keep-epochs",
         action="store_true",
         help="also keep each epoch's model (epoch01, epoch02...) in --out, to choose one on held-out data",
@@ -476,6 +500,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     cfg = TrainConfig(**fields, progress=not ns.quiet)
     if cfg.classes < 1 or cfg.epochs < 1 or cfg.steps_per_epoch < 1 or cfg.batch_size < 1:
         print("--classes, --epochs, --steps-per-epoch and --batch-size must be >= 1", file=sys.stderr)
+        return 2
+    if cfg.context is not None and cfg.context < 0:
+        print(f"--context is a number of blocks >= 0, got {cfg.context}", file=sys.stderr)
         return 2
     if not 0.0 <= cfg.val_fraction < 1.0:
         print(f"--val-fraction is a share in [0, 1), e.g. 0.15; got {cfg.val_fraction}", file=sys.stderr)

@@ -324,3 +324,31 @@ def test_a_tampered_onnx_graph_is_refused(weights_dir: Path) -> None:
     with pytest.raises(HashMismatchError):
         TendonSegmenter.from_weights(weights_dir, device="cpu")
     assert TendonSegmenter.from_weights(weights_dir, device="cpu", runtime="torch").runtime == "torch"
+
+
+def test_a_model_with_context_blocks_saves_loads_and_exports(tmp_path: Path, rng: np.random.Generator) -> None:
+    from dataclasses import replace
+
+    from models import UNet, save_weights
+    from models.unet import build_unet_tiny
+
+    torch.manual_seed(0)
+    model = UNet(replace(build_unet_tiny(), context=1)).eval()
+    for layer in (model.context[0].proj, model.context[0].mlp[2]):  # trained blocks are not the identity
+        torch.nn.init.normal_(layer.weight, std=0.05)
+    save_weights(model, model.args, tmp_path, "ctx", architecture="unet_tiny")
+    plain = TendonSegmenter.from_weights(tmp_path, runtime="torch")
+    assert plain.args.context == 1
+    frames = rng.integers(0, 256, size=(4, 70, 90, 3), dtype=np.uint8)
+    pytest.importorskip("onnxruntime")
+    pytest.importorskip("onnxscript")
+    from models.training.onnx_export import check_graph, export_graph
+    from models.weights import attach_onnx_graph, load_model
+
+    loaded, _ = load_model(tmp_path, "ctx", "cpu")
+    graph = export_graph(loaded)
+    assert check_graph(loaded, graph, frames) < 1e-4
+    attach_onnx_graph(tmp_path, "ctx", graph)
+    fast = TendonSegmenter.from_weights(tmp_path)
+    assert fast.runtime == "onnxruntime"
+    np.testing.assert_allclose(fast.probabilities(frames), plain.probabilities(frames), atol=1e-4)

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 import torch
 
+from models import build_model
 from models.training.train import TrainConfig, train
 from models.weights import load_model, read_manifest
 
@@ -202,3 +203,38 @@ def test_fine_tuning_leaves_out_the_presence_head_of_the_init_model(tmp_path: Pa
     loaded, _ = load_model(tmp_path / "run", "last")
     assert not loaded.args.presence and loaded.presence is None
     assert "python -m models.training.presence" in capsys.readouterr().err
+
+
+def test_fine_tuning_can_add_context_blocks(tmp_path: Path) -> None:
+    first = TrainConfig(**TINY, epochs=1, steps_per_epoch=1, synth_count=2, val_count=2, out=str(tmp_path / "a"))
+    train(first)
+    tuned = TrainConfig(
+        **TINY, epochs=1, steps_per_epoch=1, synth_count=2, val_count=2, out=str(tmp_path / "b"),
+        init=str(tmp_path / "a"), context=1,
+    )  # fmt: skip
+    train(tuned)
+    model, _ = load_model(tmp_path / "b", "last", "cpu")
+    assert model.args.context == 1 and len(model.context) == 1
+
+
+def test_added_context_blocks_start_without_effect() -> None:
+    from dataclasses import replace
+
+    from models.training.train import _with_context
+    from models.unet import build_unet_tiny
+
+    torch.manual_seed(0)
+    source = build_model("unet_tiny").eval()
+    grown = _with_context(source, replace(build_unet_tiny(), context=2), "unet_tiny")
+    assert len(grown.context) == 2 and not grown.training
+    x = torch.randn(2, 2, 128, 128)
+    with torch.inference_mode():
+        assert torch.equal(grown(x), source(x))
+    assert torch.equal(grown.stem[0].weight, source.stem[0].weight)
+
+
+def test_negative_context_is_a_usage_error(capsys) -> None:
+    from models.training.train import main
+
+    assert main(["--context", "-1", "--arch", "unet_tiny"]) == 2
+    assert "--context" in capsys.readouterr().err
