@@ -8,7 +8,7 @@ import numpy as np
 
 __all__ = ["AUGMENTATIONS", "augment"]
 
-AUGMENTATIONS = ("basic", "affine", "strong")
+AUGMENTATIONS = ("basic", "affine", "strong", "style")
 # "affine": each image also gets a random similarity transform within these ranges. A few hundred real
 # images are too few to teach position, size and angle invariance; the synthetic generator already
 # varies them, so the shipped tendon model trains with "basic". "strong": affine, and also the changes of
@@ -20,6 +20,15 @@ STRONG_GAMMA = (0.7, 1.5)
 STRONG_BLUR_SIGMA = (0.3, 1.2)  # pixels
 STRONG_NOISE_SD = (2.0, 8.0)  # grey levels
 STRONG_P = 0.3  # chance of each appearance change, per image
+# "style": the geometry left alone, the grey of the picture made to look like another scanner's: the speckle's
+# grain (the picture resampled through a coarser grid), the grey-level curve (a random smooth monotonic one),
+# multiplicative speckle noise and edge enhancement, each on some images. Doppler colour is left as it is.
+STYLE_P = 0.5  # chance of each change, per image
+STYLE_RESAMPLE = (0.35, 0.9)  # side of the coarser grid, as a share of the image's
+STYLE_CURVE_KNOTS = 6  # control points of the grey-level curve
+STYLE_SPECKLE_SD = (0.1, 0.35)  # of the multiplicative noise (Gamma-distributed, mean 1)
+STYLE_SHARPEN = (0.3, 1.2)  # unsharp-mask amount
+STYLE_GREY_CHROMA = 16  # max - min up to which a pixel is grey (B-mode) and restyled
 
 
 def augment(
@@ -27,7 +36,8 @@ def augment(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Random horizontal flips and brightness/contrast jitter (grey and colour alike); with ``kind="affine"``
     also a random scale, rotation and shift (labels by nearest neighbour, the border filled with background);
-    with ``kind="strong"`` the affine changes and then a random gamma, blur and noise on some images."""
+    with ``kind="strong"`` the affine changes and then a random gamma, blur and noise on some images; with
+    ``kind="style"`` the grey of some images restyled as another scanner's (``_random_style``)."""
     flip = rng.random(len(images)) < 0.5
     images, labels = images.copy(), labels.copy()
     images[flip], labels[flip] = images[flip, :, ::-1], labels[flip, :, ::-1]
@@ -39,7 +49,39 @@ def augment(
     images = np.clip(images.astype(np.float32) * gain + bias, 0, 255).astype(np.uint8)
     if kind == "strong":
         images = np.stack([_random_appearance(rng, image) for image in images])
+    if kind == "style":
+        images = np.stack([_random_style(rng, image) for image in images])
     return images, labels
+
+
+def _random_style(rng: np.random.Generator, image: np.ndarray) -> np.ndarray:
+    """``(h, w, 3) uint8`` with its grey pixels restyled (see ``STYLE_P``); coloured pixels keep their values."""
+    h, w = image.shape[:2]
+    grey = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY).astype(np.float32)
+    out = grey
+    if rng.random() < STYLE_P:  # a coarser speckle: down through a smaller grid and back
+        f = rng.uniform(*STYLE_RESAMPLE)
+        small = cv2.resize(out, (max(8, round(w * f)), max(8, round(h * f))), interpolation=cv2.INTER_AREA)
+        out = cv2.resize(small, (w, h), interpolation=cv2.INTER_CUBIC)
+    if rng.random() < STYLE_P:  # multiplicative speckle noise at a random grain
+        sd = rng.uniform(*STYLE_SPECKLE_SD)
+        noise = rng.gamma(1.0 / sd**2, sd**2, (h, w)).astype(np.float32)
+        out = out * cv2.GaussianBlur(noise, (0, 0), rng.uniform(0.5, 1.5))
+    if rng.random() < STYLE_P:  # edge enhancement
+        blurred = cv2.GaussianBlur(out, (0, 0), rng.uniform(1.0, 3.0))
+        out = out + rng.uniform(*STYLE_SHARPEN) * (out - blurred)
+    if rng.random() < STYLE_P:  # another grey map: a smooth monotonic curve through random knots
+        steps = rng.gamma(2.0, 1.0, STYLE_CURVE_KNOTS)
+        knots = np.concatenate(([0.0], np.cumsum(steps) / steps.sum())) * 255.0
+        levels = np.interp(np.arange(256), np.linspace(0, 255, STYLE_CURVE_KNOTS + 1), knots).astype(np.float32)
+        out = levels[np.clip(out, 0, 255).astype(np.uint8)]
+    if out is grey:
+        return image
+    is_grey = (image.max(axis=2).astype(np.int16) - image.min(axis=2)) <= STYLE_GREY_CHROMA
+    styled = np.clip(out, 0, 255).astype(np.uint8)
+    result = image.copy()
+    result[is_grey] = styled[is_grey][:, None]
+    return result
 
 
 def _random_appearance(rng: np.random.Generator, image: np.ndarray) -> np.ndarray:

@@ -427,7 +427,8 @@ def build_parser() -> argparse.ArgumentParser:
         default=d.augment,
         choices=AUGMENTATIONS,
         help="basic: flips and intensity; affine: also random scale, rotation and shift (for small real data "
-        "sets); strong: affine plus random gamma, blur and noise",
+        "sets); strong: affine plus random gamma, blur and noise; style: the grey restyled as another scanner's "
+        "(speckle grain, grey curve, speckle noise, edge enhancement), the geometry and the colour left alone",
     )
     p.add_argument(
         "--dice-loss",

@@ -8,7 +8,7 @@ import pytest
 from models.training.augment import augment
 
 
-@pytest.mark.parametrize("kind", ["basic", "affine", "strong"])
+@pytest.mark.parametrize("kind", ["basic", "affine", "strong", "style"])
 def test_augmentations_keep_labels_aligned_and_grey_grey(kind: str) -> None:
     rng = np.random.default_rng(3)
     grey = rng.integers(0, 256, (6, 48, 48, 1), dtype=np.uint8).repeat(3, axis=3)
@@ -23,3 +23,19 @@ def test_augmentations_keep_labels_aligned_and_grey_grey(kind: str) -> None:
     inside = images[..., 0][out == 1].astype(float).mean()
     outside = images[..., 0][out == 0].astype(float).mean()
     assert inside > outside + 40  # the labelled square moved with its pixels
+
+
+def test_style_restyles_the_grey_and_leaves_the_colour_and_the_labels() -> None:
+    rng = np.random.default_rng(5)
+    images = rng.integers(40, 200, (16, 64, 64, 1), dtype=np.uint8).repeat(3, axis=3)
+    images[:, 20:30, 20:40] = (200, 40, 30)  # a red vessel
+    labels = np.zeros((16, 64, 64), np.uint8)
+    labels[:, 10:50, 5:60] = 1
+    # the same seed draws the same flips and jitter first: "style" is "basic" restyled
+    basic, basic_labels = augment(np.random.default_rng(1), images, labels, "basic")
+    styled, styled_labels = augment(np.random.default_rng(1), images, labels, "style")
+    assert (styled_labels == basic_labels).all()  # the geometry is left alone
+    colour = (basic.max(axis=3).astype(int) - basic.min(axis=3)) > 60
+    assert colour.any() and (styled[colour] == basic[colour]).all()  # the vessel keeps its values
+    changed = np.abs(styled[..., 0].astype(float) - basic[..., 0]).mean(axis=(1, 2))
+    assert (changed > 5).sum() >= 8  # most images are restyled (each change with STYLE_P = 0.5)
