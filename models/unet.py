@@ -191,7 +191,9 @@ class ContextBlock(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         b, c, h, w = x.shape
         t = x.flatten(2).transpose(1, 2)  # (B, N, C), N = h * w
-        q, k, v = self.qkv(self.norm1(t)).reshape(b, h * w, 3, self.heads, c // self.heads).permute(2, 0, 3, 1, 4)
+        q, k, v = (
+            self.qkv(self.norm1(t)).reshape(b, h * w, 3, self.heads, c // self.heads).permute(2, 0, 3, 1, 4).unbind(0)
+        )
         attn = torch.softmax((q @ k.transpose(-2, -1)) * (c // self.heads) ** -0.5, dim=-1)  # (B, heads, N, N)
         t = t + self.proj((attn @ v).transpose(1, 2).reshape(b, h * w, c))
         t = t + self.mlp(self.norm2(t))

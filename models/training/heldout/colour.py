@@ -129,7 +129,7 @@ def _vessel(points: np.ndarray, radius: float, forbid: np.ndarray, **kw) -> _Ves
     line = np.full((y1 - y0, x1 - x0), 255, np.uint8)
     cv2.polylines(line, [points - np.array([x0, y0], np.int32)], False, 0, 1)
     dist = cv2.distanceTransform(line, cv2.DIST_L2, 3)
-    profile = np.sqrt(np.clip(1 - (dist / radius) ** 2, 0, 1))
+    profile = np.sqrt(1 - (np.minimum(dist, radius) / radius) ** 2)  # far from the line: 0 (then NaN below)
     profile[(dist > radius) | forbid[y0:y1, x0:x1]] = np.nan
     return _Vessel((slice(y0, y1), slice(x0, x1)), profile.astype(np.float32), **kw)
 

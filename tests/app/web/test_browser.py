@@ -183,7 +183,9 @@ def test_clip_as_a_job_after_asking_for_the_key(keyed_service, page, rng, tmp_pa
     page.get_by_role("button", name="Use this key").click()
     expect(page.locator("#status-text")).to_have_text("Graded.")
     expect(page.locator("#curve-figure")).to_be_visible()
-    expect(page.locator("#curve")).to_have_attribute("aria-label", re.compile(r"Colour fraction of 6 frames"))
+    # the clip is speckle with a red patch and no tendon: how many of its frames the model outlines is the
+    # model's call (frames it judges to hold no tendon have no colour fraction); the curve is drawn either way
+    expect(page.locator("#curve")).to_have_attribute("aria-label", re.compile(r"Colour fraction of [1-6] frames"))
     assert page.evaluate("sessionStorage.getItem('neovasc.apiKey')") == key
     expect(page.get_by_role("link", name="Colour-fraction curve (PNG)")).to_be_visible()
     page.screenshot(path=str(shots / "04-clip-job-with-key.png"), full_page=True)
