@@ -83,3 +83,21 @@ def weights_dir(tmp_path: Path, tiny_model: UNet) -> Path:
         metrics={"dice": None},
     )
     return tmp_path
+
+
+def export_onnx(weights_dir: Path, name: str, frames: np.ndarray) -> TendonSegmenter:
+    """Export model ``name`` of ``weights_dir`` to ONNX, check the graph against torch on ``frames`` (the
+    largest probability difference under 1e-4), list it in the manifest and load the folder's first model
+    with ONNX Runtime. Skips the test where ONNX Runtime or the exporter is not installed."""
+    pytest.importorskip("onnxruntime")
+    pytest.importorskip("onnxscript")
+    from models.training.onnx_export import check_graph, export_graph
+    from models.weights import attach_onnx_graph, load_model
+
+    model, _ = load_model(weights_dir, name, "cpu")
+    graph = export_graph(model)
+    assert check_graph(model, graph, frames) < 1e-4
+    attach_onnx_graph(weights_dir, name, graph)
+    fast = TendonSegmenter.from_weights(weights_dir, device="cpu")
+    assert fast.runtime == "onnxruntime"
+    return fast

@@ -22,6 +22,7 @@ from models import (
 from models.predictor import keep_largest_component
 from models.transforms import preprocess
 from models.weights import MANIFEST_FORMAT, MANIFEST_NAME
+from tests.models.conftest import export_onnx
 
 Factory = Callable[[float], TendonSegmenter]
 
@@ -298,18 +299,11 @@ def test_a_screen_model_sees_the_whole_frame(segmenter: TendonSegmenter, rng: np
 
 
 def test_the_onnx_graph_gives_the_torch_masks(weights_dir: Path, rng: np.random.Generator) -> None:
-    pytest.importorskip("onnxruntime")
-    pytest.importorskip("onnxscript")
-    from models.training.onnx_export import check_graph, export_graph
-    from models.weights import attach_onnx_graph, load_model, read_manifest
+    from models.weights import read_manifest
 
-    model, _ = load_model(weights_dir, "tiny", "cpu")
     frames = rng.integers(0, 256, size=(8, 70, 90, 3), dtype=np.uint8)
-    graph = export_graph(model)
-    assert check_graph(model, graph, frames) < 1e-4
-    attach_onnx_graph(weights_dir, "tiny", graph)
+    fast = export_onnx(weights_dir, "tiny", frames)
     assert read_manifest(weights_dir)[0].onnx["file"] == "tiny.onnx"
-    fast = TendonSegmenter.from_weights(weights_dir, device="cpu")
     plain = TendonSegmenter.from_weights(weights_dir, device="cpu", runtime="torch")
     assert (fast.runtime, plain.runtime) == ("onnxruntime", "torch")
     np.testing.assert_array_equal(fast.predict(frames), plain.predict(frames))
@@ -340,15 +334,5 @@ def test_a_model_with_context_blocks_saves_loads_and_exports(tmp_path: Path, rng
     plain = TendonSegmenter.from_weights(tmp_path, runtime="torch")
     assert plain.args.context == 1
     frames = rng.integers(0, 256, size=(4, 70, 90, 3), dtype=np.uint8)
-    pytest.importorskip("onnxruntime")
-    pytest.importorskip("onnxscript")
-    from models.training.onnx_export import check_graph, export_graph
-    from models.weights import attach_onnx_graph, load_model
-
-    loaded, _ = load_model(tmp_path, "ctx", "cpu")
-    graph = export_graph(loaded)
-    assert check_graph(loaded, graph, frames) < 1e-4
-    attach_onnx_graph(tmp_path, "ctx", graph)
-    fast = TendonSegmenter.from_weights(tmp_path)
-    assert fast.runtime == "onnxruntime"
+    fast = export_onnx(tmp_path, "ctx", frames)
     np.testing.assert_allclose(fast.probabilities(frames), plain.probabilities(frames), atol=1e-4)

@@ -12,6 +12,7 @@ import torch
 from models import TendonSegmenter, UNet, UNetArgs, save_weights
 from models.batching import BatchedForward
 from models.training.presence import attach_head, features, fit_logistic, segmentation_only
+from tests.models.conftest import export_onnx
 
 TINY_PRESENCE = UNetArgs(base_channels=4, depth=2, input_size=(64, 64), input_transform="fill", presence=True)
 
@@ -119,17 +120,7 @@ def test_a_model_with_the_head_saves_loads_and_exports(tmp_path: Path, rng):
     assert loaded.has_presence
     frames = rng.integers(0, 256, (3, 64, 64, 3), dtype=np.uint8)
     assert loaded.assess(frames).presence.shape == (3,)
-    pytest.importorskip("onnxruntime")
-    pytest.importorskip("onnxscript")
-    from models.training.onnx_export import check_graph, export_graph
-    from models.weights import attach_onnx_graph, load_model
-
-    torch_model, _ = load_model(tmp_path, "p", "cpu")
-    graph = export_graph(torch_model)
-    assert check_graph(torch_model, graph, frames) < 1e-4
-    attach_onnx_graph(tmp_path, "p", graph)
-    fast = TendonSegmenter.from_weights(tmp_path)
-    assert fast.runtime == "onnxruntime"
+    fast = export_onnx(tmp_path, "p", frames)
     np.testing.assert_allclose(fast.assess(frames).presence, loaded.assess(frames).presence, atol=1e-5)
 
 
