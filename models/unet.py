@@ -261,14 +261,19 @@ class UNet(nn.Module):
         """``(B, in_channels, H, W)`` float -> ``(B, out_channels, H, W)`` logits (unbounded)."""
         return self.forward_parts(x)[0]
 
+    def rebuilt(self, args: UNetArgs) -> UNet:
+        """A new network of ``args``, in this one's mode and on its device: every tensor whose name and shape
+        the two share carries over; the others (a presence head or context blocks added) start as built."""
+        new = UNet(args)
+        state = new.state_dict()
+        state.update({k: v for k, v in self.state_dict().items() if k in state and state[k].shape == v.shape})
+        new.load_state_dict(state)
+        return new.to(next(self.parameters()).device).train(self.training)
+
     def without_presence(self) -> UNet:
         """This network without its presence head (itself when it has none): a new model with the same
         segmentation weights, in the same mode and on the same device."""
-        if self.presence is None:
-            return self
-        plain = UNet(replace(self.args, presence=False))
-        plain.load_state_dict({k: v for k, v in self.state_dict().items() if not k.startswith("presence.")})
-        return plain.to(next(self.parameters()).device).train(self.training)
+        return self if self.presence is None else self.rebuilt(replace(self.args, presence=False))
 
     def forward_with_presence(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
         """``forward``'s logits and, with a ``PresenceHead``, ``(B,)`` presence logits (else None)."""

@@ -139,9 +139,7 @@ def segmentation_only(model: UNet) -> UNet:
 
 def attach_head(model: UNet, weight: np.ndarray, bias: float, mean: np.ndarray, scale: np.ndarray, boundary: float):
     """``model`` with a presence head computing ``weight . (features - mean) / scale + bias - logit(boundary)``."""
-    args = replace(model.args, presence=True)
-    fitted = UNet(args)
-    fitted.load_state_dict(model.state_dict(), strict=False)  # the head is new; everything else is copied
+    fitted = model.rebuilt(replace(model.args, presence=True))  # the head is new; everything else is copied
     folded = weight / scale
     with torch.no_grad():
         fitted.presence.linear.weight.copy_(torch.tensor(folded[None], dtype=torch.float32))

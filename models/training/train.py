@@ -199,8 +199,8 @@ def _model(cfg: TrainConfig, device: torch.device) -> tuple[UNet, UNetArgs, str]
         args = model.args if size is None else replace(model.args, input_size=size)
         if cfg.input_view is not None:
             args = replace(args, input_view=cfg.input_view)
-        if cfg.context is not None and cfg.context != args.context:
-            model = _with_context(model, replace(args, context=cfg.context), entry.architecture)
+        if cfg.context is not None and cfg.context != args.context:  # added blocks start without effect
+            model = model.rebuilt(replace(args, context=cfg.context))
             args = model.args
         if cfg.input_transform is not None and cfg.input_transform != args.input_transform:
             model = _with_transform(model, replace(args, input_transform=cfg.input_transform), entry.architecture)
@@ -217,16 +217,6 @@ def _model(cfg: TrainConfig, device: torch.device) -> tuple[UNet, UNetArgs, str]
     if cfg.context is not None:
         args = replace(args, context=cfg.context)
     return build_model(cfg.arch, args).to(device), args, cfg.arch
-
-
-def _with_context(model: UNet, args: UNetArgs, arch: str) -> UNet:
-    """A copy of ``model`` with ``args.context`` context blocks: the blocks both share carry over, added ones
-    start as they are built (their residual branches at zero, so the output is unchanged), dropped ones go."""
-    new = build_model(arch, args).to(next(model.parameters()).device)
-    state = new.state_dict()
-    state.update({k: v for k, v in model.state_dict().items() if k in state})
-    new.load_state_dict(state)
-    return new.train(model.training)
 
 
 def _with_transform(model: UNet, args: UNetArgs, arch: str) -> UNet:

@@ -220,12 +220,11 @@ def test_fine_tuning_can_add_context_blocks(tmp_path: Path) -> None:
 def test_added_context_blocks_start_without_effect() -> None:
     from dataclasses import replace
 
-    from models.training.train import _with_context
     from models.unet import build_unet_tiny
 
     torch.manual_seed(0)
     source = build_model("unet_tiny").eval()
-    grown = _with_context(source, replace(build_unet_tiny(), context=2), "unet_tiny")
+    grown = source.rebuilt(replace(build_unet_tiny(), context=2))  # what --context does to an --init model
     assert len(grown.context) == 2 and not grown.training
     x = torch.randn(2, 2, 128, 128)
     with torch.inference_mode():
