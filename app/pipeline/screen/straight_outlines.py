@@ -90,6 +90,22 @@ class LineColours:
         index += np.asarray(ys, dtype=np.intp) * width
         return plane.reshape(-1).take(index)
 
+    def counts(self, colour: np.ndarray, ys: np.ndarray, xs: np.ndarray, reach: int, pad: int) -> np.ndarray:
+        """``np.count_nonzero(matches(colour, ys, xs, reach), axis=-1)``, with ``xs`` at most ``pad`` px beyond the
+        frame's sides and rows ``ys`` of -1 counted as no match: one gather from a plane with ``pad`` columns
+        repeated on each side and a row of no matches, with no clipping pass."""
+        key = (*(int(c) for c in colour), reach, "padded", pad)
+        plane = self._planes.get(key)
+        if plane is None:
+            plane = cv2.copyMakeBorder(self._plane(key[:3], reach).view(np.uint8), 0, 0, pad, pad, cv2.BORDER_REPLICATE)
+            plane = cv2.copyMakeBorder(plane, 0, 1, 0, 0, cv2.BORDER_CONSTANT, value=0)
+            self._planes[key] = plane
+        stride = plane.shape[1]
+        ys = np.asarray(ys, dtype=np.intp)
+        index = np.rint(xs).astype(np.intp)
+        index += np.where(ys < 0, self.shape[0], ys) * stride + pad
+        return np.count_nonzero(plane.reshape(-1).take(index), axis=-1)
+
     def shifted_matches(
         self, colour: np.ndarray, ys: np.ndarray, start: float, offsets: np.ndarray, step: int, count: int, reach: int
     ) -> np.ndarray:
@@ -117,11 +133,25 @@ def _side(lines: LineColours, colour: np.ndarray, top: tuple[float, float], bott
     """The straight side between an edge end ``top (x, y)`` and ``bottom (x, y)``: ``(x_top, x_bottom, score)`` of
     the line that best matches ``colour`` with each end moved up to CORNER_REACH px, or None when no line is there.
     """
-    (xt, yt), (xb, yb) = top, bottom
+    return _sides(lines, colour, [(top, bottom)], scale)[0]
+
+
+def _sides(lines: LineColours, colour: np.ndarray, ends: list, scale: float) -> list:
+    """:func:`_side` for each ``(top, bottom)`` of ``ends`` (sides of one colour), all searched at once: the same
+    stages on arrays with a row per side (a short side's rows padded and left out of its counts), which costs a
+    few whole-array passes instead of a few dozen small ones per side."""
+    out: list = [None] * len(ends)
     margin = 2 + round(scale)  # rows near the corners belong to the edges too
-    ys = np.arange(int(np.ceil(yt)) + margin, int(np.floor(yb)) - margin + 1)
-    if ys.size < 4:
-        return None
+    first = np.array([int(np.ceil(top[1])) + margin for top, _ in ends], dtype=np.intp)
+    count = np.array([int(np.floor(bottom[1])) - margin + 1 for _, bottom in ends], dtype=np.intp) - first
+    todo = np.flatnonzero(count >= 4).tolist()
+    if not todo:
+        return out
+    first, count = first[todo], count[todo]
+    xt = np.array([float(ends[k][0][0]) for k in todo])
+    xb = np.array([float(ends[k][1][0]) for k in todo])
+    yt = np.array([float(ends[k][0][1]) for k in todo])
+    yb = np.array([float(ends[k][1][1]) for k in todo])
     step = max(1, round(scale))
     # coarse steps of 2 * step against matches widened by step (a 1-px line is never stepped over), then 1-px
     # steps, then half-px steps on more rows; the last stage's best line is the side
@@ -130,42 +160,77 @@ def _side(lines: LineColours, colour: np.ndarray, top: tuple[float, float], bott
         (COARSE_SAMPLES, step, 1.0, 0),
         (SIDE_SAMPLES, 1.0, 0.5, 0),
     )
+    # the columns any stage may reach beyond the frame (each moves the ends by its spread at most), repeated beside
+    # it as the one-side search clips them, and a row of no matches below it for the rows that pad short sides
+    spreads = sum(stage[1] for stage in stages) + 1
+    pad = int(
+        np.ceil(max(0.0, spreads - min(xt.min(), xb.min()), max(xt.max(), xb.max()) + spreads - lines.shape[1] + 1))
+    )
     for samples, spread, stride, reach in stages:
-        rows = ys[np.linspace(0, ys.size - 1, min(ys.size, samples)).round().astype(int)]
-        t = (rows - yt) / (yb - yt)
+        rows, valid = _sampled_rows(first, count, samples)  # (N, K), rows -1 past a side's own
+        t = (np.maximum(rows, first[:, None]) - yt[:, None]) / (yb - yt)[:, None]  # padding: on the line
         shifts = np.arange(-spread, spread + 0.25, stride)
-        x_top, x_bottom = xt + shifts[:, None, None], xb + shifts[None, :, None]
-        xs = x_top + (x_bottom - x_top) * t  # (S, S, K)
-        hits = np.count_nonzero(lines.matches(colour, rows, xs, reach), axis=2)
-        i, j = np.unravel_index(int(np.argmax(hits)), hits.shape)
-        xt, xb = float(x_top[i, 0, 0]), float(x_bottom[0, j, 0])
-    xs = xs[i, j]
+        x_top = xt[:, None, None, None] + shifts[None, :, None, None]  # (N, S, 1, 1)
+        x_bottom = xb[:, None, None, None] + shifts[None, None, :, None]  # (N, 1, S, 1)
+        xs = x_top + (x_bottom - x_top) * t[:, None, None, :]  # (N, S, S, K)
+        hits = lines.counts(colour, rows[:, None, None, :], xs, reach, pad)
+        best = np.argmax(hits.reshape(len(todo), -1), axis=1)  # the first of equal counts, as one side's search
+        i, j = np.divmod(best, shifts.size)
+        xt, xb = xt + shifts[i], xb + shifts[j]
+    xs = xs[np.arange(len(todo)), i, j]  # (N, K): the chosen lines
     offset = max(CONTROL_OFFSET, round(CONTROL_OFFSET * scale))
+    rows = np.maximum(rows, 0)  # the padding's matches are cut off below
+    on = lines.matches(colour, rows, xs)
     beside = [lines.matches(colour, rows, xs + d) for d in (-offset, offset)]
-    score = line_score(lines.matches(colour, rows, xs), beside)
-    return None if score is None else (xt, xb, score)
+    scores = line_scores(on, beside, np.count_nonzero(valid, axis=1))
+    for n, k in enumerate(todo):
+        out[k] = None if scores[n] is None else (float(xt[n]), float(xb[n]), scores[n])
+    return out
+
+
+def _sampled_rows(first: np.ndarray, count: np.ndarray, samples: int) -> tuple[np.ndarray, np.ndarray]:
+    """``(N, K)`` rows sampled evenly along each side's ``count`` rows from row ``first`` (both ``(N,)`` ints), up
+    to ``samples`` of each (the points ``np.linspace(0, count - 1, ...)`` rounds to, computed as it does), and
+    which of them are a side's own; a side with fewer is padded with row -1."""
+    taken = np.minimum(count, samples)
+    k = np.arange(taken.max())[None, :]
+    at = k * ((count - 1) / (taken - 1))[:, None]
+    last = k == (taken - 1)[:, None]
+    at[last] = np.broadcast_to((count - 1)[:, None], at.shape)[last]
+    valid = k < taken[:, None]
+    return np.where(valid, first[:, None] + at.round().astype(np.intp), -1), valid
 
 
 def line_score(on: np.ndarray, beside: list[np.ndarray]) -> float | None:
     """How clearly the matches ``on`` a supposed line (in order along it) show a line, or None when they do not:
     enough of them, and in each of LINE_PARTS parts of it, clearly more than ``beside`` it (a side that runs on
     past its corner into speckle fails a part). The score is the parts' least lead over what lies beside."""
-    if np.count_nonzero(on) < MIN_SIDE_SHARE * on.size:
-        return None
-    bounds = np.linspace(0, on.size, LINE_PARTS + 1).round().astype(int)
-    lo, hi = bounds[:-1], bounds[1:]
-    if np.any(hi <= lo):
-        return None
+    return line_scores(on[None], [b[None] for b in beside], np.array([on.size]))[0]
 
-    def shares(matched: np.ndarray) -> np.ndarray:  # each part's share, from one running count
-        counts = np.concatenate(([0], np.cumsum(matched, dtype=np.int64)))
-        return (counts[hi] - counts[lo]) / (hi - lo)
+
+def line_scores(on: np.ndarray, beside: list[np.ndarray], sizes: np.ndarray) -> list[float | None]:
+    """:func:`line_score` of each row of ``on (N, K)`` (and of ``beside``, each ``(N, K)``), the first ``sizes[n]``
+    matches of row ``n`` being its line's."""
+    sizes = np.asarray(sizes, dtype=np.intp)
+    rows = np.arange(sizes.size)[:, None]
+    # the parts' bounds as np.linspace(0, size, LINE_PARTS + 1).round() has them
+    bounds = np.arange(LINE_PARTS + 1)[None, :] * (sizes / LINE_PARTS)[:, None]
+    bounds[:, -1] = sizes
+    bounds = bounds.round().astype(np.intp)
+    lo, hi = bounds[:, :-1], bounds[:, 1:]
+
+    def shares(matched: np.ndarray) -> np.ndarray:  # (N, LINE_PARTS): each part's share, from one running count
+        counts = np.zeros((matched.shape[0], matched.shape[1] + 1), dtype=np.int64)
+        np.cumsum(matched, axis=1, out=counts[:, 1:])
+        return (counts[rows, hi] - counts[rows, lo]) / np.maximum(hi - lo, 1)  # an empty part fails below
 
     share = shares(on)
-    lead = share - np.max([shares(b) for b in beside], axis=0)
-    if np.any(share < MIN_PART_SHARE) or np.any(lead < MIN_SIDE_CONTRAST):
-        return None
-    return float(lead.min())
+    lead = share - np.maximum.reduce([shares(b) for b in beside])
+    total = np.count_nonzero(on & (np.arange(on.shape[1])[None, :] < sizes[:, None]), axis=1)
+    fails = (total < MIN_SIDE_SHARE * sizes) | np.any(hi <= lo, axis=1)
+    fails |= np.any(share < MIN_PART_SHARE, axis=1) | np.any(lead < MIN_SIDE_CONTRAST, axis=1)
+    least = lead.min(axis=1).tolist()
+    return [None if fail else float(value) for fail, value in zip(fails.tolist(), least, strict=True)]
 
 
 def _along_edge(lines: LineColours, edge: Edge, x0: float, x1: float) -> float:
@@ -211,48 +276,71 @@ def _quads(rgb: np.ndarray, edges: list[Edge], scale: float, min_side: int, flow
             checked[key] = _side(lines, top.colour, (xt, top.y), (xb, bottom.y), scale)
         return checked[key]
 
-    for top in edges:
-        for bottom in edges:
-            height = bottom.y - top.y
-            if height < min_side or np.abs(top.colour - bottom.colour).max() > MAX_EDGE_COLOUR:
-                continue
-            reach = MAX_SIDE_SLOPE * height + CORNER_REACH * scale
-            if abs(top.ends[0][0] - bottom.ends[0][0]) > reach and abs(top.ends[-1][1] - bottom.ends[-1][1]) > reach:
-                continue
-            spans = (top.ends[-1][1] - top.ends[0][0], bottom.ends[-1][1] - bottom.ends[0][0])
-            if min(spans) < MIN_EDGE_RATIO * max(spans):
-                continue  # a box's top and bottom are of a length (a trapezoid's within a factor of two)
-            x0 = min(top.ends[0][0], bottom.ends[0][0]) - CORNER_REACH * scale
-            x1 = max(top.ends[-1][1], bottom.ends[-1][1]) + CORNER_REACH * scale
-            if not flow.held((flow.xs > x0) & (flow.xs < x1) & (flow.ys > top.y) & (flow.ys < bottom.y)):
-                continue  # the flow lies elsewhere: two lines of the speckle, or of the UI
-            gap = 2 * CORNER_REACH * scale
-            lefts = [side(top, bottom, a, b) for a in _corners(top, 0, gap) for b in _corners(bottom, 0, gap)
-                     if abs(a - b) <= reach]  # fmt: skip
-            rights = [side(top, bottom, a, b) for a in _corners(top, 1, gap) for b in _corners(bottom, 1, gap)
-                      if abs(a - b) <= reach]  # fmt: skip
-            lefts, rights = [s for s in lefts if s], [s for s in rights if s]
-            # flow over an edge can hide a corner: a side parallel to the other one, from the edge end that shows
-            if lefts and not rights:
-                rights = _parallel(side, top, bottom, lefts, 1, gap)
-            elif rights and not lefts:
-                lefts = _parallel(side, top, bottom, rights, 0, gap)
-            best = None
-            for left in lefts:
-                for right in rights:
-                    if min(right[0] - left[0], right[1] - left[1]) < min_side:
-                        continue
-                    edges_share = min(
-                        _along_edge(lines, top, left[0], right[0]), _along_edge(lines, bottom, left[1], right[1])
-                    )
-                    if edges_share < MIN_SIDE_SHARE:
-                        continue
-                    score = min(left[2], right[2])
-                    if best is None or score > best[0]:
-                        best = (score, _Quad(top, bottom, left[:2], right[:2]))
-            if best is not None:
-                found.append(best)
+    pairs = [(top, bottom) for top in edges for bottom in edges if _may_pair(top, bottom, scale, min_side, flow)]
+    gap = 2 * CORNER_REACH * scale
+    # every side the pairs ask for first, searched together per colour; the sides asked for below are then known
+    wanted: dict[tuple, tuple] = {}
+    for top, bottom in pairs:
+        for end in (0, 1):
+            for a, b in _side_ends(top, bottom, end, gap, scale):
+                wanted[(top.y, bottom.y, a, b, tuple(top.colour))] = (top.colour, (a, top.y), (b, bottom.y))
+    by_colour: dict[tuple, list[tuple]] = {}
+    for key, request in wanted.items():
+        by_colour.setdefault(key[-1], []).append((key, request))
+    for group in by_colour.values():
+        results = _sides(lines, group[0][1][0], [request[1:] for _, request in group], scale)
+        checked.update(zip([key for key, _ in group], results, strict=True))
+    for top, bottom in pairs:
+        lefts, rights = (
+            [s for s in (side(top, bottom, a, b) for a, b in _side_ends(top, bottom, end, gap, scale)) if s]
+            for end in (0, 1)
+        )
+        # flow over an edge can hide a corner: a side parallel to the other one, from the edge end that shows
+        if lefts and not rights:
+            rights = _parallel(side, top, bottom, lefts, 1, gap)
+        elif rights and not lefts:
+            lefts = _parallel(side, top, bottom, rights, 0, gap)
+        best = None
+        for left in lefts:
+            for right in rights:
+                if min(right[0] - left[0], right[1] - left[1]) < min_side:
+                    continue
+                edges_share = min(
+                    _along_edge(lines, top, left[0], right[0]), _along_edge(lines, bottom, left[1], right[1])
+                )
+                if edges_share < MIN_SIDE_SHARE:
+                    continue
+                score = min(left[2], right[2])
+                if best is None or score > best[0]:
+                    best = (score, _Quad(top, bottom, left[:2], right[:2]))
+        if best is not None:
+            found.append(best)
     return found
+
+
+def _side_ends(top: Edge, bottom: Edge, end: int, gap: float, scale: float) -> list[tuple[int, int]]:
+    """Where a side at ``end`` (0 left, 1 right) may meet ``top`` and ``bottom``: pairs of their corners
+    (:func:`_corners`) no further apart than a side's slope allows."""
+    reach = MAX_SIDE_SLOPE * (bottom.y - top.y) + CORNER_REACH * scale
+    return [(a, b) for a in _corners(top, end, gap) for b in _corners(bottom, end, gap) if abs(a - b) <= reach]
+
+
+def _may_pair(top: Edge, bottom: Edge, scale: float, min_side: int, flow: Flow) -> bool:
+    """Whether ``top`` and ``bottom`` may be a box's top and bottom edges: far enough apart, of one colour, ends
+    within a side's slope of each other at one end at least, of a length, and around enough of the ``flow``."""
+    height = bottom.y - top.y
+    if height < min_side or np.abs(top.colour - bottom.colour).max() > MAX_EDGE_COLOUR:
+        return False
+    reach = MAX_SIDE_SLOPE * height + CORNER_REACH * scale
+    if abs(top.ends[0][0] - bottom.ends[0][0]) > reach and abs(top.ends[-1][1] - bottom.ends[-1][1]) > reach:
+        return False
+    spans = (top.ends[-1][1] - top.ends[0][0], bottom.ends[-1][1] - bottom.ends[0][0])
+    if min(spans) < MIN_EDGE_RATIO * max(spans):
+        return False  # a box's top and bottom are of a length (a trapezoid's within a factor of two)
+    x0 = min(top.ends[0][0], bottom.ends[0][0]) - CORNER_REACH * scale
+    x1 = max(top.ends[-1][1], bottom.ends[-1][1]) + CORNER_REACH * scale
+    # the flow lies elsewhere: two lines of the speckle, or of the UI
+    return flow.held((flow.xs > x0) & (flow.xs < x1) & (flow.ys > top.y) & (flow.ys < bottom.y))
 
 
 def _hidden_top_quads(
@@ -273,11 +361,13 @@ def _hidden_top_quads(
         reach = MAX_SIDE_SLOPE * height
         if not flow.held((flow.xs > x0 - reach) & (flow.xs < x1 + reach) & (flow.ys > top_y) & (flow.ys < bottom.y)):
             continue
+        leans = _leans(lines, bottom, top_y, reach, scale)
+        # both sides of every lean in one search (a left side that fails leaves its right one unused)
+        ends = [((x + lean, top_y), (x, bottom.y)) for lean, xl, xr in leans for x in (xl, xr)]
+        sides = _sides(lines, bottom.colour, ends, scale)
         best = None
-        for lean, xl, xr in _leans(lines, bottom, top_y, reach, scale):
-            left = _side(lines, bottom.colour, (xl + lean, top_y), (xl, bottom.y), scale)
-            right = None if left is None else _side(lines, bottom.colour, (xr + lean, top_y), (xr, bottom.y), scale)
-            if right is None or abs((left[0] - left[1]) - (right[0] - right[1])) > 2 * stride:
+        for left, right in zip(sides[0::2], sides[1::2], strict=True):
+            if left is None or right is None or abs((left[0] - left[1]) - (right[0] - right[1])) > 2 * stride:
                 continue
             if min(right[0] - left[0], right[1] - left[1]) < min_side:
                 continue
