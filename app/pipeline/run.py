@@ -202,7 +202,16 @@ def _grade(
     )
     grading = grade_selected(scan, selection, chosen, params)
     summary = summarise(scan, selection, chosen, grading, tendon_shape=roi is None or roi.kind != "rectangle")
-    facts = facts_of(scan, selection, chosen, model_roi=roi is None, chroma_threshold=settings.chroma_threshold)
+    outline = region.outline
+    absent = outline.presence if outline is not None and outline.absent else None
+    facts = facts_of(
+        scan,
+        selection,
+        chosen,
+        model_roi=roi is None,
+        chroma_threshold=settings.chroma_threshold,
+        absent_presence=absent,
+    )
     result = Result(
         input=clip.name,
         ok=True,
@@ -232,12 +241,6 @@ def _grade(
 
 def _warnings(facts: Facts, outline: OutlineReport | None) -> Iterator[tuple[str, str]]:
     """The quality warnings, then those of the model's outline (when it found one)."""
-    for code, message in warnings_for(facts):
-        if code == "no_tendon_found" and outline is not None and outline.absent:
-            message = (
-                f"the tendon model judged the picture to hold no tendon (presence {outline.presence:.2f}); if one is "
-                "there, point at it (--tendon-point, --roi-hint) or draw the region"
-            )
-        yield code, message
+    yield from warnings_for(facts)
     if outline is not None and facts.roi_px != 0:
         yield from outline_warnings(outline)

@@ -46,10 +46,21 @@ class Facts:
     fallback: str | None
     lossy_colour: str | None = None  # why the input's colours are approximate (ColourRule.lossy)
     colour_rule: str = "chroma"  # the rule the clip was counted with (ColourRule.kind)
+    # the presence when the tendon model's presence head judged the picture to hold no tendon; None otherwise
+    absent_presence: float | None = None
 
 
-def facts_of(scan: Scan, selection: Selection, chosen: Candidate, *, model_roi: bool, chroma_threshold: int) -> Facts:
-    """The facts the warnings are decided from, for the chosen frame of a scanned clip."""
+def facts_of(
+    scan: Scan,
+    selection: Selection,
+    chosen: Candidate,
+    *,
+    model_roi: bool,
+    chroma_threshold: int,
+    absent_presence: float | None = None,
+) -> Facts:
+    """The facts the warnings are decided from, for the chosen frame of a scanned clip; ``absent_presence``: the
+    presence when the tendon model's presence head judged the picture to hold no tendon."""
     setup, flash = scan.setup, selection.flash
     outside, outside_px = doppler_outside_boxes(chosen.frame, setup.countable, setup.in_box, chroma_threshold)
     return Facts(
@@ -68,6 +79,7 @@ def facts_of(scan: Scan, selection: Selection, chosen: Candidate, *, model_roi: 
         fallback=scan.counts.fallback,
         lossy_colour=setup.rule.lossy,
         colour_rule=setup.rule.kind,
+        absent_presence=absent_presence,
     )
 
 
@@ -92,7 +104,16 @@ def warnings_for(f: Facts) -> Iterator[tuple[str, str]]:
             ),
         )
     if f.model_roi and f.roi_px == 0:
-        yield "no_tendon_found", "the tendon model found no tendon on the selected frame"
+        if f.absent_presence is not None:
+            yield (
+                "no_tendon_found",
+                (
+                    f"the tendon model judged the picture to hold no tendon (presence {f.absent_presence:.2f}); if "
+                    "one is there, point at it (--tendon-point, --roi-hint) or draw the region"
+                ),
+            )
+        else:
+            yield "no_tendon_found", "the tendon model found no tendon on the selected frame"
     yield from _box_warnings(f)
     if f.denominator_px > 0 and _small(f.denominator_px, f.calibration):
         yield (

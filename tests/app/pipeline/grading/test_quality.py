@@ -84,3 +84,11 @@ def test_lossy_colour_says_how_it_was_counted():
     assert "colour bar" in dict(warnings_for(replace(lossy, colour_rule="bar")))["lossy_colour"]
     assert "15-45 % high" in dict(warnings_for(lossy))["lossy_colour"]  # NEOVASC_COLOUR_RULE=chroma
     assert "lossy_colour" not in _codes(replace(lossy, screen=Screen(image_area=(0, 0, 200, 100), mode="none")))
+
+
+def test_no_tendon_says_when_the_presence_head_turned_the_picture_away():
+    found_nothing = dict(warnings_for(replace(QUIET, roi_px=0, denominator_px=0)))["no_tendon_found"]
+    judged = dict(warnings_for(replace(QUIET, roi_px=0, denominator_px=0, absent_presence=0.031)))["no_tendon_found"]
+    assert "found no tendon" in found_nothing and "presence" not in found_nothing
+    assert "presence 0.03" in judged and "--tendon-point" in judged
+    assert "no_tendon_found" not in _codes(replace(QUIET, absent_presence=0.031))  # a drawn or found region stands
