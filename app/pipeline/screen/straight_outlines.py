@@ -279,17 +279,14 @@ def _quads(rgb: np.ndarray, edges: list[Edge], scale: float, min_side: int, flow
     pairs = [(top, bottom) for top in edges for bottom in edges if _may_pair(top, bottom, scale, min_side, flow)]
     gap = 2 * CORNER_REACH * scale
     # every side the pairs ask for first, searched together per colour; the sides asked for below are then known
-    wanted: dict[tuple, tuple] = {}
+    by_colour: dict[tuple, dict[tuple, tuple]] = {}  # line colour -> {side's key: its (top, bottom) ends}
     for top, bottom in pairs:
+        colour = tuple(top.colour)
         for end in (0, 1):
             for a, b in _side_ends(top, bottom, end, gap, scale):
-                wanted[(top.y, bottom.y, a, b, tuple(top.colour))] = (top.colour, (a, top.y), (b, bottom.y))
-    by_colour: dict[tuple, list[tuple]] = {}
-    for key, request in wanted.items():
-        by_colour.setdefault(key[-1], []).append((key, request))
-    for group in by_colour.values():
-        results = _sides(lines, group[0][1][0], [request[1:] for _, request in group], scale)
-        checked.update(zip([key for key, _ in group], results, strict=True))
+                by_colour.setdefault(colour, {})[(top.y, bottom.y, a, b, colour)] = ((a, top.y), (b, bottom.y))
+    for colour, asked in by_colour.items():
+        checked.update(zip(asked, _sides(lines, np.array(colour), list(asked.values()), scale), strict=True))
     for top, bottom in pairs:
         lefts, rights = (
             [s for s in (side(top, bottom, a, b) for a, b in _side_ends(top, bottom, end, gap, scale)) if s]
