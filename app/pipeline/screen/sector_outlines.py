@@ -16,23 +16,24 @@ from app.pipeline.screen.doppler_box import (
     describe_interior,
     fit_interior,
 )
-from app.pipeline.screen.line_edges import MIN_LINE_LEVEL
-from app.pipeline.screen.planes import Planes, hue
-from app.pipeline.screen.straight_outlines import (
-    COARSE_SAMPLES,
+from app.pipeline.screen.line_colours import (
     CONTROL_OFFSET,
-    CORNER_REACH,
     GREY_CHROMA,
     LINE_PARTS,
-    MAX_EDGE_COLOUR,
     MIN_SIDE_CONTRAST,
     MIN_SIDE_SHARE,
-    SECTOR_HALF_LINE,
-    SIDE_SAMPLES,
-    Flow,
     LineColours,
     colour_tolerance,
     line_score,
+)
+from app.pipeline.screen.line_edges import CORNER_REACH, MIN_LINE_LEVEL
+from app.pipeline.screen.planes import Planes, hue
+from app.pipeline.screen.straight_outlines import (
+    COARSE_SAMPLES,
+    MAX_EDGE_COLOUR,
+    SECTOR_HALF_LINE,
+    SIDE_SAMPLES,
+    Flow,
 )
 
 # --- sector outlines of any colour: arcs around the fan's apex, straight radial sides ----------------------------

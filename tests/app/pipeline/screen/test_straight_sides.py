@@ -13,7 +13,8 @@ import cv2
 import numpy as np
 import pytest
 
-from app.pipeline.screen.straight_outlines import LineColours, _side, _sides, line_score, line_scores
+from app.pipeline.screen.line_colours import LineColours, line_score, line_scores
+from app.pipeline.screen.straight_outlines import _side, _sides
 
 GREY = np.array([200, 200, 200], dtype=np.int16)
 
