@@ -16,8 +16,8 @@ if TYPE_CHECKING:
     from models.training.crossval import CrossValidationError, cross_validate
     from models.training.data import DatasetLayoutError, load_folder, split_indices
     from models.training.evaluate import dice_per_class, scores
+    from models.training.options import TrainConfig
     from models.training.synth import HELDOUT_RANGES, TRAIN_RANGES, SynthSample, make_dataset, make_sample
-    from models.training.train import TrainConfig
 
 _SOURCE = {
     "CrossValidationError": "crossval",
@@ -32,7 +32,7 @@ _SOURCE = {
     "SynthSample": "synth",
     "make_dataset": "synth",
     "make_sample": "synth",
-    "TrainConfig": "train",
+    "TrainConfig": "options",
 }
 
 __all__ = [

@@ -45,7 +45,8 @@ from models.training.evaluate import (
     resize_probabilities,
     scores,
 )
-from models.training.train import TrainConfig, data_info
+from models.training.options import TrainConfig
+from models.training.train import data_info
 from models.unet import UNet
 
 __all__ = ["CrossValidationError", "Fold", "archive", "choose_keep_largest", "cross_validate", "load_folds", "main"]
