@@ -31,7 +31,7 @@ class Settings(BaseSettings):
     # Classification and grading (see docs/grading.md for the sources).
     chroma_threshold: int = Field(DEFAULT_CHROMA_THRESHOLD, ge=0, le=254)
     # auto: lossy or chroma-subsampled inputs are counted by luma and chroma together; chroma: the chroma rule always
-    colour_rule: Literal["auto", "chroma"] = "auto"
+    colour_rule: Literal["auto", "chroma", "table"] = "auto"
     min_vessel_px: int = Field(5, ge=1)  # uncalibrated inputs; calibrated ones use min_vessel_mm2
     min_vessel_mm2: float = Field(0.05, gt=0.0)
     vessel_gap_px: int = Field(3, ge=0, le=20)  # blobs at most this far apart are one vessel; uncalibrated inputs

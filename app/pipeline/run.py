@@ -153,7 +153,7 @@ def run_analysis(
         with timer.step("select"):
             selection = select(scan)
             kept = scan.candidates.get(selection.index)
-            chosen = classified(kept or frame_again(clip, selection.index, regions, scan.setup), scan.setup.lut)
+            chosen = classified(kept or frame_again(clip, selection.index, regions, scan.setup), scan.setup.rule)
     except cuda_ops.BackendUnavailable as exc:
         raise BackendUnavailable(str(exc)) from exc
     with timer.step("grade"):

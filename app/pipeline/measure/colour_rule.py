@@ -28,6 +28,9 @@ flow and power maps are). The paint's saturation is read per hue from the clip's
 percentile: the smear and the vessel edges lie below it), and a pixel counts when it keeps at least half of
 it. A colour below the chroma threshold never counts, as before. Both are ``(S, S, S)`` colour tables
 (:func:`cuda_ops.table_lut`), which every counting backend applies identically.
+With a bar and 4:2:0 or 4:2:2 chroma the per-pixel bar test gives way to unmixing (:mod:`.paint_unmix`): the
+codec's chroma blur undone over each neighbourhood, the painted pixels repainted in their bar colour for the
+chroma rule to count. The bar serves only when its colours are the paint (:func:`_bar_is_the_paint`).
 """
 
 from __future__ import annotations
@@ -40,6 +43,7 @@ import numpy as np
 
 import cuda_ops
 from app.pipeline.decode.base import SourceInfo
+from app.pipeline.measure.paint_unmix import MIN_PAINT_SHARE, Unmixer, paint_share, paint_table, unmixer
 from app.pipeline.screen import Screen
 from app.pipeline.screen.planes import value_chroma
 
@@ -48,7 +52,9 @@ RuleKind = Literal["chroma", "bar", "saturation"]
 # each cell's centre, so the chroma threshold holds to +-3 levels; with 32 levels (+-7) the dim paint just above
 # the threshold, common on real screens, was dropped (5 % of a real ATL frame's count); 128 levels take seconds.
 TABLE_BITS = 6
-RULES = ("auto", "chroma")  # NEOVASC_COLOUR_RULE: auto chooses per clip; chroma keeps the chroma rule everywhere
+# NEOVASC_COLOUR_RULE: auto chooses per clip; chroma keeps the chroma rule everywhere; table keeps lossy inputs on the
+# per-pixel colour tables without unmixing (:mod:`.paint_unmix`), as they were counted before it
+RULES = ("auto", "chroma", "table")
 LOSSLESS_SAMPLING = (None, "4:4:4")  # chroma sampling that leaves each pixel its own colour (None: grey or unknown)
 
 # BT.601 luma and chroma weights (ITU-R BT.601; JPEG/JFIF uses them at full range, and so does this rule for
@@ -97,12 +103,20 @@ class ColourRule:
         coloured: the chroma rule: every pixel that carries colour at all. The vessel count groups these
             (docs/grading.md#vessel-count): a vessel narrower than the chroma's resolution keeps less than half
             of its chroma after a lossy codec and would vanish from ``lut``'s pixels, though it is still there.
+        unmix: for a lossy input with a bar and subsampled chroma, the codec's chroma blur undone before
+            counting (:meth:`counted`, :mod:`.paint_unmix`); ``lut`` is then the chroma rule.
     """
 
     lut: cuda_ops.DopplerLUT
     kind: RuleKind
     lossy: str | None = None
     coloured: cuda_ops.DopplerLUT | None = None
+    unmix: Unmixer | None = None
+
+    def counted(self, frames: np.ndarray) -> np.ndarray:
+        """What ``lut`` counts for ``frames (B, H, W, 3) uint8`` RGB: the frames themselves, or a repainted
+        copy when the rule unmixes."""
+        return frames if self.unmix is None else self.unmix.repainted(frames)
 
     def coloured_pixels(self, frame: np.ndarray, labels: np.ndarray, doppler: np.ndarray) -> np.ndarray:
         """``(H, W) bool``: the labelled pixels of ``frame`` that carry colour, given its Doppler pixels
@@ -133,7 +147,8 @@ def colour_rule(
     """The rule for a clip: the chroma rule for exact colours, else the bar's or the clip's saturation table.
 
     ``frames (N, H, W, 3) uint8 RGB``: frames of the clip (the screen's); ``where (H, W) bool``: where Doppler is
-    counted (the saturation of the paint is read there). ``rule``: "auto", or "chroma" for the chroma rule always.
+    counted (the saturation of the paint is read there). ``rule``: "auto", "chroma" for the chroma rule always,
+    or "table" for the per-pixel tables without unmixing.
     """
     if rule not in RULES:
         raise ValueError(f"unknown colour rule {rule!r}; known: {', '.join(RULES)}")
@@ -141,13 +156,29 @@ def colour_rule(
     chroma = cuda_ops.chroma_lut(chroma_threshold)
     if rule == "chroma" or why is None:
         return ColourRule(chroma, "chroma", why, chroma)
-    if screen.colour_bars:
-        lut = bar_lut(screen.colour_bars[0].colours, chroma_threshold)
+    spread = np.stack([value_chroma(np.ascontiguousarray(frame))[1] for frame in frames])  # (N, H, W) max - min
+    coloured = frames[(spread > chroma_threshold) & where]
+    if screen.colour_bars and _bar_is_the_paint(screen.colour_bars[0].colours, coloured, chroma_threshold):
+        colours = screen.colour_bars[0].colours
+        unmix = None if rule == "table" else unmixer(colours, source.chroma_subsampling, where, chroma_threshold)
+        if unmix is not None:
+            return ColourRule(chroma, "bar", why, chroma, unmix)
+        lut = bar_lut(colours, chroma_threshold)
         if lut is not None:
             return ColourRule(lut, "bar", why, chroma)
-    spread = np.stack([value_chroma(np.ascontiguousarray(frame))[1] for frame in frames])  # (N, H, W) max - min
-    coloured = (spread > chroma_threshold) & where
-    return ColourRule(saturation_lut(frames[coloured], chroma_threshold), "saturation", why, chroma)
+    return ColourRule(saturation_lut(coloured, chroma_threshold), "saturation", why, chroma)
+
+
+def _bar_is_the_paint(colours: np.ndarray, coloured: np.ndarray, chroma_threshold: int) -> bool:
+    """Whether the bar's colours are the paint of the coloured pixels ``coloured (M, 3)``: most of those of the
+    bar's hues may hold one at their own luma (:data:`~.paint_unmix.MIN_PAINT_SHARE`). A bar read wrong (a part
+    of it, its colours dulled by the codec) or the legend of another map does not describe the paint: the
+    clip's own saturation serves then."""
+    table = paint_table(colours, chroma_threshold)
+    if table is None:
+        return False
+    share = paint_share(table, colours, coloured)
+    return share is None or share >= MIN_PAINT_SHARE
 
 
 @dataclass(frozen=True, eq=False)

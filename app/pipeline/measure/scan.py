@@ -190,7 +190,7 @@ class _Run:
             with self.timer.step("count"):
                 # with an observer every frame's counted pixels are drawn, so the one counting call returns them all
                 wanted = range(frames.shape[0]) if self.observer is not None else ()
-                counts = self.counter.count(frames, labels, setup.lut, wanted)
+                counts = self.counter.count(setup.rule.counted(frames), labels, setup.lut, wanted)
             parts.append(counts)
             index_parts.append(indices)
             with self.timer.step("select"):
@@ -337,12 +337,12 @@ def frame_again(clip: Clip, index: int, regions: RegionFinder, setup: Setup) -> 
     return Candidate(index, frame[0], roi[0], band[0], labels[0])
 
 
-def classified(candidate: Candidate, lut: cuda_ops.DopplerLUT) -> Candidate:
+def classified(candidate: Candidate, rule: ColourRule) -> Candidate:
     """``candidate`` with its Doppler pixels inside the tendon. Counts hold numbers only; the pixels of the
     one graded frame are classified here with the same rule, unless the counting call returned them."""
     if candidate.doppler is not None:
         return candidate
-    mask = cuda_ops.doppler_mask(candidate.frame, candidate.labels, lut)
+    mask = cuda_ops.doppler_mask(rule.counted(candidate.frame[None])[0], candidate.labels, rule.lut)
     return replace(candidate, doppler=mask & (candidate.labels == LABEL_TENDON))
 
 

@@ -124,7 +124,7 @@ def test_compressed_frames_count_as_the_lossless_ones(bar, settings):
     not; the vessel count (coloured pixels, gaps closed) stays within one."""
     bench = _bench()
     frames = bench.make_frames(bench.MAPS[0], 3, bar, seed=9)
-    old = Settings(**{**settings.model_dump(), **bench.RULES["before"]})
+    old = Settings(**{**settings.model_dump(), **bench.BEFORE["chroma"]})
     for frame in frames:
         lossless = bench._measure(bench.png(frame), settings)[0]
         compressed = bench._measure(bench.jpeg(frame, 75), settings)[0]

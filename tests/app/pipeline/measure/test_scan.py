@@ -8,7 +8,6 @@ import time
 import numpy as np
 import pytest
 
-import cuda_ops
 from app.pipeline.decode import Clip, SourceInfo
 from app.pipeline.decode.base import sampling_step as frame_step
 from app.pipeline.measure.labels import LABEL_TENDON
@@ -72,7 +71,7 @@ def test_the_best_frames_are_kept_with_their_counted_pixels(rng):
     assert sorted(scan.candidates) == sorted(best)
     for index, candidate in scan.candidates.items():
         assert candidate.doppler is None  # classified only once chosen
-        doppler = classified(candidate, cuda_ops.chroma_lut()).doppler
+        doppler = classified(candidate, scan.setup.rule).doppler
         assert doppler.sum() == scan.counts.doppler[index, LABEL_TENDON] == 4 * blobs[index]
         assert candidate.roi.sum() == 20 * 60 and not (candidate.band & candidate.roi).any()
 
@@ -83,8 +82,8 @@ def test_a_frame_read_again_matches_the_kept_one(rng):
     kept = scan.candidates[5]
     again = frame_again(clip, 5, lambda frames, area: _region(), scan.setup)
     np.testing.assert_array_equal(again.frame, kept.frame)
-    lut = scan.setup.lut
-    np.testing.assert_array_equal(classified(again, lut).doppler, classified(kept, lut).doppler)
+    rule = scan.setup.rule
+    np.testing.assert_array_equal(classified(again, rule).doppler, classified(kept, rule).doppler)
 
 
 def test_a_region_finder_of_the_wrong_shape_is_an_error(rng):

@@ -1,0 +1,300 @@
+"""Lossy colour with a colour bar on screen: the painted pixels found by undoing the codec's chroma blur.
+
+A codec that subsamples chroma (4:2:0 in JPEG stills and H.264, 4:2:2 in JPEG DICOM) stores one colour for
+every two or four pixels and the decoder spreads it again: the decoded chroma is, near enough, the painted
+chroma blurred by a small kernel, with quantisation noise on top. Luma keeps every pixel. A per-pixel table
+(:func:`~app.pipeline.measure.colour_rule.bar_lut`) can only ask whether a pixel kept half of its paint's
+chroma, which loses thin vessels and single painted pixels (they keep a quarter) and counts dark speckle
+beside a vessel that the smear tints into one of the bar's dark colours.
+
+Here the question is asked of the whole neighbourhood at once. Each pixel may be painted with one colour only,
+the bar colour its own luma and chroma direction point to (:func:`paint_table`: a painted pixel keeps its
+paint's luma, so the luma says which of the bar's colours it would be). How much of that paint each pixel
+holds, ``alpha`` in 0..1, is the non-negative least-squares fit of the blurred paint to the decoded chroma
+(:func:`unmix`: projected gradient steps from the per-pixel ratio). Chroma that the codec moved out of a
+vessel is given back to the pixels that can explain it, those with the paint's luma, rather than to the grey
+speckle it landed on. Then each connected group of pixels with paint keeps as many painted pixels as its
+paint adds up to, those with the most (:func:`painted`), and the counted frame shows them in their bar colour
+and every other pixel the chroma rule would count grey (:class:`Unmixer`), so that every counting backend
+counts the same pixels. The fit runs over the pixels that may hold paint only (:mod:`.unmix_kernel`).
+
+The blur is a Gaussian of :data:`SIGMA` pixels along each subsampled axis (:data:`SIGMAS`); the codec's own
+kernel depends on the encoder and the decoder, and this one was chosen on frames made as in
+``benchmarks/lossy_colour.py`` with other seeds (1.1-1.4 were within a point of each other). Only the
+samplings measured there are unmixed; others keep the per-pixel table.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from functools import cache, lru_cache
+
+import cv2
+import numpy as np
+
+from app.pipeline.measure import unmix_kernel
+
+# The codec's chroma blur along each subsampled axis: Gaussian sigma, pixels.
+SIGMA = 1.2
+# Chroma sampling -> (sigma across, sigma down); samplings not listed are not unmixed.
+SIGMAS: dict[str, tuple[float, float]] = {"4:2:0": (SIGMA, SIGMA), "4:2:2": (SIGMA, 0.0)}
+# Projected-gradient steps: 8 counted within half a point of 15 and 30 on the frames of other seeds.
+ITERATIONS = 8
+# A pixel may hold paint when, for a bar colour, its luma lies within LUMA_TOLERANCE of that colour's, its
+# chroma vector within HUE_TOLERANCE of that colour's direction, and it keeps at least MIN_SHARE of that
+# colour's chroma along it (less is quantisation noise on grey speckle). Of several such colours, the one
+# with the least distance from its direction plus LUMA_WEIGHT x luma difference is its paint.
+LUMA_TOLERANCE = 20.0
+HUE_TOLERANCE = 24.0
+MIN_SHARE = 0.12
+LUMA_WEIGHT = 0.5
+# Residual chroma shorter than this many times the RMS chroma of the pixels that cannot hold paint is noise
+# (quantisation ringing around vessels at JPEG quality 75), not fitted; 0 fits it all. On the frames of other
+# seeds (whole-box fit, 4-sigma kernel) 2 met the count targets on 13 of 42 codec rows against 11 with 0, and
+# 3 moved the 90th percentiles up.
+NOISE_SHRINK = 2.0
+# A pixel holding less paint than this belongs to no painted group (a group's pixels touch, 8-connected).
+MIN_ALPHA = 0.05
+# The bar is taken for the paint's reference when at least this share of the coloured pixels of its hues (chroma
+# above the threshold, direction within HUE_ANGLE degrees of a bar colour's) where Doppler is counted may hold one
+# of its colours at their own luma: 0.97-1.0 on the lossy benchmark's frames, every codec and seed, and still with
+# the paint blended 70:30 with the grey under it; 0.43 for a bar read wrong (half of a thin velocity bar, dulled
+# by the codec, from benchmarks/pipeline.py's JPEG DICOM copy of a models.training.synth screen), which counted
+# none of the blue vessels. Pixels of other hues (calipers, text) say nothing about the bar.
+MIN_PAINT_SHARE = 0.5
+HUE_ANGLE = 15.0
+# Fewer coloured pixels of the bar's hues than this say nothing either way: the bar is taken. At most
+# SHARE_SAMPLE of them are looked at (evenly spaced).
+MIN_COLOURED_PX = 50
+SHARE_SAMPLE = 20_000
+# BT.601 luma and chroma weights, as colour_rule (the rule is on the decoded RGB).
+_YCBCR = np.array([[0.299, 0.587, 0.114], [-0.168736, -0.331264, 0.5], [0.5, -0.418688, -0.081312]], dtype=np.float32)
+
+
+@dataclass(frozen=True, eq=False)
+class PaintTable:
+    """The bar colour a pixel of each colour cell would be painted with (``bits`` per channel)."""
+
+    chroma: np.ndarray  # (S, S, S, 2) float32 Cb, Cr of that bar colour; (0, 0) where the cell holds no paint
+    rgb: np.ndarray  # (S, S, S, 3) uint8 that bar colour
+    bits: int
+
+
+@cache
+def _cells(bits: int) -> tuple[np.ndarray, np.ndarray]:
+    """The RGB cube's cell centres as ``(flat cell indices, (M, 3) float32 YCbCr)`` in order of luma."""
+    size = 1 << bits
+    centres = ((np.arange(size) << (8 - bits)) + ((1 << (8 - bits)) >> 1)).astype(np.float32)
+    r, g, b = np.meshgrid(centres, centres, centres, indexing="ij")
+    ycc = np.stack([r.ravel(), g.ravel(), b.ravel()], axis=1) @ _YCBCR.T
+    order = np.argsort(ycc[:, 0], kind="stable")
+    return order, np.ascontiguousarray(ycc[order])
+
+
+def paint_table(colours: np.ndarray, chroma_threshold: int, bits: int = 6) -> PaintTable | None:
+    """The paint of every cell of the RGB cube for the bar colours ``colours (K, 3)``; None when none of them
+    carries colour above ``chroma_threshold`` (max - min). Cached for the last few bars (stills of one
+    scanner show the same bar)."""
+    refs = np.unique(np.asarray(colours, dtype=np.uint8).reshape(-1, 3), axis=0)
+    refs = refs[refs.max(axis=1).astype(np.int16) - refs.min(axis=1) > chroma_threshold]
+    if refs.shape[0] == 0:
+        return None
+    return _paint_table(refs.tobytes(), bits)
+
+
+@lru_cache(maxsize=8)
+def _paint_table(refs_bytes: bytes, bits: int) -> PaintTable:
+    refs = np.frombuffer(refs_bytes, dtype=np.uint8).reshape(-1, 3)
+    order, cells = _cells(bits)
+    best = np.full(order.size, np.inf, dtype=np.float32)
+    paint = np.full(order.size, -1, dtype=np.int64)
+    for k, (luma, cb, cr) in enumerate(refs.astype(np.float32) @ _YCBCR.T):
+        lo, hi = np.searchsorted(cells[:, 0], [luma - LUMA_TOLERANCE, luma + LUMA_TOLERANCE + 1e-3])
+        length = float(np.hypot(cb, cr))
+        ycc = cells[lo:hi]
+        along = (ycc[:, 1] * cb + ycc[:, 2] * cr) / length
+        across = np.abs(ycc[:, 1] * cr - ycc[:, 2] * cb) / length
+        score = np.where((along >= MIN_SHARE * length) & (across <= HUE_TOLERANCE), across, np.inf)
+        score += LUMA_WEIGHT * np.abs(ycc[:, 0] - luma)
+        better = score < best[lo:hi]
+        best[lo:hi][better] = score[better]
+        paint[lo:hi][better] = k
+    held = paint >= 0
+    size = 1 << bits
+    chroma = np.zeros((order.size, 2), dtype=np.float32)
+    rgb = np.zeros((order.size, 3), dtype=np.uint8)
+    chroma[order[held]] = refs[paint[held]].astype(np.float32) @ _YCBCR[1:].T
+    rgb[order[held]] = refs[paint[held]]
+    return PaintTable(chroma.reshape(size, size, size, 2), rgb.reshape(size, size, size, 3), bits)
+
+
+def paint_share(table: PaintTable, colours: np.ndarray, pixels: np.ndarray) -> float | None:
+    """The share of ``pixels (M, 3) uint8`` RGB (the coloured ones) of the hues of the bar ``colours (K, 3)``
+    whose cell may hold one of the table's paints; None for fewer than :data:`MIN_COLOURED_PX` of those hues."""
+    pixels = pixels[:: max(1, -(-pixels.shape[0] // SHARE_SAMPLE))]
+    chroma = pixels.astype(np.float32) @ _YCBCR[1:].T  # (M, 2)
+    refs = np.asarray(colours, dtype=np.float32).reshape(-1, 3) @ _YCBCR[1:].T
+    refs = refs[np.hypot(refs[:, 0], refs[:, 1]) > 0]
+    if refs.shape[0] == 0:
+        return None
+    units = refs / np.hypot(refs[:, :1], refs[:, 1:])
+    cosine = (chroma @ units.T).max(axis=1) / np.maximum(np.hypot(chroma[:, 0], chroma[:, 1]), 1e-6)
+    of_bar = pixels[cosine >= math.cos(math.radians(HUE_ANGLE))]
+    if of_bar.shape[0] < MIN_COLOURED_PX:
+        return None
+    held = table.chroma.reshape(-1, 2)[cell_indices(of_bar[None], table.bits)[0]]
+    return float(np.count_nonzero(held.any(axis=1))) / of_bar.shape[0]
+
+
+def _kernel_sizes(sigma: tuple[float, float]) -> tuple[int, int]:
+    """Taps across and down of the blur (1 along an axis that is not blurred)."""
+    return tuple(2 * math.ceil(3 * sd) + 1 if sd > 0 else 1 for sd in sigma)  # 3 sigma: 99.7 % of it
+
+
+def blur_kernel(sigma: tuple[float, float]) -> np.ndarray:
+    """``(down taps, across taps) float32``: the 2-D Gaussian the dense fit applies as two passes."""
+    across, down = _kernel_sizes(sigma)
+    kx = cv2.getGaussianKernel(across, sigma[0], cv2.CV_32F) if sigma[0] > 0 else np.ones((1, 1), np.float32)
+    ky = cv2.getGaussianKernel(down, sigma[1], cv2.CV_32F) if sigma[1] > 0 else np.ones((1, 1), np.float32)
+    return np.ascontiguousarray(ky @ kx.T)
+
+
+def _blur(plane: np.ndarray, sigma: tuple[float, float]) -> np.ndarray:
+    return cv2.GaussianBlur(plane, _kernel_sizes(sigma), sigmaX=sigma[0], sigmaY=sigma[1])
+
+
+def cell_indices(crop: np.ndarray, bits: int) -> np.ndarray:
+    """``(H, W) intp``: the flat table cell of each pixel of ``crop (H, W, 3) uint8`` RGB."""
+    shift = 8 - bits
+    r, g, b = (np.right_shift(crop[..., c], shift).astype(np.intp) for c in range(3))
+    return (r << (2 * bits)) | (g << bits) | b
+
+
+def unmix(
+    crop: np.ndarray,
+    table: PaintTable,
+    sigma: tuple[float, float],
+    iterations: int = ITERATIONS,
+    scratch: np.ndarray | None = None,
+) -> np.ndarray:
+    """``(H, W) float32``: how much of its paint (:func:`paint_table`) each pixel of ``crop (H, W, 3) uint8``
+    RGB holds, 0..1. The fit runs over the pixels that may hold paint only (:mod:`.unmix_kernel`), or over
+    the whole crop (:func:`unmix_dense`, the reference) without numba. ``scratch``: ``(H, W, 4) float32``
+    zeros to work in (left zero, so a clip's frames can share one), else allocated here."""
+    if unmix_kernel.IMPORT_ERROR is not None:
+        return unmix_dense(crop, table, sigma, iterations)
+    crop = np.ascontiguousarray(crop)
+    ys, xs, pb, pr, grey_rms = unmix_kernel.held_pixels(crop, table.chroma.reshape(-1, 2), table.bits)
+    alpha = np.zeros(crop.shape[:2], dtype=np.float32)
+    if ys.size == 0:
+        return alpha
+    held = crop[ys, xs].astype(np.float32)
+    a = np.clip(((held @ _YCBCR[1]) * pb + (held @ _YCBCR[2]) * pr) / np.maximum(pb * pb + pr * pr, 1.0), 0.0, 1.0)
+    a = a.astype(np.float32)
+    if scratch is None:
+        scratch = np.zeros((*crop.shape[:2], 4), dtype=np.float32)
+    unmix_kernel.fit(crop, ys, xs, pb, pr, a, blur_kernel(sigma), NOISE_SHRINK * grey_rms, iterations, scratch)
+    alpha[ys, xs] = a
+    return alpha
+
+
+def unmix_dense(
+    crop: np.ndarray, table: PaintTable, sigma: tuple[float, float], iterations: int = ITERATIONS
+) -> np.ndarray:
+    """:func:`unmix` over the whole crop with OpenCV's blur: the reference the sparse fit is tested against."""
+    cells = cell_indices(crop, table.bits)
+    flat = table.chroma.reshape(-1, 2)
+    pb, pr = flat[cells, 0], flat[cells, 1]
+    mask = ((pb != 0) | (pr != 0)).astype(np.float32)
+    pixels = crop.astype(np.float32)
+    cb, cr = pixels @ _YCBCR[1], pixels @ _YCBCR[2]
+    grey = mask == 0
+    noise = NOISE_SHRINK * float(np.sqrt((cb[grey] ** 2 + cr[grey] ** 2).mean())) if grey.any() else 0.0
+    norm = np.maximum(pb * pb + pr * pr, 1.0)  # a held paint's chroma is above the chroma threshold
+    pb_n, pr_n = pb / norm, pr / norm
+    a = np.clip(cb * pb_n + cr * pr_n, 0.0, 1.0) * mask  # the per-pixel ratio: where the fit starts
+    for _ in range(iterations):
+        rest_b = cb - _blur(a * pb, sigma)
+        rest_r = cr - _blur(a * pr, sigma)
+        if noise > 0:  # chroma left within the codec's noise level is not fitted
+            length = np.sqrt(rest_b * rest_b + rest_r * rest_r)
+            keep = np.maximum(length - noise, 0.0) / np.maximum(length, 1e-6)
+            rest_b *= keep
+            rest_r *= keep
+        a += _blur(rest_b, sigma) * pb_n + _blur(rest_r, sigma) * pr_n
+        np.clip(a, 0.0, 1.0, out=a)
+        a *= mask
+    return a.astype(np.float32)
+
+
+def _grey_tints(crop: np.ndarray, chroma_threshold: int) -> None:
+    """Every pixel of ``crop`` (a view, changed in place) that the chroma rule would count set to its luma."""
+    if unmix_kernel.IMPORT_ERROR is None:
+        unmix_kernel.greyed_tints(crop, chroma_threshold)
+        return
+    tinted = crop.max(axis=-1).astype(np.int16) - crop.min(axis=-1) > chroma_threshold
+    crop[tinted] = cv2.cvtColor(np.ascontiguousarray(crop), cv2.COLOR_RGB2GRAY)[tinted][:, None]
+
+
+def painted(alpha: np.ndarray) -> np.ndarray:
+    """``(H, W) bool``: in each 8-connected group of pixels holding at least :data:`MIN_ALPHA` paint, the
+    ``round(sum of alpha)`` pixels holding the most (ties in raster order)."""
+    out = np.zeros(alpha.shape, dtype=bool)
+    groups, labels = cv2.connectedComponents((alpha >= MIN_ALPHA).astype(np.uint8), connectivity=8)
+    if groups <= 1:
+        return out
+    where = np.flatnonzero(labels.ravel())
+    group, share = labels.ravel()[where], alpha.ravel()[where]
+    order = np.lexsort((-share, group))  # by group, most paint first
+    where, group, share = where[order], group[order], share[order]
+    keep = np.rint(np.bincount(group, weights=share, minlength=groups)).astype(np.int64)
+    rank = np.arange(group.size) - np.searchsorted(group, group)
+    out.ravel()[where[rank < keep[group]]] = True
+    return out
+
+
+@dataclass(frozen=True, eq=False)
+class Unmixer:
+    """Repaints the counted part of a clip's frames: the pixels found painted in their bar colour, every other
+    pixel grey (its luma), so that the chroma rule counts exactly the painted pixels."""
+
+    table: PaintTable
+    sigma: tuple[float, float]
+    window: tuple[slice, slice]  # rows and columns holding every pixel where Doppler is counted
+    chroma_threshold: int  # what the chroma rule counts: chroma (max - min) above it
+    _scratch: dict = field(default_factory=dict, repr=False)  # the fit's zeroed work plane, by shape
+
+    def repainted(self, frames: np.ndarray) -> np.ndarray:
+        """A copy of ``frames (B, H, W, 3) uint8`` RGB with the window repainted: the painted pixels in their
+        bar colour, every other pixel the chroma rule would count grey (its luma)."""
+        out = frames.copy()
+        colours = self.table.rgb.reshape(-1, 3)
+        shape = (self.window[0].stop - self.window[0].start, self.window[1].stop - self.window[1].start, 4)
+        scratch = self._scratch.get(shape)
+        if scratch is None:  # one per clip: the fit leaves it zero
+            scratch = self._scratch.setdefault(shape, np.zeros(shape, dtype=np.float32))
+        for frame in out:
+            crop = frame[self.window]
+            chosen = painted(unmix(crop, self.table, self.sigma, scratch=scratch))
+            hit = cell_indices(crop[chosen][None], self.table.bits)[0]
+            _grey_tints(crop, self.chroma_threshold)
+            crop[chosen] = colours[hit]
+        return out
+
+
+def unmixer(
+    colours: np.ndarray, sampling: str | None, where: np.ndarray, chroma_threshold: int, bits: int = 6
+) -> Unmixer | None:
+    """The unmixing of a clip whose bar shows ``colours (K, 3) uint8`` and whose chroma was sampled as
+    ``sampling``, over the bounding box of ``where (H, W) bool``; None when the sampling is not one of
+    :data:`SIGMAS`, nothing is counted, or no bar colour carries colour."""
+    sigma = SIGMAS.get(sampling or "")
+    if sigma is None or not where.any():
+        return None
+    table = paint_table(colours, chroma_threshold, bits)
+    if table is None:
+        return None
+    rows, cols = np.flatnonzero(where.any(axis=1)), np.flatnonzero(where.any(axis=0))
+    window = (slice(int(rows[0]), int(rows[-1]) + 1), slice(int(cols[0]), int(cols[-1]) + 1))
+    return Unmixer(table, sigma, window, chroma_threshold)

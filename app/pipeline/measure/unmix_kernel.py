@@ -1,0 +1,130 @@
+"""The fit of :mod:`.paint_unmix` over the pixels that may hold paint only (numba).
+
+The pixels that may hold paint are few, a fraction of a percent of a Doppler box to a few percent, but
+scattered over it (chroma noise on speckle with a paint's luma), so a dense fit over their bounding box blurs
+the whole box 32 times a frame (44 ms for an 800x600 screen's box). Here the blur is scattered from those
+pixels and gathered back to them, with the same kernel, so the work follows their number:
+:func:`held_pixels` finds them in one pass over the box, :func:`fit` runs the projected-gradient steps.
+Out-of-box neighbours are left out where the dense fit reflects the border; elsewhere the two agree to float
+rounding (``tests/app/pipeline/measure/test_paint_unmix.py``).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from cuda_ops.jit import IMPORT_ERROR, cached_njit
+
+__all__ = ["IMPORT_ERROR", "fit", "greyed_tints", "held_pixels"]
+
+# BT.601 chroma weights (as paint_unmix._YCBCR's rows 1 and 2)
+_CB = (-0.168736, -0.331264, 0.5)
+_CR = (0.5, -0.418688, -0.081312)
+
+
+@cached_njit()
+def _chroma(pixel):
+    r, g, b = np.float32(pixel[0]), np.float32(pixel[1]), np.float32(pixel[2])
+    cb = np.float32(_CB[0]) * r + np.float32(_CB[1]) * g + np.float32(_CB[2]) * b
+    cr = np.float32(_CR[0]) * r + np.float32(_CR[1]) * g + np.float32(_CR[2]) * b
+    return cb, cr
+
+
+@cached_njit()
+def held_pixels(crop, paint, bits):  # pragma: no cover - compiled; tests compare it with the dense fit
+    """``(ys, xs, paint_cb, paint_cr, grey_rms)``: the pixels of ``crop (H, W, 3) uint8`` whose table cell holds
+    paint (``paint (S**3, 2) float32``), that paint, and the RMS chroma of the other pixels (0 when none)."""
+    h, w = crop.shape[0], crop.shape[1]
+    shift = 8 - bits
+    ys = np.empty(h * w, np.int32)
+    xs = np.empty(h * w, np.int32)
+    pb = np.empty(h * w, np.float32)
+    pr = np.empty(h * w, np.float32)
+    n = 0
+    grey_sum = 0.0
+    grey_n = 0
+    for y in range(h):
+        for x in range(w):
+            p = crop[y, x]
+            cell = ((np.int64(p[0]) >> shift) << (2 * bits)) | ((np.int64(p[1]) >> shift) << bits)
+            cell |= np.int64(p[2]) >> shift
+            b, r = paint[cell, 0], paint[cell, 1]
+            if b != 0.0 or r != 0.0:
+                ys[n], xs[n], pb[n], pr[n] = y, x, b, r
+                n += 1
+            else:
+                cb, cr = _chroma(p)
+                grey_sum += cb * cb + cr * cr
+                grey_n += 1
+    rms = math.sqrt(grey_sum / grey_n) if grey_n else 0.0
+    return ys[:n].copy(), xs[:n].copy(), pb[:n].copy(), pr[:n].copy(), rms
+
+
+@cached_njit()
+def fit(crop, ys, xs, pb, pr, alpha, kernel, noise, iterations, scratch):  # pragma: no cover - compiled
+    """Projected-gradient steps of the paint fit, ``alpha (n,) float32`` updated in place.
+
+    ``kernel (2ry+1, 2rx+1) float32``: the blur; ``noise``: residual chroma shorter than this is not fitted;
+    ``scratch (H, W, 4) float32``: zeros (the blurred paint, then the residual, per pixel; left zero)."""
+    h, w = crop.shape[0], crop.shape[1]
+    ry, rx = kernel.shape[0] // 2, kernel.shape[1] // 2
+    n = ys.size
+    norm = np.empty(n, np.float32)
+    step = np.empty(n, np.float32)
+    for i in range(n):
+        norm[i] = max(pb[i] * pb[i] + pr[i] * pr[i], np.float32(1.0))
+    for _ in range(iterations):
+        for i in range(n):  # the paint, blurred: scattered from each pixel holding some
+            a = alpha[i]
+            if a == 0.0:
+                continue
+            sb, sr = a * pb[i], a * pr[i]
+            for y in range(max(ys[i] - ry, 0), min(ys[i] + ry + 1, h)):
+                for x in range(max(xs[i] - rx, 0), min(xs[i] + rx + 1, w)):
+                    k = kernel[y - ys[i] + ry, x - xs[i] + rx]
+                    scratch[y, x, 0] += k * sb
+                    scratch[y, x, 1] += k * sr
+        for i in range(n):  # the chroma it leaves unexplained, once per pixel (channel 3 marks it done)
+            for y in range(max(ys[i] - ry, 0), min(ys[i] + ry + 1, h)):
+                for x in range(max(xs[i] - rx, 0), min(xs[i] + rx + 1, w)):
+                    if scratch[y, x, 3] != 0.0:
+                        continue
+                    cb, cr = _chroma(crop[y, x])
+                    rb, rr = cb - scratch[y, x, 0], cr - scratch[y, x, 1]
+                    if noise > 0.0:
+                        length = math.sqrt(rb * rb + rr * rr)
+                        keep = max(length - noise, 0.0) / max(length, 1e-6)
+                        rb, rr = rb * keep, rr * keep
+                    scratch[y, x, 0], scratch[y, x, 1], scratch[y, x, 3] = rb, rr, 1.0
+        for i in range(n):  # blurred back to each pixel and read along its paint
+            gb, gr = np.float32(0.0), np.float32(0.0)
+            for y in range(max(ys[i] - ry, 0), min(ys[i] + ry + 1, h)):
+                for x in range(max(xs[i] - rx, 0), min(xs[i] + rx + 1, w)):
+                    k = kernel[y - ys[i] + ry, x - xs[i] + rx]
+                    gb += k * scratch[y, x, 0]
+                    gr += k * scratch[y, x, 1]
+            step[i] = (gb * pb[i] + gr * pr[i]) / norm[i]
+        for i in range(n):  # the scratch plane back to zero where it was written
+            for y in range(max(ys[i] - ry, 0), min(ys[i] + ry + 1, h)):
+                for x in range(max(xs[i] - rx, 0), min(xs[i] + rx + 1, w)):
+                    scratch[y, x, 0] = 0.0
+                    scratch[y, x, 1] = 0.0
+                    scratch[y, x, 3] = 0.0
+        for i in range(n):
+            alpha[i] = min(max(alpha[i] + step[i], np.float32(0.0)), np.float32(1.0))
+
+
+@cached_njit()
+def greyed_tints(crop, threshold):  # pragma: no cover - compiled; tests check the repainted frames
+    """Sets every pixel of ``crop (H, W, 3) uint8`` whose chroma (max - min) is above ``threshold`` to its luma
+    (BT.601 in 14-bit fixed point, rounded), in place: what the chroma rule would count is gone."""
+    for y in range(crop.shape[0]):
+        for x in range(crop.shape[1]):
+            r, g, b = np.int32(crop[y, x, 0]), np.int32(crop[y, x, 1]), np.int32(crop[y, x, 2])
+            if max(r, g, b) - min(r, g, b) > threshold:
+                grey = np.uint8((r * 4899 + g * 9617 + b * 1868 + 8192) >> 14)
+                crop[y, x, 0] = grey
+                crop[y, x, 1] = grey
+                crop[y, x, 2] = grey
