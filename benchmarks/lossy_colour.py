@@ -12,13 +12,16 @@ lossy version:
 
 The whole frame is the region, so the count is the box's Doppler pixels, and every frame's counted pixels
 come from the pipeline itself (``run_analysis`` with an observer). Every version is measured with today's
-rules ("after") and with the old ones ("before": ``NEOVASC_COLOUR_RULE=chroma``, no vessel gap closing) in
-the same run, each against the PNG graded by the same rules. Per codec, quality, map and bar the table gives
-the median signed error of the Doppler pixel count, the 90th percentile of its absolute value, and the share
-of frames whose vessel count equals the PNG's. Targets: median within +-3 %, 90th percentile within 6 %,
+rules ("after") and with older ones ("before": ``--before table``, the per-pixel colour tables without
+unmixing, or ``--before chroma``, the chroma rule and no vessel gap closing) in the same run, each against
+the PNG graded by the same rules. Per codec, quality, map and bar the table gives the median signed error
+of the Doppler pixel count, the 90th percentile of its absolute value, and the share of frames whose vessel
+count equals the PNG's. Targets: median within +-3 %, 90th percentile within 6 %,
 equal vessel counts on >= 90 % of the frames.
 
-    python benchmarks/lossy_colour.py [--frames 16] [--maps all] [--seed 20260514] [--json] [--verbose]
+    python benchmarks/lossy_colour.py [--frames 16] [--maps all] [--seed 20260514] [--before table|chroma] [--json]
+    python benchmarks/lossy_colour.py --unmix-timing       # what unmixing costs a frame
+    python benchmarks/lossy_colour.py --real FILE...       # lossy copies of real lossless frames
 
 Thresholds of the rule are set on frames of other seeds (``--seed``); the table in docs/benchmarks.md is the
 default seed's.
@@ -246,9 +249,11 @@ def dicom_jpeg_422(frames: np.ndarray, quality: int = 90) -> bytes:
 
 # --- measuring ---------------------------------------------------------------------------------------------------
 
-RULES = {  # the rule before this benchmark's change, and today's
-    "before": {"colour_rule": "chroma", "vessel_gap_px": 0, "vessel_gap_mm": 0.0},
-    "after": {},
+BEFORE = {  # --before: the rules today's is compared with
+    # the per-pixel colour tables, as lossy colour was counted before unmixing (NEOVASC_COLOUR_RULE=table)
+    "table": {"colour_rule": "table"},
+    # the chroma rule for every input and no vessel gap closing, as before any lossy rule
+    "chroma": {"colour_rule": "chroma", "vessel_gap_px": 0, "vessel_gap_mm": 0.0},
 }
 
 
@@ -311,13 +316,16 @@ def run(
     maps: tuple[ColourMap, ...],
     log: Callable[[str], None] = lambda line: None,
     seed: int = SEED,
+    before: str = "table",
 ) -> list[Row]:
-    """Every codec and quality of :data:`VERSIONS`, map, with and without a bar, with each rule of :data:`RULES`."""
+    """Every codec and quality of :data:`VERSIONS`, map, with and without a bar, with today's rules ("after")
+    and the ``before`` ones of :data:`BEFORE`."""
     rows = []
+    rules = {"before": BEFORE[before], "after": {}}
     for colour_map in maps:
         for bar in (True, False):
             frames = make_frames(colour_map, frames_per_set, bar, seed)
-            for rule, overrides in RULES.items():
+            for rule, overrides in rules.items():
                 settings = Settings(device="cpu", **overrides)
                 reference = _lossless(frames, settings)
                 for codec, quality, measure in VERSIONS:
@@ -328,6 +336,65 @@ def run(
                     rows.append(Row(codec, quality, colour_map.name, bar, rule, errors, equal))
                     log(f"{colour_map.name} bar={bar} {rule} {codec} {quality}: {time.perf_counter() - start:.1f} s")
     return rows
+
+
+def unmix_timing(frames_per_set: int, seed: int = SEED, repeats: int = 5) -> dict[str, float]:
+    """What unmixing costs: ``ColourRule.counted`` on the decoded frames of the H.264 CRF 23 clip of each map
+    with its bar, median ms a frame over ``repeats`` passes, beside the pixels that may hold paint per frame."""
+    from app.pipeline.decode import decode
+    from app.pipeline.measure import unmix_kernel
+    from app.pipeline.measure.scan import ScanParams, set_up
+    from app.pipeline.run import limits_from
+
+    settings = Settings(device="cpu")
+    times, held = [], []
+    for colour_map in MAPS:
+        clip = decode(h264(make_frames(colour_map, frames_per_set, True, seed), 23), limits_from(settings))
+        decoded = np.concatenate([batch for _, batch in clip.batches(frames_per_set)])
+        rule = set_up(clip, decoded, ScanParams(band_mm=2.0, band_px=20)).rule
+        if rule.unmix is None:
+            raise RuntimeError(f"{colour_map.name}: the clip was not unmixed")
+        paint = rule.unmix.table.chroma.reshape(-1, 2)
+        for frame in decoded:
+            crop = np.ascontiguousarray(frame[rule.unmix.window])
+            held.append(unmix_kernel.held_pixels(crop, paint, rule.unmix.table.bits)[0].size)
+        rule.counted(decoded[:1])  # compiled (or loaded from numba's cache) before timing
+        for _ in range(repeats):
+            start = time.perf_counter()
+            rule.counted(decoded)
+            times.append((time.perf_counter() - start) * 1000 / decoded.shape[0])
+    return {"ms_per_frame": float(np.median(times)), "held_px_median": float(np.median(held)), "frames": len(held)}
+
+
+def real_twins(paths: list[str]) -> list[str]:
+    """Lossy copies of real lossless frames (the first frame of each file), made here: the Doppler pixel count
+    of each copy with the per-pixel tables and with today's rules, against the lossless frame's chroma rule.
+    The whole frame is the region; an H.264 copy is four copies of the frame, their median taken."""
+    from app.pipeline.decode import decode
+    from app.pipeline.run import limits_from
+
+    global WIDTH, HEIGHT  # _measure's region: the whole frame
+    rules = {r: Settings(device="cpu", colour_rule=r) for r in ("chroma", "table", "auto")}
+    copies = (
+        ("jpeg 75", lambda f: jpeg(f, 75)),
+        ("jpeg 90", lambda f: jpeg(f, 90)),
+        ("jpeg 90 4:2:2", lambda f: jpeg(f, 90, cv2.IMWRITE_JPEG_SAMPLING_FACTOR_422)),
+        *((f"h264 {crf}", lambda f, crf=crf: h264(np.stack([f] * 4), crf)) for crf in (18, 23, 28)),
+    )
+    lines = ["| frame | lossless | copy | before (tables) | after (today) |", "|---|---|---|---|---|"]
+    for path in paths:
+        clip = decode(path, limits_from(rules["chroma"]))
+        frame = next(iter(clip.batches(1)))[1][0]
+        HEIGHT, WIDTH = frame.shape[:2]
+        reference = _measure(png(frame), rules["chroma"])[0][0]
+        for name, encode in copies:
+            data = encode(frame)
+            before, after = (float(np.median([c[0] for c in _measure(data, rules[r])])) for r in ("table", "auto"))
+            lines.append(
+                f"| {path.rsplit('/', 1)[-1]} | {reference} | {name} | {before:.0f} ({before / reference - 1:+.1%}) "
+                f"| {after:.0f} ({after / reference - 1:+.1%}) |"
+            )
+    return lines
 
 
 def _cells(row: Row) -> str:
@@ -354,7 +421,7 @@ def table(rows: list[Row]) -> str:
             f"| {codec} | {quality} | {colour_map} | {'yes' if bar else 'no'} | {_cells(before)} | {_cells(after)} "
             f"| {'yes' if after.meets() else 'no'} |"
         )
-    for rule in RULES:
+    for rule in ("before", "after"):
         chosen = [r for r in rows if r.rule == rule]
         errors = np.abs(np.concatenate([r.errors for r in chosen]))
         equal = np.concatenate([r.vessels_equal for r in chosen])
@@ -372,12 +439,27 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--frames", type=int, default=16, help="frames per map, with and without a bar")
     parser.add_argument("--maps", default="all", help=f"comma-separated, of: {', '.join(m.name for m in MAPS)}")
     parser.add_argument("--seed", type=int, default=SEED, help="frames of another seed: for tuning, not reporting")
+    parser.add_argument("--before", choices=sorted(BEFORE), default="table", help="the rules compared with today's")
+    parser.add_argument("--unmix-timing", action="store_true", help="time unmixing (H.264 CRF 23, each map's bar)")
+    parser.add_argument("--real", nargs="+", metavar="FILE", help="lossy copies of these real lossless frames")
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--verbose", action="store_true", help="log each measurement's time to stderr")
     args = parser.parse_args(argv)
     maps = MAPS if args.maps == "all" else tuple(m for m in MAPS if m.name in args.maps.split(","))
     log = (lambda line: print(line, file=sys.stderr)) if args.verbose else (lambda line: None)
-    rows = run(args.frames, maps, log, args.seed)
+    if args.real:
+        print("\n".join(real_twins(args.real)))
+        return 0
+    if args.unmix_timing:
+        timing = unmix_timing(args.frames, args.seed)
+        print(
+            json.dumps(timing)
+            if args.json
+            else f"unmixing: {timing['ms_per_frame']:.2f} ms a frame (median), "
+            f"{timing['held_px_median']:.0f} pixels that may hold paint per frame (median of {timing['frames']})"
+        )
+        return 0
+    rows = run(args.frames, maps, log, args.seed, args.before)
     if args.json:
         print(json.dumps([{**r.__dict__, **r.stats()} for r in rows]))
         return 0
