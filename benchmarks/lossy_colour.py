@@ -257,7 +257,7 @@ BEFORE = {  # --before: the rules today's is compared with
 }
 
 
-def _measure(source: bytes, settings: Settings) -> list[tuple[int, int]]:
+def _measure(source: bytes, settings: Settings, size: tuple[int, int] = (HEIGHT, WIDTH)) -> list[tuple[int, int]]:
     """``(Doppler pixels, vessels)`` of every frame: the pipeline's own counted pixels (the whole frame is the
     region, so they are the box's), and its vessel rule on the box's coloured pixels (docs/grading.md)."""
     found: dict[int, tuple[int, np.ndarray]] = {}
@@ -268,7 +268,7 @@ def _measure(source: bytes, settings: Settings) -> list[tuple[int, int]]:
             coloured = (rgb.max(axis=2) - rgb.min(axis=2) > settings.chroma_threshold) & batch.in_box
             found[int(index)] = int(batch.doppler[i].sum()), coloured
 
-    whole = AnalyzeOptions(roi=RoiSpec(rect=(0, 0, WIDTH, HEIGHT)))
+    whole = AnalyzeOptions(roi=RoiSpec(rect=(0, 0, size[1], size[0])))
     calibration = run_analysis(source, whole, settings=settings, observer=keep).result.calibration
     min_px = vessel_min_px(calibration, settings.min_vessel_mm2, settings.min_vessel_px)
     gap = vessel_gap_px(calibration, settings.vessel_gap_mm, settings.vessel_gap_px)
@@ -366,35 +366,47 @@ def unmix_timing(frames_per_set: int, seed: int = SEED, repeats: int = 5) -> dic
     return {"ms_per_frame": float(np.median(times)), "held_px_median": float(np.median(held)), "frames": len(held)}
 
 
-def real_twins(paths: list[str]) -> list[str]:
-    """Lossy copies of real lossless frames (the first frame of each file), made here: the Doppler pixel count
-    of each copy with the per-pixel tables and with today's rules, against the lossless frame's chroma rule.
-    The whole frame is the region; an H.264 copy is four copies of the frame, their median taken."""
+TWIN_COPIES: dict[str, Callable[[np.ndarray], bytes]] = {
+    "jpeg 75": lambda f: jpeg(f, 75),
+    "jpeg 90": lambda f: jpeg(f, 90),
+    "jpeg 90 4:2:2": lambda f: jpeg(f, 90, cv2.IMWRITE_JPEG_SAMPLING_FACTOR_422),
+    **{f"h264 {crf}": (lambda f, crf=crf: h264(np.stack([f] * 4), crf)) for crf in (18, 23, 28)},
+}
+
+
+Twin = tuple[str, int, str, float, float]  # file, lossless count, copy, count before, count after
+
+
+def real_twins(paths: list[str], copies: tuple[str, ...] = tuple(TWIN_COPIES)) -> list[Twin]:
+    """Lossy copies of real lossless frames (the first frame of each file), made here: ``(file, lossless count,
+    copy, before, after)``, the Doppler pixel count of each copy with the per-pixel tables (before) and with
+    today's rules (after), against the lossless frame's chroma rule. The whole frame is the region; an H.264
+    copy is four copies of the frame, their median taken."""
     from app.pipeline.decode import decode
     from app.pipeline.run import limits_from
 
-    global WIDTH, HEIGHT  # _measure's region: the whole frame
     rules = {r: Settings(device="cpu", colour_rule=r) for r in ("chroma", "table", "auto")}
-    copies = (
-        ("jpeg 75", lambda f: jpeg(f, 75)),
-        ("jpeg 90", lambda f: jpeg(f, 90)),
-        ("jpeg 90 4:2:2", lambda f: jpeg(f, 90, cv2.IMWRITE_JPEG_SAMPLING_FACTOR_422)),
-        *((f"h264 {crf}", lambda f, crf=crf: h264(np.stack([f] * 4), crf)) for crf in (18, 23, 28)),
-    )
-    lines = ["| frame | lossless | copy | before (tables) | after (today) |", "|---|---|---|---|---|"]
+    rows = []
     for path in paths:
-        clip = decode(path, limits_from(rules["chroma"]))
-        frame = next(iter(clip.batches(1)))[1][0]
-        HEIGHT, WIDTH = frame.shape[:2]
-        reference = _measure(png(frame), rules["chroma"])[0][0]
-        for name, encode in copies:
-            data = encode(frame)
-            before, after = (float(np.median([c[0] for c in _measure(data, rules[r])])) for r in ("table", "auto"))
-            lines.append(
-                f"| {path.rsplit('/', 1)[-1]} | {reference} | {name} | {before:.0f} ({before / reference - 1:+.1%}) "
-                f"| {after:.0f} ({after / reference - 1:+.1%}) |"
-            )
-    return lines
+        frame = next(iter(decode(path, limits_from(rules["chroma"])).batches(1)))[1][0]
+        size = frame.shape[:2]
+        reference = _measure(png(frame), rules["chroma"], size)[0][0]
+        for name in copies:
+            data = TWIN_COPIES[name](frame)
+            counts = {r: float(np.median([c[0] for c in _measure(data, rules[r], size)])) for r in ("table", "auto")}
+            before, after = counts["table"], counts["auto"]
+            rows.append((path.rsplit("/", 1)[-1], reference, name, before, after))
+    return rows
+
+
+def twin_table(rows: list[Twin]) -> str:
+    lines = ["| frame | lossless | copy | before (tables) | after (today) |", "|---|---|---|---|---|"]
+    for name, reference, copy, before, after in rows:
+        lines.append(
+            f"| {name} | {reference} | {copy} | {before:.0f} ({before / reference - 1:+.1%}) "
+            f"| {after:.0f} ({after / reference - 1:+.1%}) |"
+        )
+    return "\n".join(lines)
 
 
 def _cells(row: Row) -> str:
@@ -448,7 +460,7 @@ def main(argv: list[str] | None = None) -> int:
     maps = MAPS if args.maps == "all" else tuple(m for m in MAPS if m.name in args.maps.split(","))
     log = (lambda line: print(line, file=sys.stderr)) if args.verbose else (lambda line: None)
     if args.real:
-        print("\n".join(real_twins(args.real)))
+        print(twin_table(real_twins(args.real)))
         return 0
     if args.unmix_timing:
         timing = unmix_timing(args.frames, args.seed)

@@ -171,3 +171,14 @@ def test_the_rule_keeps_the_vessels_narrower_than_the_chroma_for_the_vessel_coun
     assert not doppler.any() and rule.coloured_pixels(frame, labels, doppler).sum() == 6
     exact = ColourRule(cuda_ops.chroma_lut(40), "chroma", None, cuda_ops.chroma_lut(40))
     assert exact.coloured_pixels(frame, labels, doppler) is doppler
+
+
+def test_unmixing_counts_a_real_frame_made_lossy_closer_than_the_tables():
+    """The real GE power Doppler screen (lossless RLE, its bar beside the picture), copied here as JPEG 4:2:2 and
+    H.264: unmixed, its Doppler pixel count stays within 5 % of the lossless frame's, closer than the per-pixel
+    tables (docs/benchmarks.md#lossy-colour lists every copy)."""
+    path = ROOT.parent / "shared" / "realdata" / "dicom" / "nemaWG04_US1_RLE.dcm"
+    if not path.is_file():
+        pytest.skip("the real GE frame is not here")
+    for _, reference, copy, before, after in _bench().real_twins([str(path)], ("jpeg 90 4:2:2", "h264 23")):
+        assert abs(after / reference - 1) <= 0.05 and abs(after - reference) < abs(before - reference), copy
