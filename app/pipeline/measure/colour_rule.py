@@ -43,6 +43,7 @@ import numpy as np
 
 import cuda_ops
 from app.pipeline.decode.base import SourceInfo
+from app.pipeline.measure.colour_cube import YCBCR, cells
 from app.pipeline.measure.paint_unmix import MIN_PAINT_SHARE, Unmixer, paint_share, paint_table, unmixer
 from app.pipeline.screen import Screen
 from app.pipeline.screen.planes import value_chroma
@@ -57,9 +58,6 @@ TABLE_BITS = 6
 RULES = ("auto", "chroma", "table")
 LOSSLESS_SAMPLING = (None, "4:4:4")  # chroma sampling that leaves each pixel its own colour (None: grey or unknown)
 
-# BT.601 luma and chroma weights (ITU-R BT.601; JPEG/JFIF uses them at full range, and so does this rule for
-# every input: the test is on the decoded RGB, so one consistent luma is what matters).
-_YCBCR = np.array([[0.299, 0.587, 0.114], [-0.168736, -0.331264, 0.5], [0.5, -0.418688, -0.081312]], dtype=np.float32)
 # A pixel keeps at least this share of a bar colour's chroma: the half-maximum point of a symmetrically blurred
 # straight edge is the edge itself, so the count keeps a vessel's width; a little under half, because at the
 # ends, bends and corners of small vessels the codec's 2-D averaging leaves less than half even inside the vessel
@@ -196,16 +194,11 @@ class _Grid:
 
 @cache
 def _grid(bits: int) -> _Grid:
-    size = 1 << bits
-    centres = ((np.arange(size) << (8 - bits)) + ((1 << (8 - bits)) >> 1)).astype(np.float32)
-    r, g, b = np.meshgrid(centres, centres, centres, indexing="ij")
-    rgb = np.stack([r.ravel(), g.ravel(), b.ravel()], axis=1)
-    ycc = rgb @ _YCBCR.T
-    order = np.argsort(ycc[:, 0], kind="stable")
+    cube = cells(bits)
+    rgb = cube.rgb
     chroma = rgb.max(axis=1) - rgb.min(axis=1)
-    ordered = ycc[order]
-    luma, cb, cr = (np.ascontiguousarray(ordered[:, k]) for k in range(3))
-    return _Grid(order, luma, cb, cr, chroma, saturation(rgb), _hue_bins(rgb))
+    luma, cb, cr = (np.ascontiguousarray(cube.ycc[:, k]) for k in range(3))
+    return _Grid(cube.order, luma, cb, cr, chroma, saturation(rgb), _hue_bins(rgb))
 
 
 @cache
@@ -235,7 +228,7 @@ def bar_lut(colours: np.ndarray, chroma_threshold: int, bits: int = TABLE_BITS) 
     cells, luma, cb, cr = _chromatic(bits, chroma_threshold)
     near = np.zeros(cells.size, dtype=bool)
     # bar colours within REF_MERGE levels of each other in Y, Cb and Cr test alike: merged (a ramp's neighbours)
-    for ref_y, ref_cb, ref_cr in np.unique(np.rint(refs @ _YCBCR.T / REF_MERGE) * REF_MERGE, axis=0):
+    for ref_y, ref_cb, ref_cr in np.unique(np.rint(refs @ YCBCR.T / REF_MERGE) * REF_MERGE, axis=0):
         lo, hi = np.searchsorted(luma, [ref_y - LUMA_TOLERANCE, ref_y + LUMA_TOLERANCE], side="left")
         length2 = ref_cb * ref_cb + ref_cr * ref_cr
         if lo >= hi or length2 == 0:
@@ -255,7 +248,7 @@ def saturation(rgb: np.ndarray) -> np.ndarray:
     """Saturation of ``(..., 3)`` RGB colours: chroma relative to the most the RGB cube holds at the colour's
     luma and hue, 0 (grey) to 1 (on the cube's surface). ``(...) float32``."""
     rgb = np.asarray(rgb, dtype=np.float32)
-    luma = (rgb @ _YCBCR[0])[..., None]
+    luma = (rgb @ YCBCR[0])[..., None]
     above = (rgb - luma) / np.maximum(255.0 - luma, 1e-3)  # a channel above the grey of that luma, up to 255
     below = (luma - rgb) / np.maximum(luma, 1e-3)  # a channel below it, down to 0
     return np.clip(np.maximum(above, below).max(axis=-1), 0.0, 1.0)
@@ -263,7 +256,7 @@ def saturation(rgb: np.ndarray) -> np.ndarray:
 
 def _hue_bins(rgb: np.ndarray) -> np.ndarray:
     """Hue of ``(M, 3)`` RGB colours as the angle of (Cb, Cr), in bins of HUE_BIN_DEGREES: ``(M,) int``."""
-    cbcr = np.asarray(rgb, dtype=np.float32) @ _YCBCR[1:].T
+    cbcr = np.asarray(rgb, dtype=np.float32) @ YCBCR[1:].T
     degrees = np.degrees(np.arctan2(cbcr[:, 1], cbcr[:, 0])) % 360.0
     return (degrees // HUE_BIN_DEGREES).astype(np.int64) % (360 // HUE_BIN_DEGREES)
 

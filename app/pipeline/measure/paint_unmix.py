@@ -28,12 +28,13 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from functools import cache, lru_cache
+from functools import lru_cache
 
 import cv2
 import numpy as np
 
 from app.pipeline.measure import unmix_kernel
+from app.pipeline.measure.colour_cube import YCBCR, cell_indices, cells
 
 # The codec's chroma blur along each subsampled axis: Gaussian sigma, pixels.
 SIGMA = 1.2
@@ -68,8 +69,6 @@ HUE_ANGLE = 15.0
 # SHARE_SAMPLE of them are looked at (evenly spaced).
 MIN_COLOURED_PX = 50
 SHARE_SAMPLE = 20_000
-# BT.601 luma and chroma weights, as colour_rule (the rule is on the decoded RGB).
-_YCBCR = np.array([[0.299, 0.587, 0.114], [-0.168736, -0.331264, 0.5], [0.5, -0.418688, -0.081312]], dtype=np.float32)
 
 
 @dataclass(frozen=True, eq=False)
@@ -79,17 +78,6 @@ class PaintTable:
     chroma: np.ndarray  # (S, S, S, 2) float32 Cb, Cr of that bar colour; (0, 0) where the cell holds no paint
     rgb: np.ndarray  # (S, S, S, 3) uint8 that bar colour
     bits: int
-
-
-@cache
-def _cells(bits: int) -> tuple[np.ndarray, np.ndarray]:
-    """The RGB cube's cell centres as ``(flat cell indices, (M, 3) float32 YCbCr)`` in order of luma."""
-    size = 1 << bits
-    centres = ((np.arange(size) << (8 - bits)) + ((1 << (8 - bits)) >> 1)).astype(np.float32)
-    r, g, b = np.meshgrid(centres, centres, centres, indexing="ij")
-    ycc = np.stack([r.ravel(), g.ravel(), b.ravel()], axis=1) @ _YCBCR.T
-    order = np.argsort(ycc[:, 0], kind="stable")
-    return order, np.ascontiguousarray(ycc[order])
 
 
 def paint_table(colours: np.ndarray, chroma_threshold: int, bits: int = 6) -> PaintTable | None:
@@ -106,13 +94,14 @@ def paint_table(colours: np.ndarray, chroma_threshold: int, bits: int = 6) -> Pa
 @lru_cache(maxsize=8)
 def _paint_table(refs_bytes: bytes, bits: int) -> PaintTable:
     refs = np.frombuffer(refs_bytes, dtype=np.uint8).reshape(-1, 3)
-    order, cells = _cells(bits)
+    cube = cells(bits)
+    order, ycc_sorted = cube.order, cube.ycc
     best = np.full(order.size, np.inf, dtype=np.float32)
     paint = np.full(order.size, -1, dtype=np.int64)
-    for k, (luma, cb, cr) in enumerate(refs.astype(np.float32) @ _YCBCR.T):
-        lo, hi = np.searchsorted(cells[:, 0], [luma - LUMA_TOLERANCE, luma + LUMA_TOLERANCE + 1e-3])
+    for k, (luma, cb, cr) in enumerate(refs.astype(np.float32) @ YCBCR.T):
+        lo, hi = np.searchsorted(ycc_sorted[:, 0], [luma - LUMA_TOLERANCE, luma + LUMA_TOLERANCE + 1e-3])
         length = float(np.hypot(cb, cr))
-        ycc = cells[lo:hi]
+        ycc = ycc_sorted[lo:hi]
         along = (ycc[:, 1] * cb + ycc[:, 2] * cr) / length
         across = np.abs(ycc[:, 1] * cr - ycc[:, 2] * cb) / length
         score = np.where((along >= MIN_SHARE * length) & (across <= HUE_TOLERANCE), across, np.inf)
@@ -124,7 +113,7 @@ def _paint_table(refs_bytes: bytes, bits: int) -> PaintTable:
     size = 1 << bits
     chroma = np.zeros((order.size, 2), dtype=np.float32)
     rgb = np.zeros((order.size, 3), dtype=np.uint8)
-    chroma[order[held]] = refs[paint[held]].astype(np.float32) @ _YCBCR[1:].T
+    chroma[order[held]] = refs[paint[held]].astype(np.float32) @ YCBCR[1:].T
     rgb[order[held]] = refs[paint[held]]
     return PaintTable(chroma.reshape(size, size, size, 2), rgb.reshape(size, size, size, 3), bits)
 
@@ -133,8 +122,8 @@ def paint_share(table: PaintTable, colours: np.ndarray, pixels: np.ndarray) -> f
     """The share of ``pixels (M, 3) uint8`` RGB (the coloured ones) of the hues of the bar ``colours (K, 3)``
     whose cell may hold one of the table's paints; None for fewer than :data:`MIN_COLOURED_PX` of those hues."""
     pixels = pixels[:: max(1, -(-pixels.shape[0] // SHARE_SAMPLE))]
-    chroma = pixels.astype(np.float32) @ _YCBCR[1:].T  # (M, 2)
-    refs = np.asarray(colours, dtype=np.float32).reshape(-1, 3) @ _YCBCR[1:].T
+    chroma = pixels.astype(np.float32) @ YCBCR[1:].T  # (M, 2)
+    refs = np.asarray(colours, dtype=np.float32).reshape(-1, 3) @ YCBCR[1:].T
     refs = refs[np.hypot(refs[:, 0], refs[:, 1]) > 0]
     if refs.shape[0] == 0:
         return None
@@ -143,7 +132,7 @@ def paint_share(table: PaintTable, colours: np.ndarray, pixels: np.ndarray) -> f
     of_bar = pixels[cosine >= math.cos(math.radians(HUE_ANGLE))]
     if of_bar.shape[0] < MIN_COLOURED_PX:
         return None
-    held = table.chroma.reshape(-1, 2)[cell_indices(of_bar[None], table.bits)[0]]
+    held = table.chroma.reshape(-1, 2)[cell_indices(of_bar, table.bits)]
     return float(np.count_nonzero(held.any(axis=1))) / of_bar.shape[0]
 
 
@@ -162,13 +151,6 @@ def blur_kernel(sigma: tuple[float, float]) -> np.ndarray:
 
 def _blur(plane: np.ndarray, sigma: tuple[float, float]) -> np.ndarray:
     return cv2.GaussianBlur(plane, _kernel_sizes(sigma), sigmaX=sigma[0], sigmaY=sigma[1])
-
-
-def cell_indices(crop: np.ndarray, bits: int) -> np.ndarray:
-    """``(H, W) intp``: the flat table cell of each pixel of ``crop (H, W, 3) uint8`` RGB."""
-    shift = 8 - bits
-    r, g, b = (np.right_shift(crop[..., c], shift).astype(np.intp) for c in range(3))
-    return (r << (2 * bits)) | (g << bits) | b
 
 
 def unmix(
@@ -190,7 +172,7 @@ def unmix(
     if ys.size == 0:
         return alpha
     held = crop[ys, xs].astype(np.float32)
-    a = np.clip(((held @ _YCBCR[1]) * pb + (held @ _YCBCR[2]) * pr) / np.maximum(pb * pb + pr * pr, 1.0), 0.0, 1.0)
+    a = np.clip(((held @ YCBCR[1]) * pb + (held @ YCBCR[2]) * pr) / np.maximum(pb * pb + pr * pr, 1.0), 0.0, 1.0)
     a = a.astype(np.float32)
     if scratch is None:
         scratch = np.zeros((*crop.shape[:2], 4), dtype=np.float32)
@@ -203,12 +185,12 @@ def unmix_dense(
     crop: np.ndarray, table: PaintTable, sigma: tuple[float, float], iterations: int = ITERATIONS
 ) -> np.ndarray:
     """:func:`unmix` over the whole crop with OpenCV's blur: the reference the sparse fit is tested against."""
-    cells = cell_indices(crop, table.bits)
+    index = cell_indices(crop, table.bits)
     flat = table.chroma.reshape(-1, 2)
-    pb, pr = flat[cells, 0], flat[cells, 1]
+    pb, pr = flat[index, 0], flat[index, 1]
     mask = ((pb != 0) | (pr != 0)).astype(np.float32)
     pixels = crop.astype(np.float32)
-    cb, cr = pixels @ _YCBCR[1], pixels @ _YCBCR[2]
+    cb, cr = pixels @ YCBCR[1], pixels @ YCBCR[2]
     grey = mask == 0
     noise = NOISE_SHRINK * float(np.sqrt((cb[grey] ** 2 + cr[grey] ** 2).mean())) if grey.any() else 0.0
     norm = np.maximum(pb * pb + pr * pr, 1.0)  # a held paint's chroma is above the chroma threshold
@@ -277,7 +259,7 @@ class Unmixer:
         for frame in out:
             crop = frame[self.window]
             chosen = painted(unmix(crop, self.table, self.sigma, scratch=scratch))
-            hit = cell_indices(crop[chosen][None], self.table.bits)[0]
+            hit = cell_indices(crop[chosen], self.table.bits)
             _grey_tints(crop, self.chroma_threshold)
             crop[chosen] = colours[hit]
         return out

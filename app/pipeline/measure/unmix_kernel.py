@@ -15,13 +15,14 @@ import math
 
 import numpy as np
 
+from app.pipeline.measure.colour_cube import YCBCR
 from cuda_ops.jit import IMPORT_ERROR, cached_njit
 
 __all__ = ["IMPORT_ERROR", "fit", "greyed_tints", "held_pixels"]
 
-# BT.601 chroma weights (as paint_unmix._YCBCR's rows 1 and 2)
-_CB = (-0.168736, -0.331264, 0.5)
-_CR = (0.5, -0.418688, -0.081312)
+# BT.601 chroma weights, as numba constants
+_CB = tuple(float(w) for w in YCBCR[1])
+_CR = tuple(float(w) for w in YCBCR[2])
 
 
 @cached_njit()
