@@ -141,12 +141,12 @@ def _kernel_sizes(sigma: tuple[float, float]) -> tuple[int, int]:
     return tuple(2 * math.ceil(3 * sd) + 1 if sd > 0 else 1 for sd in sigma)  # 3 sigma: 99.7 % of it
 
 
-def blur_kernel(sigma: tuple[float, float]) -> np.ndarray:
-    """``(down taps, across taps) float32``: the 2-D Gaussian the dense fit applies as two passes."""
+def blur_kernels(sigma: tuple[float, float]) -> tuple[np.ndarray, np.ndarray]:
+    """``(down, across)`` taps, 1-D float32: the Gaussian is their outer product, as the dense fit's two passes."""
     across, down = _kernel_sizes(sigma)
     kx = cv2.getGaussianKernel(across, sigma[0], cv2.CV_32F) if sigma[0] > 0 else np.ones((1, 1), np.float32)
     ky = cv2.getGaussianKernel(down, sigma[1], cv2.CV_32F) if sigma[1] > 0 else np.ones((1, 1), np.float32)
-    return np.ascontiguousarray(ky @ kx.T)
+    return np.ascontiguousarray(ky.ravel()), np.ascontiguousarray(kx.ravel())
 
 
 def _blur(plane: np.ndarray, sigma: tuple[float, float]) -> np.ndarray:
@@ -176,7 +176,7 @@ def unmix(
     a = a.astype(np.float32)
     if scratch is None:
         scratch = np.zeros((*crop.shape[:2], 4), dtype=np.float32)
-    unmix_kernel.fit(crop, ys, xs, pb, pr, a, blur_kernel(sigma), NOISE_SHRINK * grey_rms, iterations, scratch)
+    unmix_kernel.fit(crop, ys, xs, pb, pr, a, *blur_kernels(sigma), NOISE_SHRINK * grey_rms, iterations, scratch)
     alpha[ys, xs] = a
     return alpha
 
@@ -246,11 +246,18 @@ class Unmixer:
     window: tuple[slice, slice]  # rows and columns holding every pixel where Doppler is counted
     chroma_threshold: int  # what the chroma rule counts: chroma (max - min) above it
     _scratch: dict = field(default_factory=dict, repr=False)  # the fit's zeroed work plane, by shape
+    _copies: dict = field(default_factory=dict, repr=False)  # the repainted batch, by shape (the latest only)
 
     def repainted(self, frames: np.ndarray) -> np.ndarray:
         """A copy of ``frames (B, H, W, 3) uint8`` RGB with the window repainted: the painted pixels in their
-        bar colour, every other pixel the chroma rule would count grey (its luma)."""
-        out = frames.copy()
+        bar colour, every other pixel the chroma rule would count grey (its luma). The copy is a buffer this
+        Unmixer reuses (valid until its next call): a fresh batch-sized array a batch costs more in page
+        faults than the copy itself."""
+        out = self._copies.get(frames.shape)
+        if out is None:
+            self._copies.clear()
+            out = self._copies.setdefault(frames.shape, np.empty_like(frames))
+        np.copyto(out, frames)
         colours = self.table.rgb.reshape(-1, 3)
         shape = (self.window[0].stop - self.window[0].start, self.window[1].stop - self.window[1].start, 4)
         scratch = self._scratch.get(shape)

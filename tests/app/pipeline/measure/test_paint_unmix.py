@@ -147,6 +147,22 @@ def test_repainted_frames_show_the_painted_pixels_in_their_bar_colour_and_the_re
     np.testing.assert_array_equal(out[:, 30:], frames[:, 30:])
 
 
+def test_one_unmixer_repaints_batch_after_batch_as_a_fresh_one_does(rng):
+    """An Unmixer reuses its copy and its work plane from batch to batch: nothing of one batch may reach the
+    next (a vessel, a smear, the residual of the fit), whatever the batch sizes."""
+    frames = np.stack([_speckle(rng, 40, 60) for _ in range(5)])
+    frames[0, 10:12, 10:40] = RED
+    frames[2, 20:23, 5:50] = BLUE
+    frames[3, 5, 30] = (120, 0, 0)  # a single painted pixel
+    frames = np.stack([_smeared(f) for f in frames])
+    where = np.ones((40, 60), bool)
+    reused = unmixer(BAR, "4:2:0", where, 40)
+    for batch in (frames[:2], frames[2:4], frames[4:], frames[:2]):
+        got = reused.repainted(batch).copy()
+        np.testing.assert_array_equal(got, unmixer(BAR, "4:2:0", where, 40).repainted(batch))
+    assert not reused._scratch[(40, 60, 4)].any()  # the work plane is left zero
+
+
 def test_which_inputs_are_unmixed():
     where = np.ones((20, 30), bool)
     assert isinstance(unmixer(BAR, "4:2:0", where, 40), Unmixer)
