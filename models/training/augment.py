@@ -8,7 +8,7 @@ import numpy as np
 
 __all__ = ["AUGMENTATIONS", "augment"]
 
-AUGMENTATIONS = ("basic", "affine", "strong", "style")
+AUGMENTATIONS = ("basic", "affine", "strong", "style", "rescan")
 # "affine": each image also gets a random similarity transform within these ranges. A few hundred real
 # images are too few to teach position, size and angle invariance; the synthetic generator already
 # varies them, so the shipped tendon model trains with "basic". "strong": affine, and also the changes of
@@ -29,6 +29,22 @@ STYLE_CURVE_KNOTS = 6  # control points of the grey-level curve
 STYLE_SPECKLE_SD = (0.1, 0.35)  # of the multiplicative noise (Gamma-distributed, mean 1)
 STYLE_SHARPEN = (0.3, 1.2)  # unsharp-mask amount
 STYLE_GREY_CHROMA = 16  # max - min up to which a pixel is grey (B-mode) and restyled
+# "rescan": "style", after the picture is formed again as another probe and preset would form it, each with
+# RESCAN_P: new speckle over the same echogenicity (the picture's local mean, RESCAN_MEAN_SIGMA px at the model's
+# input, times the envelope of complex Gaussian scatter through an anisotropic point-spread function, narrower in
+# depth than across, RESCAN_PSF_* px; its contrast compressed by a power RESCAN_SPECKLE_POWER as log compression
+# does), resolution that differs down and across (RESCAN_BLUR_* px), and a time-gain compensation left
+# unbalanced (the gain's log a random line and curve over the depth, up to RESCAN_GAIN_SLOPE and
+# RESCAN_GAIN_BOW). The speckle, grey map and resolution of one generator are then no cue the model can lean on.
+RESCAN_P = 0.5
+RESCAN_MEAN_SIGMA = (1.0, 2.5)
+RESCAN_PSF_DOWN = (0.4, 1.2)
+RESCAN_PSF_ACROSS = (0.8, 2.5)
+RESCAN_SPECKLE_POWER = (0.3, 0.9)
+RESCAN_BLUR_DOWN = (0.2, 0.8)
+RESCAN_BLUR_ACROSS = (0.5, 2.0)
+RESCAN_GAIN_SLOPE = 0.6
+RESCAN_GAIN_BOW = 0.5
 
 
 def augment(
@@ -37,7 +53,8 @@ def augment(
     """Random horizontal flips and brightness/contrast jitter (grey and colour alike); with ``kind="affine"``
     also a random scale, rotation and shift (labels by nearest neighbour, the border filled with background);
     with ``kind="strong"`` the affine changes and then a random gamma, blur and noise on some images; with
-    ``kind="style"`` the grey of some images restyled as another scanner's (``_random_style``)."""
+    ``kind="style"`` the grey of some images restyled as another scanner's (``_random_style``); with
+    ``kind="rescan"`` also formed again as another probe would image it first (``_random_rescan``)."""
     flip = rng.random(len(images)) < 0.5
     images, labels = images.copy(), labels.copy()
     images[flip], labels[flip] = images[flip, :, ::-1], labels[flip, :, ::-1]
@@ -49,7 +66,9 @@ def augment(
     images = np.clip(images.astype(np.float32) * gain + bias, 0, 255).astype(np.uint8)
     if kind == "strong":
         images = np.stack([_random_appearance(rng, image) for image in images])
-    if kind == "style":
+    if kind == "rescan":
+        images = np.stack([_random_rescan(rng, image) for image in images])
+    if kind in ("style", "rescan"):
         images = np.stack([_random_style(rng, image) for image in images])
     return images, labels
 
@@ -81,6 +100,35 @@ def _random_style(rng: np.random.Generator, image: np.ndarray) -> np.ndarray:
     styled = np.clip(out, 0, 255).astype(np.uint8)
     result = image.copy()
     result[is_grey] = styled[is_grey][:, None]
+    return result
+
+
+def _random_rescan(rng: np.random.Generator, image: np.ndarray) -> np.ndarray:
+    """``(h, w, 3) uint8`` with its grey pixels formed again (see ``RESCAN_P``); coloured pixels keep their values."""
+    h, w = image.shape[:2]
+    grey = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY).astype(np.float32)
+    out = grey
+    if rng.random() < RESCAN_P:  # new speckle over the same echogenicity
+        mean = cv2.GaussianBlur(out, (0, 0), rng.uniform(*RESCAN_MEAN_SIGMA))
+        down, across = rng.uniform(*RESCAN_PSF_DOWN), rng.uniform(*RESCAN_PSF_ACROSS)
+        scatter = [cv2.GaussianBlur(rng.standard_normal((h, w)).astype(np.float32), (0, 0), across, sigmaY=down)]
+        scatter.append(cv2.GaussianBlur(rng.standard_normal((h, w)).astype(np.float32), (0, 0), across, sigmaY=down))
+        envelope = cv2.magnitude(*scatter)
+        envelope /= max(float(envelope.mean()), 1e-6)
+        out = mean * envelope ** rng.uniform(*RESCAN_SPECKLE_POWER)
+    if rng.random() < RESCAN_P:  # resolution: down and across apart
+        out = cv2.GaussianBlur(out, (0, 0), rng.uniform(*RESCAN_BLUR_ACROSS), sigmaY=rng.uniform(*RESCAN_BLUR_DOWN))
+    if rng.random() < RESCAN_P:  # time-gain compensation left unbalanced over the depth
+        depth = np.linspace(-0.5, 0.5, h, dtype=np.float32)[:, None]
+        slope = rng.uniform(-RESCAN_GAIN_SLOPE, RESCAN_GAIN_SLOPE)
+        bow = rng.uniform(-RESCAN_GAIN_BOW, RESCAN_GAIN_BOW)
+        out = out * np.exp(slope * depth + bow * (4 * depth * depth - 1 / 3))
+    if out is grey:
+        return image
+    is_grey = (image.max(axis=2).astype(np.int16) - image.min(axis=2)) <= STYLE_GREY_CHROMA
+    formed = np.clip(out, 0, 255).astype(np.uint8)
+    result = image.copy()
+    result[is_grey] = formed[is_grey][:, None]
     return result
 
 
