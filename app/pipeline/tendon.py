@@ -33,6 +33,7 @@ import cv2
 import numpy as np
 
 from app.pipeline.geometry import Rect, area, clipped
+from app.pipeline.measure.labels import RegionRuns
 from app.pipeline.segmenter import Segmenter
 
 CONSENSUS_FRAMES = 3  # frames of a run that its outline is voted from (3 and 5 scored alike on held-out val)
@@ -152,8 +153,10 @@ class TendonRegions:
         """``(1, H, W) bool``: the outline in use (the last one voted), or None before the first batch."""
         return None if self.current is None else self.current.mask
 
-    def __call__(self, frames: np.ndarray, picture: Rect) -> np.ndarray:
-        """``(B, H, W, 3) uint8 RGB`` frames -> ``(1, H, W)`` (one outline for the batch) or ``(B, H, W) bool``."""
+    def __call__(self, frames: np.ndarray, picture: Rect) -> np.ndarray | RegionRuns:
+        """``(B, H, W, 3) uint8 RGB`` frames -> ``(1, H, W) bool`` (one outline for the batch), ``(B, H, W)`` (the
+        model unsure of the picture: each frame its own), or the runs of frames between changes of picture with
+        their outlines (:class:`~app.pipeline.measure.labels.RegionRuns`: each run labelled and counted once)."""
         self.picture_px = area(picture)
         thumbs = thumbnails(frames, picture)
         pieces = []  # (first, stop, mask): runs of frames sharing an outline
@@ -178,10 +181,7 @@ class TendonRegions:
         self.frames_seen += n
         if len(pieces) == 1:
             return pieces[0][2]  # (1, H, W): the same array while the picture holds, labelled once by the scan
-        out = np.empty((n, *frames.shape[1:3]), dtype=bool)
-        for first, stop, mask in pieces:
-            out[first:stop] = mask  # (1, H, W) shared, or the run's own (stop - first, H, W)
-        return out
+        return RegionRuns(tuple(stop for _, stop, _ in pieces), tuple(mask for _, _, mask in pieces))
 
     def _changed(self, thumb: Thumb) -> bool:
         """Whether ``thumb`` is beyond CHANGE_LIMIT from the reference; the change counts toward ``movement``."""

@@ -16,6 +16,7 @@ image area carry no label, and neither does tendon outside the box (Doppler cann
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import cv2
@@ -91,3 +92,35 @@ def label_frames(roi: np.ndarray, band: Band, countable: np.ndarray) -> tuple[np
             frame_labels[ring & inside] = LABEL_BAND
         frame_labels[crop & inside] = LABEL_TENDON
     return bands, labels
+
+
+@dataclass(frozen=True, eq=False)
+class RegionRuns:
+    """A batch's regions as runs of consecutive frames: run ``k`` ends before frame ``stops[k]`` (and starts
+    where run ``k - 1`` ends, the first at 0); ``masks[k]`` is ``(1, H, W) bool``, one region for the whole
+    run, or ``(n, H, W)``, one for each of its ``n`` frames. A region finder that knows where the picture
+    changed returns these, and each run's region is labelled and counted once, not frame by frame."""
+
+    stops: tuple[int, ...]
+    masks: tuple[np.ndarray, ...]
+
+    @classmethod
+    def of(cls, regions: np.ndarray | RegionRuns, frames: int) -> RegionRuns:
+        """``regions`` for a batch of ``frames``: runs as they are, an array ``(1|B, H, W)`` as one run."""
+        runs = regions if isinstance(regions, RegionRuns) else cls((frames,), (np.asarray(regions, dtype=bool),))
+        if not runs.stops or runs.stops[-1] != frames or len(runs.stops) != len(runs.masks):
+            raise RuntimeError(f"the region finder's runs end at {runs.stops}, for a batch of {frames} frames")
+        return runs
+
+    def spans(self) -> Iterator[tuple[int, int, np.ndarray]]:
+        """``(first, stop, mask)`` of each run."""
+        first = 0
+        for stop, mask in zip(self.stops, self.masks, strict=True):
+            yield first, stop, mask
+            first = stop
+
+    def stacked(self) -> np.ndarray:
+        """``(1, H, W)`` when one region serves every frame, else ``(B, H, W)``."""
+        if len(self.masks) == 1:
+            return self.masks[0]
+        return np.concatenate([np.broadcast_to(m, (stop - first, *m.shape[1:])) for first, stop, m in self.spans()])

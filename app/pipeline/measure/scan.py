@@ -1,7 +1,9 @@
 """The measure step: one pass over a clip's sampled frames, batch by batch, each pixel counted once.
 
 For every batch: the tendon region (the user's, or the model's inside the picture), the label map
-(:mod:`.labels`), and one counting call (:class:`Counter`). The first batch also fixes the screen,
+(:mod:`.labels`), and one counting call (:class:`Counter`) per run of frames that share a region (a region
+finder that knows where the picture changed says so: :class:`~.labels.RegionRuns`; each region is labelled
+once). The first batch also fixes the screen,
 the countable area and the calibration (:class:`Setup`). Only the best few frames are kept
 (:class:`Candidate`, with their counted Doppler pixels), so memory does not grow with the clip's
 length; decoding runs ahead on a background thread. Frames may be sampled (every ``step``-th) and
@@ -22,16 +24,18 @@ from app.pipeline.decode import Calibration, Clip
 from app.pipeline.decode.base import prefetched
 from app.pipeline.geometry import Rect
 from app.pipeline.measure.colour_rule import ColourRule, colour_rule
-from app.pipeline.measure.labels import LABEL_BOX_REST, LABEL_TENDON, Band, label_frames
+from app.pipeline.measure.labels import LABEL_BOX_REST, LABEL_TENDON, Band, RegionRuns, label_frames
 from app.pipeline.screen import Screen, calibrate, calibrate_from_screen, find_screen
 from app.pipeline.timing import Timer
 
 BATCH_BYTES = 64 << 20  # pixels decoded and counted per batch
 SCREEN_FRAMES = 8  # frames of the first batch that screen parsing looks at
 CANDIDATES = 4  # frames kept in memory as candidates for selection
+LABELLED_KEPT = 8  # regions shared by runs of frames whose labels are kept (a probe that returns: labelled once)
 
-# ``(B, H, W, 3) uint8 RGB`` frames and the picture's bounds -> ``(B|1, H, W) bool`` tendon regions.
-RegionFinder = Callable[[np.ndarray, Rect], np.ndarray]
+# ``(B, H, W, 3) uint8 RGB`` frames and the picture's bounds -> ``(B|1, H, W) bool`` tendon regions, or the
+# regions of runs of frames (:class:`~.labels.RegionRuns`).
+RegionFinder = Callable[[np.ndarray, Rect], "np.ndarray | RegionRuns"]
 
 
 @dataclass(frozen=True)
@@ -159,7 +163,7 @@ class _Run:
         self.progress: Progress | None = progress
         self.candidates: dict[int, Candidate] = {}
         self.scores: dict[int, float] = {}
-        self._static: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None  # a fixed region's roi/band/labels
+        self._labelled: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}  # id -> a shared region's labels
 
     def scan(self) -> Scan:
         setup: Setup | None = None
@@ -186,17 +190,16 @@ class _Run:
                         ahead.finish()  # no model work goes on after the analysis has failed
                         raise
             with self.timer.step("segment"):  # with regions found ahead: the wait for them after the screen
-                roi, band, labels = self._regions(frames, setup, ahead)
+                runs = self._regions(frames, setup, ahead)
             with self.timer.step("count"):
-                # with an observer every frame's counted pixels are drawn, so the one counting call returns them all
-                wanted = range(frames.shape[0]) if self.observer is not None else ()
-                counts = self.counter.count(setup.rule.counted(frames), labels, setup.lut, wanted)
+                counts = self._count(frames, runs, setup)
             parts.append(counts)
             index_parts.append(indices)
             with self.timer.step("select"):
-                self._keep_candidates(indices, frames, roi, band, labels, counts)
+                self._keep_candidates(indices, frames, runs, counts)
             if self.observer is not None:
-                doppler = np.stack([counts.masks[i] & (_at(labels, i) == LABEL_TENDON) for i in wanted])
+                roi, band, labels = (_stacked(runs, part) for part in ("roi", "band", "labels"))
+                doppler = np.stack([counts.masks[i] & (_at(labels, i) == LABEL_TENDON) for i in range(len(frames))])
                 picture = setup.screen.image_area
                 self.observer(Batch(indices, frames, roi, band, doppler, counts, self.clip.fps, setup.in_box, picture))
             done += indices.size
@@ -204,37 +207,63 @@ class _Run:
                 self.progress(done, total)
         return Scan(setup, np.concatenate(index_parts), cuda_ops.FrameCounts.concat(parts), self.candidates)
 
-    def _regions(
-        self, frames: np.ndarray, setup: Setup, ahead: _Ahead | None = None
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """``(roi, band, labels)``, each ``(B|1, H, W)``; a region that does not change is labelled once."""
+    def _regions(self, frames: np.ndarray, setup: Setup, ahead: _Ahead | None = None) -> list[_Labelled]:
+        """The runs of the batch's frames with their regions labelled."""
         found = None if ahead is None else ahead.result(setup.screen.image_area)
-        roi = np.asarray(self.regions(frames, setup.screen.image_area) if found is None else found, dtype=bool)
-        if roi.ndim != 3 or roi.shape[1:] != frames.shape[1:3] or roi.shape[0] not in (1, frames.shape[0]):
-            raise RuntimeError(f"the region finder returned masks of shape {roi.shape} for frames {frames.shape}")
-        if self._static is not None and self._static[0] is roi:
-            return self._static
+        if found is None:
+            found = self.regions(frames, setup.screen.image_area)
+        runs = []
+        for first, stop, roi in RegionRuns.of(found, frames.shape[0]).spans():
+            if roi.ndim != 3 or roi.shape[1:] != frames.shape[1:3] or roi.shape[0] not in (1, stop - first):
+                raise RuntimeError(f"the region finder returned masks of shape {roi.shape} for frames {frames.shape}")
+            runs.append(_Labelled(first, stop, roi, *self._labels(roi, setup)))
+        return runs
+
+    def _labels(self, roi: np.ndarray, setup: Setup) -> tuple[np.ndarray, np.ndarray]:
+        """``(band, labels)`` of ``roi``; a region shared by a run (the same array for a still picture, or for a
+        picture the probe came back to) is labelled once."""
+        kept = self._labelled.get(id(roi))
+        if kept is not None and kept[0] is roi:
+            return kept[1], kept[2]
         band, labels = label_frames(roi, setup.band, setup.in_box)
         if roi.shape[0] == 1:
-            self._static = roi, band, labels
-        return roi, band, labels
+            if len(self._labelled) >= LABELLED_KEPT:
+                del self._labelled[next(iter(self._labelled))]  # the oldest
+            self._labelled[id(roi)] = (roi, band, labels)
+        return band, labels
 
-    def _keep_candidates(self, indices, frames, roi, band, labels, counts: cuda_ops.FrameCounts) -> None:
+    def _count(self, frames: np.ndarray, runs: list[_Labelled], setup: Setup) -> cuda_ops.FrameCounts:
+        """One counting call per run; with an observer every frame's counted pixels come back for its drawing."""
+        counted = setup.rule.counted(frames)
+        parts = [
+            self.counter.count(
+                counted[run.first : run.stop],
+                run.labels,
+                setup.lut,
+                range(run.stop - run.first) if self.observer is not None else (),
+            )
+            for run in runs
+        ]
+        return parts[0] if len(parts) == 1 else cuda_ops.FrameCounts.concat(parts)
+
+    def _keep_candidates(self, indices, frames, runs: list[_Labelled], counts: cuda_ops.FrameCounts) -> None:
         """Keep the frames with the highest tendon colour fraction so far (at most ``CANDIDATES``)."""
-        for i in range(frames.shape[0]):
-            cf = fraction(counts.doppler[i, LABEL_TENDON], counts.pixels[i, LABEL_TENDON])
-            score = -1.0 if cf is None else cf
-            if len(self.scores) >= CANDIDATES:
-                worst = min(self.scores, key=self.scores.__getitem__)
-                if score <= self.scores[worst]:
-                    continue
-                del self.scores[worst], self.candidates[worst]
-            index, frame_labels = int(indices[i]), _at(labels, i).copy()
-            mask = counts.masks.get(i)  # returned when an observer asked for every frame's pixels
-            doppler = None if mask is None else mask & (frame_labels == LABEL_TENDON)
-            self.scores[index] = score
-            frame, region, ring = frames[i].copy(), _at(roi, i).copy(), _at(band, i).copy()
-            self.candidates[index] = Candidate(index, frame, region, ring, frame_labels, doppler)
+        for run in runs:
+            for i in range(run.first, run.stop):
+                cf = fraction(counts.doppler[i, LABEL_TENDON], counts.pixels[i, LABEL_TENDON])
+                score = -1.0 if cf is None else cf
+                if len(self.scores) >= CANDIDATES:
+                    worst = min(self.scores, key=self.scores.__getitem__)
+                    if score <= self.scores[worst]:
+                        continue
+                    del self.scores[worst], self.candidates[worst]
+                j = i - run.first
+                index, frame_labels = int(indices[i]), _at(run.labels, j).copy()
+                mask = counts.masks.get(i)  # returned when an observer asked for every frame's pixels
+                doppler = None if mask is None else mask & (frame_labels == LABEL_TENDON)
+                self.scores[index] = score
+                frame, region, ring = frames[i].copy(), _at(run.roi, j).copy(), _at(run.band, j).copy()
+                self.candidates[index] = Candidate(index, frame, region, ring, frame_labels, doppler)
 
     def _batches(self, size: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         """``(original indices (B,), frames (B, H, W, 3))``, every ``step``-th frame, decoded ahead."""
@@ -332,7 +361,7 @@ def set_up(
 def frame_again(clip: Clip, index: int, regions: RegionFinder, setup: Setup) -> Candidate:
     """Frame ``index`` decoded and outlined again: for a selected frame that was not kept."""
     frame = clip.read(index)
-    roi = np.asarray(regions(frame, setup.screen.image_area), dtype=bool)
+    roi = RegionRuns.of(regions(frame, setup.screen.image_area), 1).stacked()
     band, labels = label_frames(roi, setup.band, setup.in_box)
     return Candidate(index, frame[0], roi[0], band[0], labels[0])
 
@@ -344,6 +373,22 @@ def classified(candidate: Candidate, rule: ColourRule) -> Candidate:
         return candidate
     mask = cuda_ops.doppler_mask(rule.counted(candidate.frame[None])[0], candidate.labels, rule.lut)
     return replace(candidate, doppler=mask & (candidate.labels == LABEL_TENDON))
+
+
+@dataclass(frozen=True, eq=False)
+class _Labelled:
+    """Frames ``first .. stop - 1`` of a batch with their region, band and label map, each ``(1|n, H, W)``."""
+
+    first: int
+    stop: int
+    roi: np.ndarray
+    band: np.ndarray
+    labels: np.ndarray
+
+
+def _stacked(runs: list[_Labelled], part: str) -> np.ndarray:
+    """``(B|1, H, W)``: the runs' ``part`` ("roi", "band" or "labels") over the whole batch."""
+    return RegionRuns(tuple(r.stop for r in runs), tuple(getattr(r, part) for r in runs)).stacked()
 
 
 def _at(stack: np.ndarray, i: int) -> np.ndarray:

@@ -87,7 +87,9 @@ def test_a_change_within_a_batch_splits_it(rng):
     model = _Model(regions=lambda i: (UPPER,) if i < 4 else (moved,))
     frames = np.concatenate([_frames(4, rng), _frames(6, rng, first=4)])
     regions = TendonRegions(model)
-    masks = regions(frames, PICTURE)
+    runs = regions(frames, PICTURE)
+    assert runs.stops == (4, 10) and [m.shape for m in runs.masks] == [(1, H, W), (1, H, W)]  # each labelled once
+    masks = runs.stacked()
     assert masks.shape == (10, H, W)
     assert all(_box(m) == UPPER for m in masks[:4]) and all(_box(m) == moved for m in masks[4:])
     assert model.seen == min(4, CONSENSUS_FRAMES) + min(6, CONSENSUS_FRAMES)  # each run from its own frames

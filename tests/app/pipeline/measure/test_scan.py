@@ -10,7 +10,7 @@ import pytest
 
 from app.pipeline.decode import Clip, SourceInfo
 from app.pipeline.decode.base import sampling_step as frame_step
-from app.pipeline.measure.labels import LABEL_TENDON
+from app.pipeline.measure.labels import LABEL_TENDON, RegionRuns
 from app.pipeline.measure.scan import (
     CANDIDATES,
     Counter,
@@ -92,6 +92,36 @@ def test_a_region_finder_of_the_wrong_shape_is_an_error(rng):
         scan_clip(
             _clip(rng, [1, 2]), lambda frames, area: np.ones((1, 5, 5), bool), counter, ScanParams(2.0, 4), Timer()
         )
+
+
+def test_runs_of_frames_are_counted_as_the_same_regions_frame_by_frame(rng):
+    """A finder that says where the picture changed (runs, each region labelled and counted once) gets the
+    counts, kept frames and observed batches that the same regions given frame by frame get."""
+    blobs = [1, 5, 0, 3, 7, 2, 6, 4, 2]
+    clip = _clip(rng, blobs)
+    upper, lower = _region(), np.zeros((1, H, W), bool)
+    lower[0, 22:45, 5:60] = True
+    own = np.stack([upper[0], lower[0], upper[0]])  # three frames, each its own region (a model unsure of them)
+    runs = RegionRuns((3, 6, 9), (upper, own, lower))
+    seen: dict[str, list] = {"runs": [], "stacked": []}
+    scans = {
+        name: scan_clip(clip, finder, Counter("auto", "cpu"), ScanParams(2.0, 4), Timer(), observer=seen[name].append)
+        for name, finder in (("runs", lambda f, a: runs), ("stacked", lambda f, a: runs.stacked()))
+    }
+    a, b = scans["runs"], scans["stacked"]
+    assert runs.stacked().shape == (9, H, W)
+    for field in ("pixels", "doppler", "value_sum"):
+        np.testing.assert_array_equal(getattr(a.counts, field), getattr(b.counts, field))
+    assert a.counts.doppler[:, LABEL_TENDON].tolist() == [4 * n for n in blobs]  # every blob lies in both regions
+    assert a.counts.pixels[3, LABEL_TENDON] == 20 * 60 and a.counts.pixels[4, LABEL_TENDON] == 23 * 55
+    assert sorted(a.candidates) == sorted(b.candidates)
+    for index, kept in a.candidates.items():
+        other = b.candidates[index]
+        for part in ("roi", "band", "labels", "doppler"):
+            np.testing.assert_array_equal(getattr(kept, part), getattr(other, part))
+    for x, y in zip(seen["runs"], seen["stacked"], strict=True):
+        for part in ("roi", "band", "doppler"):
+            np.testing.assert_array_equal(np.broadcast_to(getattr(x, part), getattr(y, part).shape), getattr(y, part))
 
 
 class _Restartable:
