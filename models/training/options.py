@@ -104,7 +104,9 @@ def build_parser() -> argparse.ArgumentParser:
         choices=AUGMENTATIONS,
         help="basic: flips and intensity; affine: also random scale, rotation and shift (for small real data "
         "sets); strong: affine plus random gamma, blur and noise; style: the grey restyled as another scanner's "
-        "(speckle grain, grey curve, speckle noise, edge enhancement), the geometry and the colour left alone",
+        "(speckle grain, grey curve, speckle noise, edge enhancement), the geometry and the colour left alone; "
+        "rescan: style, after the picture is formed again as another probe would (new speckle over the same "
+        "echogenicity, resolution down and across, depth gain)",
     )
     p.add_argument(
         "--dice-loss",
