@@ -25,11 +25,11 @@ from app.pipeline.device import resolve_device
 from app.pipeline.grading.quality import Facts, facts_of, warnings_for
 from app.pipeline.grading.scales import Grading
 from app.pipeline.grading.summary import GradeParams, grade_selected, summarise
+from app.pipeline.measure.labels import RegionFinder
 from app.pipeline.measure.scan import (
     Candidate,
     Counter,
     Observer,
-    RegionFinder,
     Scan,
     ScanParams,
     classified,

@@ -16,13 +16,14 @@ image area carry no label, and neither does tendon outside the box (Doppler cann
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import cv2
 import numpy as np
 
 from app.pipeline.decode import Calibration
+from app.pipeline.geometry import Rect
 
 LABEL_TENDON = 1
 LABEL_BAND = 2
@@ -124,3 +125,8 @@ class RegionRuns:
         if len(self.masks) == 1:
             return self.masks[0]
         return np.concatenate([np.broadcast_to(m, (stop - first, *m.shape[1:])) for first, stop, m in self.spans()])
+
+
+# ``(B, H, W, 3) uint8 RGB`` frames and the picture's bounds -> ``(B|1, H, W) bool`` tendon regions, or the
+# regions of runs of frames (:class:`RegionRuns`).
+RegionFinder = Callable[[np.ndarray, Rect], np.ndarray | RegionRuns]

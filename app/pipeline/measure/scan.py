@@ -12,7 +12,6 @@ keep their original indices. The result is a :class:`Scan`: nothing is read back
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 
@@ -23,8 +22,9 @@ from app.pipeline.cancel import Progress, StopFlag
 from app.pipeline.decode import Calibration, Clip
 from app.pipeline.decode.base import prefetched
 from app.pipeline.geometry import Rect
+from app.pipeline.measure.ahead import Ahead
 from app.pipeline.measure.colour_rule import ColourRule, colour_rule
-from app.pipeline.measure.labels import LABEL_BOX_REST, LABEL_TENDON, Band, RegionRuns, label_frames
+from app.pipeline.measure.labels import LABEL_BOX_REST, LABEL_TENDON, Band, RegionFinder, RegionRuns, label_frames
 from app.pipeline.screen import Screen, calibrate, calibrate_from_screen, find_screen
 from app.pipeline.timing import Timer
 
@@ -32,10 +32,6 @@ BATCH_BYTES = 64 << 20  # pixels decoded and counted per batch
 SCREEN_FRAMES = 8  # frames of the first batch that screen parsing looks at
 CANDIDATES = 4  # frames kept in memory as candidates for selection
 LABELLED_KEPT = 8  # regions shared by runs of frames whose labels are kept (a probe that returns: labelled once)
-
-# ``(B, H, W, 3) uint8 RGB`` frames and the picture's bounds -> ``(B|1, H, W) bool`` tendon regions, or the
-# regions of runs of frames (:class:`~.labels.RegionRuns`).
-RegionFinder = Callable[[np.ndarray, Rect], "np.ndarray | RegionRuns"]
 
 
 @dataclass(frozen=True)
@@ -183,7 +179,7 @@ class _Run:
             ahead = None
             if setup is None:
                 with self.timer.step("screen"):
-                    ahead = _Ahead(self.regions, frames)
+                    ahead = Ahead(self.regions, frames)
                     try:
                         setup = set_up(self.clip, frames, self.params, ahead.start)
                     except BaseException:
@@ -207,7 +203,7 @@ class _Run:
                 self.progress(done, total)
         return Scan(setup, np.concatenate(index_parts), cuda_ops.FrameCounts.concat(parts), self.candidates)
 
-    def _regions(self, frames: np.ndarray, setup: Setup, ahead: _Ahead | None = None) -> list[_Labelled]:
+    def _regions(self, frames: np.ndarray, setup: Setup, ahead: Ahead | None = None) -> list[_Labelled]:
         """The runs of the batch's frames with their regions labelled."""
         found = None if ahead is None else ahead.result(setup.screen.image_area)
         if found is None:
@@ -279,55 +275,6 @@ class _Run:
         chunks = [wanted[i : i + size] for i in range(0, wanted.size, size)]
         read = (np.concatenate([clip.read(int(k)) for k in chunk]) for chunk in chunks)
         yield from zip(chunks, prefetched(read, 2), strict=True)  # only the wanted frames are decoded
-
-
-class _Ahead:
-    """The first batch's regions, found on a thread of their own while the screen is parsed.
-
-    The region step needs only the picture, which the screen parsing finds first; the Doppler box, bars and
-    outlines take longer, and the model (ONNX Runtime, torch) and OpenCV leave the interpreter lock while
-    they work, so the two overlap. Only a region finder that can be restarted (``restart()``: the tendon
-    model's, which remembers what it outlined) is run ahead: when the screen's final image area differs from
-    the picture (a box reaching beyond it), the finder is restarted and called again with the final one.
-    """
-
-    def __init__(self, regions: RegionFinder, frames: np.ndarray) -> None:
-        self.regions, self.frames = regions, frames
-        self.area: Rect | None = None
-        self.thread: threading.Thread | None = None
-        self.found: np.ndarray | None = None
-        self.error: BaseException | None = None
-
-    def start(self, area: Rect) -> None:
-        """Called by the screen parsing with the picture's area: start the region step there."""
-        if not callable(getattr(self.regions, "restart", None)):
-            return
-        self.area = area
-        self.thread = threading.Thread(target=self._run, name="neovasc-regions-ahead", daemon=True)
-        self.thread.start()
-
-    def _run(self) -> None:
-        try:
-            self.found = self.regions(self.frames, self.area)
-        except BaseException as exc:  # handed to the scan's thread, which raises it
-            self.error = exc
-
-    def finish(self) -> None:
-        """Wait for the regions found ahead, if any are being found."""
-        if self.thread is not None:
-            self.thread.join()
-
-    def result(self, area: Rect) -> np.ndarray | None:
-        """The regions found ahead when they were found in ``area``; None when the scan must find them."""
-        if self.thread is None:
-            return None
-        self.finish()
-        if area != self.area:
-            self.regions.restart()
-            return None
-        if self.error is not None:
-            raise self.error
-        return self.found
 
 
 def set_up(
