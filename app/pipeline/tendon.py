@@ -46,6 +46,10 @@ MIN_SHARED_CELLS = 32  # cells two thumbnails must both see to be compared
 FLAT_STD = 2.0  # grey levels: a thumbnail this even (a blank picture) is compared by its mean alone
 POINT_REACH = 0.1  # share of the frame's width within which a region may be the one a point names
 MIN_TENDON_SHARE = 0.005  # outlines smaller than this share of the picture are fragments
+# Outlines whose masks are kept to be taken back when the probe returns to their picture (the latest ones): a
+# probe swept through a long clip makes a new outline every few frames, and a mask is a frame's size. Older
+# outlines keep what the report needs (their size and scores), and their picture, if it comes back, is voted again.
+KEPT_OUTLINES = 16
 THRESHOLD = 0.5  # probability above which a pixel is tendon (the model's decision boundary)
 
 
@@ -122,12 +126,13 @@ def thumbnails(frames: np.ndarray, picture: Rect) -> list[Thumb]:
 class _Outline:
     """One outline of the clip and what it was voted from."""
 
-    mask: np.ndarray  # (1, H, W) bool
+    mask: np.ndarray | None  # (1, H, W) bool; None once KEPT_OUTLINES newer ones hold theirs
     reference: Thumb  # the thumbnail of the frame it was voted at
     probability: float | None  # mean model probability over it (None without probabilities)
     presence: float | None  # median presence probability of the frames it was voted from (None: no head)
     absent: bool  # most of the frames it was voted from were judged to hold no tendon (and no hint said otherwise)
     agreement: float  # mean IoU of the voting frames' outlines with it (1 for one frame)
+    size: int = 0  # pixels of the mask
     frames: int = 0  # frames it was measured on
 
 
@@ -171,7 +176,7 @@ class TendonRegions:
                 stop += 1
             if self.current is None:
                 self.current = self._vote(frames[i:stop], picture, self.reference)
-                self.outlines.append(self.current)
+                self._keep(self.current)
             self.current.frames += stop - i
             mask = self.current.mask
             if self.current.agreement < MIN_AGREEMENT:  # the model disagrees with itself: each frame its own outline
@@ -189,12 +194,21 @@ class TendonRegions:
         self.movement = max(self.movement, change)
         return change > CHANGE_LIMIT
 
+    def _keep(self, outline: _Outline) -> None:
+        """Add ``outline`` to the clip's; the oldest mask beyond the KEPT_OUTLINES latest is let go."""
+        self.outlines.append(outline)
+        held = [o for o in self.outlines if o.mask is not None]
+        for old in held[: max(0, len(held) - KEPT_OUTLINES)]:
+            old.mask = None
+
     def _seen_before(self, thumb: Thumb) -> _Outline | None:
-        """The outline of the picture closest to ``thumb`` among those outlined, if within CHANGE_LIMIT."""
-        changes = [o.reference.change(thumb) for o in self.outlines]
+        """The outline of the picture closest to ``thumb`` among those whose masks are kept, if within
+        CHANGE_LIMIT."""
+        held = [o for o in self.outlines if o.mask is not None]
+        changes = [o.reference.change(thumb) for o in held]
         if not changes or min(changes) > CHANGE_LIMIT:
             return None
-        return self.outlines[int(np.argmin(changes))]
+        return held[int(np.argmin(changes))]
 
     def _vote(self, frames: np.ndarray, picture: Rect, reference: Thumb) -> _Outline:
         """The majority of the model's outlines of up to CONSENSUS_FRAMES frames spread over ``frames``."""
@@ -207,7 +221,8 @@ class TendonRegions:
             probability = float(probs.mean(axis=0)[outline].mean()) if outline.any() else 0.0
         median_presence = None if presence is None else float(np.median(presence))
         absent = present is not None and self.hint is None and int(np.count_nonzero(~present)) * 2 > present.size
-        return _Outline(outline[None], reference, probability, median_presence, absent, agreement)
+        size = int(np.count_nonzero(outline))
+        return _Outline(outline[None], reference, probability, median_presence, absent, agreement, size)
 
     def _outlines(self, frames: np.ndarray, picture: Rect) -> tuple[np.ndarray, ...]:
         """``(B, H, W) bool`` outlines (one region each, chosen by the hint; none where the model says the frame
@@ -258,7 +273,7 @@ class TendonRegions:
         presence = None
         if judged:
             presence = float(np.average([o.presence for o in judged], weights=[max(1, o.frames) for o in judged]))
-        sizes = [int(np.count_nonzero(o.mask)) for o in self.outlines]
+        sizes = [o.size for o in self.outlines]
         size = int(np.median(sizes)) if sizes else 0
         found = any(sizes)  # a typical outline of nothing while another has a speck is a fragment too
         return OutlineReport(

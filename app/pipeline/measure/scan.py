@@ -31,7 +31,7 @@ from app.pipeline.timing import Timer
 BATCH_BYTES = 64 << 20  # pixels decoded and counted per batch
 SCREEN_FRAMES = 8  # frames of the first batch that screen parsing looks at
 CANDIDATES = 4  # frames kept in memory as candidates for selection
-LABELLED_KEPT = 8  # regions shared by runs of frames whose labels are kept (a probe that returns: labelled once)
+LABELLED_KEPT = 4  # regions shared by runs of frames whose labels are kept (a probe that returns: labelled once)
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from app.errors import InvalidROI
-from app.pipeline import AnalyzeOptions, analyze
+from app.pipeline import AnalyzeOptions, analyze, tendon
 from app.pipeline.decode import Clip, SourceInfo
 from app.pipeline.roi import parse_hint
 from app.pipeline.tendon import CHANGE_LIMIT, CONSENSUS_FRAMES, Hint, TendonRegions, outline_warnings, thumbnails
@@ -80,6 +80,26 @@ def test_a_moved_probe_gets_a_new_outline_and_a_return_gets_the_old_one_back(rng
     report = regions.report()
     assert report.outlines == 2 and report.movement > CHANGE_LIMIT
     assert [code for code, _ in outline_warnings(report)] == ["tendon_outline_moved"]
+
+
+def test_a_swept_probe_keeps_the_masks_of_the_latest_outlines_only(rng, monkeypatch):
+    """A probe swept through a long clip makes a new outline every few frames: memory must not grow with them.
+    The latest KEPT_OUTLINES keep their masks (a picture the probe comes back to takes its outline back); an
+    older picture is outlined again; the report still counts every outline."""
+    monkeypatch.setattr(tendon, "KEPT_OUTLINES", 3)
+    model = _Model()
+    regions = TendonRegions(model)
+    pictures = [grey_background(H, W, rng) for _ in range(8)]
+    for k, picture in enumerate(pictures):
+        regions(_frames(3, rng, picture, first=3 * k), PICTURE)
+    assert model.seen == 8 * CONSENSUS_FRAMES
+    assert sum(o.mask is not None for o in regions.outlines) == 3
+    regions(_frames(3, rng, pictures[6], first=30), PICTURE)  # a recent picture again: its outline, no vote
+    assert model.seen == 8 * CONSENSUS_FRAMES
+    regions(_frames(3, rng, pictures[0], first=40), PICTURE)  # the first one: its mask was let go, voted again
+    assert model.seen == 9 * CONSENSUS_FRAMES
+    report = regions.report()
+    assert report.outlines == 9 and not report.fragment and sum(o.mask is not None for o in regions.outlines) == 3
 
 
 def test_a_change_within_a_batch_splits_it(rng):
