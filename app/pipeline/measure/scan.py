@@ -2,12 +2,11 @@
 
 For every batch: the tendon region (the user's, or the model's inside the picture), the label map
 (:mod:`.labels`), and one counting call (:class:`Counter`) per run of frames that share a region (a region
-finder that knows where the picture changed says so: :class:`~.labels.RegionRuns`; each region is labelled
-once). The first batch also fixes the screen,
-the countable area and the calibration (:class:`Setup`). Only the best few frames are kept
-(:class:`Candidate`, with their counted Doppler pixels), so memory does not grow with the clip's
-length; decoding runs ahead on a background thread. Frames may be sampled (every ``step``-th) and
-keep their original indices. The result is a :class:`Scan`: nothing is read back from a running object.
+finder that knows where the picture changed says so, :class:`~.labels.RegionRuns`; each region is labelled
+once). The first batch also fixes the screen, the countable area and the calibration (:class:`Setup`). Only
+the best few frames are kept (:class:`Candidate`, with their counted Doppler pixels), so memory does not grow
+with the clip's length; decoding runs ahead on a background thread. Frames may be sampled (every ``step``-th)
+and keep their original indices. The result is a :class:`Scan`: nothing is read back from a running object.
 """
 
 from __future__ import annotations
