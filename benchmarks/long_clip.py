@@ -3,11 +3,14 @@
 Writes an MP4 of ``--minutes`` of ``--size`` frames at ``--fps`` into a temporary folder, frame by frame (one
 frame of ``benchmarks/pipeline.py``, a picture of the training generator, repeated: the probe held still),
 then grades it with ``neovasc grade`` in a child process, every frame, with the
-frame and total-pixel limits raised to let the whole clip through. Reports the clip, the grading's wall time,
-frames per second and the child's peak resident memory (``ru_maxrss``), and the same for a 10-second clip of
-the same frames, so that the two peaks can be compared: memory bounded by the batch, not by the clip.
+frame and total-pixel limits raised to let the whole clip through. ``--sweep N``: the probe moves to a new
+picture every ``N`` frames instead (the picture shifted across the screen, each position new), so the tendon
+model outlines again after every move: the outlines must not grow the memory either. Reports the clip, the
+grading's wall time, frames per second and the child's peak resident memory (``ru_maxrss``), and the same for
+a 10-second clip of the same frames, so that the two peaks can be compared: memory bounded by the batch, not
+by the clip.
 
-    python benchmarks/long_clip.py [--minutes 10] [--size 1080x1920] [--fps 30] [--roi] [--json]
+    python benchmarks/long_clip.py [--minutes 10] [--size 1080x1920] [--fps 30] [--roi] [--sweep N] [--json]
 """
 
 from __future__ import annotations
@@ -23,21 +26,32 @@ import time
 from pathlib import Path
 
 import av
+import numpy as np
 from pipeline import _frames  # beside this script (a script's folder is on sys.path)
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def write_clip(path: Path, frames: int, height: int, width: int, fps: int) -> None:
+SWEEP_STEP = 0.13  # share of the width a swept probe's picture moves at each move (a new picture for the model)
+
+
+def write_clip(path: Path, frames: int, height: int, width: int, fps: int, sweep: int = 0) -> None:
     """An H.264 MP4 of ``frames`` frames of one picture, encoded one at a time (frames of fresh noise take x264
     longer to write than the clip lasts on two cores; every frame is still decoded, outlined or not, and
-    counted)."""
+    counted). ``sweep``: every ``sweep`` frames the picture moves by SWEEP_STEP of the width (wrapping round),
+    and every 8 moves it is mirrored, so each position is a picture not seen before for the whole clip."""
     block = _frames(1, height, width, switch_every=0)
     with av.open(str(path), "w") as container:
         stream = container.add_stream("libx264", rate=fps, options={"preset": "ultrafast", "crf": "23"})
         stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
         for i in range(frames):
-            frame = av.VideoFrame.from_ndarray(block[i % len(block)], format="rgb24")
+            picture = block[i % len(block)]
+            if sweep:
+                move = i // sweep
+                picture = np.roll(picture, round((move % 8) * SWEEP_STEP * width), axis=1)
+                picture = picture[::-1] if (move // 8) % 2 else picture  # upside down: another picture again
+                picture = np.roll(picture, (move // 16) * height // 7, axis=0)
+            frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(picture), format="rgb24")
             frame.pts = i
             container.mux(stream.encode(frame))
         container.mux(stream.encode())
@@ -58,7 +72,11 @@ def grade(path: Path, roi: str | None) -> dict[str, float]:
     if done.returncode != 0 or not line.get("ok"):
         raise RuntimeError(f"grading failed ({done.returncode}): {done.stdout[-300:]} {done.stderr[-300:]}")
     frames = len(line.get("frames", []))
-    return {"frames": frames, "seconds": wall, "fps": frames / wall, "peak_rss_mb": peak / 1024, "grew": peak > before}
+    outlines = (line.get("roi") or {}).get("outlines")
+    return {
+        "frames": frames, "seconds": wall, "fps": frames / wall, "peak_rss_mb": peak / 1024, "grew": peak > before,
+        "outlines": outlines,
+    }  # fmt: skip
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -67,6 +85,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--size", default="1080x1920", help="HxW")
     p.add_argument("--fps", type=int, default=30)
     p.add_argument("--roi", action="store_true", help="grade a drawn rectangle instead of the tendon model")
+    p.add_argument("--sweep", type=int, default=0, metavar="N", help="a new picture every N frames (0: held still)")
     p.add_argument("--json", action="store_true")
     args = p.parse_args(argv)
     height, width = (int(v) for v in args.size.split("x"))
@@ -78,22 +97,25 @@ def main(argv: list[str] | None = None) -> int:
             path = Path(folder) / f"{name}.mp4"
             frames = round(seconds * args.fps)
             start = time.perf_counter()
-            write_clip(path, frames, height, width, args.fps)
+            write_clip(path, frames, height, width, args.fps, args.sweep)
             made = time.perf_counter() - start
             row = {"clip": name, "clip_frames": frames, "clip_mb": path.stat().st_size / 1e6, "encode_s": made}
             row.update(grade(path, roi))
             rows.append(row)
             path.unlink()
     if args.json:
-        print(json.dumps({"size": args.size, "fps": args.fps, "region": "rectangle" if roi else "model", "rows": rows}))
+        region = "rectangle" if roi else "model"
+        print(json.dumps({"size": args.size, "fps": args.fps, "region": region, "sweep": args.sweep, "rows": rows}))
         return 0
-    print(f"{args.size} H.264 at {args.fps} frames/s, {'a drawn rectangle' if roi else 'the tendon model'}\n")
-    print("| clip | frames | MB | graded frames | seconds | frames/s | peak RSS MB |")
-    print("|---|---|---|---|---|---|---|")
+    moving = f", a new picture every {args.sweep} frames" if args.sweep else ", the probe held still"
+    print(f"{args.size} H.264 at {args.fps} frames/s, {'a drawn rectangle' if roi else 'the tendon model'}{moving}\n")
+    print("| clip | frames | MB | graded frames | outlines | seconds | frames/s | peak RSS MB |")
+    print("|---|---|---|---|---|---|---|---|")
     for r in rows:
         print(
-            f"| {r['clip']} | {r['clip_frames']} | {r['clip_mb']:.0f} | {r['frames']} | {r['seconds']:.1f} | "
-            f"{r['fps']:.0f} | {r['peak_rss_mb']:.0f}{'' if r['grew'] else ' (not above the short clip)'} |"
+            f"| {r['clip']} | {r['clip_frames']} | {r['clip_mb']:.0f} | {r['frames']} | {r['outlines'] or ''} | "
+            f"{r['seconds']:.1f} | {r['fps']:.0f} | {r['peak_rss_mb']:.0f}"
+            f"{'' if r['grew'] else ' (not above the short clip)'} |"
         )
     return 0
 
