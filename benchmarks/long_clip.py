@@ -4,7 +4,7 @@ Writes an MP4 of ``--minutes`` of ``--size`` frames at ``--fps`` into a temporar
 frame of ``benchmarks/pipeline.py``, a picture of the training generator, repeated: the probe held still),
 then grades it with ``neovasc grade`` in a child process, every frame, with the
 frame and total-pixel limits raised to let the whole clip through. ``--sweep N``: the probe moves to a new
-picture every ``N`` frames instead (the picture shifted across the screen, each position new), so the tendon
+picture every ``N`` frames instead (another picture of the training generator each time), so the tendon
 model outlines again after every move: the outlines must not grow the memory either. Reports the clip, the
 grading's wall time, frames per second and the child's peak resident memory (``ru_maxrss``), and the same for
 a 10-second clip of the same frames, so that the two peaks can be compared: memory bounded by the batch, not
@@ -26,31 +26,30 @@ import time
 from pathlib import Path
 
 import av
+import cv2
 import numpy as np
 from pipeline import _frames  # beside this script (a script's folder is on sys.path)
 
+from models.training.synth import make_sample
+
 ROOT = Path(__file__).resolve().parent.parent
-
-
-SWEEP_STEP = 0.13  # share of the width a swept probe's picture moves at each move (a new picture for the model)
 
 
 def write_clip(path: Path, frames: int, height: int, width: int, fps: int, sweep: int = 0) -> None:
     """An H.264 MP4 of ``frames`` frames of one picture, encoded one at a time (frames of fresh noise take x264
     longer to write than the clip lasts on two cores; every frame is still decoded, outlined or not, and
-    counted). ``sweep``: every ``sweep`` frames the picture moves by SWEEP_STEP of the width (wrapping round),
-    and every 8 moves it is mirrored, so each position is a picture not seen before for the whole clip."""
+    counted). ``sweep``: every ``sweep`` frames another picture of the training generator (a seed of its own),
+    so each move shows the model a picture it has not outlined before."""
     block = _frames(1, height, width, switch_every=0)
     with av.open(str(path), "w") as container:
         stream = container.add_stream("libx264", rate=fps, options={"preset": "ultrafast", "crf": "23"})
         stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+        shown, moved = -1, block[0]
         for i in range(frames):
-            picture = block[i % len(block)]
-            if sweep:
-                move = i // sweep
-                picture = np.roll(picture, round((move % 8) * SWEEP_STEP * width), axis=1)
-                picture = picture[::-1] if (move // 8) % 2 else picture  # upside down: another picture again
-                picture = np.roll(picture, (move // 16) * height // 7, axis=0)
+            if sweep and i // sweep != shown:
+                shown = i // sweep
+                moved = cv2.resize(make_sample(1000 + shown).image, (width, height), interpolation=cv2.INTER_LINEAR)
+            picture = moved if sweep else block[i % len(block)]
             frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(picture), format="rgb24")
             frame.pts = i
             container.mux(stream.encode(frame))
