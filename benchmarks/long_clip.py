@@ -27,7 +27,6 @@ from pathlib import Path
 
 import av
 import cv2
-import numpy as np
 from pipeline import _frames  # beside this script (a script's folder is on sys.path)
 
 from models.training.synth import make_sample
@@ -50,7 +49,7 @@ def write_clip(path: Path, frames: int, height: int, width: int, fps: int, sweep
                 shown = i // sweep
                 moved = cv2.resize(make_sample(1000 + shown).image, (width, height), interpolation=cv2.INTER_LINEAR)
             picture = moved if sweep else block[i % len(block)]
-            frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(picture), format="rgb24")
+            frame = av.VideoFrame.from_ndarray(picture, format="rgb24")
             frame.pts = i
             container.mux(stream.encode(frame))
         container.mux(stream.encode())

@@ -94,12 +94,15 @@ def _random_style(rng: np.random.Generator, image: np.ndarray) -> np.ndarray:
         knots = np.concatenate(([0.0], np.cumsum(steps) / steps.sum())) * 255.0
         levels = np.interp(np.arange(256), np.linspace(0, 255, STYLE_CURVE_KNOTS + 1), knots).astype(np.float32)
         out = levels[np.clip(out, 0, 255).astype(np.uint8)]
-    if out is grey:
-        return image
+    return image if out is grey else _with_grey(image, out)
+
+
+def _with_grey(image: np.ndarray, grey: np.ndarray) -> np.ndarray:
+    """A copy of ``image (h, w, 3) uint8`` whose grey pixels (B-mode) take the levels of ``grey (h, w)`` float;
+    coloured pixels keep their values."""
     is_grey = (image.max(axis=2).astype(np.int16) - image.min(axis=2)) <= STYLE_GREY_CHROMA
-    styled = np.clip(out, 0, 255).astype(np.uint8)
     result = image.copy()
-    result[is_grey] = styled[is_grey][:, None]
+    result[is_grey] = np.clip(grey, 0, 255).astype(np.uint8)[is_grey][:, None]
     return result
 
 
@@ -111,8 +114,10 @@ def _random_rescan(rng: np.random.Generator, image: np.ndarray) -> np.ndarray:
     if rng.random() < RESCAN_P:  # new speckle over the same echogenicity
         mean = cv2.GaussianBlur(out, (0, 0), rng.uniform(*RESCAN_MEAN_SIGMA))
         down, across = rng.uniform(*RESCAN_PSF_DOWN), rng.uniform(*RESCAN_PSF_ACROSS)
-        scatter = [cv2.GaussianBlur(rng.standard_normal((h, w)).astype(np.float32), (0, 0), across, sigmaY=down)]
-        scatter.append(cv2.GaussianBlur(rng.standard_normal((h, w)).astype(np.float32), (0, 0), across, sigmaY=down))
+        scatter = [
+            cv2.GaussianBlur(rng.standard_normal((h, w)).astype(np.float32), (0, 0), across, sigmaY=down)
+            for _ in range(2)  # in-phase and quadrature
+        ]
         envelope = cv2.magnitude(*scatter)
         envelope /= max(float(envelope.mean()), 1e-6)
         out = mean * envelope ** rng.uniform(*RESCAN_SPECKLE_POWER)
@@ -123,13 +128,7 @@ def _random_rescan(rng: np.random.Generator, image: np.ndarray) -> np.ndarray:
         slope = rng.uniform(-RESCAN_GAIN_SLOPE, RESCAN_GAIN_SLOPE)
         bow = rng.uniform(-RESCAN_GAIN_BOW, RESCAN_GAIN_BOW)
         out = out * np.exp(slope * depth + bow * (4 * depth * depth - 1 / 3))
-    if out is grey:
-        return image
-    is_grey = (image.max(axis=2).astype(np.int16) - image.min(axis=2)) <= STYLE_GREY_CHROMA
-    formed = np.clip(out, 0, 255).astype(np.uint8)
-    result = image.copy()
-    result[is_grey] = formed[is_grey][:, None]
-    return result
+    return image if out is grey else _with_grey(image, out)
 
 
 def _random_appearance(rng: np.random.Generator, image: np.ndarray) -> np.ndarray:
