@@ -133,13 +133,21 @@ def warnings_for(f: Facts) -> Iterator[tuple[str, str]]:
         yield "lossy_colour", _lossy_message(f)
 
 
+# What the lossy colour rule (ColourRule.kind) took for the paint, as the lossy_colour warning names it.
+REFERENCES = {
+    "bar": "the colour bar's colours",
+    "cores": "the clip's own colours (the cores of its vessels)",
+    "saturation": "the clip's own colours (their saturation)",
+}
+
+
 def _lossy_message(f: Facts) -> str:
     if f.colour_rule == "chroma":  # NEOVASC_COLOUR_RULE=chroma
         return (
             f"the input's colours are approximate ({f.lossy_colour}) and were counted with the chroma rule, which "
             "also counts the codec's colour smear around each vessel: the colour fraction may read 15-45 % high"
         )
-    reference = "the colour bar's colours" if f.colour_rule == "bar" else "the clip's own colours"
+    reference = REFERENCES.get(f.colour_rule, "the clip's own colours")
     return (
         f"the input's colours are approximate ({f.lossy_colour}): vessel edges were told from the codec's colour "
         f"smear by luma and chroma together, with {reference} as the reference; expect the Doppler pixel count "

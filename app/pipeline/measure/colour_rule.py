@@ -31,6 +31,10 @@ it. A colour below the chroma threshold never counts, as before. Both are ``(S, 
 With a bar and 4:2:0 or 4:2:2 chroma the per-pixel bar test gives way to unmixing (:mod:`.paint_unmix`): the
 codec's chroma blur undone over each neighbourhood, the painted pixels repainted in their bar colour for the
 chroma rule to count. The bar serves only when its colours are the paint (:func:`_bar_is_the_paint`).
+Without a bar, or with one that is not the paint, the paint is read from the clip itself (:func:`clip_paint`,
+kind "cores"): the colours of the cores of its coloured patches, pixels deep enough inside a vessel that the
+codec's blur left their colour whole, serve as the bar's would and are unmixed the same way. Only a clip with
+too few such pixels (thin vessels alone, a few specks) keeps the saturation table.
 """
 
 from __future__ import annotations
@@ -39,16 +43,18 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Literal
 
+import cv2
 import numpy as np
 
 import cuda_ops
 from app.pipeline.decode.base import SourceInfo
 from app.pipeline.measure.colour_cube import YCBCR, cells
 from app.pipeline.measure.paint_unmix import MIN_PAINT_SHARE, Unmixer, paint_share, paint_table, unmixer
+from app.pipeline.measure.paint_unmix import SIGMAS as SIGMAS_UNMIXED
 from app.pipeline.screen import Screen
 from app.pipeline.screen.planes import value_chroma
 
-RuleKind = Literal["chroma", "bar", "saturation"]
+RuleKind = Literal["chroma", "bar", "cores", "saturation"]
 # Levels per channel of the tables: 2**6 = 64, cells 4 levels wide, as ColourBar.lut. The rule is decided at
 # each cell's centre, so the chroma threshold holds to +-3 levels; with 32 levels (+-7) the dim paint just above
 # the threshold, common on real screens, was dropped (5 % of a real ATL frame's count); 128 levels take seconds.
@@ -96,12 +102,13 @@ class ColourRule:
     Attributes:
         lut: what the counter applies.
         kind: "chroma" (lossless input, or ``NEOVASC_COLOUR_RULE=chroma``), "bar" (lossy input, the colour
-            bar's colours as the reference) or "saturation" (lossy input without a bar).
+            bar's colours as the reference), "cores" (lossy input, the colours of the cores of the clip's own
+            coloured patches as the reference: :func:`clip_paint`) or "saturation" (lossy input with too few).
         lossy: why the input's colours are approximate ("lossy jpeg-baseline, 4:2:2 chroma"), None when exact.
         coloured: the chroma rule: every pixel that carries colour at all. The vessel count groups these
             (docs/grading.md#vessel-count): a vessel narrower than the chroma's resolution keeps less than half
             of its chroma after a lossy codec and would vanish from ``lut``'s pixels, though it is still there.
-        unmix: for a lossy input with a bar and subsampled chroma, the codec's chroma blur undone before
+        unmix: for a lossy input with a bar (or cores) and subsampled chroma, the codec's chroma blur undone before
             counting (:meth:`counted`, :mod:`.paint_unmix`); ``lut`` is then the chroma rule.
     """
 
@@ -164,6 +171,11 @@ def colour_rule(
         lut = bar_lut(colours, chroma_threshold)
         if lut is not None:
             return ColourRule(lut, "bar", why, chroma)
+    if rule != "table":
+        paint = clip_paint(frames, spread, where, chroma_threshold, source.chroma_subsampling)
+        unmix = None if paint is None else unmixer(paint, source.chroma_subsampling, where, chroma_threshold)
+        if unmix is not None:
+            return ColourRule(chroma, "cores", why, chroma, unmix)
     return ColourRule(saturation_lut(coloured, chroma_threshold), "saturation", why, chroma)
 
 
@@ -285,3 +297,47 @@ def saturation_lut(pixels: np.ndarray, chroma_threshold: int, bits: int = TABLE_
     grid = _grid(bits)
     hit = (grid.chroma > chroma_threshold) & (grid.saturation >= HALF_SATURATION * paint[grid.hue_bin])
     return _table(grid, hit, bits)
+
+
+# Without a bar the paint is read from the cores of the clip's coloured patches (:func:`clip_paint`): a pixel at
+# least CORE_RADIUS pixels inside a patch of chromatic pixels keeps its paint through the codec's chroma blur
+# (about a pixel, :data:`~.paint_unmix.SIGMAS`); radius 1 takes in the blur's faded colours (on the design
+# seeds of benchmarks/lossy_colour.py it counted 5-20 % high), and keeps at least CORE_PEAK_SHARE of the
+# highest chroma around it: at JPEG quality 75 the smear above the chroma threshold reaches more than two
+# pixels out, and without this the quality-75 stills counted 7-13 % high in the median (3.7-5.9 % with it;
+# video and JPEG DICOM moved by under 1.5 points). A colour cell (4 levels a channel) holding
+# fewer than MIN_CORE_SHARE of the core pixels (and at least one) is quantisation noise; at most
+# MAX_CORE_COLOURS cells, the most frequent, serve as the paint (a long clip holds more shades than a bar). A
+# clip with fewer than MIN_CORE_PX core pixels keeps the saturation table.
+CORE_RADIUS = 2
+CORE_PEAK_SHARE = 0.8
+MIN_CORE_PX = 40
+MIN_CORE_SHARE = 0.001
+MAX_CORE_COLOURS = 1024
+
+
+def clip_paint(
+    frames: np.ndarray, spread: np.ndarray, where: np.ndarray, chroma_threshold: int, sampling: str | None
+) -> np.ndarray | None:
+    """The paint of a clip without a bar: ``(K, 3) uint8`` RGB colours of the cores of its coloured patches
+    in ``frames (N, H, W, 3)`` (``spread (N, H, W)``: each pixel's max - min), or None with too few."""
+    if sampling not in SIGMAS_UNMIXED:
+        return None
+    size = 2 * CORE_RADIUS + 1
+    kernel = np.ones((size, size), np.uint8)
+    cores = []
+    for frame, s in zip(frames, spread, strict=True):  # s: (H, W) uint8
+        core = cv2.erode(((s > chroma_threshold) & where).view(np.uint8), kernel, borderValue=0).view(bool)
+        core &= s >= CORE_PEAK_SHARE * cv2.dilate(s, kernel)  # not a patch's faded fringe
+        cores.append(frame[core])
+    pixels = np.concatenate(cores) if cores else np.empty((0, 3), np.uint8)
+    if len(pixels) < MIN_CORE_PX:
+        return None
+    cell = (pixels.astype(np.int64) >> 2) @ np.array([1 << 12, 1 << 6, 1])
+    keys, inverse, counts = np.unique(cell, return_inverse=True, return_counts=True)
+    sums = np.stack([np.bincount(inverse, pixels[:, k], len(keys)) for k in range(3)], axis=1)  # (cells, 3)
+    keep = np.flatnonzero(counts >= max(1.0, MIN_CORE_SHARE * len(pixels)))
+    keep = keep[np.argsort(-counts[keep], kind="stable")[:MAX_CORE_COLOURS]]
+    if keep.size == 0:
+        return None
+    return np.rint(sums[keep] / counts[keep, None]).astype(np.uint8)
