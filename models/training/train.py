@@ -1,7 +1,8 @@
 """Train the segmentation U-Net: ``python -m models.training.train`` or ``neovasc train``.
 
-Data: ``--data synth`` (frames from ``models.training.synth``, cached in memory) or a folder (see
-``models.training.data``). Validation Dice is computed every epoch (unless ``--val-fraction 0`` trains on
+Data: ``--data synth`` (frames from ``models.training.synth``, cached in memory; ``--beamsim-share`` draws
+that share of them with the second, separately written generator ``models.training.beamsim``) or a folder
+(see ``models.training.data``). Validation Dice is computed every epoch (unless ``--val-fraction 0`` trains on
 every image of a folder, when the last epoch is the result); each epoch writes ``last`` and (when better)
 ``best`` weights to ``--out`` through ``save_weights`` (MANIFEST.json with sha256), with ``config.json``
 and ``metrics.json`` (the per-epoch history) beside them. ``--init DIR`` fine-tunes from a weights
@@ -29,7 +30,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from models.training import synth
+from models.training import beamsim, synth
 from models.training.augment import augment
 from models.training.data import load_folder, read_textures, split_indices, to_batch
 from models.training.evaluate import evaluate, parse_size
@@ -60,7 +61,7 @@ def _data(cfg: TrainConfig, size: tuple[int, int], view: str = "screen") -> dict
             synth.TRAIN_RANGES, size=size, view=view, no_tendon_share=cfg.no_tendon_share, dome_share=cfg.dome_share
         )
         out = {
-            "train": synth.make_dataset(cfg.synth_count, cfg.seed, ranges, tex),
+            "train": _synth_train(cfg, ranges, tex),
             "val": synth.make_dataset(cfg.val_count, cfg.seed + 1, ranges, tex),
         }
     else:
@@ -78,6 +79,25 @@ def _data(cfg: TrainConfig, size: tuple[int, int], view: str = "screen") -> dict
     elif cfg.test is not None:
         out["test"] = load_folder(cfg.test, size, split="test")
     return out
+
+
+def _synth_train(cfg: TrainConfig, ranges: synth.SynthRanges, tex) -> tuple[np.ndarray, np.ndarray]:
+    """The synthetic training frames: ``--synth-count`` of them, a ``--beamsim-share`` of those drawn by the
+    second generator (``models.training.beamsim``, pictures only) and the rest by the first, whose seeds
+    stay those of a run without the share."""
+    n_beam = beamsim_count(cfg)
+    images, labels = synth.make_dataset(cfg.synth_count - n_beam, cfg.seed, ranges, tex)
+    if n_beam == 0:
+        return images, labels
+    if ranges.view != "picture":
+        raise ValueError("--beamsim-share needs a picture model (--input-view picture): beamsim draws pictures only")
+    more_images, more_labels = beamsim.make_dataset(n_beam, cfg.seed, tuple(ranges.size), tex)
+    return np.concatenate([images, more_images]), np.concatenate([labels, more_labels])
+
+
+def beamsim_count(cfg: TrainConfig) -> int:
+    """How many of the synthetic training frames the second generator draws."""
+    return round(cfg.synth_count * cfg.beamsim_share)
 
 
 def class_weights(labels: np.ndarray, channels: int) -> torch.Tensor | None:
@@ -323,6 +343,9 @@ def data_info(cfg: TrainConfig) -> dict[str, Any]:
         "test": cfg.test,
         "test_seed": 1000 + cfg.seed if cfg.test == "synth-heldout" else None,
         "texture_dir": cfg.texture_dir,
+        "beamsim": {"generator": beamsim.GENERATOR_VERSION, "seed": cfg.seed, "train_count": beamsim_count(cfg)}
+        if beamsim_count(cfg)
+        else None,
     }
 
 

@@ -237,3 +237,34 @@ def test_negative_context_is_a_usage_error(capsys) -> None:
 
     assert main(["--context", "-1", "--arch", "unet_tiny"]) == 2
     assert "--context" in capsys.readouterr().err
+
+
+def test_beamsim_share_draws_part_of_the_training_frames_with_the_second_generator() -> None:
+    """``--beamsim-share``: that share of ``--synth-count`` comes from models.training.beamsim, the rest are the
+    first generator's frames of a run without it (the same seeds); validation stays on the first generator."""
+    from dataclasses import replace
+
+    from models.training import beamsim, synth
+    from models.training.train import _data, data_info
+
+    cfg = TrainConfig(**TINY, synth_count=4, val_count=2, input_view="picture", beamsim_share=0.5)
+    data = _data(cfg, (64, 64), "picture")
+    ranges = replace(synth.TRAIN_RANGES, size=(64, 64), view="picture")
+    first, second = synth.make_dataset(2, cfg.seed, ranges), beamsim.make_dataset(2, cfg.seed, (64, 64))
+    np.testing.assert_array_equal(data["train"][0], np.concatenate([first[0], second[0]]))
+    np.testing.assert_array_equal(data["train"][1], np.concatenate([first[1], second[1]]))
+    np.testing.assert_array_equal(data["val"][0], synth.make_dataset(2, cfg.seed + 1, ranges)[0])
+    assert data_info(cfg)["beamsim"] == {"generator": beamsim.GENERATOR_VERSION, "seed": 0, "train_count": 2}
+    assert data_info(replace(cfg, beamsim_share=0.0))["beamsim"] is None
+    with pytest.raises(ValueError, match="picture"):
+        _data(cfg, (64, 64), "screen")
+
+
+@pytest.mark.parametrize(
+    "argv", [["--beamsim-share", "1.5"], ["--beamsim-share", "0.5", "--input-view", "screen"]]
+)  # fmt: skip
+def test_bad_beamsim_share_is_a_usage_error(argv: list[str], capsys) -> None:
+    from models.training.train import main
+
+    assert main([*argv, "--arch", "unet_tiny"]) == 2
+    assert "--beamsim-share" in capsys.readouterr().err
