@@ -308,12 +308,17 @@ def saturation_lut(pixels: np.ndarray, chroma_threshold: int, bits: int = TABLE_
 # video and JPEG DICOM moved by under 1.5 points). A colour cell (4 levels a channel) holding
 # fewer than MIN_CORE_SHARE of the core pixels (and at least one) is quantisation noise; at most
 # MAX_CORE_COLOURS cells, the most frequent, serve as the paint (a long clip holds more shades than a bar). A
-# clip with fewer than MIN_CORE_PX core pixels keeps the saturation table.
+# clip with fewer than MIN_CORE_PX core pixels keeps the saturation table, and so does one whose core colours
+# are mostly faded (median saturation below MIN_CORE_SATURATION): colour blended into the B-mode rather than
+# painted over it, which unmixing does not model. The maps of benchmarks/lossy_colour.py keep a median of
+# 0.81-1.0 through every codec; the blended overlays of the training generator's frames 0.45, and there nearly
+# every speckle pixel matched one of their faint paints (a 25-fold slower count, benchmarks/pipeline.py).
 CORE_RADIUS = 2
 CORE_PEAK_SHARE = 0.8
 MIN_CORE_PX = 40
 MIN_CORE_SHARE = 0.001
 MAX_CORE_COLOURS = 1024
+MIN_CORE_SATURATION = 0.6
 
 
 def clip_paint(
@@ -338,6 +343,7 @@ def clip_paint(
     sums = np.stack([np.bincount(inverse, pixels[:, k], len(keys)) for k in range(3)], axis=1)  # (cells, 3)
     keep = np.flatnonzero(counts >= max(1.0, MIN_CORE_SHARE * len(pixels)))
     keep = keep[np.argsort(-counts[keep], kind="stable")[:MAX_CORE_COLOURS]]
-    if keep.size == 0:
+    paint = np.rint(sums[keep] / counts[keep, None]).astype(np.uint8)
+    if paint.size == 0 or np.median(saturation(paint)) < MIN_CORE_SATURATION:
         return None
-    return np.rint(sums[keep] / counts[keep, None]).astype(np.uint8)
+    return paint
