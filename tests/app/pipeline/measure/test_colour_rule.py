@@ -152,7 +152,7 @@ def test_a_clip_without_a_bar_is_unmixed_with_the_paint_of_its_vessel_cores(sett
 
 def test_clip_paint_reads_the_cores_of_coloured_patches():
     """A patch's core gives its paint; its fringe (faded by the codec's blur) and a patch too thin for a core
-    do not; exact chroma, or too few core pixels, give none."""
+    do not; exact chroma, too few core pixels, or cores of colour blended into the grey give none."""
     frame = np.full((1, 40, 40, 3), 90, np.uint8)
     frame[0, 10:20, 10:30] = RED  # a 10 x 20 patch: its 6 x 16 core, 2 px inside, keeps the paint
     frame[0, 9, 10:30] = frame[0, 20, 10:30] = _faded(RED, 0.6)  # the fringe the blur leaves
@@ -165,6 +165,10 @@ def test_clip_paint_reads_the_cores_of_coloured_patches():
     small = np.full_like(frame, 90)
     small[0, 10:15, 10:15] = RED  # a 1-pixel core: too few
     assert clip_paint(small, (small[0].max(axis=2) - small[0].min(axis=2))[None], where, 40, "4:2:0") is None
+    blended = np.full_like(frame, 90)
+    blended[0, 10:20, 10:30] = (155, 65, 50)  # RED laid half over the grey: faded paint, not paint over it
+    spread = blended[0].max(axis=2) - blended[0].min(axis=2)
+    assert spread[15, 15] > 40 and clip_paint(blended, spread[None], where, 40, "4:2:0") is None
 
 
 def test_a_clip_is_counted_with_its_setup_rule(settings):
