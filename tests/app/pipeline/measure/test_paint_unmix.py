@@ -208,7 +208,8 @@ def test_the_sparse_fit_gives_the_dense_fits_paint(rng):
 
 def test_a_bar_whose_colours_are_not_the_paint_is_not_the_reference(rng):
     """Paint of the bar's hues at lumas the bar does not show (here red mixed with bright tissue; a bar read wrong
-    does the same): the bar would count almost none of it, so the clip's own saturation is the reference.
+    does the same): the bar would count almost none of it, so the clip's own colours (the cores of its coloured
+    patches) are the reference.
     Coloured pixels of other hues (a green caliper) say nothing about the bar."""
     bar = ColourBar((0, 0, 4, 4), BAR, np.linspace(1, -1, 4).astype(np.float32), "velocity", "vertical", 2.0)
     screen = Screen(image_area=(0, 0, 60, 40), colour_bars=(bar,), mode="colour")
@@ -220,7 +221,7 @@ def test_a_bar_whose_colours_are_not_the_paint_is_not_the_reference(rng):
     assert colour_rule(screen, JPEG, frames, where, 40).kind == "bar"
     blended = frames.copy()
     blended[:, 10:20, 10:50] = np.rint(0.75 * np.array(RED) + 0.25 * 230).astype(np.uint8)  # over bright tissue
-    assert colour_rule(screen, JPEG, blended, where, 40).kind == "saturation"
+    assert colour_rule(screen, JPEG, blended, where, 40).kind == "cores"
     table = paint_table(BAR, 40)
     assert paint_share(table, BAR, frames[:, 10:20, 10:50].reshape(-1, 3)) == 1.0
     assert paint_share(table, BAR, blended[:, 10:20, 10:50].reshape(-1, 3)) == 0.0
