@@ -21,7 +21,8 @@ def _submit(client, data: bytes, name: str = "frame.png", **form):
     return client.post("/v1/jobs", files={"file": (name, data, "application/octet-stream")}, data=form)
 
 
-def _wait(client, url: str, states=("done", "failed", "cancelled"), timeout_s: float = 4.0) -> dict:
+def _wait(client, url: str, states=("done", "failed", "cancelled"), timeout_s: float = 20.0) -> dict:
+    # generous: a loaded machine (the first clip of a process builds the colour tables) must not fail it
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         body = client.get(url).json()
