@@ -86,11 +86,11 @@ def _synth_train(cfg: TrainConfig, ranges: synth.SynthRanges, tex) -> tuple[np.n
     second generator (``models.training.beamsim``, pictures only) and the rest by the first, whose seeds
     stay those of a run without the share."""
     n_beam = beamsim_count(cfg)
+    if n_beam and ranges.view != "picture":
+        raise ValueError("--beamsim-share needs a picture model (--input-view picture): beamsim draws pictures only")
     images, labels = synth.make_dataset(cfg.synth_count - n_beam, cfg.seed, ranges, tex)
     if n_beam == 0:
         return images, labels
-    if ranges.view != "picture":
-        raise ValueError("--beamsim-share needs a picture model (--input-view picture): beamsim draws pictures only")
     more_images, more_labels = beamsim.make_dataset(n_beam, cfg.seed, tuple(ranges.size), tex)
     return np.concatenate([images, more_images]), np.concatenate([labels, more_labels])
 

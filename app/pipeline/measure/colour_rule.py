@@ -302,17 +302,18 @@ def saturation_lut(pixels: np.ndarray, chroma_threshold: int, bits: int = TABLE_
 # Without a bar the paint is read from the cores of the clip's coloured patches (:func:`clip_paint`): a pixel at
 # least CORE_RADIUS pixels inside a patch of chromatic pixels keeps its paint through the codec's chroma blur
 # (about a pixel, :data:`~.paint_unmix.SIGMAS`); radius 1 takes in the blur's faded colours (on the design
-# seeds of benchmarks/lossy_colour.py it counted 5-20 % high), and keeps at least CORE_PEAK_SHARE of the
-# highest chroma around it: at JPEG quality 75 the smear above the chroma threshold reaches more than two
+# seeds of benchmarks/lossy_colour.py it counted 5-20 % high). A core also keeps at least CORE_PEAK_SHARE of
+# the highest chroma around it: at JPEG quality 75 the smear above the chroma threshold reaches more than two
 # pixels out, and without this the quality-75 stills counted 7-13 % high in the median (3.7-5.9 % with it;
-# video and JPEG DICOM moved by under 1.5 points). A colour cell (4 levels a channel) holding
-# fewer than MIN_CORE_SHARE of the core pixels (and at least one) is quantisation noise; at most
-# MAX_CORE_COLOURS cells, the most frequent, serve as the paint (a long clip holds more shades than a bar). A
-# clip with fewer than MIN_CORE_PX core pixels keeps the saturation table, and so does one whose core colours
-# are mostly faded (median saturation below MIN_CORE_SATURATION): colour blended into the B-mode rather than
-# painted over it, which unmixing does not model. The maps of benchmarks/lossy_colour.py keep a median of
-# 0.81-1.0 through every codec; the blended overlays of the training generator's frames 0.45, and there nearly
-# every speckle pixel matched one of their faint paints (a 25-fold slower count, benchmarks/pipeline.py).
+# the medians of video and JPEG DICOM moved by under 1.5 points, their 90th percentiles rose by up to 3). A
+# colour cell (4 levels a channel) holding fewer than MIN_CORE_SHARE of the core pixels (and at least one)
+# is quantisation noise; at most MAX_CORE_COLOURS cells, the most frequent, serve as the paint (a long clip
+# holds more shades than a bar). A clip with fewer than MIN_CORE_PX core pixels keeps the saturation table,
+# and so does one whose core colours are mostly faded (median saturation below MIN_CORE_SATURATION): colour
+# blended into the B-mode rather than painted over it, which unmixing does not model. The maps of
+# benchmarks/lossy_colour.py keep a median of 0.81-1.0 through every codec; the blended overlays of the
+# training generator's frames 0.45, and there nearly every speckle pixel matched one of their faint paints (a
+# 25-fold slower count, benchmarks/pipeline.py).
 CORE_RADIUS = 2
 CORE_PEAK_SHARE = 0.8
 MIN_CORE_PX = 40
