@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .fields import band_line, lines, ridge, smooth_noise
+from .fields import band_line, lines, smooth_noise
 from .geometry import Grid
 from .tissue import Tissue
 
@@ -94,8 +94,3 @@ def nerve(t: Tissue, g: Grid, rng: np.random.Generator, z0: float, cross: bool) 
     t.fill(region, echo.astype(np.float32), density=8.0)
     t.add_line(rim, float(rng.uniform(0.3, 1.0)))
     return {"half_mm": half, "cross": cross, "depth_mm": z0}
-
-
-def septa_only(g: Grid, rng: np.random.Generator) -> np.ndarray:
-    """Fine connective-tissue strands; ``(R, C) float32`` in [0, 1]."""
-    return ridge(smooth_noise(rng, g.shape, 1.5 / g.dz, 4.0 / g.dz), 0.1)
