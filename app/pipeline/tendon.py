@@ -214,11 +214,16 @@ class TendonRegions:
         """The majority of the model's outlines of up to CONSENSUS_FRAMES frames spread over ``frames``."""
         chosen = np.unique(np.linspace(0, frames.shape[0] - 1, min(CONSENSUS_FRAMES, frames.shape[0])).round())
         masks, probs, presence, present = self._outlines(frames[chosen.astype(int)], picture)
-        outline = masks.sum(axis=0) * 2 > masks.shape[0]  # (H, W): the majority of the outlines
-        agreement = float(np.mean([_iou(m, outline) for m in masks])) if masks.shape[0] > 1 else 1.0
-        probability = None
-        if probs is not None:
-            probability = float(probs.mean(axis=0)[outline].mean()) if outline.any() else 0.0
+        box = _bounding_box(masks.any(axis=0))  # every outline lies inside it: the vote is counted there alone
+        outline = np.zeros(masks.shape[1:], bool)  # (H, W): the majority of the outlines
+        agreement, probability = 1.0, None if probs is None else 0.0
+        if box is not None:
+            inside = masks[:, box[0], box[1]]
+            outline[box] = votes = inside.sum(axis=0, dtype=np.uint8) * 2 > masks.shape[0]
+            if masks.shape[0] > 1:
+                agreement = float(np.mean([_iou(m, votes) for m in inside]))
+            if probs is not None and votes.any():
+                probability = float(probs[:, box[0], box[1]][:, votes].mean())
         median_presence = None if presence is None else float(np.median(presence))
         absent = present is not None and self.hint is None and int(np.count_nonzero(~present)) * 2 > present.size
         size = int(np.count_nonzero(outline))
@@ -238,7 +243,7 @@ class TendonRegions:
         else:
             assessment = assess(frames, area=picture)
             probs, presence, present = assessment.probabilities, assessment.presence, assessment.present
-        masks = np.stack([self._region(p > THRESHOLD, window) for p in probs])  # (B, H, W)
+        masks = np.stack([self._region(p, window) for p in probs])  # (B, H, W)
         if present is not None and self.hint is None:
             masks[~present] = False
         return masks, probs, presence, present
@@ -250,18 +255,30 @@ class TendonRegions:
         x0, y0, x1, y1 = clipped(self.hint.box, w, h)
         return (x0, y0, x1, y1) if x1 > x0 and y1 > y0 else picture
 
-    def _region(self, mask: np.ndarray, window: Rect) -> np.ndarray:
-        """The one region of ``mask`` inside ``window`` that is the tendon: the hinted, else the largest."""
+    def _region(self, probs: np.ndarray, window: Rect) -> np.ndarray:
+        """``(H, W) bool``: the one region of ``probs (H, W)`` above THRESHOLD inside ``window`` that is the
+        tendon: the hinted, else the largest. Thresholded and labelled over the window's pixels above
+        THRESHOLD only (their bounding box): at full HD a whole frame's labelling costs more than the network."""
         x0, y0, x1, y1 = window
-        inside = np.zeros_like(mask)
-        inside[y0:y1, x0:x1] = mask[y0:y1, x0:x1]
-        count, labels, stats, _ = cv2.connectedComponentsWithStats(inside.view(np.uint8), connectivity=8)
-        if count <= 1:
-            return inside
+        out = np.zeros(probs.shape, bool)
+        crop = probs[y0:y1, x0:x1] > THRESHOLD
+        bounds = _bounding_box(crop)
+        if bounds is None:
+            return out
+        box = crop[bounds]
+        top, left = y0 + bounds[0].start, x0 + bounds[1].start  # the box's corner in frame pixels
+        placed = out[top : top + box.shape[0], left : left + box.shape[1]]
+        count, labels, stats, _ = cv2.connectedComponentsWithStats(box.view(np.uint8), connectivity=8)
         if self.hint is not None and self.hint.points:
-            keep = {_named(labels, point, mask.shape[1]) for point in self.hint.points} - {0}
-            return np.isin(labels, list(keep)) if keep else np.zeros_like(mask)
-        return labels == 1 + int(np.argmax(stats[1:, cv2.CC_STAT_AREA]))
+            shifted = [(x - left, y - top) for x, y in self.hint.points]
+            keep = {_named(labels, point, probs.shape[1]) for point in shifted} - {0}
+            if keep:
+                placed[...] = np.isin(labels, list(keep))
+        elif count == 2:  # one region
+            placed[...] = box
+        else:
+            placed[...] = labels == 1 + int(np.argmax(stats[1:, cv2.CC_STAT_AREA]))
+        return out
 
     def report(self) -> OutlineReport:
         scored = [o for o in self.outlines if o.probability is not None]
@@ -327,6 +344,15 @@ def _named(labels: np.ndarray, point: tuple[int, int], width: int) -> int:
         return 0
     nearest = np.argmin((ys + y0 - y) ** 2 + (xs + x0 - x) ** 2)
     return int(window[ys[nearest], xs[nearest]])
+
+
+def _bounding_box(mask: np.ndarray) -> tuple[slice, slice] | None:
+    """``(rows, columns)`` slices of the smallest box holding every True pixel of ``mask (H, W)``; None if none."""
+    rows = np.flatnonzero(mask.any(axis=1))
+    if rows.size == 0:
+        return None
+    cols = np.flatnonzero(mask[rows[0] : rows[-1] + 1].any(axis=0))
+    return slice(rows[0], rows[-1] + 1), slice(cols[0], cols[-1] + 1)
 
 
 def _iou(a: np.ndarray, b: np.ndarray) -> float:

@@ -133,9 +133,10 @@ def test_colour_and_fresh_speckle_are_no_change_of_picture(rng):
         (Hint(box=(20, 70, 100, 110)), LOWER),  # a rough box around the lower region
         (Hint(points=((50, 90),)), LOWER),  # a point on it
         (Hint(points=((50, 104),)), LOWER),  # a point just below it: the nearest region
+        (Hint(points=((12, 30),)), UPPER),  # a point left of both regions' box: the nearest region
         (Hint(points=((50, 30), (60, 90))), (20, 20, 140, 100)),  # both named: both kept
     ],
-    ids=["box", "point", "near-point", "two-points"],
+    ids=["box", "point", "near-point", "left-point", "two-points"],
 )
 def test_a_hint_chooses_the_region(rng, hint, expected):
     regions = TendonRegions(_Model(), hint)
