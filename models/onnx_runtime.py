@@ -9,12 +9,30 @@ installed, or the manifest lists no graph, the predictor runs the torch model.
 
 from __future__ import annotations
 
+import atexit
 import importlib.util
+import weakref
 
 import numpy as np
 import torch
 
-__all__ = ["OnnxNetwork", "onnxruntime_available"]
+__all__ = ["OnnxNetwork", "onnxruntime_available", "release_sessions"]
+
+# Every session still open. ONNX Runtime keeps a process-wide environment (its thread pools, logging) in a C++
+# static that is destroyed when the process ends; a session that outlives the interpreter (held by a cache or a
+# module global) is then torn down after it, and its threads can read freed memory: a segmentation fault at
+# exit, after every result was written (seen at the end of a test-suite run, in libstdc++ on a worker thread).
+# The sessions are released when the interpreter begins to exit instead, while that environment still lives.
+_OPEN: weakref.WeakSet[OnnxNetwork] = weakref.WeakSet()
+
+
+def release_sessions() -> None:
+    """Release every open ONNX Runtime session (run at interpreter exit; a released network refuses to run)."""
+    for network in list(_OPEN):
+        network.close()
+
+
+atexit.register(release_sessions)
 
 
 def onnxruntime_available() -> bool:
@@ -38,9 +56,18 @@ class OnnxNetwork:
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         self._session = ort.InferenceSession(graph, options, providers=["CPUExecutionProvider"])
         self._input = self._session.get_inputs()[0].name
+        _OPEN.add(self)
+
+    def close(self) -> None:
+        """Release the session (its memory and threads) now; calling the network afterwards raises."""
+        self._session = None
+        _OPEN.discard(self)
 
     def __call__(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
         """``(logits, presence or None)``, as ``UNet.forward_with_presence``."""
+        session = self._session
+        if session is None:
+            raise RuntimeError("this ONNX Runtime network was closed (the process is exiting)")
         batch = np.ascontiguousarray(x.detach().to("cpu", torch.float32).contiguous().numpy())
-        logits, *presence = self._session.run(None, {self._input: batch})
+        logits, *presence = session.run(None, {self._input: batch})
         return torch.from_numpy(logits), torch.from_numpy(presence[0]) if presence else None

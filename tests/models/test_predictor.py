@@ -336,3 +336,18 @@ def test_a_model_with_context_blocks_saves_loads_and_exports(tmp_path: Path, rng
     frames = rng.integers(0, 256, size=(4, 70, 90, 3), dtype=np.uint8)
     fast = export_onnx(tmp_path, "ctx", frames)
     np.testing.assert_allclose(fast.probabilities(frames), plain.probabilities(frames), atol=1e-4)
+
+
+def test_onnx_sessions_are_released_before_the_interpreter_exits(weights_dir: Path, rng: np.random.Generator) -> None:
+    """A session torn down after ONNX Runtime's process-wide environment can crash the exiting process: every
+    open one is released by an exit hook, and a released network refuses to run rather than crash."""
+    from models import onnx_runtime
+
+    frames = rng.integers(0, 256, size=(2, 70, 90, 3), dtype=np.uint8)
+    segmenter = export_onnx(weights_dir, "tiny", frames)
+    network = segmenter._network
+    assert network in onnx_runtime._OPEN
+    onnx_runtime.release_sessions()
+    assert network not in onnx_runtime._OPEN
+    with pytest.raises(RuntimeError, match="closed"):
+        segmenter.predict(frames)
