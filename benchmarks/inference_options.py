@@ -16,6 +16,8 @@ of any probability from it, and the share of pixels whose mask (probability > 0.
 * ``onnxruntime-int8``: that graph with its convolutions quantized to 8 bits (ONNX Runtime's static
   quantization: per-channel int8 weights, uint8 activations whose ranges are calibrated on other synthetic
   frames than the timed ones);
+* ``openvino``: the same ONNX export compiled by OpenVINO's CPU plugin (float32 inference precision, the thread
+  count fixed, latency hint); where the ``openvino`` package is not installed (it is not a dependency), skipped;
 * ``bfloat16``: CPU autocast to bfloat16, only where the CPU has native bfloat16 (AVX512-BF16 or AMX);
   otherwise reported as skipped: emulated bfloat16 is slower than float32.
 
@@ -128,6 +130,29 @@ def _onnxruntime_int8(model: UNet, threads: int, calibration: list[torch.Tensor]
     return run
 
 
+def _openvino(model: UNet, threads: int) -> Runner:
+    """The shipped export compiled by OpenVINO for the CPU, in float32 (its default on CPUs with bfloat16 would
+    change the numbers), on ``threads`` threads."""
+    import openvino as ov  # optional, not a dependency: only here
+
+    core = ov.Core()
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp, "network.onnx")
+        path.write_bytes(export_graph(model))
+        compiled = core.compile_model(
+            core.read_model(str(path)), "CPU",
+            {"INFERENCE_NUM_THREADS": threads, "INFERENCE_PRECISION_HINT": "f32", "PERFORMANCE_HINT": "LATENCY"},
+        )  # fmt: skip
+    request = compiled.create_infer_request()
+    output = compiled.outputs[0]
+
+    def run(x: torch.Tensor) -> np.ndarray:
+        logits = request.infer({0: np.ascontiguousarray(x.numpy(), np.float32)})[output]
+        return torch.sigmoid(torch.from_numpy(np.array(logits)))[:, 0].numpy()
+
+    return run
+
+
 def _bfloat16(model: torch.nn.Module) -> Runner:
     model = model.to(memory_format=torch.channels_last)
 
@@ -154,6 +179,7 @@ def build_options(
         "torch-compile": lambda: _compiled(copy.deepcopy(model)),
         "onnxruntime": lambda: _onnxruntime(copy.deepcopy(model), threads),
         "onnxruntime-int8": lambda: _onnxruntime_int8(copy.deepcopy(model), threads, calibration),
+        "openvino": lambda: _openvino(copy.deepcopy(model), threads),
     }
     if _cpu_has_native_bf16():
         makers["bfloat16"] = lambda: _bfloat16(copy.deepcopy(model))
