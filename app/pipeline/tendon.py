@@ -243,7 +243,7 @@ class TendonRegions:
         else:
             assessment = assess(frames, area=picture)
             probs, presence, present = assessment.probabilities, assessment.presence, assessment.present
-        masks = np.stack([self._region(p, window) for p in probs])  # (B, H, W)
+        masks = np.stack([self._region(p > THRESHOLD, window) for p in probs])  # (B, H, W)
         if present is not None and self.hint is None:
             masks[~present] = False
         return masks, probs, presence, present
@@ -255,30 +255,18 @@ class TendonRegions:
         x0, y0, x1, y1 = clipped(self.hint.box, w, h)
         return (x0, y0, x1, y1) if x1 > x0 and y1 > y0 else picture
 
-    def _region(self, probs: np.ndarray, window: Rect) -> np.ndarray:
-        """``(H, W) bool``: the one region of ``probs (H, W)`` above THRESHOLD inside ``window`` that is the
-        tendon: the hinted, else the largest. Thresholded and labelled over the window's pixels above
-        THRESHOLD only (their bounding box): at full HD a whole frame's labelling costs more than the network."""
+    def _region(self, mask: np.ndarray, window: Rect) -> np.ndarray:
+        """The one region of ``mask`` inside ``window`` that is the tendon: the hinted, else the largest."""
+        if self.hint is None or not self.hint.points:
+            from models.predictor import keep_largest_component  # loaded with the model; labels the mask's box only
+
+            return keep_largest_component(mask, window)
         x0, y0, x1, y1 = window
-        out = np.zeros(probs.shape, bool)
-        crop = probs[y0:y1, x0:x1] > THRESHOLD
-        bounds = _bounding_box(crop)
-        if bounds is None:
-            return out
-        box = crop[bounds]
-        top, left = y0 + bounds[0].start, x0 + bounds[1].start  # the box's corner in frame pixels
-        placed = out[top : top + box.shape[0], left : left + box.shape[1]]
-        count, labels, stats, _ = cv2.connectedComponentsWithStats(box.view(np.uint8), connectivity=8)
-        if self.hint is not None and self.hint.points:
-            shifted = [(x - left, y - top) for x, y in self.hint.points]
-            keep = {_named(labels, point, probs.shape[1]) for point in shifted} - {0}
-            if keep:
-                placed[...] = np.isin(labels, list(keep))
-        elif count == 2:  # one region
-            placed[...] = box
-        else:
-            placed[...] = labels == 1 + int(np.argmax(stats[1:, cv2.CC_STAT_AREA]))
-        return out
+        inside = np.zeros_like(mask)
+        inside[y0:y1, x0:x1] = mask[y0:y1, x0:x1]
+        _, labels = cv2.connectedComponents(inside.view(np.uint8), connectivity=8)
+        keep = {_named(labels, point, mask.shape[1]) for point in self.hint.points} - {0}
+        return np.isin(labels, list(keep)) if keep else np.zeros_like(mask)
 
     def report(self) -> OutlineReport:
         scored = [o for o in self.outlines if o.probability is not None]
