@@ -17,6 +17,11 @@ MIN_SIDE_CONTRAST = 0.25  # ... above the share CONTROL_OFFSET px beside it
 CONTROL_OFFSET = 3  # px at 640
 LINE_PARTS = 4  # parts of a side checked each on its own (a quarter of a side missing is no side)
 MIN_PART_SHARE = 0.35  # share of each part in the line's colour (a codec brightens a thin line over bright tissue)
+# Middle parts that may lead what lies beside them by less than MIN_SIDE_CONTRAST: where a grey side crosses tissue
+# as bright as the line (a tendon, a fat septum), the speckle beside it matches the line's colour as often as the
+# line does. The line's colour must still be there (MIN_PART_SHARE), and both end parts must show the line clearly:
+# a side that runs on past its corner into speckle fails an end part.
+MAX_HIDDEN_PARTS = 1
 
 
 def colour_tolerance(colour) -> int:
@@ -102,8 +107,9 @@ class LineColours:
 
 def line_score(on: np.ndarray, beside: list[np.ndarray]) -> float | None:
     """How clearly the matches ``on`` a supposed line (in order along it) show a line, or None when they do not:
-    enough of them, and in each of LINE_PARTS parts of it, clearly more than ``beside`` it (a side that runs on
-    past its corner into speckle fails a part). The score is the parts' least lead over what lies beside."""
+    enough of them, in each of LINE_PARTS parts of it, and clearly more than ``beside`` it in both end parts and in
+    all middle parts but MAX_HIDDEN_PARTS (a side that runs on past its corner into speckle fails an end part). The
+    score is the least lead of the parts that show the line clearly."""
     return line_scores(on[None], [b[None] for b in beside], np.array([on.size]))[0]
 
 
@@ -125,8 +131,9 @@ def line_scores(on: np.ndarray, beside: list[np.ndarray], sizes: np.ndarray) -> 
 
     share = shares(on)
     lead = share - np.maximum.reduce([shares(b) for b in beside])
+    clear = lead >= MIN_SIDE_CONTRAST  # (N, LINE_PARTS)
     total = np.count_nonzero(on & (np.arange(on.shape[1])[None, :] < sizes[:, None]), axis=1)
-    fails = (total < MIN_SIDE_SHARE * sizes) | np.any(hi <= lo, axis=1)
-    fails |= np.any(share < MIN_PART_SHARE, axis=1) | np.any(lead < MIN_SIDE_CONTRAST, axis=1)
-    least = lead.min(axis=1).tolist()
+    fails = (total < MIN_SIDE_SHARE * sizes) | np.any(hi <= lo, axis=1) | np.any(share < MIN_PART_SHARE, axis=1)
+    fails |= ~clear[:, 0] | ~clear[:, -1] | (np.count_nonzero(~clear[:, 1:-1], axis=1) > MAX_HIDDEN_PARTS)
+    least = np.where(clear, lead, np.inf).min(axis=1).tolist()
     return [None if fail else float(value) for fail, value in zip(fails.tolist(), least, strict=True)]

@@ -58,21 +58,21 @@ def test_sides_batched_equal_sides_alone() -> None:
 
 
 def _score_one(on: np.ndarray, beside: list[np.ndarray]) -> float | None:
-    """The rule of ``line_score`` written out for one line: half of it matching, and in each quarter at least
-    MIN_PART_SHARE matching and MIN_SIDE_CONTRAST more than beside it; the score is the least lead."""
+    """The rule of ``line_score`` written out for one line: half of it matching, in each quarter at least
+    MIN_PART_SHARE matching, and MIN_SIDE_CONTRAST more than beside it in both end quarters and in one of the two
+    middle ones at least; the score is the least lead of the quarters that lead by that much."""
     if on.sum() < 0.5 * on.size:
         return None
     bounds = np.linspace(0, on.size, 5).round().astype(int)
     leads = []
     for lo, hi in itertools.pairwise(bounds):
-        if hi <= lo:
+        if hi <= lo or on[lo:hi].mean() < 0.35:
             return None
-        share = on[lo:hi].mean()
-        lead = share - max(b[lo:hi].mean() for b in beside)
-        if share < 0.35 or lead < 0.25:
-            return None
-        leads.append(lead)
-    return float(min(leads))
+        leads.append(on[lo:hi].mean() - max(b[lo:hi].mean() for b in beside))
+    clear = [lead >= 0.25 for lead in leads]
+    if not (clear[0] and clear[3] and (clear[1] or clear[2])):
+        return None
+    return float(min(lead for lead, c in zip(leads, clear, strict=True) if c))
 
 
 def test_line_scores_follow_the_rule_per_row() -> None:
@@ -84,4 +84,13 @@ def test_line_scores_follow_the_rule_per_row() -> None:
     want = [_score_one(on[n, :s], [b[n, :s] for b in beside]) for n, s in enumerate(sizes)]
     assert got == [pytest.approx(w) if w is not None else None for w in want]
     assert any(s is None for s in got) and any(s is not None for s in got)
+    hidden = np.ones((1, 80), bool)
+    hidden[0, 25:35] = False  # the second quarter: the line's colour on only half of it ...
+    busy = np.zeros((1, 80), bool)
+    busy[0, 20:40] = True  # ... and on all of the speckle beside it (bright tissue the line crosses)
+    assert line_scores(hidden, [busy], np.array([80])) == [pytest.approx(1.0)]
+    busy[0, 40:60] = True  # two middle quarters lost: no line
+    assert line_scores(hidden, [busy], np.array([80])) == [None]
+    busy[0, 40:60], busy[0, 60:80] = False, True  # an end quarter lost: a side running on past its corner
+    assert line_scores(hidden, [busy], np.array([80])) == [None]
     assert line_score(on[2, :40], [b[2, :40] for b in beside]) == got[2]
