@@ -45,6 +45,12 @@ MIN_BAR_ASPECT = 2.0  # length / width of a whole bar
 MIN_BAR_RANGE = 100  # grey levels a whole bar's colours span in some channel (a full ramp, dark to bright)
 MIN_SOLID = 0.75  # share of a piece's bounding box that is colour
 MIN_SOLID_UNCUT = 0.4  # ... before a grey-scale bar drawn against it is cut off (the two make an L of colour)
+# Lines along a strip's sides with less colour than this share are cut off first: a lossy codec smears a bar's
+# chroma into the panel beside it, a few lines of stray colour joined to the bar's patch.
+MAX_FRINGE_SHARE = 0.3
+FRINGE_SLACK = 2  # lines of a codec's blend at a bar's sides that a cut may leave out and still reach the side
+MAX_FRINGE_LINES = 8  # ... the stray colour reaches at most this many lines beside a bar (a codec's 8 x 8 blocks)
+MIN_SIDE_LINE_SHARE = 0.6  # ... and a bar's side is sharp: its outermost line past the fringe is mostly colour
 MAX_STEP = 8  # median change between neighbouring pixels (per channel): bars are smooth, flow is speckled
 MIN_RAMP = 40  # range of the mean colour along a piece; flat buttons and panels have none
 MAX_GAP_SHARE = 0.5  # a baseline gap is at most this share of the shorter half
@@ -177,7 +183,19 @@ def bar_from_region(planes: Planes, rect: Rect) -> ColourBar:
 
 
 def _piece(planes: Planes, rect: Rect) -> _Piece | None:
-    """A solid, smooth, graded patch of colour: part of a bar, or None.
+    """A solid, smooth, graded patch of colour: part of a bar, or None. A strip that is none as found is looked
+    at again without the lines of stray colour a codec leaves along its sides (:func:`_without_fringe`)."""
+    piece = _solid_piece(planes, rect)
+    x0, y0, x1, y1 = rect
+    if piece is None and max(x1 - x0, y1 - y0) >= MIN_PIECE_ASPECT * min(x1 - x0, y1 - y0):
+        trimmed = _without_fringe(planes.colour, rect, vertical=y1 - y0 > x1 - x0)
+        if trimmed is not None and trimmed != rect:
+            piece = _solid_piece(planes, trimmed)
+    return piece
+
+
+def _solid_piece(planes: Planes, rect: Rect) -> _Piece | None:
+    """:func:`_piece` of ``rect`` as it is.
 
     A tinted grey-scale bar drawn against the colour bar is one patch of "colour" with it (an L where only its
     bright end passes the chroma rule, a strip beside it where the tint is strong): the patch is cut across to
@@ -218,17 +236,37 @@ def _piece(planes: Planes, rect: Rect) -> _Piece | None:
     return _Piece(rect, vertical) if ramp >= MIN_RAMP else None
 
 
+def _without_fringe(colour: np.ndarray, rect: Rect, vertical: bool) -> Rect | None:
+    """``rect`` without the lines along its sides (columns of a ``vertical`` strip) where under MAX_FRINGE_SHARE of
+    the pixels are colour (``colour (H, W)`` 0/255), or None when more than MAX_FRINGE_LINES such lines lie on a
+    side or the lines left do not start sharply (a patch of flow, not a bar with a codec's fringe), or fewer than
+    MIN_PIECE_SHORT lines are left."""
+    x0, y0, x1, y1 = rect
+    share = cv2.reduce(colour[y0:y1, x0:x1], 0 if vertical else 1, cv2.REDUCE_AVG).ravel()
+    full = np.flatnonzero(share >= MAX_FRINGE_SHARE * 255)
+    if full.size == 0 or full[-1] + 1 - full[0] < MIN_PIECE_SHORT:
+        return None
+    first, last = int(full[0]), int(full[-1]) + 1
+    if first > MAX_FRINGE_LINES or share.size - last > MAX_FRINGE_LINES:
+        return None
+    if min(share[first], share[last - 1]) < MIN_SIDE_LINE_SHARE * 255:
+        return None  # colour fading out over many lines: a blurred patch of flow
+    return (x0 + first, y0, x0 + last, y1) if vertical else (x0, y0 + first, x1, y0 + last)
+
+
 def _widest(keep: np.ndarray, rect: Rect, vertical: bool) -> Rect | None:
     """``rect`` cut across the bar to the widest run of lines where ``keep`` (one per line across) holds, or None
-    unless that run reaches one side and keeps most of the width (a grey-scale bar lies beside the colour bar;
-    a cut through the middle of a patch is flow, not a legend)."""
+    unless that run reaches one side (within FRINGE_SLACK lines) and keeps most of the width (a grey-scale bar
+    lies beside the colour bar; a cut through the middle of a patch is flow, not a legend)."""
     edges = np.diff(np.concatenate([[0], keep.astype(np.int8), [0]]))
     starts, stops = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
     if starts.size == 0:
         return None
     widest = int(np.argmax(stops - starts))
     first, last = int(starts[widest]), int(stops[widest])  # half-open, across the bar
-    if last - first < max(MIN_PIECE_SHORT, MIN_CUT_SHARE * keep.size) or (first > 0 and last < keep.size):
+    if last - first < max(MIN_PIECE_SHORT, MIN_CUT_SHARE * keep.size):
+        return None
+    if first > FRINGE_SLACK and last < keep.size - FRINGE_SLACK:
         return None
     x0, y0, x1, y1 = rect
     return (x0 + first, y0, x0 + last, y1) if vertical else (x0, y0 + first, x1, y0 + last)

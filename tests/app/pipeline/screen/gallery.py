@@ -168,6 +168,8 @@ class Layout:
     ticks: float | None = None  # x of the depth ticks
     stray_mark: tuple[float, float] | None = None  # a coloured mark in the picture outside the box
     skin: bool = False  # a bright skin line along the top of a rectangular picture (a box from it hides its top)
+    panel: Rgb | None = None  # the screen's colour outside the picture (black when None)
+    band: tuple[float, float] | None = None  # design rows of tissue about as bright as the box line, across the box
 
 
 @dataclass(frozen=True)
@@ -458,6 +460,8 @@ def render(spec: Spec) -> Case:
     rng = np.random.default_rng(spec.seed)
     picture = _picture_mask(c, layout.picture)
     base = np.zeros((height, width, 3), np.uint8)
+    if layout.panel is not None:
+        base[...] = layout.panel
     box = layout.box
     ink = _outline(c, box, box.antialiased, box.dotted) if box is not None else None
     truth_ink = _outline(c, box, False) if box is not None else None
@@ -474,6 +478,8 @@ def render(spec: Spec) -> Case:
         image[picture] = shifted[picture][:, None]
         if layout.skin:
             _skin(image, c, layout.picture, rng)
+        if layout.band is not None:
+            _band(image, c, layout, picture, np.random.default_rng(spec.seed + 7))
         if palette is not None and interior is not None:
             frame, field = (k // 2, k % 2) if interlaced else (k, 0)
             seed = spec.seed * 1000 + frame
@@ -511,6 +517,18 @@ def _skin(image: np.ndarray, c: _Canvas, picture: tuple, rng: np.random.Generato
     noise = cv2.GaussianBlur(rng.random(band.shape[:2], dtype=np.float32), (0, 0), sigmaX=3 * c.s, sigmaY=0.5)
     noise = (noise - noise.min()) / max(float(np.ptp(noise)), 1e-6)
     band[:] = (205 + 45 * noise).astype(np.uint8)[..., None]
+
+
+def _band(image: np.ndarray, c: _Canvas, layout: Layout, picture: np.ndarray, rng: np.random.Generator) -> None:
+    """A tendon across the picture: speckle within about 40 levels of the box line's grey, so that along the
+    sides where they cross it the line's pixels match no better than the pixels beside them."""
+    assert layout.band is not None and layout.box is not None
+    y0, y1 = c.y(layout.band[0]), c.y(layout.band[1])
+    noise = cv2.GaussianBlur(rng.random((y1 - y0, c.w), dtype=np.float32), (0, 0), sigmaX=2.0 * c.s, sigmaY=0.6 * c.s)
+    noise = (noise - noise.mean()) / (noise.std() + 1e-6)
+    level = np.clip(layout.box.colour[0] + 14 * noise, 0, 255).astype(np.uint8)
+    rows = image[y0:y1]
+    rows[picture[y0:y1]] = level[picture[y0:y1]][:, None]
 
 
 def _mark(image: np.ndarray, c: _Canvas, kind: str, x: float, y: float, colour: Rgb) -> None:
@@ -723,6 +741,26 @@ def from_skin(steer: float = -40.0) -> Layout:
     return replace(layout, box=box, skin=True, marks=layout.marks[:1])
 
 
+NAVY: Rgb = (8, 19, 41)  # a dark blue panel: its chroma is under the threshold, a codec's smear of a bar's is not
+
+
+def navy_cf() -> Layout:
+    """A dark blue interface (several vendors' recent consoles): a narrow colour bar on the blue panel right of the
+    picture, and a light grey steered parallelogram whose sides cross a tendon as bright as the line along a
+    quarter of their length."""
+    return Layout(
+        picture=("rect", 90, 60, 470, 400),
+        box=Box("parallelogram", top=110, bottom=300, left=200, right=380, shift=60, colour=(203, 203, 203)),
+        bar=Bar("red_over_blue", 520, 90, 110, width=6),
+        banner=((22, 39, 76), (22, 39, 76)),
+        panel=NAVY,
+        texts=(("CF 4.8MHz", 10, 120, (200, 210, 230), 0.45), ("cm/s", 515, 230, WHITE, 0.35)),
+        flow_map="red_over_blue",
+        band=(160, 203),
+        ticks=475,
+    )
+
+
 def extent() -> Layout:
     """A screen exported without the box outline: flow and the bar only."""
     layout = ge_cf()
@@ -791,6 +829,7 @@ def gallery() -> list[Spec]:
     add("from_skin", from_skin(), [(480, 640), (1080, 1920)], ["png", "jpeg", "h264"], side="left")
     add("from_skin", from_skin(0.0), [(600, 800)], ["png", "jpeg"], side="left")
     add("extent", extent(), [(480, 640)], ["png", "jpeg"], side="left")
+    add("navy_cf", navy_cf(), [(480, 640), (720, 1280)], ["png", "jpeg", "h264"], side="right")
     add("mindray_bmode", mindray_bmode(), [(480, 640), (1080, 1920)], ["png", "jpeg"])
     add("ge_spectral", ge_spectral(), [(480, 640)], ["png", "h264"])
     add("banner_bmode", banner_bmode(), [(600, 800)], ["png", "jpeg"])
