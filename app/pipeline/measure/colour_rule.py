@@ -49,7 +49,14 @@ import numpy as np
 import cuda_ops
 from app.pipeline.decode.base import SourceInfo
 from app.pipeline.measure.colour_cube import YCBCR, cells
-from app.pipeline.measure.paint_unmix import MIN_PAINT_SHARE, Unmixer, paint_share, paint_table, unmixer
+from app.pipeline.measure.paint_unmix import (
+    MIN_PAINT_SHARE,
+    Unmixer,
+    paint_share,
+    paint_table,
+    picture_tint,
+    unmixer,
+)
 from app.pipeline.measure.paint_unmix import SIGMAS as SIGMAS_UNMIXED
 from app.pipeline.screen import Screen
 from app.pipeline.screen.planes import value_chroma
@@ -163,9 +170,12 @@ def colour_rule(
         return ColourRule(chroma, "chroma", why, chroma)
     spread = np.stack([value_chroma(np.ascontiguousarray(frame))[1] for frame in frames])  # (N, H, W) max - min
     coloured = frames[(spread > chroma_threshold) & where]
+    tint = None if rule == "table" else picture_tint(frames, where, chroma_threshold)  # the B-mode's, if tinted
     if screen.colour_bars and _bar_is_the_paint(screen.colour_bars[0].colours, coloured, chroma_threshold):
         colours = screen.colour_bars[0].colours
-        unmix = None if rule == "table" else unmixer(colours, source.chroma_subsampling, where, chroma_threshold)
+        unmix = (
+            None if rule == "table" else unmixer(colours, source.chroma_subsampling, where, chroma_threshold, tint=tint)
+        )
         if unmix is not None:
             return ColourRule(chroma, "bar", why, chroma, unmix)
         lut = bar_lut(colours, chroma_threshold)
@@ -173,7 +183,7 @@ def colour_rule(
             return ColourRule(lut, "bar", why, chroma)
     if rule != "table":
         paint = clip_paint(frames, spread, where, chroma_threshold, source.chroma_subsampling)
-        unmix = None if paint is None else unmixer(paint, source.chroma_subsampling, where, chroma_threshold)
+        unmix = None if paint is None else unmixer(paint, source.chroma_subsampling, where, chroma_threshold, tint=tint)
         if unmix is not None:
             return ColourRule(chroma, "cores", why, chroma, unmix)
     return ColourRule(saturation_lut(coloured, chroma_threshold), "saturation", why, chroma)

@@ -69,6 +69,15 @@ HUE_ANGLE = 15.0
 # SHARE_SAMPLE of them are looked at (evenly spaced).
 MIN_COLOURED_PX = 50
 SHARE_SAMPLE = 20_000
+# The B-mode's own tint. Some grey maps are tinted (bluish, sepia) and a lossy codec keeps the tint; a tinted pixel
+# may then lie along a pale paint's direction and hold a little of it, and :func:`painted` adds those littles up
+# over the whole picture into whole pixels of paint. The tint is read per band of TINT_BAND luma levels from the
+# pixels the chroma rule does not count (the median Cb and Cr of a band holding at least TINT_MIN_PX of them,
+# interpolated between bands) and taken off those pixels before the fit. Under TINT_FLOOR at every luma it is none.
+TINT_BAND = 16
+TINT_MIN_PX = 200
+TINT_FLOOR = 1.5
+TINT_SAMPLE = 20_000  # pixels read, evenly spaced
 
 
 @dataclass(frozen=True, eq=False)
@@ -236,6 +245,47 @@ def painted(alpha: np.ndarray) -> np.ndarray:
     return out
 
 
+def picture_tint(frames: np.ndarray, where: np.ndarray, chroma_threshold: int) -> np.ndarray | None:
+    """``(2, 256, 3) uint8``: the B-mode's tint at each luma as RGB offsets, the positive parts (row 0) and the
+    negative ones (row 1), read from ``frames (N, H, W, 3) uint8`` RGB where ``where (H, W) bool``; None when the
+    picture is grey."""
+    step = max(1, math.isqrt(-(-frames.shape[0] * int(np.count_nonzero(where)) // TINT_SAMPLE)))
+    pixels = frames[:, ::step, ::step][:, where[::step, ::step]].reshape(-1, 3)  # up to about TINT_SAMPLE
+    grey = pixels[pixels.max(axis=1).astype(np.int16) - pixels.min(axis=1) <= chroma_threshold]
+    ycc = grey.astype(np.float32) @ YCBCR.T
+    bands = np.minimum(ycc[:, 0] // TINT_BAND, 255 // TINT_BAND).astype(np.intp)
+    centres, tints = [], []
+    for band in np.flatnonzero(np.bincount(bands, minlength=256 // TINT_BAND) >= TINT_MIN_PX):
+        centres.append((band + 0.5) * TINT_BAND)
+        tints.append(np.median(ycc[bands == band, 1:], axis=0))
+    if not tints or np.abs(tints).max() < TINT_FLOOR:
+        return None
+    tints = np.asarray(tints, dtype=np.float32)
+    luma = np.arange(256, dtype=np.float32)
+    cb, cr = (np.interp(luma, centres, tints[:, k]) for k in (0, 1))
+    rgb = np.rint(np.stack([1.402 * cr, -0.344136 * cb - 0.714136 * cr, 1.772 * cb], axis=1))  # (256, 3)
+    return np.stack([np.clip(rgb, 0, 255), np.clip(-rgb, 0, 255)]).astype(np.uint8)
+
+
+def _untinted(crop: np.ndarray, tint: np.ndarray, chroma_threshold: int) -> np.ndarray:
+    """A copy of ``crop (H, W, 3) uint8`` RGB with the tint (:func:`picture_tint`) taken off the pixels the chroma
+    rule does not count; the others keep their colour. OpenCV's saturating arithmetic and look-up tables: a few
+    milliseconds for a full-HD box."""
+    crop = np.ascontiguousarray(crop)
+    luma = cv2.cvtColor(crop, cv2.COLOR_RGB2GRAY)
+    up, down = (cv2.merge([cv2.LUT(luma, tint[k, :, c]) for c in range(3)]) for k in (0, 1))
+    shifted = cv2.add(cv2.subtract(crop, up), down)
+    channels = cv2.split(crop)
+    grey = cv2.compare(
+        cv2.subtract(cv2.max(cv2.max(*channels[:2]), channels[2]), cv2.min(cv2.min(*channels[:2]), channels[2])),
+        chroma_threshold,
+        cv2.CMP_LE,
+    )
+    out = crop.copy()
+    cv2.copyTo(shifted, grey, out)
+    return out
+
+
 @dataclass(frozen=True, eq=False)
 class Unmixer:
     """Repaints the counted part of a clip's frames: the pixels found painted in their bar colour, every other
@@ -245,6 +295,7 @@ class Unmixer:
     sigma: tuple[float, float]
     window: tuple[slice, slice]  # rows and columns holding every pixel where Doppler is counted
     chroma_threshold: int  # what the chroma rule counts: chroma (max - min) above it
+    tint: np.ndarray | None = None  # (2, 256, 3) uint8: the B-mode's tint at each luma (:func:`picture_tint`)
     _scratch: dict = field(default_factory=dict, repr=False)  # the fit's zeroed work plane, by shape
     _copies: dict = field(default_factory=dict, repr=False)  # the repainted batch, by shape (the latest only)
 
@@ -265,19 +316,26 @@ class Unmixer:
             scratch = self._scratch.setdefault(shape, np.zeros(shape, dtype=np.float32))
         for frame in out:
             crop = frame[self.window]
-            chosen = painted(unmix(crop, self.table, self.sigma, scratch=scratch))
-            hit = cell_indices(crop[chosen], self.table.bits)
+            fit = crop if self.tint is None else _untinted(crop, self.tint, self.chroma_threshold)
+            chosen = painted(unmix(fit, self.table, self.sigma, scratch=scratch))
+            hit = cell_indices(fit[chosen], self.table.bits)
             _grey_tints(crop, self.chroma_threshold)
             crop[chosen] = colours[hit]
         return out
 
 
 def unmixer(
-    colours: np.ndarray, sampling: str | None, where: np.ndarray, chroma_threshold: int, bits: int = 6
+    colours: np.ndarray,
+    sampling: str | None,
+    where: np.ndarray,
+    chroma_threshold: int,
+    bits: int = 6,
+    tint: np.ndarray | None = None,
 ) -> Unmixer | None:
     """The unmixing of a clip whose bar shows ``colours (K, 3) uint8`` and whose chroma was sampled as
-    ``sampling``, over the bounding box of ``where (H, W) bool``; None when the sampling is not one of
-    :data:`SIGMAS`, nothing is counted, or no bar colour carries colour."""
+    ``sampling``, over the bounding box of ``where (H, W) bool``, with the B-mode's ``tint`` (:func:`picture_tint`)
+    taken off before the fit; None when the sampling is not one of :data:`SIGMAS`, nothing is counted, or no bar
+    colour carries colour."""
     sigma = SIGMAS.get(sampling or "")
     if sigma is None or not where.any():
         return None
@@ -286,4 +344,4 @@ def unmixer(
         return None
     rows, cols = np.flatnonzero(where.any(axis=1)), np.flatnonzero(where.any(axis=0))
     window = (slice(int(rows[0]), int(rows[-1]) + 1), slice(int(cols[0]), int(cols[-1]) + 1))
-    return Unmixer(table, sigma, window, chroma_threshold)
+    return Unmixer(table, sigma, window, chroma_threshold, tint)

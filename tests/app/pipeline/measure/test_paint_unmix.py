@@ -17,6 +17,7 @@ from app.pipeline.measure.paint_unmix import (
     paint_share,
     paint_table,
     painted,
+    picture_tint,
     unmix,
     unmix_dense,
     unmixer,
@@ -227,3 +228,29 @@ def test_a_bar_whose_colours_are_not_the_paint_is_not_the_reference(rng):
     assert paint_share(table, BAR, blended[:, 10:20, 10:50].reshape(-1, 3)) == 0.0
     assert paint_share(table, BAR, frames[:, 30:33, 5:55].reshape(-1, 3)) is None  # the caliper's hue: not the bar's
     assert paint_share(table, BAR, blended[:1, 10:12, 10:30].reshape(-1, 3)) is None  # 40 pixels: too few to tell
+
+
+def _tinted(rng, h: int, w: int) -> np.ndarray:
+    """Bright speckle through a bluish grey map (B about 11 above R): a chroma of 11, under the chroma rule's 40."""
+    grey = rng.integers(170, 215, (h, w)).astype(np.int16)
+    return np.clip(np.stack([grey, grey + 2, grey + 11], axis=-1), 0, 255).astype(np.uint8)
+
+
+def test_a_tinted_grey_map_holds_no_paint(rng):
+    """A pale bar colour along the tint of a bluish grey map: without the tint taken off, each tinted pixel holds a
+    little of that paint and the groups add it up into whole painted pixels; with it, only the vessel is paint."""
+    pale = np.array([*BAR, (170, 215, 255)], np.uint8)  # the pale end of a velocity bar
+    frames = np.stack([_tinted(rng, 40, 60) for _ in range(2)])
+    frames[0, 10:12, 10:40] = RED
+    frames = np.stack([_smeared(f) for f in frames])
+    where = np.ones((40, 60), bool)
+    tint = picture_tint(frames, where, 40)
+    assert tint is not None and tint[0, 190, 2] > 5 > tint[:, 190, :2].max()  # bluish: B taken down, R and G hardly
+    counted = [
+        (np.ptp(rule.repainted(frames).astype(int), axis=-1) > 40).sum(axis=(1, 2))
+        for rule in (unmixer(pale, "4:2:0", where, 40), unmixer(pale, "4:2:0", where, 40, tint=tint))
+    ]
+    assert counted[0][1] > 100  # the tint painted
+    assert abs(int(counted[1][0]) - 60) <= 8 and counted[1][1] == 0
+    grey = np.stack([_speckle(rng, 40, 60)] * 2)
+    assert picture_tint(grey, where, 40) is None  # a grey map has none
