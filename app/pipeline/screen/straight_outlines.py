@@ -18,9 +18,10 @@ from app.pipeline.screen.doppler_box import (
     describe_interior,
     fit_interior,
 )
-from app.pipeline.screen.line_colours import CONTROL_OFFSET, MIN_SIDE_SHARE, LineColours, line_scores
+from app.pipeline.screen.line_colours import MIN_SIDE_SHARE, LineColours
 from app.pipeline.screen.line_edges import CORNER_REACH, Edge, find_edges
 from app.pipeline.screen.planes import Planes
+from app.pipeline.screen.straight_sides import COARSE_SAMPLES, along_edge, side_line, sides
 
 # --- outlines of any colour: straight runs, checked sides ------------------------------------------------------
 #
@@ -31,92 +32,9 @@ from app.pipeline.screen.planes import Planes
 MAX_EDGE_COLOUR = 32  # max channel difference between a box's two edges (codecs shift each edge differently)
 MIN_EDGE_RATIO = 0.4  # the shorter of a box's top and bottom edges, as found, to the longer (flow hides some)
 MAX_SIDE_SLOPE = 0.8  # |dx/dy| of a side: beam steering and trapezoid spread stay below 40 degrees
-SIDE_SAMPLES = 160  # rows sampled along a side
-COARSE_SAMPLES = 40  # ... in the first, coarse search
 HIDDEN_TOP_EDGES = 4  # longest edges tried as the bottom of a box whose top line lies on the picture's top row
 HIDDEN_TOP_LEANS = 3  # leans of the two sides checked in full, the best of a coarse search
 SECTOR_HALF_LINE = 1.0  # px from a sector line's centre to its interior (half a 1-px line, and half a pixel)
-
-
-def _side(lines: LineColours, colour: np.ndarray, top: tuple[float, float], bottom: tuple[float, float], scale: float):
-    """The straight side between an edge end ``top (x, y)`` and ``bottom (x, y)``: ``(x_top, x_bottom, score)`` of
-    the line that best matches ``colour`` with each end moved up to CORNER_REACH px, or None when no line is there.
-    """
-    return _sides(lines, colour, [(top, bottom)], scale)[0]
-
-
-def _sides(lines: LineColours, colour: np.ndarray, ends: list, scale: float) -> list:
-    """:func:`_side` for each ``(top, bottom)`` of ``ends`` (sides of one colour), all searched at once: the same
-    stages on arrays with a row per side (a short side's rows padded and left out of its counts), which costs a
-    few whole-array passes instead of a few dozen small ones per side."""
-    out: list = [None] * len(ends)
-    margin = 2 + round(scale)  # rows near the corners belong to the edges too
-    first = np.array([int(np.ceil(top[1])) + margin for top, _ in ends], dtype=np.intp)
-    count = np.array([int(np.floor(bottom[1])) - margin + 1 for _, bottom in ends], dtype=np.intp) - first
-    todo = np.flatnonzero(count >= 4).tolist()
-    if not todo:
-        return out
-    first, count = first[todo], count[todo]
-    xt = np.array([float(ends[k][0][0]) for k in todo])
-    xb = np.array([float(ends[k][1][0]) for k in todo])
-    yt = np.array([float(ends[k][0][1]) for k in todo])
-    yb = np.array([float(ends[k][1][1]) for k in todo])
-    step = max(1, round(scale))
-    # coarse steps of 2 * step against matches widened by step (a 1-px line is never stepped over), then 1-px
-    # steps, then half-px steps on more rows; the last stage's best line is the side
-    stages = (
-        (COARSE_SAMPLES, round(CORNER_REACH * scale), 2 * step, step),
-        (COARSE_SAMPLES, step, 1.0, 0),
-        (SIDE_SAMPLES, 1.0, 0.5, 0),
-    )
-    # the columns any stage may reach beyond the frame (each moves the ends by its spread at most), repeated beside
-    # it as the one-side search clips them, and a row of no matches below it for the rows that pad short sides
-    spreads = sum(stage[1] for stage in stages) + 1
-    pad = int(
-        np.ceil(max(0.0, spreads - min(xt.min(), xb.min()), max(xt.max(), xb.max()) + spreads - lines.shape[1] + 1))
-    )
-    for samples, spread, stride, reach in stages:
-        rows, valid = _sampled_rows(first, count, samples)  # (N, K), rows -1 past a side's own
-        t = (np.maximum(rows, first[:, None]) - yt[:, None]) / (yb - yt)[:, None]  # padding: on the line
-        shifts = np.arange(-spread, spread + 0.25, stride)
-        x_top = xt[:, None, None, None] + shifts[None, :, None, None]  # (N, S, 1, 1)
-        x_bottom = xb[:, None, None, None] + shifts[None, None, :, None]  # (N, 1, S, 1)
-        xs = x_top + (x_bottom - x_top) * t[:, None, None, :]  # (N, S, S, K)
-        hits = lines.counts(colour, rows[:, None, None, :], xs, reach, pad)
-        best = np.argmax(hits.reshape(len(todo), -1), axis=1)  # the first of equal counts, as one side's search
-        i, j = np.divmod(best, shifts.size)
-        xt, xb = xt + shifts[i], xb + shifts[j]
-    xs = xs[np.arange(len(todo)), i, j]  # (N, K): the chosen lines
-    offset = max(CONTROL_OFFSET, round(CONTROL_OFFSET * scale))
-    rows = np.maximum(rows, 0)  # the padding's matches are cut off below
-    on = lines.matches(colour, rows, xs)
-    beside = [lines.matches(colour, rows, xs + d) for d in (-offset, offset)]
-    scores = line_scores(on, beside, np.count_nonzero(valid, axis=1))
-    for n, k in enumerate(todo):
-        out[k] = None if scores[n] is None else (float(xt[n]), float(xb[n]), scores[n])
-    return out
-
-
-def _sampled_rows(first: np.ndarray, count: np.ndarray, samples: int) -> tuple[np.ndarray, np.ndarray]:
-    """``(N, K)`` rows sampled evenly along each side's ``count`` rows from row ``first`` (both ``(N,)`` ints), up
-    to ``samples`` of each (the points ``np.linspace(0, count - 1, ...)`` rounds to, computed as it does), and
-    which of them are a side's own; a side with fewer is padded with row -1."""
-    taken = np.minimum(count, samples)
-    k = np.arange(taken.max())[None, :]
-    at = k * ((count - 1) / (taken - 1))[:, None]
-    last = k == (taken - 1)[:, None]
-    at[last] = np.broadcast_to((count - 1)[:, None], at.shape)[last]
-    valid = k < taken[:, None]
-    return np.where(valid, first[:, None] + at.round().astype(np.intp), -1), valid
-
-
-def _along_edge(lines: LineColours, edge: Edge, x0: float, x1: float) -> float:
-    """Share of the edge's row between ``x0`` and ``x1`` in the edge's colour (best of its rows)."""
-    xs = np.arange(int(np.ceil(x0)), int(np.floor(x1)) + 1)
-    if xs.size == 0:
-        return 0.0
-    rows = {int(np.floor(edge.y)), int(np.ceil(edge.y))}
-    return max(float(lines.matches(edge.colour, np.array(r), xs).mean()) for r in rows if 0 <= r < lines.shape[0])
 
 
 @dataclass(frozen=True)
@@ -150,7 +68,7 @@ def _quads(rgb: np.ndarray, edges: list[Edge], scale: float, min_side: int, flow
     def side(top: Edge, bottom: Edge, xt: int, xb: int):
         key = (top.y, bottom.y, xt, xb, tuple(top.colour))
         if key not in checked:
-            checked[key] = _side(lines, top.colour, (xt, top.y), (xb, bottom.y), scale)
+            checked[key] = side_line(lines, top.colour, (xt, top.y), (xb, bottom.y), scale)
         return checked[key]
 
     pairs = [(top, bottom) for top in edges for bottom in edges if _may_pair(top, bottom, scale, min_side, flow)]
@@ -163,7 +81,7 @@ def _quads(rgb: np.ndarray, edges: list[Edge], scale: float, min_side: int, flow
             for a, b in _side_ends(top, bottom, end, gap, scale):
                 by_colour.setdefault(colour, {})[(top.y, bottom.y, a, b, colour)] = ((a, top.y), (b, bottom.y))
     for colour, asked in by_colour.items():
-        checked.update(zip(asked, _sides(lines, np.array(colour), list(asked.values()), scale), strict=True))
+        checked.update(zip(asked, sides(lines, np.array(colour), list(asked.values()), scale), strict=True))
     for top, bottom in pairs:
         lefts, rights = (
             [s for s in (side(top, bottom, a, b) for a, b in _side_ends(top, bottom, end, gap, scale)) if s]
@@ -180,7 +98,7 @@ def _quads(rgb: np.ndarray, edges: list[Edge], scale: float, min_side: int, flow
                 if min(right[0] - left[0], right[1] - left[1]) < min_side:
                     continue
                 edges_share = min(
-                    _along_edge(lines, top, left[0], right[0]), _along_edge(lines, bottom, left[1], right[1])
+                    along_edge(lines, top, left[0], right[0]), along_edge(lines, bottom, left[1], right[1])
                 )
                 if edges_share < MIN_SIDE_SHARE:
                     continue
@@ -238,14 +156,14 @@ def _hidden_top_quads(
         leans = _leans(lines, bottom, top_y, reach, scale)
         # both sides of every lean in one search (a left side that fails leaves its right one unused)
         ends = [((x + lean, top_y), (x, bottom.y)) for lean, xl, xr in leans for x in (xl, xr)]
-        sides = _sides(lines, bottom.colour, ends, scale)
+        checked = sides(lines, bottom.colour, ends, scale)
         best = None
-        for left, right in zip(sides[0::2], sides[1::2], strict=True):
+        for left, right in zip(checked[0::2], checked[1::2], strict=True):
             if left is None or right is None or abs((left[0] - left[1]) - (right[0] - right[1])) > 2 * stride:
                 continue
             if min(right[0] - left[0], right[1] - left[1]) < min_side:
                 continue
-            if _along_edge(lines, bottom, left[1], right[1]) < MIN_SIDE_SHARE:
+            if along_edge(lines, bottom, left[1], right[1]) < MIN_SIDE_SHARE:
                 continue
             score = min(left[2], right[2])
             if best is None or score > best[0]:

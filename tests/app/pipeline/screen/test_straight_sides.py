@@ -1,6 +1,6 @@
 """The straight-outline side search: sides searched together give what each gives searched alone.
 
-``straight_outlines._sides`` checks many sides in one array pass, padding the shorter ones; a side's result
+``straight_sides.sides`` checks many sides in one array pass, padding the shorter ones; a side's result
 must not depend on what it was batched with (its length, its neighbours in the batch, a side too short to
 search among them).
 """
@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from app.pipeline.screen.line_colours import LineColours, line_score, line_scores
-from app.pipeline.screen.straight_outlines import _side, _sides
+from app.pipeline.screen.straight_sides import side_line, sides
 
 GREY = np.array([200, 200, 200], dtype=np.int16)
 
@@ -47,14 +47,14 @@ ENDS = [
 
 def test_sides_batched_equal_sides_alone() -> None:
     frame = _frame()
-    together = _sides(LineColours(frame), GREY, ENDS, 1.0)
-    alone = [_side(LineColours(frame), GREY, top, bottom, 1.0) for top, bottom in ENDS]
+    together = sides(LineColours(frame), GREY, ENDS, 1.0)
+    alone = [side_line(LineColours(frame), GREY, top, bottom, 1.0) for top, bottom in ENDS]
     assert together == alone
     found = [side is not None for side in together]
     assert found == [True, True, True, True, True, True, False, False]
     xt, xb, _ = together[5]
     assert abs(xt - 600) <= 1 and abs(xb - 560) <= 1  # the steered side found at both ends
-    assert _sides(LineColours(frame), GREY, [], 1.0) == []
+    assert sides(LineColours(frame), GREY, [], 1.0) == []
 
 
 def _score_one(on: np.ndarray, beside: list[np.ndarray]) -> float | None:
