@@ -35,6 +35,12 @@ MAX_SIDE_SLOPE = 0.8  # |dx/dy| of a side: beam steering and trapezoid spread st
 HIDDEN_TOP_EDGES = 4  # longest edges tried as the bottom of a box whose top line lies on the picture's top row
 HIDDEN_TOP_LEANS = 3  # leans of the two sides checked in full, the best of a coarse search
 SECTOR_HALF_LINE = 1.0  # px from a sector line's centre to its interior (half a 1-px line, and half a pixel)
+# A quad's top or bottom is moved out to a farther edge of its colour (or the top up to the picture's top row) when
+# both sides run on to it: a tissue line crossing the box (a fascia, a tendon's bright border) is no box edge when
+# the box's sides carry on past it. The sides' extensions must be found within RUN_ON_REACH px (at 640) of where the
+# sides point, and start SKIN_MARGIN px (at 640) below the picture's top (the skin line hides a line's top).
+RUN_ON_REACH = 2.0
+SKIN_MARGIN = 6.0
 
 
 @dataclass(frozen=True)
@@ -240,6 +246,50 @@ def _quad_box(quad: _Quad, width: int, height: int) -> DopplerBox | None:
     return fit_interior(quad.interior(x0, y0, x1, y1), x0, y0)
 
 
+def _run_on(quad: _Quad, edges: list[Edge], lines: LineColours, scale: float, picture_top: int | None) -> _Quad:
+    """``quad`` with its top moved up and its bottom down to the farthest edges of its colour (the top also to the
+    picture's top row ``picture_top``) that both its sides run on to as lines; unchanged where they do not."""
+    top, bottom = quad.top, quad.bottom
+    height = bottom.y - top.y
+
+    def at(side: tuple[float, float], y: float) -> float:  # x of a side's line at row y
+        return side[0] + (side[1] - side[0]) * (y - top.y) / height
+
+    def runs_on(y_from: float, y_to: float) -> bool:  # both sides are lines from row y_from to row y_to
+        ends = [((at(side, y_from), y_from), (at(side, y_to), y_to)) for side in (quad.left, quad.right)]
+        found = sides(lines, top.colour, ends, scale)
+        reach = max(RUN_ON_REACH, RUN_ON_REACH * scale)
+        return all(
+            side is not None and abs(side[0] - a[0]) <= reach and abs(side[1] - b[0]) <= reach
+            for side, (a, b) in zip(found, ends, strict=True)
+        )
+
+    def spans(edge: Edge) -> bool:  # an edge of the quad's colour between the sides carried on to its row
+        if np.abs(edge.colour - top.colour).max() > MAX_EDGE_COLOUR:
+            return False
+        return along_edge(lines, edge, at(quad.left, edge.y), at(quad.right, edge.y)) >= MIN_SIDE_SHARE
+
+    gap = max(MIN_BOX_SIDE, CORNER_REACH * scale)  # an edge closer than this is the same line, or its shadow
+    new_top = next(
+        (e for e in sorted(edges, key=lambda e: e.y) if e.y < top.y - gap and spans(e) and runs_on(e.y, top.y)), None
+    )
+    if new_top is None and picture_top is not None and top.y - picture_top > gap:
+        skin = picture_top + SKIN_MARGIN * scale
+        if runs_on(skin, top.y):
+            xl, xr = at(quad.left, picture_top), at(quad.right, picture_top)
+            new_top = Edge(float(picture_top), 1, ((round(xl), round(xr)),), top.colour, round(xr - xl))
+    new_bottom = next(
+        (e for e in sorted(edges, key=lambda e: -e.y) if e.y > bottom.y + gap and spans(e) and runs_on(bottom.y, e.y)),
+        None,
+    )
+    if new_top is None and new_bottom is None:
+        return quad
+    new_top, new_bottom = new_top or top, new_bottom or bottom
+    left = (at(quad.left, new_top.y), at(quad.left, new_bottom.y))
+    right = (at(quad.right, new_top.y), at(quad.right, new_bottom.y))
+    return _Quad(new_top, new_bottom, left, right)
+
+
 @dataclass(frozen=True)
 class Flow:
     """The flow seen on screen, as points: a Doppler box holds at least MIN_FLOW_HELD of it."""
@@ -271,7 +321,10 @@ def find_straight_outlines(planes: Planes, flow: np.ndarray, picture_top: int | 
     found = []
     flow_points = Flow.of(flow)
     quads = _quads(planes.frame, edges, scale, min_side, flow_points)
-    if not quads and picture_top is not None:
+    if quads:
+        lines = LineColours(planes.frame)
+        quads = [(score, _run_on(quad, edges, lines, scale, picture_top)) for score, quad in quads]
+    elif picture_top is not None:
         quads = _hidden_top_quads(planes.frame, edges, scale, min_side, flow_points, picture_top)
     for score, quad in quads:
         box = _quad_box(quad, width, height)

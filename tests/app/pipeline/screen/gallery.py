@@ -170,6 +170,7 @@ class Layout:
     skin: bool = False  # a bright skin line along the top of a rectangular picture (a box from it hides its top)
     panel: Rgb | None = None  # the screen's colour outside the picture (black when None)
     band: tuple[float, float] | None = None  # design rows of tissue about as bright as the box line, across the box
+    fascia: float | None = None  # design row of a bright tissue line at the box line's level across the picture
 
 
 @dataclass(frozen=True)
@@ -480,6 +481,8 @@ def render(spec: Spec) -> Case:
             _skin(image, c, layout.picture, rng)
         if layout.band is not None:
             _band(image, c, layout, picture, np.random.default_rng(spec.seed + 7))
+        if layout.fascia is not None:
+            _fascia(image, c, layout, picture & interior, np.random.default_rng(spec.seed + 8))
         if palette is not None and interior is not None:
             frame, field = (k // 2, k % 2) if interlaced else (k, 0)
             seed = spec.seed * 1000 + frame
@@ -529,6 +532,19 @@ def _band(image: np.ndarray, c: _Canvas, layout: Layout, picture: np.ndarray, rn
     level = np.clip(layout.box.colour[0] + 14 * noise, 0, 255).astype(np.uint8)
     rows = image[y0:y1]
     rows[picture[y0:y1]] = level[picture[y0:y1]][:, None]
+
+
+def _fascia(image: np.ndarray, c: _Canvas, layout: Layout, picture: np.ndarray, rng: np.random.Generator) -> None:
+    """A fascia seen inside the box only (``picture``: where it shows; some scanners lower the B-mode gain under the
+    colour box): a bright line 2 design px thick, within a few levels of the box line's grey and smooth along its
+    length, ending at the box's sides, so that it pairs with the box's bottom edge as a box's top would."""
+    assert layout.fascia is not None and layout.box is not None
+    y0, y1 = c.y(layout.fascia), c.y(layout.fascia + 2)
+    wave = cv2.GaussianBlur(rng.random((1, c.w), dtype=np.float32), (0, 0), sigmaX=6 * c.s)
+    wave = (wave - wave.mean()) / (wave.std() + 1e-6)
+    level = np.clip(layout.box.colour[0] + 3 * wave, 0, 255).astype(np.uint8)  # (1, W)
+    rows = image[y0:y1]
+    rows[picture[y0:y1]] = np.broadcast_to(level, (y1 - y0, c.w))[picture[y0:y1]][:, None]
 
 
 def _mark(image: np.ndarray, c: _Canvas, kind: str, x: float, y: float, colour: Rgb) -> None:
@@ -761,6 +777,13 @@ def navy_cf() -> Layout:
     )
 
 
+def fascia_from_skin() -> Layout:
+    """A box started at the skin (its top line lost in the skin line) over a fascia as bright as its line, seen inside
+    the box: the fascia and the box's bottom make a four-sided outline with the box's sides, which run on past the
+    fascia to the top."""
+    return replace(from_skin(), fascia=150.0)
+
+
 def extent() -> Layout:
     """A screen exported without the box outline: flow and the bar only."""
     layout = ge_cf()
@@ -829,6 +852,7 @@ def gallery() -> list[Spec]:
     add("from_skin", from_skin(), [(480, 640), (1080, 1920)], ["png", "jpeg", "h264"], side="left")
     add("from_skin", from_skin(0.0), [(600, 800)], ["png", "jpeg"], side="left")
     add("extent", extent(), [(480, 640)], ["png", "jpeg"], side="left")
+    add("fascia_from_skin", fascia_from_skin(), [(480, 640), (768, 1024)], ["png", "jpeg"], side="left")
     add("navy_cf", navy_cf(), [(480, 640), (720, 1280)], ["png", "jpeg", "h264"], side="right")
     add("mindray_bmode", mindray_bmode(), [(480, 640), (1080, 1920)], ["png", "jpeg"])
     add("ge_spectral", ge_spectral(), [(480, 640)], ["png", "h264"])
