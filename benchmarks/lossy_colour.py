@@ -51,6 +51,10 @@ BOX = (170, 90, 470, 350)  # the Doppler box inside it
 BAR = (588, 160, 600, 320)  # the colour bar beside the picture (12 x 160 px: a third of the height)
 SEED = 20260514
 
+# A bluish grey map (--tint): the B-mode's blue and green raised by these shares of its level, as some scanners'
+# tinted maps show grey (at level 175: 175, 177, 186, a chroma of 11, under the chroma rule's 40).
+BLUISH = np.array([1.0, 1.012, 1.065], np.float32)
+
 # Targets of the issue: |count error| median and 90th percentile, share of frames with equal vessel counts.
 TARGET_MEDIAN, TARGET_P90, TARGET_VESSELS = 0.03, 0.06, 0.90
 
@@ -172,9 +176,9 @@ def _flow(rng: np.random.Generator) -> tuple[np.ndarray, int]:
     return flow, vessels
 
 
-def make_frames(colour_map: ColourMap, count: int, bar: bool, seed: int = SEED) -> np.ndarray:
+def make_frames(colour_map: ColourMap, count: int, bar: bool, seed: int = SEED, tint: bool = False) -> np.ndarray:
     """``(count, H, W, 3) uint8 RGB`` screens painted with ``colour_map``; the same speckle and flow for a
-    given seed, map and count, with or without the colour bar."""
+    given seed, map and count, with or without the colour bar, the B-mode grey or ``tint``-ed bluish."""
     rng = np.random.default_rng(seed)
     out = np.zeros((count, HEIGHT, WIDTH, 3), np.uint8)
     for i in range(count):
@@ -183,6 +187,8 @@ def make_frames(colour_map: ColourMap, count: int, bar: bool, seed: int = SEED) 
         if colour_map.kind == "power":
             flow = np.abs(flow)
         rgb = np.repeat(grey[..., None], 3, axis=2).astype(np.float32)
+        if tint:
+            rgb *= BLUISH
         painted = flow != 0
         rgb[painted] = colour_map.paint(flow[painted])
         frame = np.clip(np.rint(rgb), 0, 255).astype(np.uint8)
@@ -317,6 +323,7 @@ def run(
     log: Callable[[str], None] = lambda line: None,
     seed: int = SEED,
     before: str = "table",
+    tint: bool = False,
 ) -> list[Row]:
     """Every codec and quality of :data:`VERSIONS`, map, with and without a bar, with today's rules ("after")
     and the ``before`` ones of :data:`BEFORE`."""
@@ -324,7 +331,7 @@ def run(
     rules = {"before": BEFORE[before], "after": {}}
     for colour_map in maps:
         for bar in (True, False):
-            frames = make_frames(colour_map, frames_per_set, bar, seed)
+            frames = make_frames(colour_map, frames_per_set, bar, seed, tint)
             for rule, overrides in rules.items():
                 settings = Settings(device="cpu", **overrides)
                 reference = _lossless(frames, settings)
@@ -454,6 +461,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--before", choices=sorted(BEFORE), default="table", help="the rules compared with today's")
     parser.add_argument("--unmix-timing", action="store_true", help="time unmixing (H.264 CRF 23, each map's bar)")
     parser.add_argument("--real", nargs="+", metavar="FILE", help="lossy copies of these real lossless frames")
+    parser.add_argument("--tint", action="store_true", help="a bluish grey map instead of a grey one")
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--verbose", action="store_true", help="log each measurement's time to stderr")
     args = parser.parse_args(argv)
@@ -471,7 +479,7 @@ def main(argv: list[str] | None = None) -> int:
             f"{timing['held_px_median']:.0f} pixels that may hold paint per frame (median of {timing['frames']})"
         )
         return 0
-    rows = run(args.frames, maps, log, args.seed, args.before)
+    rows = run(args.frames, maps, log, args.seed, args.before, args.tint)
     if args.json:
         print(json.dumps([{**r.__dict__, **r.stats()} for r in rows]))
         return 0
