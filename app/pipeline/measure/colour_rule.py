@@ -170,7 +170,8 @@ def colour_rule(
         return ColourRule(chroma, "chroma", why, chroma)
     spread = np.stack([value_chroma(np.ascontiguousarray(frame))[1] for frame in frames])  # (N, H, W) max - min
     coloured = frames[(spread > chroma_threshold) & where]
-    tint = None if rule == "table" else picture_tint(frames, where, chroma_threshold)  # the B-mode's, if tinted
+    unmixed = rule != "table" and source.chroma_subsampling in SIGMAS_UNMIXED
+    tint = picture_tint(frames, where, chroma_threshold) if unmixed else None  # the B-mode's, if tinted
     if screen.colour_bars and _bar_is_the_paint(screen.colour_bars[0].colours, coloured, chroma_threshold):
         colours = screen.colour_bars[0].colours
         unmix = (

@@ -35,6 +35,7 @@ import numpy as np
 
 from app.pipeline.measure import unmix_kernel
 from app.pipeline.measure.colour_cube import YCBCR, cell_indices, cells
+from app.pipeline.screen.planes import value_chroma
 
 # The codec's chroma blur along each subsampled axis: Gaussian sigma, pixels.
 SIGMA = 1.2
@@ -274,15 +275,9 @@ def _untinted(crop: np.ndarray, tint: np.ndarray, chroma_threshold: int) -> np.n
     crop = np.ascontiguousarray(crop)
     luma = cv2.cvtColor(crop, cv2.COLOR_RGB2GRAY)
     up, down = (cv2.merge([cv2.LUT(luma, tint[k, :, c]) for c in range(3)]) for k in (0, 1))
-    shifted = cv2.add(cv2.subtract(crop, up), down)
-    channels = cv2.split(crop)
-    grey = cv2.compare(
-        cv2.subtract(cv2.max(cv2.max(*channels[:2]), channels[2]), cv2.min(cv2.min(*channels[:2]), channels[2])),
-        chroma_threshold,
-        cv2.CMP_LE,
-    )
+    grey = cv2.compare(value_chroma(crop)[1], chroma_threshold, cv2.CMP_LE)
     out = crop.copy()
-    cv2.copyTo(shifted, grey, out)
+    cv2.copyTo(cv2.add(cv2.subtract(crop, up), down), grey, out)
     return out
 
 

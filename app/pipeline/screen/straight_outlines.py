@@ -64,10 +64,9 @@ class _Quad:
         return inside & (xs > left + half) & (xs < right - half)
 
 
-def _quads(rgb: np.ndarray, edges: list[Edge], scale: float, min_side: int, flow: Flow) -> list[tuple]:
+def _quads(lines: LineColours, edges: list[Edge], scale: float, min_side: int, flow: Flow) -> list[tuple]:
     """``(score, quad)`` of the quads whose top and bottom are ``edges``, that can hold the ``flow``, and whose two
     sides the pixels confirm (the score: how clearly the sides show)."""
-    lines = LineColours(rgb)
     found = []
     checked: dict[tuple, tuple[float, float, float] | None] = {}
 
@@ -142,13 +141,12 @@ def _may_pair(top: Edge, bottom: Edge, scale: float, min_side: int, flow: Flow) 
 
 
 def _hidden_top_quads(
-    rgb: np.ndarray, edges: list[Edge], scale: float, min_side: int, flow: Flow, top_y: int
+    lines: LineColours, edges: list[Edge], scale: float, min_side: int, flow: Flow, top_y: int
 ) -> list[tuple]:
     """``(score, quad)`` of boxes whose top lies on the picture's top row ``top_y`` (many scanners start the box
     at the skin, and the skin line is as bright as the outline): one of the longest edges as the bottom, and
     two sides in its colour rising from its ends to ``top_y``, leaning alike (a rectangle or a steered
     parallelogram). The sides' lean is found coarsely for both at once, then the best few are checked in full."""
-    lines = LineColours(rgb)
     found = []
     stride = 2 * max(1, round(scale))
     for bottom in sorted(edges, key=lambda e: -e.length)[:HIDDEN_TOP_EDGES]:
@@ -320,12 +318,12 @@ def find_straight_outlines(planes: Planes, flow: np.ndarray, picture_top: int | 
     min_side = max(MIN_BOX_SIDE, int(np.sqrt(min_area)) // 2)
     found = []
     flow_points = Flow.of(flow)
-    quads = _quads(planes.frame, edges, scale, min_side, flow_points)
+    lines = LineColours(planes.frame)  # one match plane per line colour, shared by every search below
+    quads = _quads(lines, edges, scale, min_side, flow_points)
     if quads:
-        lines = LineColours(planes.frame)
         quads = [(score, _run_on(quad, edges, lines, scale, picture_top)) for score, quad in quads]
     elif picture_top is not None:
-        quads = _hidden_top_quads(planes.frame, edges, scale, min_side, flow_points, picture_top)
+        quads = _hidden_top_quads(lines, edges, scale, min_side, flow_points, picture_top)
     for score, quad in quads:
         box = _quad_box(quad, width, height)
         if box is not None:
