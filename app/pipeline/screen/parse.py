@@ -10,7 +10,8 @@ otherwise from the pixels: none of the real files we hold marks its box, so the 
   picture or on it; header banners, coloured text and grey-scale bars, tinted or not, are none), excluded
   from counting and read into a colour -> value map that becomes the counter's lookup table
   (:meth:`Screen.lut`);
-* Doppler boxes — :mod:`.doppler_box`: white or coloured outlines first; where there is none and the screen
+* Doppler boxes — :mod:`.doppler_box`: white or coloured outlines first (where the picture shows plenty of flow,
+  only those holding a share of it: tissue can close a loop of bright lines); where there is none and the screen
   shows flow, dotted outlines and straight or sector outlines of any colour (a grey line over speckle), kept
   only around a share of the flow; on a screen with a colour bar and still no outline, the extent of the flow
   colour inside the image area (a guess: the Result warns ``colour_box_from_extent``). An outline always wins
@@ -46,8 +47,9 @@ from app.pipeline.screen.doppler_box import (
     find_outlines,
     rect_box,
 )
+from app.pipeline.screen.flow_pixels import BAR_MARGIN, flow_mask, without_legends
 from app.pipeline.screen.image_area import ImageArea, find_fan, find_image_area
-from app.pipeline.screen.planes import COOL_HUES, GREEN_HUES, WARM_HUES, Planes, hue, in_hues, make_planes
+from app.pipeline.screen.planes import COOL_HUES, WARM_HUES, Planes, hue, in_hues, make_planes
 from app.pipeline.screen.sector_outlines import find_sector_outlines
 from app.pipeline.screen.straight_outlines import find_straight_outlines
 from cuda_ops.lut import DEFAULT_TABLE_BITS
@@ -75,18 +77,10 @@ MIN_BOX_TEXTURE = 0.3
 # quarter: the hull is found from speckle, and a dark picture (fluid, a heart's chambers) may show little of it;
 # a logo or an icon in a banner or side panel lies wholly outside.
 MIN_BOX_ON_PICTURE = 0.25
+# Below this share of the picture's colour inside the white or coloured loops found, whether they hold the flow
+# is checked (``_holding_flow``); a Doppler box on screen holds nearly all of it.
+LOOP_COLOUR_HELD = 0.5
 SAME_BOX_SHARE = 0.9  # two outlines whose bounds share this much (intersection over union) are one
-# A coloured component inside the image area is text (not flow) when it has at least this many pixels, almost
-# nothing of it survives an erosion (strokes 1-2 px wide) and its colour is one (mean spread within UNIFORM_SPREAD).
-TEXT_MIN_PX = 8
-TEXT_CORE_SHARE = 0.1
-UNIFORM_SPREAD = 16
-# With a legend on screen, flow colours lie near the legend's colours (judged pixel by pixel, at 2**FOREIGN_BITS
-# levels a channel: codecs move thin flow's colours by more than that).
-MAX_BAR_DISTANCE = 80
-FOREIGN_BITS = 2
-LEGEND_LEVEL = 64  # legend colours at least this bright are compared (flow is painted brighter than its baseline)
-BAR_MARGIN = 2  # px excluded around a colour bar (codec smear)
 
 
 @dataclass(frozen=True)
@@ -183,8 +177,11 @@ def find_screen(
         boxes = [rect_box(rect, "region", "dicom_region") for rect in flow_regions]
     else:
         boxes = _outline_boxes(find_outlines(planes), bars, inside)
+        if boxes and _colour_outside(planes, inside, bars, boxes):
+            flow = flow_mask(planes, inside, bars)
+            boxes = _holding_flow(boxes, flow, cv2.countNonZero(inside))
         if not boxes:  # no white or coloured loop: with Doppler on screen, look for outlines of any colour
-            flow = _flow_mask(planes, inside, bars)
+            flow = flow_mask(planes, inside, bars)
             # an outline without a colour of its own must hold flow; without a legend, as much as makes a mode. With
             # a legend on screen a box is there even when nothing flows (a treated tendon): its outline is enough.
             enough = 0 if bars else max(MIN_COLOUR_PX, MIN_LOOSE_SHARE * cv2.countNonZero(inside))
@@ -198,7 +195,7 @@ def find_screen(
     if bars:
         mode: DopplerMode = "colour" if any(bar.kind == "velocity" for bar in bars) else "power"
     else:
-        flow = _flow_mask(planes, inside, bars) if flow is None else flow
+        flow = flow_mask(planes, inside, bars) if flow is None else flow
         mode = _mode(planes, boxes, flow, cv2.countNonZero(inside))
     return Screen(area, mode, tuple(boxes), tuple(bars), source)
 
@@ -279,79 +276,31 @@ def _outline_boxes(
     return [b for b in kept if not any(o is not b and contains(b.bbox, o.bbox) for o in kept)]
 
 
+def _colour_outside(planes: Planes, inside: np.ndarray, bars: list[ColourBar], boxes: list[DopplerBox]) -> bool:
+    """Whether most colour on the picture (legends aside) lies outside every box: a quick look, before the flow
+    itself (text and marks taken out) is worked out for ``_holding_flow``."""
+    colour = without_legends(cv2.bitwise_and(planes.colour_any, inside), bars)
+    total = cv2.countNonZero(colour)
+    held = np.zeros(colour.shape, dtype=bool)
+    for box in boxes:
+        held |= box.mask(*colour.shape)
+    return total > 0 and np.count_nonzero(colour[held]) < LOOP_COLOUR_HELD * total
+
+
+def _holding_flow(boxes: list[DopplerBox], flow: np.ndarray, inside_px: int) -> list[DopplerBox]:
+    """The loops that hold flow, where the picture shows plenty of it (``MIN_LOOSE_SHARE``): a scanner paints flow
+    only inside its box, while tissue can close a loop of bright lines (a fascia meeting the skin line) that
+    passes for one. With little flow, every loop stands."""
+    flow_px = np.count_nonzero(flow)
+    if flow_px < max(MIN_COLOUR_PX, MIN_LOOSE_SHARE * inside_px):
+        return boxes
+    return [b for b in boxes if np.count_nonzero(flow & b.mask(*flow.shape)) >= MIN_FLOW_HELD * flow_px]
+
+
 def _same(a: Rect, b: Rect) -> bool:
     """Whether two boxes' bounds share at least SAME_BOX_SHARE of their union."""
     shared = overlap(a, b)
     return shared >= SAME_BOX_SHARE * (overlap(a, a) + overlap(b, b) - shared)
-
-
-def _flow_mask(planes: Planes, inside: np.ndarray, bars: list[ColourBar]) -> np.ndarray:
-    """``(H, W) bool``: colour seen on any sampled frame that can be flow (not legend, text or marks)."""
-    mask = cv2.bitwise_and(planes.colour_any, inside)
-    for bar in bars:
-        x0, y0, x1, y1 = bar.bbox
-        mask[max(0, y0 - BAR_MARGIN) : y1 + BAR_MARGIN, max(0, x0 - BAR_MARGIN) : x1 + BAR_MARGIN] = 0
-    flow = np.zeros(mask.shape, dtype=bool)
-    x, y, w, h = cv2.boundingRect(mask)  # work where the colour is
-    if w and h:
-        crop = mask[y : y + h, x : x + w]
-        flow[y : y + h, x : x + w] = (crop > 0) & ~_marks(crop, planes.frame[y : y + h, x : x + w], bars)
-    return flow
-
-
-def _marks(mask: np.ndarray, rgb: np.ndarray, bars: list[ColourBar]) -> np.ndarray:
-    """``(h, w) bool``: pieces of ``mask`` that are text or marks: one-colour strokes, or colours foreign to
-    the legend (green without one)."""
-    count, labels = cv2.connectedComponents(mask, connectivity=8)
-    ys, xs = np.nonzero(mask)
-    label = labels[ys, xs]
-    colours = rgb[ys, xs].astype(np.float64)  # (P, 3)
-    size = np.maximum(np.bincount(label, minlength=count), 1).astype(np.float64)
-    mean = np.stack([np.bincount(label, weights=colours[:, c], minlength=count) for c in range(3)], 1) / size[:, None]
-    spread = np.bincount(label, weights=np.abs(colours - mean[label]).max(axis=1), minlength=count) / size
-    survives = np.bincount(labels[cv2.erode(mask, np.ones((3, 3), np.uint8)) > 0], minlength=count)
-    text = (size >= TEXT_MIN_PX) & (survives <= TEXT_CORE_SHARE * size) & (spread <= UNIFORM_SPREAD)
-    if bars:  # pixel by pixel: a coloured box outline touching the flow is one piece with it
-        text[0] = True  # the background
-        drop = text[labels]
-        legend = np.concatenate([b.colours for b in bars])
-        legend = legend[legend.max(axis=1) >= LEGEND_LEVEL]  # the dark baseline is near every dark smear
-        foreign = _foreign(rgb[ys, xs], legend)
-        drop[ys, xs] |= foreign
-        # what is left of a mostly foreign piece in scraps (a mark's codec smear) goes with it
-        mostly = np.bincount(label, weights=foreign, minlength=count) >= 0.5 * size
-        left = ((mask > 0) & ~drop).view(np.uint8)
-        pieces, scraps = cv2.connectedComponents(left, connectivity=8)
-        small = np.bincount(scraps.ravel(), minlength=pieces) < TEXT_MIN_PX
-        drop |= small[scraps] & mostly[labels] & (left > 0)
-        return drop
-    foreign = in_hues(hue(np.clip(np.rint(mean), 0, 255).astype(np.uint8)), GREEN_HUES)
-    drop = text | foreign
-    drop[0] = True  # the background
-    return drop[labels]
-
-
-def _foreign(colours: np.ndarray, legend: np.ndarray) -> np.ndarray:
-    """``(P,) bool``: which of ``colours (P, 3)`` lie further than MAX_BAR_DISTANCE from every ``legend`` colour.
-
-    Worked out once per colour at the legend table's resolution (flow holds a few hundred such colours).
-    """
-    bits = 8 - FOREIGN_BITS  # bits of a cell index per channel
-    cells = colours.astype(np.int32) >> FOREIGN_BITS
-    key = (cells[:, 0] << (2 * bits)) | (cells[:, 1] << bits) | cells[:, 2]
-    seen = np.zeros(1 << (3 * bits), dtype=bool)
-    seen[key] = True
-    unique = np.flatnonzero(seen)  # the cells present, without sorting every pixel
-    mask = (1 << bits) - 1
-    parts = [(unique >> (2 * bits)) & mask, (unique >> bits) & mask, unique & mask]
-    centres = np.stack(parts, axis=1) * (1 << FOREIGN_BITS) + (1 << FOREIGN_BITS) / 2
-    legend = legend.astype(np.float64)
-    # squared distances as |c|^2 + |l|^2 - 2 c.l: one matrix product instead of a (cells, legend, 3) array
-    d2 = (centres**2).sum(1)[:, None] + (legend**2).sum(1)[None, :] - 2.0 * (centres @ legend.T)
-    d2 = d2.min(axis=1)
-    far = np.zeros(seen.size, dtype=bool)
-    far[unique] = d2 > MAX_BAR_DISTANCE**2
-    return far[key]
 
 
 def _mode(planes: Planes, boxes: list[DopplerBox], flow: np.ndarray, inside_px: int) -> DopplerMode:

@@ -171,6 +171,7 @@ class Layout:
     panel: Rgb | None = None  # the screen's colour outside the picture (black when None)
     band: tuple[float, float] | None = None  # design rows of tissue about as bright as the box line, across the box
     fascia: float | None = None  # design row of a bright tissue line at the box line's level across the picture
+    flow_below: float | None = None  # design row above which no flow is painted
 
 
 @dataclass(frozen=True)
@@ -486,7 +487,10 @@ def render(spec: Spec) -> Case:
         if palette is not None and interior is not None:
             frame, field = (k // 2, k % 2) if interlaced else (k, 0)
             seed = spec.seed * 1000 + frame
-            where, colours = _flow(c, rng, interior & picture, palette, layout.flow_blobs, seed, field)
+            region = interior & picture
+            if layout.flow_below is not None:
+                region[: c.y(layout.flow_below)] = False
+            where, colours = _flow(c, rng, region, palette, layout.flow_blobs, seed, field)
             image[where] = colours[where]
         if box is not None and box.drawn:
             _blend(image, ink, box.colour)
@@ -784,6 +788,13 @@ def fascia_from_skin() -> Layout:
     return replace(from_skin(), fascia=150.0)
 
 
+def band_from_skin() -> Layout:
+    """A box started at the skin, its sides light grey, over a bright tendon across it, with flow only below the tendon:
+    the skin line, the tendon's top and the two sides close a light loop that holds none of the flow."""
+    layout = from_skin(0.0)
+    return replace(layout, box=replace(layout.box, colour=(235, 235, 235)), band=(150, 158), flow_below=164.0)
+
+
 def extent() -> Layout:
     """A screen exported without the box outline: flow and the bar only."""
     layout = ge_cf()
@@ -853,6 +864,7 @@ def gallery() -> list[Spec]:
     add("from_skin", from_skin(0.0), [(600, 800)], ["png", "jpeg"], side="left")
     add("extent", extent(), [(480, 640)], ["png", "jpeg"], side="left")
     add("fascia_from_skin", fascia_from_skin(), [(480, 640), (768, 1024)], ["png", "jpeg"], side="left")
+    add("band_from_skin", band_from_skin(), [(480, 640), (1080, 1920)], ["png", "jpeg"], side="left")
     add("navy_cf", navy_cf(), [(480, 640), (720, 1280)], ["png", "jpeg", "h264"], side="right")
     add("mindray_bmode", mindray_bmode(), [(480, 640), (1080, 1920)], ["png", "jpeg"])
     add("ge_spectral", ge_spectral(), [(480, 640)], ["png", "h264"])

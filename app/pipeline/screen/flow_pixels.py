@@ -1,0 +1,99 @@
+"""Which colour on a screen is Doppler flow: the colour on the picture, without the legends, coloured text, marks
+and (with a legend on screen) colours foreign to it. Used by the screen parser to hold outlines to the flow and to
+read the mode of a screen without a legend."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from app.pipeline.screen.colour_bar import ColourBar
+from app.pipeline.screen.planes import GREEN_HUES, Planes, hue, in_hues
+
+__all__ = ["BAR_MARGIN", "flow_mask", "without_legends"]
+
+# A coloured component inside the image area is text (not flow) when it has at least this many pixels, almost
+# nothing of it survives an erosion (strokes 1-2 px wide) and its colour is one (mean spread within UNIFORM_SPREAD).
+TEXT_MIN_PX = 8
+TEXT_CORE_SHARE = 0.1
+UNIFORM_SPREAD = 16
+# With a legend on screen, flow colours lie near the legend's colours (judged pixel by pixel, at 2**FOREIGN_BITS
+# levels a channel: codecs move thin flow's colours by more than that).
+MAX_BAR_DISTANCE = 80
+FOREIGN_BITS = 2
+LEGEND_LEVEL = 64  # legend colours at least this bright are compared (flow is painted brighter than its baseline)
+BAR_MARGIN = 2  # px excluded around a colour bar (codec smear)
+
+
+def without_legends(mask: np.ndarray, bars: list[ColourBar]) -> np.ndarray:
+    """``mask (H, W) uint8`` with the colour bars and BAR_MARGIN px around them cleared, in place; returned."""
+    for bar in bars:
+        x0, y0, x1, y1 = bar.bbox
+        mask[max(0, y0 - BAR_MARGIN) : y1 + BAR_MARGIN, max(0, x0 - BAR_MARGIN) : x1 + BAR_MARGIN] = 0
+    return mask
+
+
+def flow_mask(planes: Planes, inside: np.ndarray, bars: list[ColourBar]) -> np.ndarray:
+    """``(H, W) bool``: colour seen on any sampled frame that can be flow (not legend, text or marks)."""
+    mask = without_legends(cv2.bitwise_and(planes.colour_any, inside), bars)
+    flow = np.zeros(mask.shape, dtype=bool)
+    x, y, w, h = cv2.boundingRect(mask)  # work where the colour is
+    if w and h:
+        crop = mask[y : y + h, x : x + w]
+        flow[y : y + h, x : x + w] = (crop > 0) & ~_marks(crop, planes.frame[y : y + h, x : x + w], bars)
+    return flow
+
+
+def _marks(mask: np.ndarray, rgb: np.ndarray, bars: list[ColourBar]) -> np.ndarray:
+    """``(h, w) bool``: pieces of ``mask`` that are text or marks: one-colour strokes, or colours foreign to
+    the legend (green without one)."""
+    count, labels = cv2.connectedComponents(mask, connectivity=8)
+    ys, xs = np.nonzero(mask)
+    label = labels[ys, xs]
+    colours = rgb[ys, xs].astype(np.float64)  # (P, 3)
+    size = np.maximum(np.bincount(label, minlength=count), 1).astype(np.float64)
+    mean = np.stack([np.bincount(label, weights=colours[:, c], minlength=count) for c in range(3)], 1) / size[:, None]
+    spread = np.bincount(label, weights=np.abs(colours - mean[label]).max(axis=1), minlength=count) / size
+    survives = np.bincount(labels[cv2.erode(mask, np.ones((3, 3), np.uint8)) > 0], minlength=count)
+    text = (size >= TEXT_MIN_PX) & (survives <= TEXT_CORE_SHARE * size) & (spread <= UNIFORM_SPREAD)
+    if bars:  # pixel by pixel: a coloured box outline touching the flow is one piece with it
+        text[0] = True  # the background
+        drop = text[labels]
+        legend = np.concatenate([b.colours for b in bars])
+        legend = legend[legend.max(axis=1) >= LEGEND_LEVEL]  # the dark baseline is near every dark smear
+        foreign = _foreign(rgb[ys, xs], legend)
+        drop[ys, xs] |= foreign
+        # what is left of a mostly foreign piece in scraps (a mark's codec smear) goes with it
+        mostly = np.bincount(label, weights=foreign, minlength=count) >= 0.5 * size
+        left = ((mask > 0) & ~drop).view(np.uint8)
+        pieces, scraps = cv2.connectedComponents(left, connectivity=8)
+        small = np.bincount(scraps.ravel(), minlength=pieces) < TEXT_MIN_PX
+        drop |= small[scraps] & mostly[labels] & (left > 0)
+        return drop
+    foreign = in_hues(hue(np.clip(np.rint(mean), 0, 255).astype(np.uint8)), GREEN_HUES)
+    drop = text | foreign
+    drop[0] = True  # the background
+    return drop[labels]
+
+
+def _foreign(colours: np.ndarray, legend: np.ndarray) -> np.ndarray:
+    """``(P,) bool``: which of ``colours (P, 3)`` lie further than MAX_BAR_DISTANCE from every ``legend`` colour.
+
+    Worked out once per colour at the legend table's resolution (flow holds a few hundred such colours).
+    """
+    bits = 8 - FOREIGN_BITS  # bits of a cell index per channel
+    cells = colours.astype(np.int32) >> FOREIGN_BITS
+    key = (cells[:, 0] << (2 * bits)) | (cells[:, 1] << bits) | cells[:, 2]
+    seen = np.zeros(1 << (3 * bits), dtype=bool)
+    seen[key] = True
+    unique = np.flatnonzero(seen)  # the cells present, without sorting every pixel
+    mask = (1 << bits) - 1
+    parts = [(unique >> (2 * bits)) & mask, (unique >> bits) & mask, unique & mask]
+    centres = np.stack(parts, axis=1) * (1 << FOREIGN_BITS) + (1 << FOREIGN_BITS) / 2
+    legend = legend.astype(np.float64)
+    # squared distances as |c|^2 + |l|^2 - 2 c.l: one matrix product instead of a (cells, legend, 3) array
+    d2 = (centres**2).sum(1)[:, None] + (legend**2).sum(1)[None, :] - 2.0 * (centres @ legend.T)
+    d2 = d2.min(axis=1)
+    far = np.zeros(seen.size, dtype=bool)
+    far[unique] = d2 > MAX_BAR_DISTANCE**2
+    return far[key]
