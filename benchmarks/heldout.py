@@ -12,7 +12,10 @@ the amount of Doppler signal in the tendon, by pathology, view, colour placement
   truth has one counts as an error of 1); the same for the true outline, which isolates what the screen
   reading and the counting lose from what the outline loses;
 * the Doppler box: the share of cases drawn with Doppler colour whose box, as the screen reading found it, has
-  an IoU of at least 0.9 with the drawn box's interior ("box right").
+  an IoU of at least 0.9 with the drawn box's interior ("box right");
+* the pixel size: how often the Result's ``calibration`` is within 2 % of the true size (the picture's depth over
+  its height in px), by source (a DICOM ultrasound region, or the depth scale read from the screen), how often it
+  is further off, and how often there is none.
 
 Doppler amount is the case's highest true colour fraction outside flash frames, in the bands of the
 colour-fraction grade (none 0; little up to 6 %; moderate up to 12 %; a lot above).
@@ -52,6 +55,7 @@ REPO = Path(__file__).resolve().parents[1]
 MISS_DICE = 0.2
 CF_TOLERANCE = 0.02
 BOX_IOU = 0.9  # a Doppler box found with this IoU against the drawn one is right
+MM_TOLERANCE = 0.02  # a pixel size within 2 % of the truth is right (the target of the screen-reading issue)
 GROUPS = ("amount", "pathology", "view", "placement", "format")
 
 
@@ -80,6 +84,14 @@ def _cf_error(cf: float | None, case: HeldoutCase, frame: int | None) -> float |
     if truth is None:
         return None  # no tendon pixel in the box: nothing to compare
     return 1.0 if cf is None else abs(cf - truth)
+
+
+def _calibration(calibration, case: HeldoutCase) -> tuple[str | None, float | None]:
+    """The source of the run's pixel size and its relative error against the truth (None: uncalibrated)."""
+    if calibration is None:
+        return None, None
+    truth = case.meta["depth_mm"] / (case.picture[3] - case.picture[1])
+    return calibration.source, abs(calibration.mm_per_px_y / truth - 1)
 
 
 def jitter(result) -> float | None:
@@ -116,6 +128,7 @@ def score_case(case: HeldoutCase, settings: Settings) -> dict[str, Any]:
     row["cf_drawn"] = drawn.result.summary.colour_fraction
     row["cf_error_drawn"] = _cf_error(row["cf_drawn"], case, drawn.result.summary.frame_index)
     row["box_iou"] = box_iou(drawn.box_mask, case.box)
+    row["calibration"], row["mm_error"] = _calibration(drawn.result.calibration, case)
     row["jitter_model"], row["jitter_drawn"] = jitter(model.result), jitter(drawn.result)
     row["movement"] = model.result.roi.movement
     row["model"] = model.result.model.name if model.result.model else None
@@ -142,6 +155,7 @@ def summarise(rows: list[dict[str, Any]]) -> dict[str, Any]:
         "box_right": sum(b >= BOX_IOU for b in boxes) / len(boxes) if boxes else None,
         "errors": int(sum(r.get("error") is not None for r in rows)),
         **_curves(rows),
+        **_pixel_sizes(rows),
     }
 
 
@@ -159,6 +173,20 @@ def _curves(rows: list[dict[str, Any]]) -> dict[str, Any]:
         "jitter_model": statistics.median(m for m, _ in pairs),
         "jitter_drawn": statistics.median(d for _, d in pairs),
         "no_noisier": sum(m <= d + CURVE_SLACK for m, d in pairs) / len(pairs),
+    }
+
+
+def _pixel_sizes(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """How many runs got the pixel size within MM_TOLERANCE, per source; how many further off; how many none."""
+    sized = [r for r in rows if r.get("mm_error") is not None]
+    right: dict[str, int] = {}
+    for r in sized:
+        if r["mm_error"] <= MM_TOLERANCE:
+            right[r["calibration"]] = right.get(r["calibration"], 0) + 1
+    return {
+        "size_right": right,
+        "size_wrong": sum(r["mm_error"] > MM_TOLERANCE for r in sized),
+        "size_none": sum(r.get("error") is None for r in rows) - len(sized),
     }
 
 
@@ -209,6 +237,11 @@ def table(summary: dict[str, Any]) -> str:
         "of the colour fraction with the model's outline "
         f"{_cell(curves['jitter_model'], 4)}, with the true outline {_cell(curves['jitter_drawn'], 4)}; "
         f"the model's curve no noisier (within {CURVE_SLACK}) on {_cell(curves['no_noisier'], percent=True)} of clips.",
+        "",
+        f"Pixel size within {100 * MM_TOLERANCE:g} % of the truth: {sum(curves['size_right'].values())} of "
+        f"{curves['cases']} cases ("
+        + ", ".join(f"{n} from {source}" for source, n in sorted(curves["size_right"].items()))
+        + f"); further off: {curves['size_wrong']}; none: {curves['size_none']}.",
     ]
     return "\n".join(lines)
 

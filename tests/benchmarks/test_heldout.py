@@ -28,6 +28,11 @@ def test_three_cases_through_the_pipeline(capsys) -> None:
     for row in out["cases"]:
         assert row["error"] is None and 0.0 <= row["dice"] <= 1.0
         assert row["cf_error_drawn"] is None or 0.0 <= row["cf_error_drawn"] <= 1.0
+        assert (row["calibration"] is None) == (row["mm_error"] is None)
+    sizes = out["all"]
+    assert sum(sizes["size_right"].values()) + sizes["size_wrong"] + sizes["size_none"] == 3
+    assert set(sizes["size_right"]) <= {"dicom_ultrasound_region", "screen_depth_scale"}
+    assert "Pixel size within 2 % of the truth" in bench.table(out)
     assert set(out["groups"]) == {"amount", "pathology", "view", "placement", "format"}
     assert bench.table(out).startswith("| group |")
 

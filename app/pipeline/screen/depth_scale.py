@@ -24,10 +24,11 @@ only say how many centimetres one tick step is.
    a picture stretched after scan conversion would be wrong in x, and nothing on the screen can tell.
 
 Limits (refused, never guessed): uniform ticks or longer ticks every 4, 5 or 10 nodes without readable
-labels; labels with decimals; fewer than five ticks; dots along a sector's slanted edge; a scale in a
-panel away from the picture's rows. The digit reader was checked on OpenCV's Hershey faces, DejaVu, Noto,
-Nimbus and URW fonts (glyphs from about 10 px tall, also after JPEG and H.264) and on the real screens in
-docs/grading.md, not on every vendor's font: where no reading clearly wins, the labels count as unread.
+labels; labels with decimals; fewer than four ticks, or four drawn on the picture; dots along a sector's
+slanted edge; a scale in a panel away from the picture's rows. The digit reader was checked on OpenCV's
+Hershey faces, DejaVu, Noto, Nimbus and URW fonts (glyphs from about 10 px tall, also after JPEG and H.264)
+and on the real screens in docs/grading.md, not on every vendor's font: where no reading clearly wins, the
+labels count as unread.
 """
 
 from __future__ import annotations
@@ -42,9 +43,11 @@ from app.pipeline.geometry import Rect
 from app.pipeline.screen.depth_digits import digit_scores, glyph_shape
 
 SOURCE = "screen_depth_scale"
-MIN_TICKS = 5  # lattice nodes holding a tick (four intervals at least)
+MIN_TICKS = 4  # lattice nodes holding a tick (three intervals at least: a 1.5-2 cm picture ticked every 0.5 cm)
+OFF_PICTURE_BELOW = 5  # a column of fewer ticks than this must stand on the dark background, not on the speckle
 EXPLAINED = 0.5  # share of the column's marks within the lattice's rows that must lie on it
 MIN_FILL = 0.7  # share of the lattice nodes between the first and the last tick that hold one
+MAX_NODE_GAP = 2  # nodes from one tick to the next at most (one empty node between) at a column's ends
 MAX_SPREAD = 0.5  # rms px the ticks lie off the lattice (rows rounded to whole px: ~0.3), plus 0.5 % of the spacing
 TOLERANCE = 1.2  # px a tick may lie off its node (or 3 % of the spacing)
 BETWEEN = 0.5  # grey level between the ticks, in their columns, at most this share of the ticks' (noise is even)
@@ -56,7 +59,8 @@ MIN_SPAN = 0.35  # the ticks span at least this share of the picture's height
 REACH = 0.25  # the bands reach this share of the frame's width beyond the picture's edges
 INSIDE = 0.06  # the bands reach this share of the picture's width inside its edges (ticks drawn on the picture)
 MARK_CONTRAST = 40  # grey levels a tick stands above what lies just above and below it
-DARK = 32  # grey level below which what lies above and below a mark is the screen's dark background
+DARK = 32  # luma below which what lies above and below a mark is the screen's dark background (black, or the
+# dark blue or grey panel of some interfaces: their brightest channel may read 40-60, their luma 20-30)
 ON_PICTURE_LEVEL = 220  # grey level of a tick drawn on the picture (speckle beside it is mostly darker)
 TEXT_LEVEL = 64  # grey level above which label text is looked for (labels stand on the dark screen)
 MIN_PERIOD = 5.0  # px between ticks at least
@@ -102,7 +106,7 @@ def read_depth_scale(frames: np.ndarray, image_area: Rect) -> DepthScale:
     ):
         if b1 - b0 < 3:
             continue
-        band = _Band(side, b0, top, _value(frames[:, top:, b0:b1]), height)
+        band = _Band(side, b0, top, *_planes(frames[:, top:, b0:b1]), height)
         decisions += [_decide(band, column) for column in band.columns(y1 - y0)]
     if not decisions:
         return DepthScale(None, "no regular column of tick marks was found beside the picture")
@@ -121,12 +125,12 @@ def read_depth_scale(frames: np.ndarray, image_area: Rect) -> DepthScale:
 # --- ticks ---------------------------------------------------------------------------------------------------
 
 
-def _value(frames: np.ndarray) -> np.ndarray:
-    """``(h, w) uint8`` max(R, G, B) of the median of the first, middle and last of ``frames`` (speckle moving
-    under ticks drawn on the picture falls away; a still's one frame is taken as it is).
+def _planes(frames: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(h, w) uint8`` max(R, G, B) and luma (BT.601) of the median of the first, middle and last of ``frames``
+    (speckle moving under ticks drawn on the picture falls away; a still's one frame is taken as it is).
 
     The median is taken on the colour frames seen as ``(h, 3 w)`` planes (OpenCV's min and max are several
-    times faster there than per channel), then the brightest channel once.
+    times faster there than per channel), then the brightest channel and the luma once.
     """
     n, h, w = frames.shape[:3]
     picked = [np.ascontiguousarray(frames[i]).reshape(h, 3 * w) for i in sorted({0, n // 2, n - 1})]
@@ -135,8 +139,9 @@ def _value(frames: np.ndarray) -> np.ndarray:
         median = cv2.max(cv2.min(a, b), cv2.min(cv2.max(a, b), c))
     else:
         median = picked[0]
-    r, g, b = cv2.split(median.reshape(h, w, 3))
-    return cv2.max(cv2.max(r, g), b)
+    rgb = median.reshape(h, w, 3)
+    r, g, b = cv2.split(rgb)
+    return cv2.max(cv2.max(r, g), b), cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
 
 
 def _boxes(mask: np.ndarray) -> np.ndarray:
@@ -179,7 +184,7 @@ class _Column:
 class _Band:
     """One side of the picture: its brightness plane, tick marks and glyphs (band px; ``x0``, ``y0`` place it)."""
 
-    def __init__(self, side: str, x0: int, y0: int, value: np.ndarray, height: int) -> None:
+    def __init__(self, side: str, x0: int, y0: int, value: np.ndarray, luma: np.ndarray, height: int) -> None:
         self.side, self.x0, self.y0, self.value = side, x0, y0, value
         thick = max(3, round(height / 200))  # the thickest tick looked for
         self.thick, self.height = thick, height
@@ -188,7 +193,7 @@ class _Band:
         tophat = cv2.morphologyEx(value, cv2.MORPH_TOPHAT, kernel)
         mask = cv2.threshold(tophat, MARK_CONTRAST, 255, cv2.THRESH_BINARY)[1]
         # on the picture (what lies above and below is not dark) a tick must also be bright to be told from speckle
-        below = cv2.subtract(value, tophat)  # the opening: what lies above and below
+        below = cv2.morphologyEx(luma, cv2.MORPH_OPEN, kernel)  # what lies above and below, as bright as it looks
         plain = cv2.threshold(below, DARK, 255, cv2.THRESH_BINARY_INV)[1]
         mask &= plain | cv2.threshold(value, ON_PICTURE_LEVEL - 1, 255, cv2.THRESH_BINARY)[1]
         marks = _boxes(mask)
@@ -217,6 +222,7 @@ class _Band:
         cx, cy = ((marks[:, 0] + marks[:, 2] - 1) // 2).astype(int), ((marks[:, 1] + marks[:, 3] - 1) // 2).astype(int)
         nearby = cv2.dilate(value, np.ones((3, 3), np.uint8))  # the brightest pixel around each mark's centre
         self.peaks = nearby[cy, cx].astype(float)
+        self.on_dark = plain[cy, cx] > 0  # (M,) whether each mark stands on the screen's dark background
         self._scores: dict[tuple[int, int, int, int], np.ndarray | None] = {}
         self._lattices: dict[tuple[int, ...], _Lattice | None] = {}
 
@@ -264,6 +270,8 @@ class _Band:
         if lattice is None or not _alike(group[lattice.index]):
             return None
         ticks = members[lattice.index]
+        if len(np.unique(lattice.k)) < OFF_PICTURE_BELOW and not self.on_dark[ticks].all():
+            return None  # so few marks in a row may be bright speckle by chance
         level = float(np.median(self.peaks[ticks]))
         if self._between(group[lattice.index], lattice) > BETWEEN * level:
             return None
@@ -311,7 +319,7 @@ def _alike(ticks: np.ndarray) -> bool:
 def _fit(y: np.ndarray, picture_height: int, frame_height: int | None = None, shortest: float = 0) -> _Lattice | None:
     """The regular lattice most of ``y`` (sorted centres) lie on, or None.
 
-    Spacings from ``shortest``, ``MIN_PERIOD`` and 1.5 % of the frame's height up to a third of the picture's
+    Spacings from ``shortest``, ``MIN_PERIOD`` and 1.5 % of the frame's height up to half the picture's
     height; the ticks must span ``MIN_SPAN`` of the picture and 15 % of the frame.
 
     Every spacing between near neighbours is tried with every mark as anchor; the lattice with the most
@@ -324,7 +332,10 @@ def _fit(y: np.ndarray, picture_height: int, frame_height: int | None = None, sh
     diffs = np.concatenate([y[j:] - y[:-j] for j in (1, 2, 3) if j < n])
     frame_height = frame_height or picture_height
     shortest = max(shortest, MIN_PERIOD, 0.015 * frame_height)
-    longest = min(picture_height / 3, (y[-1] - y[0]) / (MIN_TICKS - 1))  # room for MIN_TICKS nodes
+    # room for MIN_TICKS nodes; a tick drawn on a whole row is up to a pixel off its node, so the centres of exactly
+    # MIN_TICKS ticks may span a little less than MIN_TICKS - 1 spacings
+    # (half the picture: the four ticks of a shallow picture found a fifth short where its deep rows are dark)
+    longest = min(picture_height / 2, (y[-1] - y[0] + 2 * TOLERANCE) / (MIN_TICKS - 1))
     candidates = np.unique(np.round(diffs[(diffs >= shortest) & (diffs <= longest)] * 2) / 2).astype(np.float32)
     if candidates.size == 0:
         return None
@@ -353,6 +364,7 @@ def _fit(y: np.ndarray, picture_height: int, frame_height: int | None = None, sh
         p, a = _line(np.rint((y[on] - a) / p), y[on])
     on = _nearest(y, a, p)
     nodes = np.rint((y[on] - a) / p).astype(int)
+    on, nodes = _main_run(on, nodes)
     spread = float(np.sqrt(np.mean((y[on] - a - nodes * p) ** 2)))
     k0 = int(nodes.min())
     span = (y >= a + (k0 - 0.5) * p) & (y <= a + (nodes.max() + 0.5) * p)
@@ -364,6 +376,20 @@ def _fit(y: np.ndarray, picture_height: int, frame_height: int | None = None, sh
     ):
         return None
     return _Lattice(a + k0 * p, p, nodes - k0, on, spread)
+
+
+def _main_run(on: np.ndarray, nodes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The marks ``on`` (with their ``nodes``) without those at either end that stand more than MAX_NODE_GAP nodes
+    from the next: a scale's column runs on to its ends, and a mark past such a break (text in a status strip
+    below the picture) is no tick of it. Breaks inside the column (ticks hidden under a label) stay."""
+    filled = np.unique(nodes)
+    first, last = 0, len(filled) - 1
+    while first < last and filled[first + 1] - filled[first] > MAX_NODE_GAP:
+        first += 1
+    while last > first and filled[last] - filled[last - 1] > MAX_NODE_GAP:
+        last -= 1
+    keep = (nodes >= filled[first]) & (nodes <= filled[last])
+    return on[keep], nodes[keep]
 
 
 def _line(k: np.ndarray, y: np.ndarray) -> tuple[float, float]:

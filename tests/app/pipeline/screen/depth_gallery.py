@@ -15,16 +15,19 @@ nothing is copied from a real screen):
 * ``logiq`` — right of the picture across a wide gap: short dashes every 0.25 cm, numbers every cm from 1
   left of the dashes with their tops at the tick;
 * ``two_cm`` — right: dashes every 0.5 cm, longer ones every 2 cm numbered 0, 2, 4, ...;
-* ``ticks_only`` — left: long dashes every cm and short ones between, no numbers.
+* ``ticks_only`` — left: long dashes every cm and short ones between, no numbers;
+* ``navy`` — a dark-blue interface: the screen around the picture a flat dark blue (brightest channel 56),
+  long dashes every cm and short ones between left of the picture, pale blue-grey numbers left of them.
 
 Negatives (refused): ``no_scale``, ``disagree`` (the Mindray dashes and dots numbered 0, 2, 4, ... one
 per dash: the tick lengths say 1 cm a dash, the labels 2 cm), ``uneven`` (numbers 0, 1, 2, 4, 5),
 ``grey_bar`` and ``colour_bar`` (a bar with its own labels beside the picture, and no scale).
 
-Every screen has B-mode speckle with bright tendon-like fibres, a header line, a parameter list with
-numbers at a regular line spacing, a colour box with flow, a colour bar and a grey bar. Screens are
-480x640 to 1080x1920 with picture depths 2-6 cm. Encodings: lossless, JPEG q75 and H.264 (three frames,
-the speckle and flow moving between them, decoded by the pipeline's own decoder).
+Five positive screens show a shallow picture, 1.6-1.9 cm deep (four ticks). Every screen has B-mode speckle with bright
+tendon-like fibres, a header line, a parameter list with numbers at a regular line spacing, a colour box with
+flow, a colour bar and a grey bar. Screens are 480x640 to 1080x1920 with picture depths 1.6-6 cm. Encodings:
+lossless, JPEG q75 and H.264 (three frames, the speckle and flow moving between them, decoded by the
+pipeline's own decoder).
 """
 
 from __future__ import annotations
@@ -39,7 +42,7 @@ import numpy as np
 
 Rgb = tuple[int, int, int]
 Encoding = Literal["png", "jpeg", "h264"]
-FAMILIES = ("ge", "mindray", "philips", "siemens", "canon", "logiq", "two_cm", "ticks_only")
+FAMILIES = ("ge", "mindray", "philips", "siemens", "canon", "logiq", "two_cm", "ticks_only", "navy")
 NEGATIVES = ("no_scale", "disagree", "uneven", "grey_bar", "colour_bar")
 SIZES = ((480, 640), (600, 800), (768, 1024), (720, 1280), (1080, 1920))
 HERSHEY = {
@@ -94,6 +97,7 @@ class _Style:
     align: Literal["centre", "top"] = "centre"
     values: tuple[int, ...] | None = None  # labels written instead of the depths (negatives)
     arrow: bool = False  # a focus marker stands in place of the tick at 2 * major_every
+    panel: Rgb = (0, 0, 0)  # the screen's colour around the picture
 
 
 STYLES = {
@@ -116,6 +120,10 @@ STYLES = {
     "two_cm": _Style(
         "right", 0.08, 0.5, 4, 0.014, 0.007, 2.0, "outer", 0, "duplex", 0.45, (130, 150, 175), (130, 150, 175)
     ),
+    "navy": _Style(
+        "left", 0.03, 0.5, 2, 0.014, 0.007, 1.0, "outer", 0, "simplex", 0.4, (205, 205, 205), (200, 210, 230),
+        panel=(10, 24, 56),
+    ),
     "ticks_only": _Style(
         "left", 0.03, 0.5, 2, 0.014, 0.006, 0.0, "outer", 0, "simplex", 0.45, (200, 200, 200), (0, 0, 0)
     ),
@@ -133,6 +141,10 @@ def gallery() -> list[Spec]:
             if family == "two_cm" and depth < 4:
                 depth += 2.0  # numbered every 2 cm: at least two numbers
             specs.append(Spec(family, height, width, depth, seed=100 * f + j))
+    # shallow pictures (superficial tendons): four ticks, 0 to 1.5 cm, drawn beside the picture
+    for i, family in enumerate(("ge", "mindray", "siemens", "ticks_only", "navy")):
+        height, width = SIZES[i]
+        specs.append(Spec(family, height, width, (1.6, 1.8, 1.7, 1.9, 1.6)[i], seed=1000 + i))
     return specs
 
 
@@ -153,6 +165,7 @@ def draw(spec: Spec, frames: int = 1) -> Screen:
     px_per_cm = h * rng.uniform(0.74, 0.84) / spec.depth_cm
     y1 = y0 + round(spec.depth_cm * px_per_cm)
     base = np.zeros((h, w, 3), np.uint8)
+    base[...] = style.panel if style else (0, 0, 0)
     _chrome(base, rng, spec, (x0, y0, x1, y1), side)
     if style is not None:
         _scale(base, style, (x0, y0, x1, y1), px_per_cm, spec.depth_cm)

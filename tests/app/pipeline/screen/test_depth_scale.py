@@ -35,6 +35,7 @@ RULES = {
     "logiq": ("labels", 0.25),
     "two_cm": ("labels", 0.5),
     "ticks_only": ("tick_lengths", 0.5),
+    "navy": ("labels", 0.5),
 }
 REFUSALS = {
     "no_scale": "no regular column of tick marks",
@@ -124,12 +125,28 @@ def test_the_lattice_keeps_the_true_spacing_among_stray_marks_and_gaps():
     assert len(np.unique(lattice.k)) >= 10
 
 
-@pytest.mark.parametrize(("marks", "most"), [(10, 3), (25, 3), (60, 0)])
-def test_random_marks_rarely_fit_a_lattice(marks, most):
-    """Alone the lattice lets through about 1 % of random columns; tick shapes and brightness stop the rest."""
+@pytest.mark.parametrize(("marks", "most", "most_of_four"), [(10, 3, 15), (25, 3, 3), (60, 0, 0)])
+def test_random_marks_rarely_fit_a_lattice(marks, most, most_of_four):
+    """Alone the lattice lets through about 1 % of random columns with five nodes or more, and a few % more with
+    four (which must then stand off the picture); tick shapes and brightness stop the rest."""
     rng = np.random.default_rng(4)
-    found = [_fit(np.sort(rng.uniform(0, 400, marks)), 400) for _ in range(200)]
-    assert sum(f is not None for f in found) <= most
+    found = [f for f in (_fit(np.sort(rng.uniform(0, 400, marks)), 400) for _ in range(200)) if f is not None]
+    nodes = [len(np.unique(f.k)) for f in found]
+    assert sum(n >= 5 for n in nodes) <= most
+    assert sum(n == 4 for n in nodes) <= most_of_four
+
+
+def test_four_ticks_of_a_shallow_picture_are_a_lattice():
+    """A 1.8 cm picture ticked every 0.5 cm: four ticks, 55.75 px apart, each drawn on a whole row."""
+    lattice = _fit(np.round(126 + 55.75 * np.arange(4)), 252)
+    assert lattice is not None and lattice.p == pytest.approx(55.75, abs=0.3)
+
+
+def test_a_mark_past_a_break_at_the_end_is_no_tick():
+    """Text in a status strip below the picture that falls on the lattice three nodes past the last tick."""
+    y = np.concatenate([112 + 49.6 * np.arange(11), [112 + 49.6 * 13]])
+    lattice = _fit(np.round(y), 515, 768)
+    assert lattice is not None and sorted(np.unique(lattice.k)) == list(range(11))
 
 
 @pytest.mark.parametrize("font", sorted(gallery.HERSHEY))
