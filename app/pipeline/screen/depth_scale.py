@@ -44,6 +44,7 @@ from app.pipeline.screen.depth_digits import digit_scores, glyph_shape
 
 SOURCE = "screen_depth_scale"
 MIN_TICKS = 4  # lattice nodes holding a tick (three intervals at least: a 1.5-2 cm picture ticked every 0.5 cm)
+LABEL_ON_DARK = 0.8  # share of the pixels around a label's glyph that must be the screen's dark background
 OFF_PICTURE_BELOW = 5  # a column of fewer ticks than this must stand on the dark background, not on the speckle
 EXPLAINED = 0.5  # share of the column's marks within the lattice's rows that must lie on it
 MIN_FILL = 0.7  # share of the lattice nodes between the first and the last tick that hold one
@@ -185,7 +186,7 @@ class _Band:
     """One side of the picture: its brightness plane, tick marks and glyphs (band px; ``x0``, ``y0`` place it)."""
 
     def __init__(self, side: str, x0: int, y0: int, value: np.ndarray, luma: np.ndarray, height: int) -> None:
-        self.side, self.x0, self.y0, self.value = side, x0, y0, value
+        self.side, self.x0, self.y0, self.value, self.luma = side, x0, y0, value, luma
         thick = max(3, round(height / 200))  # the thickest tick looked for
         self.thick, self.height = thick, height
         text_max = max(28, round(0.06 * height))  # the tallest label glyph looked for
@@ -524,7 +525,18 @@ def _tuples(group: np.ndarray) -> tuple[tuple[int, int, int, int], ...]:
 
 
 def _digit_like(band: _Band, box: np.ndarray) -> bool:
-    scores = band.digit_scores((int(box[0]), int(box[1]), int(box[2]), int(box[3])))
+    """Whether the glyph in ``box`` reads as a digit and stands on the screen's dark background: speckle on the
+    picture beside a column can take a digit's shape, and a scale's numbers are not written over the picture."""
+    x0, y0, x1, y1 = (int(v) for v in box)
+    h, w = band.luma.shape
+    wy0, wy1, wx0, wx1 = max(0, y0 - 1), min(h, y1 + 1), max(0, x0 - 1), min(w, x1 + 1)
+    window = band.luma[wy0:wy1, wx0:wx1]
+    inner = np.zeros(window.shape, bool)
+    inner[y0 - wy0 : y1 - wy0, x0 - wx0 : x1 - wx0] = True
+    ring = window[~inner]  # the pixels around the glyph's box
+    if ring.size and np.count_nonzero(ring <= DARK) < LABEL_ON_DARK * ring.size:
+        return False
+    scores = band.digit_scores((x0, y0, x1, y1))
     return scores is not None and float(scores.max()) >= MIN_DIGIT_LIKE
 
 

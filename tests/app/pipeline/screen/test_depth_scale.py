@@ -19,7 +19,7 @@ from app.pipeline.decode import Clip, Limits, SourceInfo, UltrasoundRegion, deco
 from app.pipeline.measure.scan import ScanParams, set_up
 from app.pipeline.screen.calibration import ScreenCalibration, calibrate_from_screen
 from app.pipeline.screen.depth_digits import digit_scores, glyph_shape
-from app.pipeline.screen.depth_scale import SOURCE, _fit, read_depth_scale
+from app.pipeline.screen.depth_scale import SOURCE, _Band, _digit_like, _fit, read_depth_scale
 from tests.app.pipeline.screen import depth_gallery as gallery
 
 REAL = Path(__file__).resolve().parents[5] / "shared" / "realdata"
@@ -254,3 +254,18 @@ def test_real_dicom_scales_without_readable_numbers_are_refused(name):
     (region,) = [r for r in clip.regions if r.spatial_format == 1]
     scale = read_depth_scale(clip.read(0, 1), region.bbox)
     assert scale.mm_per_px is None and "tell how many cm a tick is" in scale.why_not
+
+
+def test_digit_shaped_speckle_on_the_picture_is_no_label():
+    """A label glyph must stand on the screen's dark background: the same digit drawn over speckle is not read
+    (speckle beside a column, inside the picture, can take a digit's shape)."""
+    rng = np.random.default_rng(5)
+    luma = np.zeros((60, 100), np.uint8)
+    luma[:, 50:] = rng.integers(40, 110, (60, 50), dtype=np.uint8)  # the picture's speckle right of x = 50
+    for x in (10, 70):
+        cv2.putText(luma, "2", (x, 30), cv2.FONT_HERSHEY_SIMPLEX, 0.6, 255, 1, cv2.LINE_AA)
+    band = _Band("left", 0, 0, luma.copy(), luma, 480)
+    (dark,) = [b for b in band.glyphs if b[2] <= 50]
+    speckle = dark + np.array([60, 0, 60, 0])  # the same glyph's box, 60 px right
+    assert band.digit_scores(tuple(int(v) for v in speckle)) is not None  # it has a digit's shape there too
+    assert _digit_like(band, dark) and not _digit_like(band, speckle)
