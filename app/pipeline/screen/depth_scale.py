@@ -44,6 +44,7 @@ from app.pipeline.screen.depth_digits import digit_scores, glyph_shape
 
 SOURCE = "screen_depth_scale"
 MIN_TICKS = 4  # lattice nodes holding a tick (three intervals at least: a 1.5-2 cm picture ticked every 0.5 cm)
+ABOVE = 0.5  # the bands start this share of the picture's height above it
 LABEL_ON_DARK = 0.8  # share of the pixels around a label's glyph that must be the screen's dark background
 OFF_PICTURE_BELOW = 5  # a column of fewer ticks than this must stand on the dark background, not on the speckle
 EXPLAINED = 0.5  # share of the column's marks within the lattice's rows that must lie on it
@@ -98,7 +99,9 @@ def read_depth_scale(frames: np.ndarray, image_area: Rect) -> DepthScale:
     if x1 - x0 < 16 or y1 - y0 < 16:
         return DepthScale(None, "there is no picture to find a depth scale beside")
     inside = max(2, round(INSIDE * (x1 - x0)))
-    top = max(0, y0 - max(4, round(0.02 * height)))
+    # the scale starts at the picture's top row, which the picture found may lie below: a gel stand-off or a dark
+    # near field shows no speckle
+    top = max(0, y0 - max(4, round(0.02 * height)) - round(ABOVE * (y1 - y0)))
     decisions = []
     reach = round(REACH * width)
     for side, b0, b1 in (
@@ -491,7 +494,7 @@ def _labels(band: _Band, column: _Column) -> list[_Label]:
     gh = glyphs[:, 3] - glyphs[:, 1]
     cy = (glyphs[:, 1] + glyphs[:, 3]) / 2
     gap = np.maximum(tx0 - glyphs[:, 2], glyphs[:, 0] - tx1)
-    near = (gap >= 0) & (gap <= 2 * gh) & (cy >= lat.a - lat.p) & (cy <= lat.a + (lat.k.max() + 1) * lat.p)
+    near = (gap >= 0) & (gap <= 2 * gh) & (cy >= lat.a - 0.5 * lat.p) & (cy <= lat.a + (lat.k.max() + 1) * lat.p)
     best: list[_Label] = []
     for left in (True, False):
         chosen = [
