@@ -13,6 +13,9 @@ the amount of Doppler signal in the tendon, by pathology, view, colour placement
   reading and the counting lose from what the outline loses;
 * the Doppler box: the share of cases drawn with Doppler colour whose box, as the screen reading found it, has
   an IoU of at least 0.9 with the drawn box's interior ("box right");
+* the tendon's thickness (largest inscribed disc, as the Result reports it) of the model's outline against the
+  true tendon's, both at the true pixel size, on the frames where the tendon was found (Dice >= 0.5): the
+  share within 0.5 mm and the median error;
 * the pixel size: how often the Result's ``calibration`` is within 2 % of the true size (the picture's depth over
   its height in px), by source (a DICOM ultrasound region, or the depth scale read from the screen), how often it
   is further off, and how often there is none.
@@ -41,6 +44,8 @@ import torch
 from app.config import Settings
 from app.errors import NeovascError
 from app.pipeline import AnalyzeOptions, RoiSpec, run_analysis
+from app.pipeline.decode import Calibration
+from app.pipeline.grading.physical import thickness_mm
 from models.training.heldout import (
     AMOUNTS,
     DEFAULT_BACKGROUNDS,
@@ -56,6 +61,7 @@ MISS_DICE = 0.2
 CF_TOLERANCE = 0.02
 BOX_IOU = 0.9  # a Doppler box found with this IoU against the drawn one is right
 MM_TOLERANCE = 0.02  # a pixel size within 2 % of the truth is right (the target of the screen-reading issue)
+THICKNESS_MM = 0.5  # a thickness within half a millimetre of the true tendon's
 GROUPS = ("amount", "pathology", "view", "placement", "format")
 
 
@@ -94,6 +100,14 @@ def _calibration(calibration, case: HeldoutCase) -> tuple[str | None, float | No
     return calibration.source, abs(calibration.mm_per_px_y / truth - 1)
 
 
+def _thickness_error(mask: np.ndarray | None, case: HeldoutCase) -> float | None:
+    """|thickness of ``mask`` - thickness of the true tendon| in mm, both at the true pixel size."""
+    mm = case.meta["depth_mm"] / (case.picture[3] - case.picture[1])
+    truth = Calibration(mm, mm, "truth")
+    found, true = thickness_mm(mask, truth) if mask is not None else None, thickness_mm(case.tendon, truth)
+    return None if found is None or true is None else abs(found - true)
+
+
 def jitter(result) -> float | None:
     """Mean |change| of the tendon colour fraction between neighbouring kept (not flash) frames of a clip."""
     curve = [f.colour_fraction for f in result.frames if not f.flash]
@@ -129,6 +143,7 @@ def score_case(case: HeldoutCase, settings: Settings) -> dict[str, Any]:
     row["cf_error_drawn"] = _cf_error(row["cf_drawn"], case, drawn.result.summary.frame_index)
     row["box_iou"] = box_iou(drawn.box_mask, case.box)
     row["calibration"], row["mm_error"] = _calibration(drawn.result.calibration, case)
+    row["thickness_error"] = _thickness_error(model.roi_mask, case) if row["dice"] >= FOUND_DICE else None
     row["jitter_model"], row["jitter_drawn"] = jitter(model.result), jitter(drawn.result)
     row["movement"] = model.result.roi.movement
     row["model"] = model.result.model.name if model.result.model else None
@@ -156,6 +171,7 @@ def summarise(rows: list[dict[str, Any]]) -> dict[str, Any]:
         "errors": int(sum(r.get("error") is not None for r in rows)),
         **_curves(rows),
         **_pixel_sizes(rows),
+        **_thickness(rows),
     }
 
 
@@ -187,6 +203,15 @@ def _pixel_sizes(rows: list[dict[str, Any]]) -> dict[str, Any]:
         "size_right": right,
         "size_wrong": sum(r["mm_error"] > MM_TOLERANCE for r in sized),
         "size_none": sum(r.get("error") is None for r in rows) - len(sized),
+    }
+
+
+def _thickness(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    errors = [r["thickness_error"] for r in rows if r.get("thickness_error") is not None]
+    return {
+        "thickness_cases": len(errors),
+        "thickness_within": sum(e <= THICKNESS_MM for e in errors) / len(errors) if errors else None,
+        "thickness_error_median": statistics.median(errors) if errors else None,
     }
 
 
@@ -237,6 +262,10 @@ def table(summary: dict[str, Any]) -> str:
         "of the colour fraction with the model's outline "
         f"{_cell(curves['jitter_model'], 4)}, with the true outline {_cell(curves['jitter_drawn'], 4)}; "
         f"the model's curve no noisier (within {CURVE_SLACK}) on {_cell(curves['no_noisier'], percent=True)} of clips.",
+        "",
+        f"Thickness of the model's outline within {THICKNESS_MM} mm of the true tendon's (both at the true pixel "
+        f"size) on {_cell(curves['thickness_within'], percent=True)} of the {curves['thickness_cases']} cases "
+        f"with the tendon found (Dice >= {FOUND_DICE}); median error {_cell(curves['thickness_error_median'], 2)} mm.",
         "",
         f"Pixel size within {100 * MM_TOLERANCE:g} % of the truth: {sum(curves['size_right'].values())} of "
         f"{curves['cases']} cases ("

@@ -33,6 +33,9 @@ def test_three_cases_through_the_pipeline(capsys) -> None:
     assert sum(sizes["size_right"].values()) + sizes["size_wrong"] + sizes["size_none"] == 3
     assert set(sizes["size_right"]) <= {"dicom_ultrasound_region", "screen_depth_scale"}
     assert "Pixel size within 2 % of the truth" in bench.table(out)
+    found = [r for r in out["cases"] if r["dice"] >= bench.FOUND_DICE]
+    assert sizes["thickness_cases"] == sum(r["thickness_error"] is not None for r in found) == len(found)
+    assert all(r["thickness_error"] >= 0 for r in found)
     assert set(out["groups"]) == {"amount", "pathology", "view", "placement", "format"}
     assert bench.table(out).startswith("| group |")
 
