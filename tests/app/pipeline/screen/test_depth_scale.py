@@ -19,7 +19,8 @@ from app.pipeline.decode import Clip, Limits, SourceInfo, UltrasoundRegion, deco
 from app.pipeline.measure.scan import ScanParams, set_up
 from app.pipeline.screen.calibration import ScreenCalibration, calibrate_from_screen
 from app.pipeline.screen.depth_digits import digit_scores, glyph_shape
-from app.pipeline.screen.depth_scale import SOURCE, _Band, _digit_like, _fit, read_depth_scale
+from app.pipeline.screen.depth_scale import SOURCE, _digit_like, read_depth_scale
+from app.pipeline.screen.depth_ticks import Band, fit
 from tests.app.pipeline.screen import depth_gallery as gallery
 
 REAL = Path(__file__).resolve().parents[5] / "shared" / "realdata"
@@ -122,7 +123,7 @@ def test_the_lattice_keeps_the_true_spacing_among_stray_marks_and_gaps():
     rng = np.random.default_rng(3)
     ticks = 40 + 31.7 * np.arange(12)
     y = np.sort(np.concatenate([np.delete(np.round(ticks), [3, 7]), rng.uniform(40, 400, 4)]))
-    lattice = _fit(y, 400)
+    lattice = fit(y, 400)
     assert lattice is not None and lattice.p == pytest.approx(31.7, abs=0.1)
     assert len(np.unique(lattice.k)) >= 10
 
@@ -132,7 +133,7 @@ def test_random_marks_rarely_fit_a_lattice(marks, most, most_of_four):
     """Alone the lattice lets through about 1 % of random columns with five nodes or more, and a few % more with
     four (which must then stand off the picture); tick shapes and brightness stop the rest."""
     rng = np.random.default_rng(4)
-    found = [f for f in (_fit(np.sort(rng.uniform(0, 400, marks)), 400) for _ in range(200)) if f is not None]
+    found = [f for f in (fit(np.sort(rng.uniform(0, 400, marks)), 400) for _ in range(200)) if f is not None]
     nodes = [len(np.unique(f.k)) for f in found]
     assert sum(n >= 5 for n in nodes) <= most
     assert sum(n == 4 for n in nodes) <= most_of_four
@@ -140,14 +141,14 @@ def test_random_marks_rarely_fit_a_lattice(marks, most, most_of_four):
 
 def test_four_ticks_of_a_shallow_picture_are_a_lattice():
     """A 1.8 cm picture ticked every 0.5 cm: four ticks, 55.75 px apart, each drawn on a whole row."""
-    lattice = _fit(np.round(126 + 55.75 * np.arange(4)), 252)
+    lattice = fit(np.round(126 + 55.75 * np.arange(4)), 252)
     assert lattice is not None and lattice.p == pytest.approx(55.75, abs=0.3)
 
 
 def test_a_mark_past_a_break_at_the_end_is_no_tick():
     """Text in a status strip below the picture that falls on the lattice three nodes past the last tick."""
     y = np.concatenate([112 + 49.6 * np.arange(11), [112 + 49.6 * 13]])
-    lattice = _fit(np.round(y), 515, 768)
+    lattice = fit(np.round(y), 515, 768)
     assert lattice is not None and sorted(np.unique(lattice.k)) == list(range(11))
 
 
@@ -266,7 +267,7 @@ def test_digit_shaped_speckle_on_the_picture_is_no_label():
     luma[:, 50:] = rng.integers(40, 110, (60, 50), dtype=np.uint8)  # the picture's speckle right of x = 50
     for x in (10, 70):
         cv2.putText(luma, "2", (x, 30), cv2.FONT_HERSHEY_SIMPLEX, 0.6, 255, 1, cv2.LINE_AA)
-    band = _Band("left", 0, 0, luma.copy(), luma, 480)
+    band = Band("left", 0, 0, luma.copy(), luma, 480)
     (dark,) = [b for b in band.glyphs if b[2] <= 50]
     speckle = dark + np.array([60, 0, 60, 0])  # the same glyph's box, 60 px right
     assert band.digit_scores(tuple(int(v) for v in speckle)) is not None  # it has a digit's shape there too
