@@ -181,7 +181,7 @@ def find_screen(
             flow = flow_mask(planes, inside, bars)
             boxes = _holding_flow(boxes, flow, cv2.countNonZero(inside))
         if not boxes:  # no white or coloured loop: with Doppler on screen, look for outlines of any colour
-            flow = flow_mask(planes, inside, bars)
+            flow = flow_mask(planes, inside, bars) if flow is None else flow
             # an outline without a colour of its own must hold flow; without a legend, as much as makes a mode. With
             # a legend on screen a box is there even when nothing flows (a treated tendon): its outline is enough.
             enough = 0 if bars else max(MIN_COLOUR_PX, MIN_LOOSE_SHARE * cv2.countNonZero(inside))
