@@ -16,6 +16,10 @@ the amount of Doppler signal in the tendon, by pathology, view, colour placement
 * the tendon's thickness (largest inscribed disc, as the Result reports it) of the model's outline against the
   true tendon's, both at the true pixel size, on the frames where the tendon was found (Dice >= 0.5): the
   share within 0.5 mm and the median error;
+* the vessel count with the true tendon drawn, against the same rule (docs/grading.md#vessel-count, with the
+  run's pixel size) on the true Doppler pixels in the true tendon on the selected frame: the mean absolute
+  difference and the share equal, over all cases with colour in the tendon and over the lossless files (PNG,
+  native DICOM) alone; and the same with the model's outline (which adds what the outline misses or adds);
 * the pixel size: how often the Result's ``calibration`` is within 2 % of the true size (the picture's depth over
   its height in px), by source (a DICOM ultrasound region, or the depth scale read from the screen), how often it
   is further off, and how often there is none.
@@ -45,7 +49,8 @@ from app.config import Settings
 from app.errors import NeovascError
 from app.pipeline import AnalyzeOptions, RoiSpec, run_analysis
 from app.pipeline.decode import Calibration
-from app.pipeline.grading.physical import thickness_mm
+from app.pipeline.grading.physical import thickness_mm, vessel_gap_px, vessel_min_px
+from app.pipeline.grading.scales import count_vessels
 from models.training.heldout import (
     AMOUNTS,
     DEFAULT_BACKGROUNDS,
@@ -62,6 +67,7 @@ CF_TOLERANCE = 0.02
 BOX_IOU = 0.9  # a Doppler box found with this IoU against the drawn one is right
 MM_TOLERANCE = 0.02  # a pixel size within 2 % of the truth is right (the target of the screen-reading issue)
 THICKNESS_MM = 0.5  # a thickness within half a millimetre of the true tendon's
+LOSSLESS = ("png", "dicom")  # formats whose colour reaches the pipeline as drawn
 GROUPS = ("amount", "pathology", "view", "placement", "format")
 
 
@@ -108,6 +114,22 @@ def _thickness_error(mask: np.ndarray | None, case: HeldoutCase) -> float | None
     return None if found is None or true is None else abs(found - true)
 
 
+def _vessel_error(result, case: HeldoutCase, settings: Settings) -> int | None:
+    """The run's vessel count minus the rule's count on the true Doppler pixels of the same frame (inside the true
+    tendon and box), with the run's pixel size; None without a count or without colour in the tendon."""
+    summary = result.summary
+    if summary.vessel_count is None or summary.frame_index is None:
+        return None
+    truth_px = case.doppler[summary.frame_index] & case.box
+    if not truth_px.any():
+        return None
+    found = result.calibration
+    calibration = None if found is None else Calibration(found.mm_per_px_x, found.mm_per_px_y, found.source)
+    min_px = vessel_min_px(calibration, settings.min_vessel_mm2, settings.min_vessel_px)
+    gap = vessel_gap_px(calibration, settings.vessel_gap_mm, settings.vessel_gap_px)
+    return summary.vessel_count - count_vessels(truth_px, min_px, gap)
+
+
 def jitter(result) -> float | None:
     """Mean |change| of the tendon colour fraction between neighbouring kept (not flash) frames of a clip."""
     curve = [f.colour_fraction for f in result.frames if not f.flash]
@@ -144,6 +166,8 @@ def score_case(case: HeldoutCase, settings: Settings) -> dict[str, Any]:
     row["box_iou"] = box_iou(drawn.box_mask, case.box)
     row["calibration"], row["mm_error"] = _calibration(drawn.result.calibration, case)
     row["thickness_error"] = _thickness_error(model.roi_mask, case) if row["dice"] >= FOUND_DICE else None
+    row["vessel_error"] = _vessel_error(drawn.result, case, settings)
+    row["vessel_error_model"] = _vessel_error(model.result, case, settings)
     row["jitter_model"], row["jitter_drawn"] = jitter(model.result), jitter(drawn.result)
     row["movement"] = model.result.roi.movement
     row["model"] = model.result.model.name if model.result.model else None
@@ -172,6 +196,7 @@ def summarise(rows: list[dict[str, Any]]) -> dict[str, Any]:
         **_curves(rows),
         **_pixel_sizes(rows),
         **_thickness(rows),
+        **_vessels(rows),
     }
 
 
@@ -213,6 +238,23 @@ def _thickness(rows: list[dict[str, Any]]) -> dict[str, Any]:
         "thickness_within": sum(e <= THICKNESS_MM for e in errors) / len(errors) if errors else None,
         "thickness_error_median": statistics.median(errors) if errors else None,
     }
+
+
+def _vessels(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    counted = [r for r in rows if r.get("vessel_error") is not None]
+    lossless = [r for r in counted if r["format"] in LOSSLESS]
+    model = [r for r in rows if r.get("vessel_error_model") is not None]
+    out: dict[str, Any] = {}
+    for name, part, key in (
+        ("vessels", counted, "vessel_error"),
+        ("vessels_lossless", lossless, "vessel_error"),
+        ("vessels_model", model, "vessel_error_model"),
+    ):
+        errors = [r[key] for r in part]
+        out[f"{name}_cases"] = len(errors)
+        out[f"{name}_mean_abs"] = statistics.fmean(abs(e) for e in errors) if errors else None
+        out[f"{name}_equal"] = sum(e == 0 for e in errors) / len(errors) if errors else None
+    return out
 
 
 def report(rows: list[dict[str, Any]]) -> dict[str, Any]:
@@ -266,6 +308,14 @@ def table(summary: dict[str, Any]) -> str:
         f"Thickness of the model's outline within {THICKNESS_MM} mm of the true tendon's (both at the true pixel "
         f"size) on {_cell(curves['thickness_within'], percent=True)} of the {curves['thickness_cases']} cases "
         f"with the tendon found (Dice >= {FOUND_DICE}); median error {_cell(curves['thickness_error_median'], 2)} mm.",
+        "",
+        f"Vessel count with the true outline against the rule on the true Doppler pixels: mean |difference| "
+        f"{_cell(curves['vessels_mean_abs'], 2)}, equal on {_cell(curves['vessels_equal'], percent=True)} of "
+        f"{curves['vessels_cases']} cases with colour in the tendon; lossless files alone (PNG, native DICOM) "
+        f"{_cell(curves['vessels_lossless_mean_abs'], 2)}, equal on "
+        f"{_cell(curves['vessels_lossless_equal'], percent=True)} of {curves['vessels_lossless_cases']}; with the "
+        f"model's outline {_cell(curves['vessels_model_mean_abs'], 2)}, equal on "
+        f"{_cell(curves['vessels_model_equal'], percent=True)} of {curves['vessels_model_cases']}.",
         "",
         f"Pixel size within {100 * MM_TOLERANCE:g} % of the truth: {sum(curves['size_right'].values())} of "
         f"{curves['cases']} cases ("

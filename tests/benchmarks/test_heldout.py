@@ -36,6 +36,8 @@ def test_three_cases_through_the_pipeline(capsys) -> None:
     found = [r for r in out["cases"] if r["dice"] >= bench.FOUND_DICE]
     assert sizes["thickness_cases"] == sum(r["thickness_error"] is not None for r in found) == len(found)
     assert all(r["thickness_error"] >= 0 for r in found)
+    assert sizes["vessels_cases"] == sum(r["vessel_error"] is not None for r in out["cases"])
+    assert "Vessel count with the true outline" in bench.table(out)
     assert set(out["groups"]) == {"amount", "pathology", "view", "placement", "format"}
     assert bench.table(out).startswith("| group |")
 
