@@ -98,17 +98,21 @@ def _cf_error(cf: float | None, case: HeldoutCase, frame: int | None) -> float |
     return 1.0 if cf is None else abs(cf - truth)
 
 
+def _true_mm_per_px(case: HeldoutCase) -> float:
+    """The case's pixel size: its picture's depth over its height in pixels (square pixels)."""
+    return case.meta["depth_mm"] / (case.picture[3] - case.picture[1])
+
+
 def _calibration(calibration, case: HeldoutCase) -> tuple[str | None, float | None]:
     """The source of the run's pixel size and its relative error against the truth (None: uncalibrated)."""
     if calibration is None:
         return None, None
-    truth = case.meta["depth_mm"] / (case.picture[3] - case.picture[1])
-    return calibration.source, abs(calibration.mm_per_px_y / truth - 1)
+    return calibration.source, abs(calibration.mm_per_px_y / _true_mm_per_px(case) - 1)
 
 
 def _thickness_error(mask: np.ndarray | None, case: HeldoutCase) -> float | None:
     """|thickness of ``mask`` - thickness of the true tendon| in mm, both at the true pixel size."""
-    mm = case.meta["depth_mm"] / (case.picture[3] - case.picture[1])
+    mm = _true_mm_per_px(case)
     truth = Calibration(mm, mm, "truth")
     found, true = thickness_mm(mask, truth) if mask is not None else None, thickness_mm(case.tendon, truth)
     return None if found is None or true is None else abs(found - true)

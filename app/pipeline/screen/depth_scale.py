@@ -39,11 +39,10 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from app.pipeline.geometry import Rect
-from app.pipeline.screen.depth_ticks import DARK, Band, Column, planes
+from app.pipeline.screen.depth_ticks import Band, Column, planes
 
 SOURCE = "screen_depth_scale"
 ABOVE = 0.5  # the bands start this share of the picture's height above it
-LABEL_ON_DARK = 0.8  # share of the pixels around a label's glyph that must be the screen's dark background
 REACH = 0.25  # the bands reach this share of the frame's width beyond the picture's edges
 INSIDE = 0.06  # the bands reach this share of the picture's width inside its edges (ticks drawn on the picture)
 CM_PER_TICK = (0.1, 0.2, 0.25, 0.5, 1.0)  # tick steps a label reading may give
@@ -224,16 +223,10 @@ def _tuples(group: np.ndarray) -> tuple[tuple[int, int, int, int], ...]:
 def _digit_like(band: Band, box: np.ndarray) -> bool:
     """Whether the glyph in ``box`` reads as a digit and stands on the screen's dark background: speckle on the
     picture beside a column can take a digit's shape, and a scale's numbers are not written over the picture."""
-    x0, y0, x1, y1 = (int(v) for v in box)
-    h, w = band.luma.shape
-    wy0, wy1, wx0, wx1 = max(0, y0 - 1), min(h, y1 + 1), max(0, x0 - 1), min(w, x1 + 1)
-    window = band.luma[wy0:wy1, wx0:wx1]
-    inner = np.zeros(window.shape, bool)
-    inner[y0 - wy0 : y1 - wy0, x0 - wx0 : x1 - wx0] = True
-    ring = window[~inner]  # the pixels around the glyph's box
-    if ring.size and np.count_nonzero(ring <= DARK) < LABEL_ON_DARK * ring.size:
+    box = (int(box[0]), int(box[1]), int(box[2]), int(box[3]))
+    if not band.stands_on_dark(box):
         return False
-    scores = band.digit_scores((x0, y0, x1, y1))
+    scores = band.digit_scores(box)
     return scores is not None and float(scores.max()) >= MIN_DIGIT_LIKE
 
 

@@ -35,6 +35,7 @@ MIN_SPAN = 0.35  # the ticks span at least this share of the picture's height
 MARK_CONTRAST = 40  # grey levels a tick stands above what lies just above and below it
 DARK = 32  # luma below which what lies above and below a mark is the screen's dark background (black, or the
 # dark blue or grey panel of some interfaces: their brightest channel may read 40-60, their luma 20-30)
+ON_DARK_RING = 0.8  # share of the pixels around a shape that must be the dark background for it to stand on it
 ON_PICTURE_LEVEL = 220  # grey level of a tick drawn on the picture (speckle beside it is mostly darker)
 TEXT_LEVEL = 64  # grey level above which label text is looked for (labels stand on the dark screen)
 MIN_PERIOD = 5.0  # px between ticks at least
@@ -215,6 +216,18 @@ class Band:
             shape = glyph_shape(self.value[y0:y1, x0:x1])
             self._scores[box] = None if shape is None else digit_scores(shape)
         return self._scores[box]
+
+    def stands_on_dark(self, box: tuple[int, int, int, int]) -> bool:
+        """Whether the shape in ``box`` (band px) stands on the screen's dark background: at least ON_DARK_RING of
+        the pixels around its box darker than DARK."""
+        x0, y0, x1, y1 = box
+        h, w = self.luma.shape
+        wy0, wy1, wx0, wx1 = max(0, y0 - 1), min(h, y1 + 1), max(0, x0 - 1), min(w, x1 + 1)
+        window = self.luma[wy0:wy1, wx0:wx1]
+        inner = np.zeros(window.shape, bool)
+        inner[y0 - wy0 : y1 - wy0, x0 - wx0 : x1 - wx0] = True
+        ring = window[~inner]
+        return not ring.size or np.count_nonzero(ring <= DARK) >= ON_DARK_RING * ring.size
 
 
 def _alike(ticks: np.ndarray) -> bool:

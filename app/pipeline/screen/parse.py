@@ -114,10 +114,7 @@ class Screen:
 
     def box_mask(self, height: int, width: int) -> np.ndarray:
         """``(height, width) bool``: inside any Doppler box (exact interiors, outlines excluded)."""
-        out = np.zeros((height, width), dtype=bool)
-        for box in self.boxes:
-            out |= box.mask(height, width)
-        return out
+        return _interiors(self.boxes, height, width)
 
     def exclude_mask(self, height: int, width: int) -> np.ndarray:
         """``(height, width) bool``: never counted: colour bars (with a margin) and all outside the image area."""
@@ -281,10 +278,7 @@ def _colour_outside(planes: Planes, inside: np.ndarray, bars: list[ColourBar], b
     itself (text and marks taken out) is worked out for ``_holding_flow``."""
     colour = without_legends(cv2.bitwise_and(planes.colour_any, inside), bars)
     total = cv2.countNonZero(colour)
-    held = np.zeros(colour.shape, dtype=bool)
-    for box in boxes:
-        held |= box.mask(*colour.shape)
-    return total > 0 and np.count_nonzero(colour[held]) < LOOP_COLOUR_HELD * total
+    return total > 0 and np.count_nonzero(colour[_interiors(boxes, *colour.shape)]) < LOOP_COLOUR_HELD * total
 
 
 def _holding_flow(boxes: list[DopplerBox], flow: np.ndarray, inside_px: int) -> list[DopplerBox]:
@@ -295,6 +289,14 @@ def _holding_flow(boxes: list[DopplerBox], flow: np.ndarray, inside_px: int) -> 
     if flow_px < max(MIN_COLOUR_PX, MIN_LOOSE_SHARE * inside_px):
         return boxes
     return [b for b in boxes if np.count_nonzero(flow & b.mask(*flow.shape)) >= MIN_FLOW_HELD * flow_px]
+
+
+def _interiors(boxes: Sequence[DopplerBox], height: int, width: int) -> np.ndarray:
+    """``(height, width) bool``: inside any of ``boxes`` (exact interiors, outlines excluded)."""
+    out = np.zeros((height, width), dtype=bool)
+    for box in boxes:
+        out |= box.mask(height, width)
+    return out
 
 
 def _same(a: Rect, b: Rect) -> bool:
@@ -309,10 +311,7 @@ def _mode(planes: Planes, boxes: list[DopplerBox], flow: np.ndarray, inside_px: 
     ``inside_px``: pixels of the picture; with neither legend nor box, flow must cover a share of it.
     """
     if boxes:
-        inside = np.zeros(flow.shape, dtype=bool)
-        for box in boxes:
-            inside |= box.mask(*flow.shape)
-        flow = flow & inside
+        flow = flow & _interiors(boxes, *flow.shape)
     colours = planes.frames[:, flow].reshape(-1, 3)  # (M * K, 3), every sampled frame
     colours = colours[colours.max(axis=1).astype(np.int16) - colours.min(axis=1) > planes.threshold]
     enough = MIN_COLOUR_PX if boxes else max(MIN_COLOUR_PX, MIN_LOOSE_SHARE * inside_px)

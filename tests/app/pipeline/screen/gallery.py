@@ -531,11 +531,8 @@ def _band(image: np.ndarray, c: _Canvas, layout: Layout, picture: np.ndarray, rn
     sides where they cross it the line's pixels match no better than the pixels beside them."""
     assert layout.band is not None and layout.box is not None
     y0, y1 = c.y(layout.band[0]), c.y(layout.band[1])
-    noise = cv2.GaussianBlur(rng.random((y1 - y0, c.w), dtype=np.float32), (0, 0), sigmaX=2.0 * c.s, sigmaY=0.6 * c.s)
-    noise = (noise - noise.mean()) / (noise.std() + 1e-6)
-    level = np.clip(layout.box.colour[0] + 14 * noise, 0, 255).astype(np.uint8)
-    rows = image[y0:y1]
-    rows[picture[y0:y1]] = level[picture[y0:y1]][:, None]
+    noise = _smooth_noise(rng, (y1 - y0, c.w), 2.0 * c.s, 0.6 * c.s)
+    _paint_rows(image, picture, y0, layout.box.colour[0] + 14 * noise)
 
 
 def _fascia(image: np.ndarray, c: _Canvas, layout: Layout, picture: np.ndarray, rng: np.random.Generator) -> None:
@@ -544,11 +541,20 @@ def _fascia(image: np.ndarray, c: _Canvas, layout: Layout, picture: np.ndarray, 
     length, ending at the box's sides, so that it pairs with the box's bottom edge as a box's top would."""
     assert layout.fascia is not None and layout.box is not None
     y0, y1 = c.y(layout.fascia), c.y(layout.fascia + 2)
-    wave = cv2.GaussianBlur(rng.random((1, c.w), dtype=np.float32), (0, 0), sigmaX=6 * c.s)
-    wave = (wave - wave.mean()) / (wave.std() + 1e-6)
-    level = np.clip(layout.box.colour[0] + 3 * wave, 0, 255).astype(np.uint8)  # (1, W)
-    rows = image[y0:y1]
-    rows[picture[y0:y1]] = np.broadcast_to(level, (y1 - y0, c.w))[picture[y0:y1]][:, None]
+    wave = _smooth_noise(rng, (1, c.w), 6 * c.s, 0)
+    _paint_rows(image, picture, y0, np.broadcast_to(layout.box.colour[0] + 3 * wave, (y1 - y0, c.w)))
+
+
+def _smooth_noise(rng: np.random.Generator, shape: tuple[int, int], sigma_x: float, sigma_y: float) -> np.ndarray:
+    """Uniform noise of ``shape`` blurred by a Gaussian (``sigma_y`` 0: along x only), scaled to mean 0 and sd 1."""
+    noise = cv2.GaussianBlur(rng.random(shape, dtype=np.float32), (0, 0), sigmaX=sigma_x, sigmaY=sigma_y)
+    return (noise - noise.mean()) / (noise.std() + 1e-6)
+
+
+def _paint_rows(image: np.ndarray, picture: np.ndarray, y0: int, level: np.ndarray) -> None:
+    """Rows from ``y0`` of ``image`` set to the grey ``level (rows, W)`` where ``picture`` holds."""
+    rows, where = image[y0 : y0 + level.shape[0]], picture[y0 : y0 + level.shape[0]]
+    rows[where] = np.clip(level, 0, 255).astype(np.uint8)[where][:, None]
 
 
 def _mark(image: np.ndarray, c: _Canvas, kind: str, x: float, y: float, colour: Rgb) -> None:
