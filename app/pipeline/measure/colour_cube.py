@@ -43,3 +43,13 @@ def cell_indices(pixels: np.ndarray, bits: int) -> np.ndarray:
     shift = 8 - bits
     r, g, b = (np.right_shift(pixels[..., c], shift).astype(np.intp) for c in range(3))
     return (r << (2 * bits)) | (g << bits) | b
+
+
+def saturation(rgb: np.ndarray) -> np.ndarray:
+    """Saturation of ``(..., 3)`` RGB colours: chroma relative to the most the RGB cube holds at the colour's
+    luma and hue, 0 (grey) to 1 (on the cube's surface). ``(...) float32``."""
+    rgb = np.asarray(rgb, dtype=np.float32)
+    luma = (rgb @ YCBCR[0])[..., None]
+    above = (rgb - luma) / np.maximum(255.0 - luma, 1e-3)  # a channel above the grey of that luma, up to 255
+    below = (luma - rgb) / np.maximum(luma, 1e-3)  # a channel below it, down to 0
+    return np.clip(np.maximum(above, below).max(axis=-1), 0.0, 1.0)

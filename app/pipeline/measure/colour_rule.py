@@ -43,12 +43,12 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Literal
 
-import cv2
 import numpy as np
 
 import cuda_ops
 from app.pipeline.decode.base import SourceInfo
-from app.pipeline.measure.colour_cube import YCBCR, cells
+from app.pipeline.measure.clip_paint import clip_paint
+from app.pipeline.measure.colour_cube import YCBCR, cells, saturation
 from app.pipeline.measure.paint_unmix import (
     MIN_PAINT_SHARE,
     Unmixer,
@@ -267,16 +267,6 @@ def bar_lut(colours: np.ndarray, chroma_threshold: int, bits: int = TABLE_BITS) 
     return _table(grid, hit, bits)
 
 
-def saturation(rgb: np.ndarray) -> np.ndarray:
-    """Saturation of ``(..., 3)`` RGB colours: chroma relative to the most the RGB cube holds at the colour's
-    luma and hue, 0 (grey) to 1 (on the cube's surface). ``(...) float32``."""
-    rgb = np.asarray(rgb, dtype=np.float32)
-    luma = (rgb @ YCBCR[0])[..., None]
-    above = (rgb - luma) / np.maximum(255.0 - luma, 1e-3)  # a channel above the grey of that luma, up to 255
-    below = (luma - rgb) / np.maximum(luma, 1e-3)  # a channel below it, down to 0
-    return np.clip(np.maximum(above, below).max(axis=-1), 0.0, 1.0)
-
-
 def _hue_bins(rgb: np.ndarray) -> np.ndarray:
     """Hue of ``(M, 3)`` RGB colours as the angle of (Cb, Cr), in bins of HUE_BIN_DEGREES: ``(M,) int``."""
     cbcr = np.asarray(rgb, dtype=np.float32) @ YCBCR[1:].T
@@ -308,54 +298,3 @@ def saturation_lut(pixels: np.ndarray, chroma_threshold: int, bits: int = TABLE_
     grid = _grid(bits)
     hit = (grid.chroma > chroma_threshold) & (grid.saturation >= HALF_SATURATION * paint[grid.hue_bin])
     return _table(grid, hit, bits)
-
-
-# Without a bar the paint is read from the cores of the clip's coloured patches (:func:`clip_paint`): a pixel at
-# least CORE_RADIUS pixels inside a patch of chromatic pixels keeps its paint through the codec's chroma blur
-# (about a pixel, :data:`~.paint_unmix.SIGMAS`); radius 1 takes in the blur's faded colours (on the design
-# seeds of benchmarks/lossy_colour.py it counted 5-20 % high). A core also keeps at least CORE_PEAK_SHARE of
-# the highest chroma around it: at JPEG quality 75 the smear above the chroma threshold reaches more than two
-# pixels out, and without this the quality-75 stills counted 7-13 % high in the median (3.7-5.9 % with it;
-# the medians of video and JPEG DICOM moved by under 1.5 points, their 90th percentiles rose by up to 3). A
-# colour cell (4 levels a channel) holding fewer than MIN_CORE_SHARE of the core pixels (and at least one)
-# is quantisation noise; at most MAX_CORE_COLOURS cells, the most frequent, serve as the paint (a long clip
-# holds more shades than a bar). A clip with fewer than MIN_CORE_PX core pixels keeps the saturation table,
-# and so does one whose core colours are mostly faded (median saturation below MIN_CORE_SATURATION): colour
-# blended into the B-mode rather than painted over it, which unmixing does not model. The maps of
-# benchmarks/lossy_colour.py keep a median of 0.81-1.0 through every codec; the blended overlays of the
-# training generator's frames 0.45, and there nearly every speckle pixel matched one of their faint paints (a
-# 25-fold slower count, benchmarks/pipeline.py).
-CORE_RADIUS = 2
-CORE_PEAK_SHARE = 0.8
-MIN_CORE_PX = 40
-MIN_CORE_SHARE = 0.001
-MAX_CORE_COLOURS = 1024
-MIN_CORE_SATURATION = 0.6
-
-
-def clip_paint(
-    frames: np.ndarray, spread: np.ndarray, where: np.ndarray, chroma_threshold: int, sampling: str | None
-) -> np.ndarray | None:
-    """The paint of a clip without a bar: ``(K, 3) uint8`` RGB colours of the cores of its coloured patches
-    in ``frames (N, H, W, 3)`` (``spread (N, H, W)``: each pixel's max - min), or None with too few."""
-    if sampling not in SIGMAS_UNMIXED:
-        return None
-    size = 2 * CORE_RADIUS + 1
-    kernel = np.ones((size, size), np.uint8)
-    cores = []
-    for frame, s in zip(frames, spread, strict=True):  # s: (H, W) uint8
-        core = cv2.erode(((s > chroma_threshold) & where).view(np.uint8), kernel, borderValue=0).view(bool)
-        core &= s >= CORE_PEAK_SHARE * cv2.dilate(s, kernel)  # not a patch's faded fringe
-        cores.append(frame[core])
-    pixels = np.concatenate(cores) if cores else np.empty((0, 3), np.uint8)
-    if len(pixels) < MIN_CORE_PX:
-        return None
-    cell = (pixels.astype(np.int64) >> 2) @ np.array([1 << 12, 1 << 6, 1])
-    keys, inverse, counts = np.unique(cell, return_inverse=True, return_counts=True)
-    sums = np.stack([np.bincount(inverse, pixels[:, k], len(keys)) for k in range(3)], axis=1)  # (cells, 3)
-    keep = np.flatnonzero(counts >= max(1.0, MIN_CORE_SHARE * len(pixels)))
-    keep = keep[np.argsort(-counts[keep], kind="stable")[:MAX_CORE_COLOURS]]
-    paint = np.rint(sums[keep] / counts[keep, None]).astype(np.uint8)
-    if paint.size == 0 or np.median(saturation(paint)) < MIN_CORE_SATURATION:
-        return None
-    return paint

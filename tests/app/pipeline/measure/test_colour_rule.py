@@ -15,15 +15,15 @@ import cuda_ops
 from app.config import Settings
 from app.pipeline import AnalyzeOptions, RoiSpec, run_analysis
 from app.pipeline.decode import Clip, SourceInfo
+from app.pipeline.measure.clip_paint import clip_paint, on_the_surface
+from app.pipeline.measure.colour_cube import saturation
 from app.pipeline.measure.colour_rule import (
     HALF_CHROMA,
     ColourRule,
     bar_lut,
-    clip_paint,
     colour_rule,
     lossy_colour,
     paint_saturation,
-    saturation,
     saturation_lut,
 )
 from app.pipeline.screen.parse import Screen
@@ -169,6 +169,48 @@ def test_clip_paint_reads_the_cores_of_coloured_patches():
     blended[0, 10:20, 10:30] = (155, 65, 50)  # RED laid half over the grey: faded paint, not paint over it
     spread = blended[0].max(axis=2) - blended[0].min(axis=2)
     assert spread[15, 15] > 40 and clip_paint(blended, spread[None], where, 40, "4:2:0") is None
+
+
+def test_thin_vessels_whose_colour_no_core_holds_give_their_paint_on_the_cube_surface():
+    """A ridge of colour that no core colour explains (a thin vessel of another hue or luma) gives its colour
+    lengthened to the RGB cube's surface at its own luma and direction: the paint it was drawn with, near
+    enough. A thin line of a core's own colour adds nothing."""
+    blue = (8, 37, 167)  # on the surface (a channel near 0), luma 35
+    frame = np.full((1, 40, 40, 3), 90, np.uint8)
+    frame[0, 10:20, 10:30] = RED
+    frame[0, 30, 5:35] = _faded(blue, 0.4)  # one pixel wide, 40 % of its chroma left by the blur
+    frame[0, 34, 5:35] = _faded(RED, 0.5)  # a thin line of the cores' own colour
+    spread = frame[0].max(axis=2).astype(np.int16) - frame[0].min(axis=2)
+    paint = clip_paint(frame, spread.astype(np.uint8)[None], np.ones((40, 40), bool), 40, "4:2:0")
+    assert paint is not None and paint[0].tolist() == list(RED) and len(paint) == 2
+    got = paint[1].astype(np.float64)
+    assert abs(got @ YCBCR[0] - np.asarray(blue) @ YCBCR[0]) <= 2  # the luma kept
+    direction = np.asarray(blue) @ YCBCR[1:].T
+    chroma = got @ YCBCR[1:].T
+    assert np.degrees(np.arccos(chroma @ direction / np.linalg.norm(chroma) / np.linalg.norm(direction))) < 5
+    assert saturation(paint[1:]).tolist() == pytest.approx([1.0], abs=0.02)
+    assert on_the_surface(np.array([(90, 90, 90)], np.uint8)).tolist() == [[90, 90, 90]]  # grey stays grey
+    assert on_the_surface(np.array([_faded(RED, 0.5)], np.uint8)).astype(int).min() <= 1
+
+
+def test_a_thin_vessel_of_another_hue_is_counted_in_a_still_without_a_bar(settings):
+    """A JPEG still without a bar whose wide vessel is red and whose thin one (3 px) is dark blue: the cores
+    hold only red, yet the blue vessel is counted as in the lossless frame, not dropped."""
+    rng = np.random.default_rng(5)
+    frame = rng.integers(60, 150, (240, 320, 1), dtype=np.uint8).repeat(3, axis=2)
+    frame[60:72, 40:280] = (230, 30, 10)  # a wide red vessel: its cores give the paint
+    frame[150:153, 40:280] = (8, 37, 167)  # a thin dark-blue one, 3 px wide: no core
+    cv2.rectangle(frame, (20, 40), (299, 199), (255, 255, 255), 1)
+    bench = _bench()
+    roi = AnalyzeOptions(roi=RoiSpec(rect=(0, 0, 320, 240)))
+    seen = {}
+
+    def keep(batch):
+        seen["doppler"] = batch.doppler[0].copy()
+
+    run_analysis(bench.jpeg(frame, 95), roi, settings=settings, observer=keep)
+    blue = seen["doppler"][148:155, 40:280].sum()
+    assert blue >= 0.7 * 3 * 240, blue  # the unmixing gives the edges back in part
 
 
 def test_a_clip_is_counted_with_its_setup_rule(settings):
