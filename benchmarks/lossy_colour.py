@@ -22,6 +22,7 @@ equal vessel counts on >= 90 % of the frames.
     python benchmarks/lossy_colour.py [--frames 16] [--maps all] [--seed 20260514] [--before table|chroma] [--json]
     python benchmarks/lossy_colour.py --unmix-timing       # what unmixing costs a frame
     python benchmarks/lossy_colour.py --real FILE...       # lossy copies of real lossless frames
+    python benchmarks/lossy_colour.py --real FILE... --no-bar  # ... with their colour bars blacked out
 
 Thresholds of the rule are set on frames of other seeds (``--seed``); the table in docs/benchmarks.md is the
 default seed's.
@@ -384,18 +385,26 @@ TWIN_COPIES: dict[str, Callable[[np.ndarray], bytes]] = {
 Twin = tuple[str, int, str, float, float]  # file, lossless count, copy, count before, count after
 
 
-def real_twins(paths: list[str], copies: tuple[str, ...] = tuple(TWIN_COPIES)) -> list[Twin]:
+def real_twins(paths: list[str], copies: tuple[str, ...] = tuple(TWIN_COPIES), no_bar: bool = False) -> list[Twin]:
     """Lossy copies of real lossless frames (the first frame of each file), made here: ``(file, lossless count,
     copy, before, after)``, the Doppler pixel count of each copy with the per-pixel tables (before) and with
     today's rules (after), against the lossless frame's chroma rule. The whole frame is the region; an H.264
-    copy is four copies of the frame, their median taken."""
+    copy is four copies of the frame, their median taken. ``no_bar``: the colour bars the screen parser finds
+    are blacked out first, so the copies are counted as a screen without a bar would be (the paint read from
+    the frame itself)."""
     from app.pipeline.decode import decode
     from app.pipeline.run import limits_from
+    from app.pipeline.screen.parse import find_screen
 
     rules = {r: Settings(device="cpu", colour_rule=r) for r in ("chroma", "table", "auto")}
     rows = []
     for path in paths:
         frame = next(iter(decode(path, limits_from(rules["chroma"])).batches(1)))[1][0]
+        if no_bar:
+            frame = frame.copy()
+            for bar in find_screen(frame[None], rules["chroma"].chroma_threshold).colour_bars:
+                x0, y0, x1, y1 = bar.bbox
+                frame[max(y0 - 2, 0) : y1 + 2, max(x0 - 2, 0) : x1 + 2] = 0
         size = frame.shape[:2]
         reference = _measure(png(frame), rules["chroma"], size)[0][0]
         for name in copies:
@@ -461,6 +470,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--before", choices=sorted(BEFORE), default="table", help="the rules compared with today's")
     parser.add_argument("--unmix-timing", action="store_true", help="time unmixing (H.264 CRF 23, each map's bar)")
     parser.add_argument("--real", nargs="+", metavar="FILE", help="lossy copies of these real lossless frames")
+    parser.add_argument("--no-bar", action="store_true", help="with --real: black out the frames' colour bars first")
     parser.add_argument("--tint", action="store_true", help="a bluish grey map instead of a grey one")
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--verbose", action="store_true", help="log each measurement's time to stderr")
@@ -468,7 +478,7 @@ def main(argv: list[str] | None = None) -> int:
     maps = MAPS if args.maps == "all" else tuple(m for m in MAPS if m.name in args.maps.split(","))
     log = (lambda line: print(line, file=sys.stderr)) if args.verbose else (lambda line: None)
     if args.real:
-        print(twin_table(real_twins(args.real)))
+        print(twin_table(real_twins(args.real, no_bar=args.no_bar)))
         return 0
     if args.unmix_timing:
         timing = unmix_timing(args.frames, args.seed)

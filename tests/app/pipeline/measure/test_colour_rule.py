@@ -259,3 +259,14 @@ def test_unmixing_counts_a_real_frame_made_lossy_closer_than_the_tables():
         pytest.skip("the real GE frame is not here")
     for _, reference, copy, before, after in _bench().real_twins([str(path)], ("jpeg 90 4:2:2", "h264 23")):
         assert abs(after / reference - 1) <= 0.05 and abs(after - reference) < abs(before - reference), copy
+
+
+def test_a_real_frame_without_its_bar_keeps_its_thin_dark_vessels():
+    """The same GE frame with its bar blacked out: the paint comes from the frame itself. Its weak flow is dark
+    red in vessels too thin for a core; their ridges give that paint, and the JPEG 4:2:2 and H.264 copies count
+    within 6 % of the lossless frame (the cores alone: 13-23 % low)."""
+    path = ROOT.parent / "shared" / "realdata" / "dicom" / "nemaWG04_US1_RLE.dcm"
+    if not path.is_file():
+        pytest.skip("the real GE frame is not here")
+    for _, reference, copy, _, after in _bench().real_twins([str(path)], ("jpeg 90 4:2:2", "h264 23"), no_bar=True):
+        assert abs(after / reference - 1) <= 0.06, (copy, after, reference)
