@@ -80,10 +80,13 @@ def clip_paint(
     if paint is None:
         return None
     thin = _thin_paint(frames, spread, where, chroma_threshold, paint)
+    # a clip whose cores already fill MAX_CORE_COLOURS holds its shades in them
     return paint if thin.size == 0 else np.concatenate([paint, thin])[:MAX_CORE_COLOURS]
 
 
 def _core_paint(frames: np.ndarray, spread: np.ndarray, where: np.ndarray, chroma_threshold: int) -> np.ndarray | None:
+    """``(K, 3) uint8``: the colours of the cores of the coloured patches, the most frequent first; None with
+    too few core pixels or faded cores."""
     size = 2 * CORE_RADIUS + 1
     kernel = np.ones((size, size), np.uint8)
     cores = []
