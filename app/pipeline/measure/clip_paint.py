@@ -11,14 +11,13 @@ come from two kinds of pixels:
   the blur, but a fade keeps the luma (coded at full resolution) and the chroma's direction and only shortens
   the chroma. Doppler maps run along the RGB cube's surface, so the colour on the surface at that luma and
   direction is the paint the vessel was drawn with, near enough. The ridge of each coloured patch (a pixel
-  holding :data:`THIN_PEAK_SHARE` of the highest chroma around it) whose colour no core colour explains gives
-  its colour on the surface, grouped in cells of :data:`THIN_CELL_LEVELS`; a cell needs :data:`MIN_THIN_PX`
-  ridge pixels.
+  holding :data:`THIN_PEAK_SHARE` of the highest chroma around it and :data:`THIN_MIN_CHROMA` times the chroma
+  threshold) whose colour no core colour explains gives its colour on the surface, grouped in cells of
+  :data:`THIN_CELL_LEVELS`; a cell needs :data:`MIN_THIN_PX` ridge pixels.
 
 On the design seeds of ``benchmarks/lossy_colour.py`` (777, JPEG stills at quality 75-95 without a bar, three
-maps) the thin-vessel paint cut the vessels of at least 5 px that lost most of their pixels from 73 to 40
-(3,501 to 1,384 px). Where a codec's own noise forms coloured ridges (H.264 at CRF 28) it counts a few
-points higher (docs/benchmarks.md#lossy-colour).
+maps) the thin-vessel paint cut the vessels of at least 5 px that lost most of their pixels from 73 to 50
+(3,501 to 1,675 px); on the reported seed from 68 to 39 (docs/benchmarks.md#lossy-colour).
 """
 
 from __future__ import annotations
@@ -51,16 +50,21 @@ MIN_CORE_PX = 40
 MIN_CORE_SHARE = 0.001
 MAX_CORE_COLOURS = 1024
 MIN_CORE_SATURATION = 0.6
-# Thin vessels: a ridge pixel holds at least THIN_PEAK_SHARE of the highest chroma in its 3 x 3 neighbourhood.
+# Thin vessels: a ridge pixel holds at least THIN_PEAK_SHARE of the highest chroma in its 3 x 3 neighbourhood,
+# and more than THIN_MIN_CHROMA times the chroma threshold: the codec's own ringing leaves ridges of colour just
+# above the threshold (on a real GE power Doppler frame copied as JPEG at quality 75, cyan ridges of chroma
+# 41-51 beside orange vessels), whose colour lengthened to the surface would be a paint the map never had.
 # Their surface colours are grouped in cells THIN_CELL_LEVELS wide a channel (restoring the chroma multiplies
 # its noise, up to 4-fold for a one-pixel line that kept a quarter of it); a cell holding fewer than MIN_THIN_PX
 # of them is noise. At most THIN_SAMPLE ridge pixels of a clip are compared with the cores' colours, shared
-# among its frames and evenly spaced in each. On the design seeds (the 21 rows without a bar of seed 777), the
-# mean 90th percentile of the count error was 8.35 % with these values against 8.79 % without thin vessels;
-# cells of 8 levels and 1 pixel 8.17 % with the medians 0.1 point further off, 16 levels and 3 pixels 8.47 %.
-# A share of the ridge pixels instead of a fixed count (0.1-0.3 %) did no better on seeds 777 and 778, nor
-# did leaving out the ridges of patches that also hold a core colour.
+# among its frames and evenly spaced in each. Chosen on the design seeds 777 and 778 (the 21 rows without a
+# bar of each): mean 90th percentile of the count error 8.39 and 13.24 % with these values, 8.79 and 17.33 %
+# without thin vessels; any ridge above the threshold (THIN_MIN_CHROMA 1) 8.48 and 13.36 % with the medians
+# 0.4 and 0.05 points further off, 1.25 as 1.5 within 0.1 point; cells of 8 levels and 1 pixel, or 16 levels
+# and 3 pixels, within 0.3 points of these. A share of the ridge pixels instead of a fixed count (0.1-0.3 %)
+# did no better, nor did leaving out the ridges of patches that also hold a core colour.
 THIN_PEAK_SHARE = 0.9
+THIN_MIN_CHROMA = 1.5
 THIN_CELL_LEVELS = 16
 MIN_THIN_PX = 2
 THIN_SAMPLE = 20_000
@@ -111,7 +115,7 @@ def _thin_paint(
     per_frame = max(1, THIN_SAMPLE // max(len(frames), 1))
     found = []
     for frame, s in zip(frames, spread, strict=True):
-        ridge = (s > chroma_threshold) & where & (s >= THIN_PEAK_SHARE * cv2.dilate(s, kernel))
+        ridge = (s > THIN_MIN_CHROMA * chroma_threshold) & where & (s >= THIN_PEAK_SHARE * cv2.dilate(s, kernel))
         pixels = frame[ridge]
         if len(pixels) > per_frame:
             pixels = pixels[np.linspace(0, len(pixels) - 1, per_frame).astype(np.intp)]

@@ -263,10 +263,12 @@ def test_unmixing_counts_a_real_frame_made_lossy_closer_than_the_tables():
 
 def test_a_real_frame_without_its_bar_keeps_its_thin_dark_vessels():
     """The same GE frame with its bar blacked out: the paint comes from the frame itself. Its weak flow is dark
-    red in vessels too thin for a core; their ridges give that paint, and the JPEG 4:2:2 and H.264 copies count
-    within 6 % of the lossless frame (the cores alone: 13-23 % low)."""
+    red in vessels too thin for a core; their ridges give that paint, and the JPEG and H.264 copies count within
+    6 % of the lossless frame (the cores alone: 13-28 % low; any ridge above the chroma threshold, the codec's
+    cyan ringing among them: 18 % high at quality 75)."""
     path = ROOT.parent / "shared" / "realdata" / "dicom" / "nemaWG04_US1_RLE.dcm"
     if not path.is_file():
         pytest.skip("the real GE frame is not here")
-    for _, reference, copy, _, after in _bench().real_twins([str(path)], ("jpeg 90 4:2:2", "h264 23"), no_bar=True):
+    copies = ("jpeg 75", "jpeg 90 4:2:2", "h264 23")
+    for _, reference, copy, _, after in _bench().real_twins([str(path)], copies, no_bar=True):
         assert abs(after / reference - 1) <= 0.06, (copy, after, reference)
