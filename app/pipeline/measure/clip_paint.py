@@ -26,8 +26,8 @@ import cv2
 import numpy as np
 
 from app.pipeline.measure.colour_cube import YCBCR, saturation
-from app.pipeline.measure.paint_unmix import HUE_TOLERANCE, LUMA_TOLERANCE
 from app.pipeline.measure.paint_unmix import SIGMAS as SIGMAS_UNMIXED
+from app.pipeline.measure.paint_unmix import may_hold
 
 __all__ = ["clip_paint", "on_the_surface"]
 
@@ -68,7 +68,6 @@ THIN_MIN_CHROMA = 1.5
 THIN_CELL_LEVELS = 16
 MIN_THIN_PX = 2
 THIN_SAMPLE = 20_000
-_CHUNK = 2048  # ridge colours compared with the cores' at a time
 
 
 def clip_paint(
@@ -83,9 +82,9 @@ def clip_paint(
     paint = _core_paint(frames, spread, where, chroma_threshold)
     if paint is None:
         return None
-    thin = _thin_paint(frames, spread, where, chroma_threshold, paint)
-    # a clip whose cores already fill MAX_CORE_COLOURS holds its shades in them
-    return paint if thin.size == 0 else np.concatenate([paint, thin])[:MAX_CORE_COLOURS]
+    if len(paint) < MAX_CORE_COLOURS:  # a clip whose cores fill the budget holds its shades in them
+        paint = np.concatenate([paint, _thin_paint(frames, spread, where, chroma_threshold, paint)])[:MAX_CORE_COLOURS]
+    return paint
 
 
 def _core_paint(frames: np.ndarray, spread: np.ndarray, where: np.ndarray, chroma_threshold: int) -> np.ndarray | None:
@@ -119,26 +118,11 @@ def _thin_paint(
         pixels = frame[ridge]
         if len(pixels) > per_frame:
             pixels = pixels[np.linspace(0, len(pixels) - 1, per_frame).astype(np.intp)]
-        found.append(pixels[~_explained(pixels, paint)])
+        found.append(pixels[~may_hold(pixels, paint)])
     pixels = np.concatenate(found)
     if len(pixels) == 0:
         return np.empty((0, 3), np.uint8)
     return _cell_means(on_the_surface(pixels), THIN_CELL_LEVELS, MIN_THIN_PX)
-
-
-def _explained(pixels: np.ndarray, paint: np.ndarray) -> np.ndarray:
-    """``(M,) bool``: the ``pixels (M, 3)`` that some ``paint (K, 3)`` colour may hold, as the unmixing's paint
-    table decides it: luma within LUMA_TOLERANCE, chroma along that colour's direction within HUE_TOLERANCE."""
-    ref = paint.astype(np.float32) @ YCBCR.T  # (K, 3)
-    length = np.maximum(np.hypot(ref[:, 1], ref[:, 2]), 1e-3)
-    out = np.zeros(len(pixels), dtype=bool)
-    for start in range(0, len(pixels), _CHUNK):
-        ycc = pixels[start : start + _CHUNK].astype(np.float32) @ YCBCR.T  # (C, 3)
-        along = (ycc[:, None, 1] * ref[None, :, 1] + ycc[:, None, 2] * ref[None, :, 2]) / length
-        across = np.abs(ycc[:, None, 1] * ref[None, :, 2] - ycc[:, None, 2] * ref[None, :, 1]) / length
-        near = np.abs(ycc[:, None, 0] - ref[None, :, 0]) <= LUMA_TOLERANCE
-        out[start : start + _CHUNK] = (near & (along > 0) & (across <= HUE_TOLERANCE)).any(axis=1)
-    return out
 
 
 def on_the_surface(rgb: np.ndarray) -> np.ndarray:

@@ -110,11 +110,9 @@ def _paint_table(refs_bytes: bytes, bits: int) -> PaintTable:
     paint = np.full(order.size, -1, dtype=np.int64)
     for k, (luma, cb, cr) in enumerate(refs.astype(np.float32) @ YCBCR.T):
         lo, hi = np.searchsorted(ycc_sorted[:, 0], [luma - LUMA_TOLERANCE, luma + LUMA_TOLERANCE + 1e-3])
-        length = float(np.hypot(cb, cr))
         ycc = ycc_sorted[lo:hi]
-        along = (ycc[:, 1] * cb + ycc[:, 2] * cr) / length
-        across = np.abs(ycc[:, 1] * cr - ycc[:, 2] * cb) / length
-        score = np.where((along >= MIN_SHARE * length) & (across <= HUE_TOLERANCE), across, np.inf)
+        along, across = _along_across(ycc[:, 1], ycc[:, 2], cb, cr)
+        score = np.where(_on_direction(along, across, cb, cr), across, np.inf)
         score += LUMA_WEIGHT * np.abs(ycc[:, 0] - luma)
         better = score < best[lo:hi]
         best[lo:hi][better] = score[better]
@@ -126,6 +124,32 @@ def _paint_table(refs_bytes: bytes, bits: int) -> PaintTable:
     chroma[order[held]] = refs[paint[held]].astype(np.float32) @ YCBCR[1:].T
     rgb[order[held]] = refs[paint[held]]
     return PaintTable(chroma.reshape(size, size, size, 2), rgb.reshape(size, size, size, 3), bits)
+
+
+def may_hold(pixels: np.ndarray, colours: np.ndarray, chunk: int = 2048) -> np.ndarray:
+    """``(M,) bool``: which of ``pixels (M, 3) uint8`` RGB some of ``colours (K, 3)`` may paint, by the paint
+    table's own test (luma within LUMA_TOLERANCE, chroma along that colour's direction within HUE_TOLERANCE and
+    at least MIN_SHARE of it), for each pixel's own colour rather than its cell's centre; ``chunk`` pixels at a
+    time."""
+    ref = np.asarray(colours, dtype=np.float32) @ YCBCR.T  # (K, 3)
+    out = np.zeros(len(pixels), dtype=bool)
+    for start in range(0, len(pixels), chunk):
+        ycc = pixels[start : start + chunk].astype(np.float32) @ YCBCR.T  # (C, 3)
+        along, across = _along_across(ycc[:, None, 1], ycc[:, None, 2], ref[None, :, 1], ref[None, :, 2])
+        near = np.abs(ycc[:, None, 0] - ref[None, :, 0]) <= LUMA_TOLERANCE
+        out[start : start + chunk] = (near & _on_direction(along, across, ref[None, :, 1], ref[None, :, 2])).any(1)
+    return out
+
+
+def _along_across(cb, cr, ref_cb, ref_cr) -> tuple[np.ndarray, np.ndarray]:
+    """The chroma ``(cb, cr)`` along a paint's chroma direction ``(ref_cb, ref_cr)`` and its distance from it."""
+    length = np.maximum(np.hypot(ref_cb, ref_cr), 1e-3)
+    return (cb * ref_cb + cr * ref_cr) / length, np.abs(cb * ref_cr - cr * ref_cb) / length
+
+
+def _on_direction(along, across, ref_cb, ref_cr) -> np.ndarray:
+    """Chroma that may be the paint's faded: along its direction, at least MIN_SHARE of it, within HUE_TOLERANCE."""
+    return (along >= MIN_SHARE * np.hypot(ref_cb, ref_cr)) & (across <= HUE_TOLERANCE)
 
 
 def paint_share(table: PaintTable, colours: np.ndarray, pixels: np.ndarray) -> float | None:
