@@ -394,6 +394,7 @@ def real_twins(paths: list[str], copies: tuple[str, ...] = tuple(TWIN_COPIES), n
     the frame itself)."""
     from app.pipeline.decode import decode
     from app.pipeline.run import limits_from
+    from app.pipeline.screen.flow_pixels import without_legends
     from app.pipeline.screen.parse import find_screen
 
     rules = {r: Settings(device="cpu", colour_rule=r) for r in ("chroma", "table", "auto")}
@@ -401,10 +402,8 @@ def real_twins(paths: list[str], copies: tuple[str, ...] = tuple(TWIN_COPIES), n
     for path in paths:
         frame = next(iter(decode(path, limits_from(rules["chroma"])).batches(1)))[1][0]
         if no_bar:
-            frame = frame.copy()
-            for bar in find_screen(frame[None], rules["chroma"].chroma_threshold).colour_bars:
-                x0, y0, x1, y1 = bar.bbox
-                frame[max(y0 - 2, 0) : y1 + 2, max(x0 - 2, 0) : x1 + 2] = 0
+            bars = find_screen(frame[None], rules["chroma"].chroma_threshold).colour_bars
+            frame = without_legends(frame.copy(), bars)
         size = frame.shape[:2]
         reference = _measure(png(frame), rules["chroma"], size)[0][0]
         for name in copies:

@@ -26,7 +26,8 @@ BAR_MARGIN = 2  # px excluded around a colour bar (codec smear)
 
 
 def without_legends(mask: np.ndarray, bars: list[ColourBar]) -> np.ndarray:
-    """``mask (H, W) uint8`` with the colour bars and BAR_MARGIN px around them cleared, in place; returned."""
+    """``mask (H, W)`` (or an ``(H, W, 3)`` frame) with the colour bars and BAR_MARGIN px around them cleared, in
+    place; returned."""
     for bar in bars:
         x0, y0, x1, y1 = bar.bbox
         mask[max(0, y0 - BAR_MARGIN) : y1 + BAR_MARGIN, max(0, x0 - BAR_MARGIN) : x1 + BAR_MARGIN] = 0
