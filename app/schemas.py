@@ -149,6 +149,16 @@ class ColourBar(Box):
     source: str
 
 
+class Caliper(_Model):
+    """A measurement caliper drawn in colour over the picture (a dotted line of one colour, crosses at its ends)."""
+
+    box: Box = Field(description="Bounds of the pixels left out.")
+    dots: int = Field(ge=0, description="Dots of its dotted line found.")
+    crosses: int = Field(ge=0, le=2, description="Crosses found at its ends.")
+    pixels: int = Field(ge=0, description="Pixels under it left out of the count and of the tendon's area.")
+    colour: list[int] = Field(min_length=3, max_length=3, description="Its colour, RGB.")
+
+
 class ImageArea(Box):
     source: Literal["dicom_region", "pixels", "frame"]
 
@@ -158,6 +168,10 @@ class Doppler(_Model):
     box: Box | None = Field(None, description="Bounds of all Doppler boxes together, when found.")
     boxes: list[DopplerBox] = Field(default_factory=list, description="Each Doppler box (two on a split screen).")
     colour_bars: list[ColourBar] = Field(default_factory=list)
+    calipers: list[Caliper] = Field(
+        default_factory=list,
+        description="Coloured measurement calipers found over the picture; their pixels are never counted.",
+    )
     image_area: ImageArea | None = Field(None, description="The ultrasound picture on the screen.")
 
 

@@ -15,6 +15,7 @@ WARNINGS: dict[str, str] = {
     "no_doppler_mode": "no Doppler colour in the image area",
     "colour_box_not_found": "colour on screen but no colour box found: the image area stands in for it",
     "colour_box_from_extent": "no outline of the colour box found: the box is the extent of the flow colour",
+    "calipers_left_out": "coloured measurement calipers over the picture: their pixels are not counted",
     "no_tendon_found": "the tendon model found no tendon on the selected frame",
     "low_confidence_tendon": "the model's outline is uncertain or a fragment; the colour fraction is still given",
     "tendon_outline_moved": "the probe moved during the clip: each frame has its own outline",

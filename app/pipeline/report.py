@@ -47,6 +47,7 @@ def doppler_section(screen: Screen) -> Doppler:
         box=None if box is None else Box(x0=box[0], y0=box[1], x1=box[2], y1=box[3]),
         boxes=facts["boxes"],
         colour_bars=facts["colour_bars"],
+        calipers=facts["calipers"],
         image_area=facts["image_area"],
     )
 

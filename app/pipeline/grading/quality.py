@@ -103,6 +103,15 @@ def warnings_for(f: Facts) -> Iterator[tuple[str, str]]:
                 "colour and may be smaller than the real box"
             ),
         )
+    if f.screen.calipers:
+        pixels = sum(int(caliper.pixels.shape[0]) for caliper in f.screen.calipers)
+        yield (
+            "calipers_left_out",
+            (
+                f"{len(f.screen.calipers)} coloured measurement caliper(s) drawn over the picture: the {pixels} px "
+                "under them were left out of the count and of the tendon's area"
+            ),
+        )
     if f.model_roi and f.roi_px == 0:
         if f.absent_presence is not None:
             yield (

@@ -16,6 +16,8 @@ otherwise from the pixels: none of the real files we hold marks its box, so the 
   only around a share of the flow; on a screen with a colour bar and still no outline, the extent of the flow
   colour inside the image area (a guess: the Result warns ``colour_box_from_extent``). An outline always wins
   over the extent;
+* calipers — :mod:`.calipers` (coloured measurement calipers over the picture: rows of alike dots with a cross
+  at an end), left out of the count by :meth:`Screen.exclude_mask`; a dotted box outline is no caliper;
 * mode — from the bar (warm hues at one end and cool at the other: colour flow; one hue family: power), else
   from the hues of the flow pixels: colour flow paints toward the probe red-to-yellow and away blue-to-cyan,
   power Doppler one ramp (docs/references.md#doppler-screens).
@@ -37,6 +39,7 @@ import numpy as np
 import cuda_ops
 from app.pipeline.decode import UltrasoundRegion
 from app.pipeline.geometry import Rect, contains, overlap, union
+from app.pipeline.screen.calipers import Caliper, find_calipers
 from app.pipeline.screen.colour_bar import ColourBar, bar_from_region, find_colour_bars
 from app.pipeline.screen.doppler_box import (
     MIN_FLOW_HELD,
@@ -80,6 +83,10 @@ MIN_BOX_ON_PICTURE = 0.25
 # Below this share of the picture's colour inside the white or coloured loops found, whether they hold the flow
 # is checked (``_holding_flow``); a Doppler box on screen holds nearly all of it.
 LOOP_COLOUR_HELD = 0.5
+# A dotted box outline is no caliper: a row of dots with this share of its pixels within OUTLINE_BAND px of a box's
+# border is the outline.
+OUTLINE_BAND = 3
+OUTLINE_SHARE = 0.5
 SAME_BOX_SHARE = 0.9  # two outlines whose bounds share this much (intersection over union) are one
 
 
@@ -93,6 +100,7 @@ class Screen:
         boxes: Doppler boxes, largest first (two on a split screen).
         colour_bars: colour legends, longest first.
         image_area_source: "dicom_region", "pixels" or "frame" (nothing found: the whole frame).
+        calipers: coloured measurement calipers over the picture (never counted), on a Doppler screen.
     """
 
     image_area: Rect
@@ -100,6 +108,7 @@ class Screen:
     boxes: tuple[DopplerBox, ...] = ()
     colour_bars: tuple[ColourBar, ...] = ()
     image_area_source: Literal["dicom_region", "pixels", "frame"] = "frame"
+    calipers: tuple[Caliper, ...] = ()
 
     @property
     def doppler_box(self) -> Rect | None:
@@ -117,13 +126,18 @@ class Screen:
         return _interiors(self.boxes, height, width)
 
     def exclude_mask(self, height: int, width: int) -> np.ndarray:
-        """``(height, width) bool``: never counted: colour bars (with a margin) and all outside the image area."""
+        """``(height, width) bool``: never counted: colour bars (with a margin), calipers and all outside the
+        image area."""
         out = np.ones((height, width), dtype=bool)
         x0, y0, x1, y1 = self.image_area
         out[max(0, y0) : max(0, y1), max(0, x0) : max(0, x1)] = False
         for bar in self.colour_bars:
             bx0, by0, bx1, by1 = bar.bbox
             out[max(0, by0 - BAR_MARGIN) : by1 + BAR_MARGIN, max(0, bx0 - BAR_MARGIN) : bx1 + BAR_MARGIN] = True
+        for caliper in self.calipers:
+            ys, xs = caliper.pixels[:, 0], caliper.pixels[:, 1]
+            inside = (ys < height) & (xs < width)
+            out[ys[inside], xs[inside]] = True
         return out
 
     def lut(self, chroma_threshold: int, bits: int = DEFAULT_TABLE_BITS) -> cuda_ops.DopplerLUT:
@@ -140,6 +154,7 @@ class Screen:
             "image_area": {"x0": x0, "y0": y0, "x1": x1, "y1": y1, "source": self.image_area_source},
             "boxes": [box.describe() for box in self.boxes],
             "colour_bars": [bar.describe() for bar in self.colour_bars],
+            "calipers": [caliper.describe() for caliper in self.calipers],
         }
 
 
@@ -194,7 +209,8 @@ def find_screen(
     else:
         flow = flow_mask(planes, inside, bars) if flow is None else flow
         mode = _mode(planes, boxes, flow, cv2.countNonZero(inside))
-    return Screen(area, mode, tuple(boxes), tuple(bars), source)
+    calipers = _off_outlines(find_calipers(planes.frames, inside > 0), boxes) if mode != "none" else ()
+    return Screen(area, mode, tuple(boxes), tuple(bars), source, calipers)
 
 
 def _image_area(
@@ -289,6 +305,25 @@ def _holding_flow(boxes: list[DopplerBox], flow: np.ndarray, inside_px: int) -> 
     if flow_px < max(MIN_COLOUR_PX, MIN_LOOSE_SHARE * inside_px):
         return boxes
     return [b for b in boxes if np.count_nonzero(flow & b.mask(*flow.shape)) >= MIN_FLOW_HELD * flow_px]
+
+
+def _off_outlines(calipers: tuple[Caliper, ...], boxes: list[DopplerBox]) -> tuple[Caliper, ...]:
+    """The calipers that are not a dotted box outline: most of a caliper's pixels lie off every box's border
+    (OUTLINE_BAND px either side of it)."""
+    if not boxes or not calipers:
+        return calipers
+    _, _, x1, y1 = union([box.bbox for box in boxes])
+    pad = OUTLINE_BAND + 1
+    interior = _interiors(boxes, y1 + pad, x1 + pad).view(np.uint8)
+    kernel = np.ones((2 * OUTLINE_BAND + 1, 2 * OUTLINE_BAND + 1), np.uint8)
+    border = cv2.dilate(interior, kernel) > cv2.erode(interior, kernel)
+    kept = []
+    for caliper in calipers:
+        ys, xs = caliper.pixels[:, 0], caliper.pixels[:, 1]
+        inside = (ys < border.shape[0]) & (xs < border.shape[1])
+        if border[ys[inside], xs[inside]].sum() < OUTLINE_SHARE * len(ys):
+            kept.append(caliper)
+    return tuple(kept)
 
 
 def _interiors(boxes: Sequence[DopplerBox], height: int, width: int) -> np.ndarray:
