@@ -175,8 +175,26 @@ def _one_line(a: np.ndarray, b: np.ndarray) -> bool:
 def step_length(dots: np.ndarray) -> float:
     """The row's step: the mean of its gaps between neighbours (rounded positions make a slanted row's gaps
     alternate)."""
+    gaps, single = _neighbour_gaps(dots)
+    return float(gaps[single].mean())
+
+
+def _neighbour_gaps(dots: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The row's gaps ``(n - 1,)`` and which of them join neighbours (no dot missing between: near the median)."""
     gaps = np.linalg.norm(np.diff(dots, axis=0), axis=1)
-    return float(gaps[np.abs(gaps - np.median(gaps)) <= STEP_TOLERANCE_PX].mean())
+    return gaps, np.abs(gaps - np.median(gaps)) <= STEP_TOLERANCE_PX
+
+
+def _between(chroma: Chroma, a: np.ndarray, b: np.ndarray, normal: np.ndarray) -> np.ndarray:
+    """The chroma halfway between ``a`` and ``b`` ``(P, 2)``, the most of it there and a pixel either side along
+    ``normal``: a thin line wanders off the straight one."""
+    halfway = (a + b) / 2
+    return np.max([chroma.norm[chroma.at(halfway + offset * normal)] for offset in (-1, 0, 1)], axis=0)
+
+
+def _beside(chroma: Chroma, points: np.ndarray, normal: np.ndarray) -> np.ndarray:
+    """The most chroma SIDE_OFFSETS_PX beside each of ``points (P, 2)`` along ``normal``."""
+    return np.max([chroma.norm[chroma.at(points + offset * normal)] for offset in SIDE_OFFSETS_PX], axis=0)
 
 
 def _seeds(chroma: Chroma, a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -186,12 +204,8 @@ def _seeds(chroma: Chroma, a: np.ndarray, b: np.ndarray) -> np.ndarray:
     step = b - a
     normal = np.stack([-step[:, 1], step[:, 0]], axis=1) / np.hypot(*step.T)[:, None]
     weaker = np.minimum(chroma.norm[chroma.at(a)], chroma.norm[chroma.at(b)])
-    halfway = (a + b) / 2
-    between = np.max([chroma.norm[chroma.at(halfway + offset * normal)] for offset in (-1, 0, 1)], axis=0)
-    beside = np.max(
-        [chroma.norm[chroma.at(end + offset * normal)] for end in (a, b) for offset in SIDE_OFFSETS_PX], axis=0
-    )
-    return (between <= DIP_SHARE * weaker) & (beside <= SIDE_SHARE * weaker)
+    beside = np.maximum(_beside(chroma, a, normal), _beside(chroma, b, normal))
+    return (_between(chroma, a, b, normal) <= DIP_SHARE * weaker) & (beside <= SIDE_SHARE * weaker)
 
 
 def _third(grid: _Grid, direction: np.ndarray, i: int, j: int, step: np.ndarray) -> bool:
@@ -231,14 +245,11 @@ def _is_caliper(chroma: Chroma, dots: np.ndarray, step: np.ndarray) -> bool:
     """Whether the row ``dots (n, 2)`` is drawn (dips between dots, one colour, nothing alike beside it)."""
     ys, xs = chroma.at(dots)
     strength = chroma.norm[ys, xs]
-    gaps = np.linalg.norm(np.diff(dots, axis=0), axis=1)
-    single = np.abs(gaps - np.median(gaps)) <= STEP_TOLERANCE_PX  # neighbours, no dot missing between
+    _, single = _neighbour_gaps(dots)
     if single.sum() < MIN_DOTS - 1:
         return False
     normal = np.array([-step[1], step[0]]) / np.hypot(*step)
-    halfway = (dots[:-1] + dots[1:]) / 2  # and a pixel either side: a thin line wanders off the straight one
-    between = np.max([chroma.norm[chroma.at(halfway + offset * normal)] for offset in (-1, 0, 1)], axis=0)
-    dip = between / np.minimum(strength[:-1], strength[1:])
+    dip = _between(chroma, dots[:-1], dots[1:], normal) / np.minimum(strength[:-1], strength[1:])
     if np.mean(dip[single] <= DIP_SHARE) < DIP_GAPS:
         return False
     colours = chroma.vector[ys, xs]
@@ -247,5 +258,4 @@ def _is_caliper(chroma: Chroma, dots: np.ndarray, step: np.ndarray) -> bool:
     steady &= np.abs(colours - np.median(colours, axis=0)).max(axis=1) <= COLOUR_SPREAD
     if steady.mean() < STEADY_DOTS:
         return False
-    beside = np.max([chroma.norm[chroma.at(dots + offset * normal)] for offset in SIDE_OFFSETS_PX], axis=0)
-    return bool(np.mean(beside <= SIDE_SHARE * strength) >= SIDE_DOTS)
+    return bool(np.mean(_beside(chroma, dots, normal) <= SIDE_SHARE * strength) >= SIDE_DOTS)

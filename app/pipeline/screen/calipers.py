@@ -39,6 +39,7 @@ from app.pipeline.screen.caliper_dots import (
     find_rows,
     step_length,
 )
+from app.pipeline.screen.planes import value_chroma
 
 __all__ = ["Caliper", "find_calipers"]
 
@@ -94,14 +95,13 @@ class Caliper:
         }
 
 
-def find_calipers(frames: np.ndarray, where: np.ndarray) -> tuple[Caliper, ...]:
+def find_calipers(frames: np.ndarray, where: np.ndarray, spread: np.ndarray | None = None) -> tuple[Caliper, ...]:
     """Calipers on ``frames (N, H, W, 3) uint8 RGB`` (the first is searched, the others confirm), with dots
-    where ``where (H, W) bool`` (the picture)."""
+    where ``where (H, W) bool`` (the picture). ``spread``: the first frame's ``max - min`` (``Planes.chroma``),
+    when the caller has it."""
     first = frames[0]
-    spread = cv2.subtract(
-        cv2.max(cv2.max(first[..., 0], first[..., 1]), first[..., 2]),
-        cv2.min(cv2.min(first[..., 0], first[..., 1]), first[..., 2]),
-    )
+    if spread is None:
+        spread = value_chroma(first)[1]
     x, y, w, h = cv2.boundingRect(((spread >= MIN_DOT_CHROMA) & where).view(np.uint8))
     if w == 0:
         return ()

@@ -209,7 +209,7 @@ def find_screen(
     else:
         flow = flow_mask(planes, inside, bars) if flow is None else flow
         mode = _mode(planes, boxes, flow, cv2.countNonZero(inside))
-    calipers = _off_outlines(find_calipers(planes.frames, inside > 0), boxes) if mode != "none" else ()
+    calipers = _off_outlines(find_calipers(planes.frames, inside > 0, planes.chroma), boxes) if mode != "none" else ()
     return Screen(area, mode, tuple(boxes), tuple(bars), source, calipers)
 
 
