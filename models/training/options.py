@@ -40,6 +40,7 @@ class TrainConfig:
     no_tendon_share: float = synth.NO_TENDON_SHARE  # synthetic frames without a tendon
     dome_share: float = 0.0  # synthetic tendons draped over a round bony head
     beamsim_share: float = 0.0  # training frames from the second generator (models.training.beamsim)
+    scanline_share: float = 0.0  # training frames from the third generator (models.training.scanline)
     augment: str = "basic"
     dice_loss: str = "batch"  # soft Dice pooled over the batch, or per image ("image")
     input_size: str | None = None  # "HxW"; None: the architecture's (or the --init model's)
@@ -103,6 +104,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--beamsim-share", type=float, default=d.beamsim_share,
         help="share of the --synth-count training frames drawn by the second generator, models.training.beamsim "
         "(pictures only: needs --input-view picture); validation stays on the first generator",
+    )  # fmt: skip
+    p.add_argument(
+        "--scanline-share", type=float, default=d.scanline_share,
+        help="share of the --synth-count training frames drawn by the third generator, models.training.scanline "
+        "(pictures only, like --beamsim-share; the two shares together at most 1)",
     )  # fmt: skip
     p.add_argument(
         "--augment",
@@ -192,10 +198,13 @@ def config_problem(cfg: TrainConfig) -> str | None:
         return f"--no-tendon-share is a share in [0, 1), e.g. 0.16; got {cfg.no_tendon_share}"
     if not 0.0 <= cfg.dome_share < 1.0:
         return f"--dome-share is a share in [0, 1), e.g. 0.2; got {cfg.dome_share}"
-    if not 0.0 <= cfg.beamsim_share <= 1.0:
-        return f"--beamsim-share is a share in [0, 1], e.g. 0.5; got {cfg.beamsim_share}"
-    if cfg.beamsim_share > 0 and (cfg.data != "synth" or cfg.input_view == "screen"):
-        return "--beamsim-share needs --data synth and a picture model (the second generator draws pictures only)"
+    for option, share in (("--beamsim-share", cfg.beamsim_share), ("--scanline-share", cfg.scanline_share)):
+        if not 0.0 <= share <= 1.0:
+            return f"{option} is a share in [0, 1], e.g. 0.5; got {share}"
+        if share > 0 and (cfg.data != "synth" or cfg.input_view == "screen"):
+            return f"{option} needs --data synth and a picture model (that generator draws pictures only)"
+    if cfg.beamsim_share + cfg.scanline_share > 1.0:
+        return f"--beamsim-share plus --scanline-share is at most 1; got {cfg.beamsim_share + cfg.scanline_share}"
     if cfg.ema is not None and not 0.0 < cfg.ema < 1.0:
         return f"--ema is a decay in (0, 1), e.g. 0.995; got {cfg.ema}"
     return option_problem(cfg.min_component, cfg.input_size, "--input-size")

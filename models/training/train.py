@@ -1,7 +1,8 @@
 """Train the segmentation U-Net: ``python -m models.training.train`` or ``neovasc train``.
 
-Data: ``--data synth`` (frames from ``models.training.synth``, cached in memory; ``--beamsim-share`` draws
-that share of them with the second, separately written generator ``models.training.beamsim``) or a folder
+Data: ``--data synth`` (frames from ``models.training.synth``, cached in memory; ``--beamsim-share`` and
+``--scanline-share`` draw those shares of them with the second and third generators, each written apart
+from the others: ``models.training.beamsim`` and ``models.training.scanline``) or a folder
 (see ``models.training.data``). Validation Dice is computed every epoch (unless ``--val-fraction 0`` trains on
 every image of a folder, when the last epoch is the result); each epoch writes ``last`` and (when better)
 ``best`` weights to ``--out`` through ``save_weights`` (MANIFEST.json with sha256), with ``config.json``
@@ -30,7 +31,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from models.training import beamsim, synth
+from models.training import beamsim, scanline, synth
 from models.training.augment import augment
 from models.training.data import load_folder, read_textures, split_indices, to_batch
 from models.training.evaluate import evaluate, parse_size
@@ -82,22 +83,26 @@ def _data(cfg: TrainConfig, size: tuple[int, int], view: str = "screen") -> dict
 
 
 def _synth_train(cfg: TrainConfig, ranges: synth.SynthRanges, tex) -> tuple[np.ndarray, np.ndarray]:
-    """The synthetic training frames: ``--synth-count`` of them, a ``--beamsim-share`` of those drawn by the
-    second generator (``models.training.beamsim``, pictures only) and the rest by the first, whose seeds
-    stay those of a run without the share."""
-    n_beam = beamsim_count(cfg)
-    if n_beam and ranges.view != "picture":
-        raise ValueError("--beamsim-share needs a picture model (--input-view picture): beamsim draws pictures only")
-    images, labels = synth.make_dataset(cfg.synth_count - n_beam, cfg.seed, ranges, tex)
-    if n_beam == 0:
-        return images, labels
-    more_images, more_labels = beamsim.make_dataset(n_beam, cfg.seed, tuple(ranges.size), tex)
-    return np.concatenate([images, more_images]), np.concatenate([labels, more_labels])
+    """The synthetic training frames: ``--synth-count`` of them, the ``--beamsim-share`` and
+    ``--scanline-share`` of those drawn by the picture generators (``picture_counts``) and the rest by the
+    first, whose seeds stay those of a run without the shares."""
+    counts = picture_counts(cfg)
+    if counts and ranges.view != "picture":
+        raise ValueError(f"{', '.join(counts)} draw pictures only: the shares need --input-view picture")
+    parts = [synth.make_dataset(cfg.synth_count - sum(counts.values()), cfg.seed, ranges, tex)]
+    parts += [PICTURE_GENERATORS[name].make_dataset(n, cfg.seed, tuple(ranges.size), tex) for name, n in counts.items()]
+    return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
 
 
-def beamsim_count(cfg: TrainConfig) -> int:
-    """How many of the synthetic training frames the second generator draws."""
-    return round(cfg.synth_count * cfg.beamsim_share)
+# The generators that draw the ultrasound picture alone, by the name of their share option.
+PICTURE_GENERATORS = {"beamsim": beamsim, "scanline": scanline}
+
+
+def picture_counts(cfg: TrainConfig) -> dict[str, int]:
+    """How many of the synthetic training frames each picture generator draws (those with any)."""
+    shares = {"beamsim": cfg.beamsim_share, "scanline": cfg.scanline_share}
+    counts = {name: round(cfg.synth_count * share) for name, share in shares.items()}
+    return {name: n for name, n in counts.items() if n}
 
 
 def class_weights(labels: np.ndarray, channels: int) -> torch.Tensor | None:
@@ -343,9 +348,11 @@ def data_info(cfg: TrainConfig) -> dict[str, Any]:
         "test": cfg.test,
         "test_seed": 1000 + cfg.seed if cfg.test == "synth-heldout" else None,
         "texture_dir": cfg.texture_dir,
-        "beamsim": {"generator": beamsim.GENERATOR_VERSION, "seed": cfg.seed, "train_count": beamsim_count(cfg)}
-        if beamsim_count(cfg)
-        else None,
+    } | {
+        name: {"generator": PICTURE_GENERATORS[name].GENERATOR_VERSION, "seed": cfg.seed, "train_count": n}
+        if (n := picture_counts(cfg).get(name))
+        else None
+        for name in PICTURE_GENERATORS
     }
 
 

@@ -239,32 +239,49 @@ def test_negative_context_is_a_usage_error(capsys) -> None:
     assert "--context" in capsys.readouterr().err
 
 
-def test_beamsim_share_draws_part_of_the_training_frames_with_the_second_generator() -> None:
-    """``--beamsim-share``: that share of ``--synth-count`` comes from models.training.beamsim, the rest are the
-    first generator's frames of a run without it (the same seeds); validation stays on the first generator."""
+def test_picture_generator_shares_draw_part_of_the_training_frames() -> None:
+    """``--beamsim-share`` and ``--scanline-share``: those shares of ``--synth-count`` come from
+    models.training.beamsim and models.training.scanline, in that order after the first generator's frames,
+    which are those of a run without them (the same seeds); validation stays on the first generator."""
     from dataclasses import replace
 
-    from models.training import beamsim, synth
+    from models.training import beamsim, scanline, synth
     from models.training.train import _data, data_info
 
-    cfg = TrainConfig(**TINY, synth_count=4, val_count=2, input_view="picture", beamsim_share=0.5)
+    cfg = TrainConfig(
+        **TINY, synth_count=6, val_count=2, input_view="picture", beamsim_share=1 / 3, scanline_share=1 / 3
+    )
     data = _data(cfg, (64, 64), "picture")
     ranges = replace(synth.TRAIN_RANGES, size=(64, 64), view="picture")
-    first, second = synth.make_dataset(2, cfg.seed, ranges), beamsim.make_dataset(2, cfg.seed, (64, 64))
-    np.testing.assert_array_equal(data["train"][0], np.concatenate([first[0], second[0]]))
-    np.testing.assert_array_equal(data["train"][1], np.concatenate([first[1], second[1]]))
+    parts = [
+        synth.make_dataset(2, cfg.seed, ranges),
+        beamsim.make_dataset(2, cfg.seed, (64, 64)),
+        scanline.make_dataset(2, cfg.seed, (64, 64)),
+    ]
+    np.testing.assert_array_equal(data["train"][0], np.concatenate([p[0] for p in parts]))
+    np.testing.assert_array_equal(data["train"][1], np.concatenate([p[1] for p in parts]))
     np.testing.assert_array_equal(data["val"][0], synth.make_dataset(2, cfg.seed + 1, ranges)[0])
     assert data_info(cfg)["beamsim"] == {"generator": beamsim.GENERATOR_VERSION, "seed": 0, "train_count": 2}
-    assert data_info(replace(cfg, beamsim_share=0.0))["beamsim"] is None
+    assert data_info(cfg)["scanline"] == {"generator": scanline.GENERATOR_VERSION, "seed": 0, "train_count": 2}
+    only_beamsim = replace(cfg, synth_count=4, beamsim_share=0.5, scanline_share=0.0)
+    assert data_info(only_beamsim)["scanline"] is None
+    np.testing.assert_array_equal(_data(only_beamsim, (64, 64), "picture")["train"][0][2:], parts[1][0])
     with pytest.raises(ValueError, match="picture"):
         _data(cfg, (64, 64), "screen")
 
 
 @pytest.mark.parametrize(
-    "argv", [["--beamsim-share", "1.5"], ["--beamsim-share", "0.5", "--input-view", "screen"]]
-)  # fmt: skip
-def test_bad_beamsim_share_is_a_usage_error(argv: list[str], capsys) -> None:
+    ("argv", "named"),
+    [
+        (["--beamsim-share", "1.5"], "--beamsim-share"),
+        (["--beamsim-share", "0.5", "--input-view", "screen"], "--beamsim-share"),
+        (["--scanline-share", "-0.1"], "--scanline-share"),
+        (["--scanline-share", "0.5", "--data", "some/folder"], "--scanline-share"),
+        (["--beamsim-share", "0.6", "--scanline-share", "0.6"], "--scanline-share"),
+    ],
+)
+def test_bad_picture_generator_share_is_a_usage_error(argv: list[str], named: str, capsys) -> None:
     from models.training.train import main
 
     assert main([*argv, "--arch", "unet_tiny"]) == 2
-    assert "--beamsim-share" in capsys.readouterr().err
+    assert named in capsys.readouterr().err
