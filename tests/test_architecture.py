@@ -160,6 +160,27 @@ def test_inference_never_imports_training():
     assert crossing == []
 
 
+# The training generators and the held-out family, each written apart from the others (docs/heldout.md).
+GENERATORS = ("models.training.synth", "models.training.beamsim", "models.training.scanline", "models.training.heldout")
+
+
+def _generator(name: str) -> str | None:
+    """The generator a module belongs to (``synth_screen`` is ``synth``'s), or None."""
+    name = name.replace("models.training.synth_screen", "models.training.synth")
+    return next((g for g in GENERATORS if name == g or name.startswith(g + ".")), None)
+
+
+def test_generators_never_import_each_other():
+    crossing = [
+        f"{name} -> {target}"
+        for name, targets in _graph().items()
+        if _generator(name) is not None
+        for target in targets
+        if _generator(target) not in (None, _generator(name))
+    ]
+    assert crossing == []
+
+
 def test_the_checks_see_a_circle_and_an_upward_import():
     """The checks themselves can fail: a made-up graph with both faults is caught."""
     graph = {"app.pipeline.a": {"app.pipeline.b"}, "app.pipeline.b": {"app.pipeline.a", "app.cli"}, "app.cli": set()}
