@@ -255,7 +255,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from models.weights import WeightsError
 
     ns = build_parser().parse_args(argv)
-    problem = option_problem(ns.min_component, ns.size, "--size")
+    problem = option_problem(ns.min_component, ns.size, "--size") or _heldout_problem(ns)
     if problem is not None:
         print(problem, file=sys.stderr)
         return 2
@@ -283,6 +283,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     size = f"{grid[0]}x{grid[1]}"
     print(json.dumps({"weights": ns.weights, "test": ns.test, "size": size, "tta": ns.tta, **result}))
     return 0
+
+
+def _heldout_problem(ns: argparse.Namespace) -> str | None:
+    """``--heldout`` scores the product's predictor as it runs: options that change it are refused."""
+    given = [flag for flag, on in (("--tta", ns.tta), ("--min-component", ns.min_component), ("--size", ns.size)) if on]
+    return (
+        f"{', '.join(given)} score a --test folder; --heldout runs the predictor as shipped"
+        if ns.heldout and given
+        else None
+    )
 
 
 MISS_DICE = 0.2  # below this the outline is not the tendon: a miss

@@ -93,6 +93,17 @@ def test_evaluate_cli_refuses_a_bad_size(size: str, capsys) -> None:
     assert "--size" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize(
+    ("flags", "named"),
+    [(["--tta"], "--tta"), (["--min-component", "0.01"], "--min-component"), (["--size", "128x128"], "--size")],
+)
+def test_evaluate_heldout_refuses_options_that_change_the_predictor(flags: list[str], named: str, capsys) -> None:
+    """``--heldout`` runs the shipped predictor: flip averaging, region dropping and another grid would not be
+    scored, so they are refused rather than silently ignored."""
+    assert main(["--heldout", "--weights", "nowhere", *flags]) == 2
+    assert named in capsys.readouterr().err
+
+
 def test_evaluate_cli_reports_a_missing_model_as_a_json_error(tmp_path: Path, rng: np.random.Generator, capsys) -> None:
     data = _folder(tmp_path / "data", rng, cases=1)
     assert main(["--test", str(data), "--weights", str(tmp_path / "nowhere")]) == 1
