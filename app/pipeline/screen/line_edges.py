@@ -64,7 +64,8 @@ def find_edges(
         return []
     # a line differs from speckle on one side at least (two-px lines); the middle row of a three-px line only from
     # the rows two px off
-    across = [np.maximum(*_steps_beside(value, rows, starts, stops, d)) for d in range(1, MAX_LINE_ROWS)]
+    # (the middle rows of a thicker line from the rows just past its half-thickness)
+    across = [np.maximum(*_steps_beside(value, rows, starts, stops, d)) for d in range(1, (max_rows + 3) // 2)]
     keep = (np.max(across, axis=0) >= MIN_ACROSS) & (_run_spread(value, rows, starts, stops) <= MAX_RUN_SPREAD)
     segments = _row_segments(rgb, rows[keep], starts[keep], stops[keep], scale)
     lines = []  # (length, group, ends): stacks of one line's rows, the longest checked first

@@ -19,7 +19,7 @@ from app.pipeline.screen.doppler_box import (
     fit_interior,
 )
 from app.pipeline.screen.line_colours import MIN_SIDE_SHARE, LineColours
-from app.pipeline.screen.line_edges import CORNER_REACH, Edge, find_edges
+from app.pipeline.screen.line_edges import CORNER_REACH, MAX_LINE_ROWS, Edge, find_edges
 from app.pipeline.screen.planes import Planes
 from app.pipeline.screen.straight_sides import COARSE_SAMPLES, along_edge, side_line, sides
 
@@ -308,17 +308,33 @@ class Flow:
 def find_straight_outlines(planes: Planes, flow: np.ndarray, picture_top: int | None = None) -> list[OutlineCandidate]:
     """Rectangle, parallelogram and trapezoid outlines of any colour (grey over speckle too) around a share of the
     ``flow (H, W) bool``, the clearest first. Without one, and given the picture's top row ``picture_top``: a box
-    drawn from the skin line, whose top line is lost in the bright skin line at the top of the picture."""
-    height, width = planes.shape
-    scale, min_area, _, _ = box_sizes(planes)
+    drawn from the skin line, whose top line is lost in the bright skin line at the top of the picture.
+
+    Lines are 1-3 rows thick; where none makes an outline on a large screen, lines up to as much thicker as the
+    screen is larger than 640 px are tried (a scanner's 1-2 px outline in a capture at two to five times its size).
+    Only then: a thicker line also takes in flat bright tissue rows beside a thin one, which would move its edge."""
+    scale = box_sizes(planes)[0]
     still = None
     if planes.frames.shape[0] > 1:
         still = cv2.max(cv2.max(planes.frames[-1][..., 0], planes.frames[-1][..., 1]), planes.frames[-1][..., 2])
-    edges = find_edges(planes.value, planes.frame, scale, still)
+    lines = LineColours(planes.frame)  # one match plane per line colour, shared by every search below
+    flow_points = Flow.of(flow)
+    found = _outlines(planes, find_edges(planes.value, planes.frame, scale, still), lines, flow_points, picture_top)
+    thick = round(MAX_LINE_ROWS * scale)
+    if not found and thick > MAX_LINE_ROWS:
+        edges = find_edges(planes.value, planes.frame, scale, still, max_rows=thick)
+        found = _outlines(planes, edges, lines, flow_points, picture_top)
+    return found
+
+
+def _outlines(
+    planes: Planes, edges: list[Edge], lines: LineColours, flow_points: Flow, picture_top: int | None
+) -> list[OutlineCandidate]:
+    """The outlines the ``edges`` make (:func:`find_straight_outlines`), the clearest first."""
+    height, width = planes.shape
+    scale, min_area, _, _ = box_sizes(planes)
     min_side = max(MIN_BOX_SIDE, int(np.sqrt(min_area)) // 2)
     found = []
-    flow_points = Flow.of(flow)
-    lines = LineColours(planes.frame)  # one match plane per line colour, shared by every search below
     quads = _quads(lines, edges, scale, min_side, flow_points)
     if quads:
         quads = [(score, _run_on(quad, edges, lines, scale, picture_top)) for score, quad in quads]

@@ -515,3 +515,26 @@ def test_a_coloured_interface_is_not_searched_as_a_box_outline(seed):
     inter = max(0, min(x1, truth[2]) - max(x0, truth[0])) * max(0, min(y1, truth[3]) - max(y0, truth[1]))
     union = (x1 - x0) * (y1 - y0) + (truth[2] - truth[0]) * (truth[3] - truth[1]) - inter
     assert inter / union > 0.95
+
+
+@pytest.mark.parametrize(
+    ("thickness", "factor", "interpolation"),
+    [(2, 2, cv2.INTER_LINEAR), (2, 3, cv2.INTER_NEAREST), (1, 5, cv2.INTER_NEAREST), (1, 3, cv2.INTER_LINEAR)],
+    ids=["2px-x2-linear", "2px-x3-nearest", "1px-x5-nearest", "1px-x3-linear"],
+)
+def test_outline_upscaled_with_its_screen(rng, thickness: int, factor: int, interpolation: int):
+    """A screen captured at two to five times the scanner's size: the box's 1-2 px grey line becomes up to 6 rows
+    thick, and is still one outline (not a flat patch, nor two thin lines without contrast on their inner side)."""
+    image = blank_screen(rng, velocity_rows())
+
+    def draw(canvas, colour=1):
+        cv2.rectangle(canvas, (150, 120), (420, 330), colour, thickness)
+
+    draw(image, (190, 190, 190))
+    paint_flow(image, rng, [(250, 200), (320, 260)], [RED, BLUE])
+    size = (W * factor, H * factor)
+    big = cv2.resize(image, size, interpolation=interpolation)
+    truth = cv2.resize(drawn_interior(image.shape, draw).astype(np.uint8), size, interpolation=cv2.INTER_NEAREST) > 0
+    (box,) = find_screen(big[None], THRESHOLD).boxes
+    assert box.source == "outline" and box.shape == "rectangle"
+    assert iou(box.mask(H * factor, W * factor), truth) >= 0.95  # the interior within a few px of a 2-6 px line
