@@ -99,9 +99,12 @@ PICTURE_GENERATORS = {"beamsim": beamsim, "scanline": scanline}
 
 
 def picture_counts(cfg: TrainConfig) -> dict[str, int]:
-    """How many of the synthetic training frames each picture generator draws (those with any)."""
-    shares = {"beamsim": cfg.beamsim_share, "scanline": cfg.scanline_share}
-    counts = {name: round(cfg.synth_count * share) for name, share in shares.items()}
+    """How many of the synthetic training frames each picture generator draws (those with any); never more than
+    ``--synth-count`` together (two halves of an odd count both round up)."""
+    counts, left = {}, cfg.synth_count
+    for name, share in (("beamsim", cfg.beamsim_share), ("scanline", cfg.scanline_share)):
+        counts[name] = min(round(cfg.synth_count * share), left)
+        left -= counts[name]
     return {name: n for name, n in counts.items() if n}
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -268,6 +269,21 @@ def test_picture_generator_shares_draw_part_of_the_training_frames() -> None:
     np.testing.assert_array_equal(_data(only_beamsim, (64, 64), "picture")["train"][0][2:], parts[1][0])
     with pytest.raises(ValueError, match="picture"):
         _data(cfg, (64, 64), "screen")
+
+
+def test_picture_generator_counts_never_exceed_the_synthetic_count() -> None:
+    from models.training.train import picture_counts
+
+    base = TrainConfig(**TINY, input_view="picture")
+    assert picture_counts(replace(base, synth_count=3, beamsim_share=0.5, scanline_share=0.5)) == {
+        "beamsim": 2,
+        "scanline": 1,
+    }
+    assert picture_counts(replace(base, synth_count=100, beamsim_share=0.25, scanline_share=0.25)) == {
+        "beamsim": 25,
+        "scanline": 25,
+    }
+    assert picture_counts(replace(base, synth_count=100)) == {}
 
 
 @pytest.mark.parametrize(
