@@ -82,6 +82,11 @@ def _data(cfg: TrainConfig, size: tuple[int, int], view: str = "screen") -> dict
     return out
 
 
+# The generators that draw the ultrasound picture alone, by the name of their share option (``--NAME-share``,
+# ``TrainConfig.NAME_share``).
+PICTURE_GENERATORS = {"beamsim": beamsim, "scanline": scanline}
+
+
 def _synth_train(cfg: TrainConfig, ranges: synth.SynthRanges, tex) -> tuple[np.ndarray, np.ndarray]:
     """The synthetic training frames: ``--synth-count`` of them, the ``--beamsim-share`` and
     ``--scanline-share`` of those drawn by the picture generators (``picture_counts``) and the rest by the
@@ -94,16 +99,12 @@ def _synth_train(cfg: TrainConfig, ranges: synth.SynthRanges, tex) -> tuple[np.n
     return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
 
 
-# The generators that draw the ultrasound picture alone, by the name of their share option.
-PICTURE_GENERATORS = {"beamsim": beamsim, "scanline": scanline}
-
-
 def picture_counts(cfg: TrainConfig) -> dict[str, int]:
     """How many of the synthetic training frames each picture generator draws (those with any); never more than
     ``--synth-count`` together (two halves of an odd count both round up)."""
     counts, left = {}, cfg.synth_count
-    for name, share in (("beamsim", cfg.beamsim_share), ("scanline", cfg.scanline_share)):
-        counts[name] = min(round(cfg.synth_count * share), left)
+    for name in PICTURE_GENERATORS:
+        counts[name] = min(round(cfg.synth_count * getattr(cfg, f"{name}_share")), left)
         left -= counts[name]
     return {name: n for name, n in counts.items() if n}
 
@@ -342,6 +343,7 @@ def data_info(cfg: TrainConfig) -> dict[str, Any]:
     """The manifest's ``data`` record of a run: the folder, or the generator version and seeds."""
     if cfg.data != "synth":
         return {"source": cfg.data, "test": cfg.test}
+    counts = picture_counts(cfg)
     return {
         "source": "synth",
         "generator": synth.GENERATOR_VERSION,
@@ -353,7 +355,7 @@ def data_info(cfg: TrainConfig) -> dict[str, Any]:
         "texture_dir": cfg.texture_dir,
     } | {
         name: {"generator": PICTURE_GENERATORS[name].GENERATOR_VERSION, "seed": cfg.seed, "train_count": n}
-        if (n := picture_counts(cfg).get(name))
+        if (n := counts.get(name))
         else None
         for name in PICTURE_GENERATORS
     }
