@@ -4,6 +4,7 @@ horizontal runs paired as top and bottom edges, each side then checked against t
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 
 import cv2
 import numpy as np
@@ -313,33 +314,42 @@ def find_straight_outlines(planes: Planes, flow: np.ndarray, picture_top: int | 
     Lines are 1-3 rows thick; where none makes an outline on a large screen, lines up to as much thicker as the
     screen is larger than 640 px are tried (a scanner's 1-2 px outline in a capture at two to five times its size).
     Only then: a thicker line also takes in flat bright tissue rows beside a thin one, which would move its edge."""
-    scale = box_sizes(planes)[0]
+    scale, min_area, _, _ = box_sizes(planes)
+    min_side = max(MIN_BOX_SIDE, int(np.sqrt(min_area)) // 2)
     still = None
     if planes.frames.shape[0] > 1:
         still = cv2.max(cv2.max(planes.frames[-1][..., 0], planes.frames[-1][..., 1]), planes.frames[-1][..., 2])
     lines = LineColours(planes.frame)  # one match plane per line colour, shared by every search below
     flow_points = Flow.of(flow)
-    found = _outlines(planes, find_edges(planes.value, planes.frame, scale, still), lines, flow_points, picture_top)
+    outlines = partial(
+        _outlines, planes=planes, lines=lines, flow=flow_points, scale=scale, min_side=min_side, picture_top=picture_top
+    )
+    found = outlines(find_edges(planes.value, planes.frame, scale, still))
     thick = round(MAX_LINE_ROWS * scale)
     if not found and thick > MAX_LINE_ROWS:
         edges = find_edges(planes.value, planes.frame, scale, still, max_rows=thick)
-        found = _outlines(planes, edges, lines, flow_points, picture_top)
+        found = outlines(edges)
     return found
 
 
 def _outlines(
-    planes: Planes, edges: list[Edge], lines: LineColours, flow_points: Flow, picture_top: int | None
+    edges: list[Edge],
+    *,
+    planes: Planes,
+    lines: LineColours,
+    flow: Flow,
+    scale: float,
+    min_side: int,
+    picture_top: int | None,
 ) -> list[OutlineCandidate]:
     """The outlines the ``edges`` make (:func:`find_straight_outlines`), the clearest first."""
     height, width = planes.shape
-    scale, min_area, _, _ = box_sizes(planes)
-    min_side = max(MIN_BOX_SIDE, int(np.sqrt(min_area)) // 2)
     found = []
-    quads = _quads(lines, edges, scale, min_side, flow_points)
+    quads = _quads(lines, edges, scale, min_side, flow)
     if quads:
         quads = [(score, _run_on(quad, edges, lines, scale, picture_top)) for score, quad in quads]
     elif picture_top is not None:
-        quads = _hidden_top_quads(lines, edges, scale, min_side, flow_points, picture_top)
+        quads = _hidden_top_quads(lines, edges, scale, min_side, flow, picture_top)
     for score, quad in quads:
         box = _quad_box(quad, width, height)
         if box is not None:
