@@ -50,6 +50,8 @@ SIMPLER_SHAPE_SLACK = 0.01  # a simpler model within this IoU of the best one is
 SPECK_SHARE = 0.02  # holes smaller than this share of the least box area are specks between bright pixels
 # An outline without a colour of its own (grey, found from straight runs or arcs) must hold at least this share of
 # the flow: scanners paint flow only inside the box (a split screen shares it between two boxes).
+EXTENT_SPECK_PX = 8  # px at 640: a flow piece smaller than this is a speck
+EXTENT_SPECK_REACH = 64  # px at 640: a speck further than this from the other flow does not stretch its extent
 MAX_SHARED = 0.1  # share of the smaller box two boxes found without a colour of their own may have in common
 MIN_FLOW_HELD = 0.2
 
@@ -439,13 +441,27 @@ def describe_interior(box: DopplerBox, planes: Planes) -> OutlineCandidate:
     return OutlineCandidate(box, colour_px, colour_px / n_inside, texture)
 
 
-def extent_box(mask: np.ndarray) -> DopplerBox | None:
-    """The bounding rectangle of ``mask (H, W) bool`` as a colour-extent box, or None when empty."""
-    points = cv2.findNonZero(mask.astype(np.uint8))
-    if points is None:
+def extent_box(mask: np.ndarray, scale: float = 1.0) -> DopplerBox | None:
+    """The bounding rectangle of ``mask (H, W) bool`` as a colour-extent box, or None when empty.
+
+    A speck (an 8-connected piece under EXTENT_SPECK_PX px at 640) further than EXTENT_SPECK_REACH px (at 640)
+    from the larger pieces' extent is left out of it: a depth scale's mark or a logo's dot in a flow colour sits
+    anywhere on the picture and would stretch the box to it, while specks of flow lie near the rest of the flow.
+    ``scale``: how many times larger than 640 px the screen is."""
+    pieces, _, stats, _ = cv2.connectedComponentsWithStats(mask.astype(np.uint8), connectivity=8)
+    if pieces < 2:
         return None
-    x, y, w, h = cv2.boundingRect(points)
-    return rect_box((x, y, x + w, y + h), "colour_extent", "colour_extent")
+    x0, y0, w, h = (stats[1:, i] for i in (cv2.CC_STAT_LEFT, cv2.CC_STAT_TOP, cv2.CC_STAT_WIDTH, cv2.CC_STAT_HEIGHT))
+    x1, y1 = x0 + w, y0 + h
+    large = stats[1:, cv2.CC_STAT_AREA] >= EXTENT_SPECK_PX * scale * scale
+    kept = np.ones_like(large)
+    if large.any():
+        reach = EXTENT_SPECK_REACH * scale
+        near_x = (x1 >= x0[large].min() - reach) & (x0 <= x1[large].max() + reach)
+        near_y = (y1 >= y0[large].min() - reach) & (y0 <= y1[large].max() + reach)
+        kept = large | (near_x & near_y)
+    rect = (int(x0[kept].min()), int(y0[kept].min()), int(x1[kept].max()), int(y1[kept].max()))
+    return rect_box(rect, "colour_extent", "colour_extent")
 
 
 def clearest(found: list[tuple[float, DopplerBox]]) -> list[DopplerBox]:

@@ -45,6 +45,7 @@ from app.pipeline.screen.doppler_box import (
     MIN_FLOW_HELD,
     DopplerBox,
     OutlineCandidate,
+    box_sizes,
     extent_box,
     find_dotted_outlines,
     find_outlines,
@@ -201,7 +202,7 @@ def find_screen(
                 boxes = _outline_boxes(_any_outlines(planes, picture, flow), bars, inside, flow)
         if not boxes and bars:  # the flow's extent, when there is flow enough to say where the box is
             enough = max(MIN_COLOUR_PX, MIN_HELD_SHARE * cv2.countNonZero(inside))
-            boxes = [extent_box(flow)] if np.count_nonzero(flow) >= enough else []
+            boxes = [extent_box(flow, box_sizes(planes)[0])] if np.count_nonzero(flow) >= enough else []
     boxes.sort(key=lambda b: -(b.bbox[2] - b.bbox[0]) * (b.bbox[3] - b.bbox[1]))
     area, source = _image_area(picture, tissue, boxes, height, width)
     if bars:

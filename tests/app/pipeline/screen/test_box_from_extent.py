@@ -43,6 +43,26 @@ def test_extent_box_warns_and_outline_does_not():
     assert "50x30 px" in message
 
 
+@pytest.mark.parametrize("scale", [1.0, 2.25])
+def test_extent_leaves_out_far_specks(scale):
+    """A depth mark's or a logo's speck in a flow colour far from the flow does not stretch the box; a speck of
+    flow near the rest does, and specks alone make their own extent."""
+    mask = np.zeros((600, 900), bool)
+    mask[200:260, 300:420] = True  # a vessel
+    mask[300:304, 330:333] = True  # 12 px: a piece of flow at 640, a speck near the vessel on a larger screen
+    mask[500:502, 880:882] = True  # a tick mark's speck, far from the flow
+    box = extent_box(mask, scale)
+    assert box is not None and box.source == "colour_extent"
+    assert box.bbox == (300, 200, 420, 304)
+    mask[560:562, 40:42] = True  # another far speck, and one more near the vessel
+    mask[190:192, 440:442] = True
+    assert extent_box(mask, scale).bbox == (300, 190, 442, 304)
+    specks = np.zeros((600, 900), bool)
+    specks[10:12, 10:12] = specks[50:52, 160:162] = True
+    assert extent_box(specks, scale).bbox == (10, 10, 162, 52)  # nothing but specks: their extent
+    assert extent_box(np.zeros((600, 900), bool), scale) is None
+
+
 @pytest.mark.parametrize(("layout", "flagged"), [(extent(), True), (ge_cf(), False)], ids=["extent", "outline"])
 def test_result_and_overlay_say_so(layout, flagged, settings, monkeypatch):
     """End to end: the warning in the Result, the caption line on the overlay, only for an extent box."""
