@@ -233,9 +233,8 @@ def _image_area(
 def _any_outlines(planes: Planes, picture: ImageArea | None, flow: np.ndarray) -> list[OutlineCandidate]:
     """Outlines found the slow way, to be held to the ``flow``: dotted coloured loops, straight quads of any colour,
     and sectors of any colour around a fan's apex."""
-    found = find_dotted_outlines(planes) + find_straight_outlines(
-        planes, flow, None if picture is None else picture.bbox[1]
-    )
+    bbox = None if picture is None else picture.bbox
+    found = find_dotted_outlines(planes) + find_straight_outlines(planes, flow, bbox)
     fan = None if picture is None else find_fan(planes, picture)
     if fan is not None:
         found += find_sector_outlines(planes, fan.apex, picture.mask(*planes.shape), flow)

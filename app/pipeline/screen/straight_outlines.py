@@ -9,6 +9,7 @@ from functools import partial
 import cv2
 import numpy as np
 
+from app.pipeline.geometry import Rect
 from app.pipeline.screen.doppler_box import (
     MIN_BOX_SIDE,
     MIN_FLOW_HELD,
@@ -33,8 +34,11 @@ from app.pipeline.screen.straight_sides import COARSE_SAMPLES, along_edge, side_
 MAX_EDGE_COLOUR = 32  # max channel difference between a box's two edges (codecs shift each edge differently)
 MIN_EDGE_RATIO = 0.4  # the shorter of a box's top and bottom edges, as found, to the longer (flow hides some)
 MAX_SIDE_SLOPE = 0.8  # |dx/dy| of a side: beam steering and trapezoid spread stay below 40 degrees
-HIDDEN_TOP_EDGES = 4  # longest edges tried as the bottom of a box whose top line lies on the picture's top row
-HIDDEN_TOP_LEANS = 3  # leans of the two sides checked in full, the best of a coarse search
+HIDDEN_EDGES = 4  # longest edges tried as one side of a box whose other lies on the picture's top or bottom row
+HIDDEN_LEANS = 3  # leans of the two sides checked in full, the best of a coarse search
+# A picture's left or right border stands in for a side only around flow: without any, a tissue line that runs to
+# the border and a line of speckle beside it would make a box of any size
+MIN_BORDER_FLOW = 20  # px
 SECTOR_HALF_LINE = 1.0  # px from a sector line's centre to its interior (half a 1-px line, and half a pixel)
 # A quad's top or bottom is moved out to a farther edge of its colour (or the top up to the picture's top row) when
 # both sides run on to it: a tissue line crossing the box (a fascia, a tendon's bright border) is no box edge when
@@ -65,9 +69,13 @@ class _Quad:
         return inside & (xs > left + half) & (xs < right - half)
 
 
-def _quads(lines: LineColours, edges: list[Edge], scale: float, min_side: int, flow: Flow) -> list[tuple]:
+def _quads(
+    lines: LineColours, edges: list[Edge], scale: float, min_side: int, flow: Flow, picture: Rect | None
+) -> list[tuple]:
     """``(score, quad)`` of the quads whose top and bottom are ``edges``, that can hold the ``flow``, and whose two
-    sides the pixels confirm (the score: how clearly the sides show)."""
+    sides the pixels confirm (the score: how clearly the sides show). Where one side shows no line and an edge
+    runs to the ``picture``'s left or right border there, that border is the side (a box taken to the picture's
+    side), the other side being a line, and only around flow (MIN_BORDER_FLOW)."""
     found = []
     checked: dict[tuple, tuple[float, float, float] | None] = {}
 
@@ -98,6 +106,11 @@ def _quads(lines: LineColours, edges: list[Edge], scale: float, min_side: int, f
             rights = _parallel(side, top, bottom, lefts, 1, gap)
         elif rights and not lefts:
             lefts = _parallel(side, top, bottom, rights, 0, gap)
+        if picture is not None and flow.xs.size >= MIN_BORDER_FLOW and bool(lefts) != bool(rights):
+            lefts, rights = (
+                lefts or _border(top, bottom, picture, 0, rights, scale),
+                rights or _border(top, bottom, picture, 1, lefts, scale),
+            )
         best = None
         for left in lefts:
             for right in rights:
@@ -141,40 +154,55 @@ def _may_pair(top: Edge, bottom: Edge, scale: float, min_side: int, flow: Flow) 
     return flow.held((flow.xs > x0) & (flow.xs < x1) & (flow.ys > top.y) & (flow.ys < bottom.y))
 
 
-def _hidden_top_quads(
-    lines: LineColours, edges: list[Edge], scale: float, min_side: int, flow: Flow, top_y: int
+def _hidden_edge_quads(
+    lines: LineColours, edges: list[Edge], scale: float, min_side: int, flow: Flow, picture: Rect, far_y: int
 ) -> list[tuple]:
-    """``(score, quad)`` of boxes whose top lies on the picture's top row ``top_y`` (many scanners start the box
-    at the skin, and the skin line is as bright as the outline): one of the longest edges as the bottom, and
-    two sides in its colour rising from its ends to ``top_y``, leaning alike (a rectangle or a steered
-    parallelogram). The sides' lean is found coarsely for both at once, then the best few are checked in full."""
+    """``(score, quad)`` of boxes whose top or bottom lies on the picture's top or bottom row ``far_y``, where its
+    line is lost (many scanners start the box at the skin, and the skin line is as bright as the outline; a box
+    taken down to the picture's bottom loses its bottom line at the picture's edge): one of the longest edges on
+    the other side of the box, and two sides in its colour from its ends to ``far_y``, leaning alike (a rectangle
+    or a steered parallelogram). A side is the picture's own left or right border where the edge runs to it and
+    no line does (a box taken to the picture's side); the other side is then a line. The sides' lean is found
+    coarsely for both at once, then the best few are checked in full. A border stands in for a side only around
+    flow (MIN_BORDER_FLOW)."""
     found = []
     stride = 2 * max(1, round(scale))
-    for bottom in sorted(edges, key=lambda e: -e.length)[:HIDDEN_TOP_EDGES]:
-        height = bottom.y - top_y
-        x0, x1 = bottom.ends[0][0], bottom.ends[-1][1]
-        if height < min_side or x1 - x0 < min_side:
+    below = far_y > picture[1]  # the hidden line is the box's bottom
+    for edge in sorted(edges, key=lambda e: -e.length)[:HIDDEN_EDGES]:
+        height = abs(edge.y - far_y)
+        x0, x1 = edge.ends[0][0], edge.ends[-1][1]
+        if height < min_side or x1 - x0 < min_side or (edge.y < far_y) != below:
             continue
         reach = MAX_SIDE_SLOPE * height
-        if not flow.held((flow.xs > x0 - reach) & (flow.xs < x1 + reach) & (flow.ys > top_y) & (flow.ys < bottom.y)):
+        y0, y1 = sorted((edge.y, far_y))
+        if not flow.held((flow.xs > x0 - reach) & (flow.xs < x1 + reach) & (flow.ys > y0) & (flow.ys < y1)):
             continue
-        leans = _leans(lines, bottom, top_y, reach, scale)
+        border = [
+            flow.xs.size >= MIN_BORDER_FLOW and abs(x - px) <= CORNER_REACH * scale
+            for x, px in ((x0, picture[0]), (x1, picture[2] - 1))
+        ]
+        leans = _leans(lines, edge, far_y, reach, scale, border)
         # both sides of every lean in one search (a left side that fails leaves its right one unused)
-        ends = [((x + lean, top_y), (x, bottom.y)) for lean, xl, xr in leans for x in (xl, xr)]
-        checked = sides(lines, bottom.colour, ends, scale)
+        ends = [((x + lean, far_y), (x, edge.y))[:: -1 if below else 1] for lean, xl, xr in leans for x in (xl, xr)]
+        checked = sides(lines, edge.colour, ends, scale)
         best = None
         for left, right in zip(checked[0::2], checked[1::2], strict=True):
-            if left is None or right is None or abs((left[0] - left[1]) - (right[0] - right[1])) > 2 * stride:
+            if left is None and border[0] and right is not None:
+                left = (picture[0], picture[0], right[2])  # the box's left side is the picture's left border
+            elif right is None and border[1] and left is not None:
+                right = (picture[2] - 1, picture[2] - 1, left[2])
+            elif left is None or right is None or abs((left[0] - left[1]) - (right[0] - right[1])) > 2 * stride:
                 continue
             if min(right[0] - left[0], right[1] - left[1]) < min_side:
                 continue
-            if along_edge(lines, bottom, left[1], right[1]) < MIN_SIDE_SHARE:
+            at_edge, at_far = ((left[0], right[0]), (left[1], right[1]))[:: 1 if below else -1]
+            if along_edge(lines, edge, *at_edge) < MIN_SIDE_SHARE:
                 continue
             score = min(left[2], right[2])
             if best is None or score > best[0]:
-                top = Edge(
-                    float(top_y), 1, ((round(left[0]), round(right[0])),), bottom.colour, round(right[0] - left[0])
-                )
+                hidden = Edge(float(far_y), 1, ((round(at_far[0]), round(at_far[1])),), edge.colour,
+                              round(at_far[1] - at_far[0]))  # fmt: skip
+                top, bottom = (edge, hidden) if below else (hidden, edge)
                 best = (score, _Quad(top, bottom, left[:2], right[:2]))
         if best is not None:
             found.append(best)
@@ -182,35 +210,36 @@ def _hidden_top_quads(
 
 
 def _leans(
-    lines: LineColours, bottom: Edge, top_y: int, reach: float, scale: float
+    lines: LineColours, edge: Edge, far_y: int, reach: float, scale: float, border: list[bool]
 ) -> list[tuple[float, float, float]]:
-    """``(lean, x_left, x_right)``: the HIDDEN_TOP_LEANS leans (x at the top minus x at the bottom) at which two
-    lines rising from near the ends of ``bottom`` to ``top_y`` are most in its colour (the lesser of the two
-    sides' shares), at least 2 strides apart, with where each side meets the bottom row. A side may meet it up
-    to CORNER_REACH px inside the edge's end, or beyond the end by up to the edge's length (a codec can break
-    the far part of a thin line into pieces of another grey, which the edge does not take in); the nearest of
-    equal matches wins."""
+    """``(lean, x_left, x_right)``: the HIDDEN_LEANS leans (x at ``far_y`` minus x at the edge) at which two lines
+    from near the ends of ``edge`` to ``far_y`` are most in its colour (the lesser of the two sides' shares; the
+    one side's share where the other end lies on the picture's border, ``border`` for left and right), at least 2
+    strides apart, with where each side meets the edge's row. A side may meet it up to CORNER_REACH px inside the
+    edge's end, or beyond the end by up to the edge's length (a codec can break the far part of a thin line into
+    pieces of another grey, which the edge does not take in); the nearest of equal matches wins."""
     stride = 2 * max(1, round(scale))
     half = stride // 2  # matches widened by half a stride: a 1-px line is never stepped over
-    rows = np.linspace(top_y, bottom.y, COARSE_SAMPLES + 2)[1:-1].round().astype(int)
-    t = (rows - top_y) / (bottom.y - top_y)  # (K,): 0 at the top, 1 at the bottom
+    rows = np.linspace(far_y, edge.y, COARSE_SAMPLES + 2)[1:-1].round().astype(int)
+    t = (rows - far_y) / (edge.y - far_y)  # (K,): 0 at the far row, 1 at the edge
     leans = np.arange(-reach, reach + 0.5, stride)  # (L,)
     slope = leans[None, :, None] * (1 - t)[None, None, :]  # (1, L, K)
-    x0, x1 = bottom.ends[0][0], bottom.ends[-1][1]
+    x0, x1 = edge.ends[0][0], edge.ends[-1][1]
     inward, outward = CORNER_REACH * scale, max(CORNER_REACH * scale, x1 - x0)
-    sides = []
+    shares = []
     for at, end, step in ((np.arange(x0 + inward, x0 - outward - 0.5, -stride), x0, -stride),
                           (np.arange(x1 - inward, x1 + outward + 0.5, stride), x1, stride)):  # fmt: skip
-        share = lines.shifted_matches(bottom.colour, rows, at[0], slope[0], step, at.size, half)  # (P, L)
+        share = lines.shifted_matches(edge.colour, rows, at[0], slope[0], step, at.size, half)  # (P, L)
         nearest = np.argmax(share - 1e-6 * np.abs(at - end)[:, None], axis=0)  # (L,)
-        sides.append((share.max(axis=0), at[nearest]))
-    share = np.minimum(sides[0][0], sides[1][0])  # (L,)
+        shares.append((share.max(axis=0), at[nearest]))
+    both = np.minimum(shares[0][0], shares[1][0])  # (L,)
+    share = np.maximum.reduce([both] + [shares[1 - k][0] for k in (0, 1) if border[k]])
     chosen: list[tuple[float, float, float]] = []
     for i in np.argsort(-share):
-        if share[i] < MIN_SIDE_SHARE or len(chosen) == HIDDEN_TOP_LEANS:
+        if share[i] < MIN_SIDE_SHARE or len(chosen) == HIDDEN_LEANS:
             break
         if all(abs(leans[i] - c[0]) > 2 * stride for c in chosen):
-            chosen.append((float(leans[i]), float(sides[0][1][i]), float(sides[1][1][i])))
+            chosen.append((float(leans[i]), float(shares[0][1][i]), float(shares[1][1][i])))
     return chosen
 
 
@@ -222,6 +251,17 @@ def _parallel(side, top: Edge, bottom: Edge, others: list[tuple[float, float, fl
         found += [side(top, bottom, a, round(a + lean)) for a in _corners(top, end, gap)]
         found += [side(top, bottom, round(b - lean), b) for b in _corners(bottom, end, gap)]
     return [s for s in found if s]
+
+
+def _border(
+    top: Edge, bottom: Edge, picture: Rect, end: int, others: list[tuple[float, float, float]], scale: float
+) -> list[tuple[float, float, float]]:
+    """The picture's left (``end`` 0) or right border as a side, scored as the clearest of the ``others``, where
+    ``top`` or ``bottom`` runs to it; else nothing."""
+    x = picture[0] if end == 0 else picture[2] - 1
+    if not any(abs(edge.ends[-end][end] - x) <= CORNER_REACH * scale for edge in (top, bottom)):
+        return []
+    return [(x, x, max(side[2] for side in others))]
 
 
 def _corners(edge: Edge, end: int, gap: float) -> list[int]:
@@ -306,10 +346,11 @@ class Flow:
         return np.count_nonzero(inside) >= MIN_FLOW_HELD * self.xs.size
 
 
-def find_straight_outlines(planes: Planes, flow: np.ndarray, picture_top: int | None = None) -> list[OutlineCandidate]:
+def find_straight_outlines(planes: Planes, flow: np.ndarray, picture: Rect | None = None) -> list[OutlineCandidate]:
     """Rectangle, parallelogram and trapezoid outlines of any colour (grey over speckle too) around a share of the
-    ``flow (H, W) bool``, the clearest first. Without one, and given the picture's top row ``picture_top``: a box
-    drawn from the skin line, whose top line is lost in the bright skin line at the top of the picture.
+    ``flow (H, W) bool``, the clearest first. Without one, and given the ``picture``'s rectangle: a box drawn from
+    the skin line, whose top line is lost in the bright skin line at the picture's top, or taken down to the
+    picture's bottom; either may also be taken to the picture's left or right border.
 
     Lines are 1-3 rows thick; where none makes an outline on a large screen, lines up to as much thicker as the
     screen is larger than 640 px are tried (a scanner's 1-2 px outline in a capture at two to five times its size).
@@ -322,7 +363,7 @@ def find_straight_outlines(planes: Planes, flow: np.ndarray, picture_top: int | 
     lines = LineColours(planes.frame)  # one match plane per line colour, shared by every search below
     flow_points = Flow.of(flow)
     outlines = partial(
-        _outlines, planes=planes, lines=lines, flow=flow_points, scale=scale, min_side=min_side, picture_top=picture_top
+        _outlines, planes=planes, lines=lines, flow=flow_points, scale=scale, min_side=min_side, picture=picture
     )
     found = outlines(find_edges(planes.value, planes.frame, scale, still))
     thick = round(MAX_LINE_ROWS * scale)
@@ -340,16 +381,18 @@ def _outlines(
     flow: Flow,
     scale: float,
     min_side: int,
-    picture_top: int | None,
+    picture: Rect | None,
 ) -> list[OutlineCandidate]:
     """The outlines the ``edges`` make (:func:`find_straight_outlines`), the clearest first."""
     height, width = planes.shape
     found = []
-    quads = _quads(lines, edges, scale, min_side, flow)
+    quads = _quads(lines, edges, scale, min_side, flow, picture)
     if quads:
-        quads = [(score, _run_on(quad, edges, lines, scale, picture_top)) for score, quad in quads]
-    elif picture_top is not None:
-        quads = _hidden_top_quads(lines, edges, scale, min_side, flow, picture_top)
+        top = None if picture is None else picture[1]
+        quads = [(score, _run_on(quad, edges, lines, scale, top)) for score, quad in quads]
+    elif picture is not None:
+        hidden = partial(_hidden_edge_quads, lines, edges, scale, min_side, flow, picture)
+        quads = hidden(picture[1]) or hidden(picture[3] - 1)
     for score, quad in quads:
         box = _quad_box(quad, width, height)
         if box is not None:

@@ -172,6 +172,7 @@ class Layout:
     band: tuple[float, float] | None = None  # design rows of tissue about as bright as the box line, across the box
     fascia: float | None = None  # design row of a bright tissue line at the box line's level across the picture
     flow_below: float | None = None  # design row above which no flow is painted
+    clip_box: bool = False  # the box reaches past the picture's edges: drawn and holding flow on the picture only
 
 
 @dataclass(frozen=True)
@@ -468,6 +469,8 @@ def render(spec: Spec) -> Case:
     ink = _outline(c, box, box.antialiased, box.dotted) if box is not None else None
     truth_ink = _outline(c, box, False) if box is not None else None
     interior = _interior(truth_ink) if truth_ink is not None else None
+    if layout.clip_box:
+        ink, interior = ink * picture, interior & picture
     bar_rect = None
     interlaced = spec.encoding.startswith("interlaced")
     fields = 2 * spec.frames if interlaced else spec.frames
@@ -615,6 +618,12 @@ def _truth(spec: Spec, c: _Canvas, interior: np.ndarray | None, bar_rect) -> Tru
     corners = ()
     if box.shape != "sector":
         corners = tuple(c.fpt(*p) for p in _quad(box))
+    if layout.clip_box:  # a rectangle cut by a rectangular picture: its corners on the picture's borders
+        _, x0, y0, x1, y1 = layout.picture
+        cut = replace(
+            box, left=max(box.left, x0), right=min(box.right, x1), top=max(box.top, y0), bottom=min(box.bottom, y1)
+        )
+        corners = tuple(c.fpt(*p) for p in _quad(cut))
     return Truth(
         mode=mode,
         shape=box.shape,
@@ -767,6 +776,17 @@ def from_skin(steer: float = -40.0) -> Layout:
     return replace(layout, box=box, skin=True, marks=layout.marks[:1])
 
 
+def to_border(hidden: str) -> Layout:
+    """A grey rectangle taken past the picture's left border, and past its bottom (``hidden`` "bottom"), its top
+    in the skin line (``hidden`` "top"), or neither ("side"): only the lines on the picture are drawn, the box
+    ends at the picture's edges."""
+    layout = ge_cf()
+    _, _, top, _, bottom = layout.picture
+    rows = {"bottom": (140, bottom + 20), "top": (top + 2, 250), "side": (100, 250)}[hidden]
+    box = Box("rectangle", top=rows[0], bottom=rows[1], left=130, right=330, colour=(222, 222, 222))
+    return replace(layout, box=box, skin=hidden == "top", clip_box=True, marks=layout.marks[:1])
+
+
 NAVY: Rgb = (8, 19, 41)  # a dark blue panel: its chroma is under the threshold, a codec's smear of a bar's is not
 
 
@@ -869,6 +889,8 @@ def gallery() -> list[Spec]:
     add("from_skin", from_skin(), [(480, 640), (1080, 1920)], ["png", "jpeg", "h264"], side="left")
     add("from_skin", from_skin(0.0), [(600, 800)], ["png", "jpeg"], side="left")
     add("extent", extent(), [(480, 640)], ["png", "jpeg"], side="left")
+    for hidden in ("bottom", "top", "side"):
+        add(f"to_border_{hidden}", to_border(hidden), [(480, 640), (1080, 1920)], ["png", "jpeg"], side="left")
     add("fascia_from_skin", fascia_from_skin(), [(480, 640), (768, 1024)], ["png", "jpeg"], side="left")
     add("band_from_skin", band_from_skin(), [(480, 640), (1080, 1920)], ["png", "jpeg"], side="left")
     add("navy_cf", navy_cf(), [(480, 640), (720, 1280)], ["png", "jpeg", "h264"], side="right")
