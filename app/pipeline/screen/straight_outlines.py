@@ -3,7 +3,7 @@ horizontal runs paired as top and bottom edges, each side then checked against t
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import partial
 
 import cv2
@@ -275,14 +275,21 @@ def _corners(edge: Edge, end: int, gap: float) -> list[int]:
     return out
 
 
-def _quad_box(quad: _Quad, width: int, height: int) -> DopplerBox | None:
-    """The fitted box of a quad's interior (rectangle, parallelogram or trapezoid), in frame pixels."""
+def _quad_box(quad: _Quad, width: int, height: int, picture: Rect | None) -> DopplerBox | None:
+    """The fitted box of a quad's interior (rectangle, parallelogram or trapezoid), in frame pixels, cut at the
+    ``picture``'s left and right borders where it reaches past them: a box steered past the picture's side holds
+    no flow beyond it (its outline may still be drawn there)."""
     x0 = max(0, int(np.floor(min(quad.left))))
     x1 = min(width, int(np.ceil(max(quad.right))) + 1)
     y0, y1 = max(0, int(np.floor(quad.top.y))), min(height, int(np.ceil(quad.bottom.y)) + 1)
     if x1 - x0 < MIN_BOX_SIDE or y1 - y0 < MIN_BOX_SIDE:
         return None
-    return fit_interior(quad.interior(x0, y0, x1, y1), x0, y0)
+    box = fit_interior(quad.interior(x0, y0, x1, y1), x0, y0)
+    if box is None or picture is None:
+        return box
+    bx0, by0, bx1, by1 = box.bbox
+    cut = (max(bx0, picture[0]), by0, min(bx1, picture[2]), by1)
+    return box if cut == box.bbox or cut[2] - cut[0] < MIN_BOX_SIDE else replace(box, bbox=cut)
 
 
 def _run_on(quad: _Quad, edges: list[Edge], lines: LineColours, scale: float, picture_top: int | None) -> _Quad:
@@ -394,7 +401,7 @@ def _outlines(
         hidden = partial(_hidden_edge_quads, lines, edges, scale, min_side, flow, picture)
         quads = hidden(picture[1]) or hidden(picture[3] - 1)
     for score, quad in quads:
-        box = _quad_box(quad, width, height)
+        box = _quad_box(quad, width, height, picture)
         if box is not None:
             found.append((score, box))
     return [describe_interior(box, planes) for box in clearest(found)]

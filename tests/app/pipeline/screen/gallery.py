@@ -172,7 +172,8 @@ class Layout:
     band: tuple[float, float] | None = None  # design rows of tissue about as bright as the box line, across the box
     fascia: float | None = None  # design row of a bright tissue line at the box line's level across the picture
     flow_below: float | None = None  # design row above which no flow is painted
-    clip_box: bool = False  # the box reaches past the picture's edges: drawn and holding flow on the picture only
+    clip_box: bool = False  # the box reaches past the picture's edges: holding flow on the picture only
+    clip_outline: bool = True  # with clip_box: its outline drawn on the picture only (else drawn whole)
 
 
 @dataclass(frozen=True)
@@ -188,6 +189,7 @@ class Truth:
     bar_orientation: Literal["vertical", "horizontal"] | None = None
     bar_kind: Literal["velocity", "power"] | None = None
     outline: bool = True  # False: the box is known only from the colour extent
+    cut: bool = False  # the box ends at the picture's sides, its outline reaching past them or not
 
 
 @dataclass(frozen=True)
@@ -470,7 +472,7 @@ def render(spec: Spec) -> Case:
     truth_ink = _outline(c, box, False) if box is not None else None
     interior = _interior(truth_ink) if truth_ink is not None else None
     if layout.clip_box:
-        ink, interior = ink * picture, interior & picture
+        ink, interior = (ink * picture if layout.clip_outline else ink), interior & picture
     bar_rect = None
     interlaced = spec.encoding.startswith("interlaced")
     fields = 2 * spec.frames if interlaced else spec.frames
@@ -618,7 +620,9 @@ def _truth(spec: Spec, c: _Canvas, interior: np.ndarray | None, bar_rect) -> Tru
     corners = ()
     if box.shape != "sector":
         corners = tuple(c.fpt(*p) for p in _quad(box))
-    if layout.clip_box:  # a rectangle cut by a rectangular picture: its corners on the picture's borders
+    if layout.clip_box and box.shape != "rectangle":
+        corners = ()  # a parallelogram cut by the picture's side: five corners, the interior alone is checked
+    elif layout.clip_box:  # a rectangle cut by a rectangular picture: its corners on the picture's borders
         _, x0, y0, x1, y1 = layout.picture
         cut = replace(
             box, left=max(box.left, x0), right=min(box.right, x1), top=max(box.top, y0), bottom=min(box.bottom, y1)
@@ -634,6 +638,7 @@ def _truth(spec: Spec, c: _Canvas, interior: np.ndarray | None, bar_rect) -> Tru
         bar_orientation=None if layout.bar is None else ("horizontal" if layout.bar.horizontal else "vertical"),
         bar_kind=None if layout.bar is None else kind,
         outline=box.drawn and spec.limit != "extent",
+        cut=layout.clip_box,
     )
 
 
@@ -787,6 +792,14 @@ def to_border(hidden: str) -> Layout:
     return replace(layout, box=box, skin=hidden == "top", clip_box=True, marks=layout.marks[:1])
 
 
+def steered_past() -> Layout:
+    """A GE-like steered parallelogram whose lower left corner lies past the picture's left border: its outline is
+    drawn whole, over the black beside the picture too, and flow is painted on the picture only."""
+    layout = ge_cf()
+    box = replace(layout.box, left=170.0, right=330.0)  # the bottom corners 40 px further left
+    return replace(layout, box=box, clip_box=True, clip_outline=False)
+
+
 NAVY: Rgb = (8, 19, 41)  # a dark blue panel: its chroma is under the threshold, a codec's smear of a bar's is not
 
 
@@ -889,6 +902,7 @@ def gallery() -> list[Spec]:
     add("from_skin", from_skin(), [(480, 640), (1080, 1920)], ["png", "jpeg", "h264"], side="left")
     add("from_skin", from_skin(0.0), [(600, 800)], ["png", "jpeg"], side="left")
     add("extent", extent(), [(480, 640)], ["png", "jpeg"], side="left")
+    add("steered_past", steered_past(), [(480, 640), (720, 1280)], ["png", "jpeg"], side="left")
     for hidden in ("bottom", "top", "side"):
         add(f"to_border_{hidden}", to_border(hidden), [(480, 640), (1080, 1920)], ["png", "jpeg"], side="left")
     add("fascia_from_skin", fascia_from_skin(), [(480, 640), (768, 1024)], ["png", "jpeg"], side="left")

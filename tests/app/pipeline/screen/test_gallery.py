@@ -85,6 +85,10 @@ def problems(case: Case, screen: Screen) -> list[str]:
         iou = float((mask & truth.interior).sum()) / max(1, int((mask | truth.interior).sum()))
         if iou < (MIN_IOU_LOSSLESS if _lossless(case) else MIN_IOU):
             out.append(f"box IoU {iou:.3f} ({box.bbox}, {box.shape})")
+        cols = np.flatnonzero(truth.interior.any(axis=0))
+        reach = CORNER_TOLERANCE * max(1.0, case.scale)
+        if truth.cut and (box.bbox[0] < cols[0] - reach or box.bbox[2] > cols[-1] + 1 + reach):
+            out.append(f"box {box.bbox} reaches past the picture's side ({cols[0]}-{cols[-1] + 1})")
         if truth.corners and box.shape != "sector":
             error = max(
                 np.hypot(p[0] - q[0], p[1] - q[1]) for p, q in zip(_quad_corners(box), truth.corners, strict=True)
@@ -129,7 +133,7 @@ def test_gallery_covers_the_layouts():
     """Families, sizes and encodings the gallery promises."""
     families = {s.family for s in SPECS}
     assert {"ge_cf", "ge_pd", "green_pd", "mindray_cf", "mindray_bmode", "ge_spectral", "from_skin"} <= families
-    assert {"to_border_bottom", "to_border_top", "to_border_side"} <= families
+    assert {"to_border_bottom", "to_border_top", "to_border_side", "steered_past"} <= families
     assert {s.size for s in SPECS} >= {(480, 640), (1080, 1920)}
     assert {s.encoding for s in SPECS} == {"png", "jpeg", "h264", "interlaced", "interlaced_h264"}
     assert {s.bar_side for s in SPECS} >= {"left", "right", "top", "inside"}
