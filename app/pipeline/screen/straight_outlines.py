@@ -71,12 +71,14 @@ class _Quad:
 
 def _quads(
     lines: LineColours, edges: list[Edge], scale: float, min_side: int, flow: Flow, picture: Rect | None
-) -> list[tuple]:
+) -> tuple[list[tuple], list[tuple]]:
     """``(score, quad)`` of the quads whose top and bottom are ``edges``, that can hold the ``flow``, and whose two
     sides the pixels confirm (the score: how clearly the sides show). Where one side shows no line and an edge
     runs to the ``picture``'s left or right border there, that border is the side (a box taken to the picture's
-    side), the other side being a line, and only around flow (MIN_BORDER_FLOW)."""
-    found = []
+    side), the other side being a line, and only around flow (MIN_BORDER_FLOW): these come apart, second, to be
+    tried only after every other search (a tissue line that runs on to the border from a box's corner would
+    otherwise make one)."""
+    found, bordered = [], []
     checked: dict[tuple, tuple[float, float, float] | None] = {}
 
     def side(top: Edge, bottom: Edge, xt: int, xb: int):
@@ -106,7 +108,8 @@ def _quads(
             rights = _parallel(side, top, bottom, lefts, 1, gap)
         elif rights and not lefts:
             lefts = _parallel(side, top, bottom, rights, 0, gap)
-        if picture is not None and flow.xs.size >= MIN_BORDER_FLOW and bool(lefts) != bool(rights):
+        border = picture is not None and flow.xs.size >= MIN_BORDER_FLOW and bool(lefts) != bool(rights)
+        if border:
             lefts, rights = (
                 lefts or _border(top, bottom, picture, 0, rights, scale),
                 rights or _border(top, bottom, picture, 1, lefts, scale),
@@ -125,8 +128,8 @@ def _quads(
                 if best is None or score > best[0]:
                     best = (score, _Quad(top, bottom, left[:2], right[:2]))
         if best is not None:
-            found.append(best)
-    return found
+            (bordered if border else found).append(best)
+    return found, bordered
 
 
 def _side_ends(top: Edge, bottom: Edge, end: int, gap: float, scale: float) -> list[tuple[int, int]]:
@@ -155,16 +158,23 @@ def _may_pair(top: Edge, bottom: Edge, scale: float, min_side: int, flow: Flow) 
 
 
 def _hidden_edge_quads(
-    lines: LineColours, edges: list[Edge], scale: float, min_side: int, flow: Flow, picture: Rect, far_y: int
+    lines: LineColours,
+    edges: list[Edge],
+    scale: float,
+    min_side: int,
+    flow: Flow,
+    picture: Rect,
+    far_y: int,
+    borders: bool = False,
 ) -> list[tuple]:
     """``(score, quad)`` of boxes whose top or bottom lies on the picture's top or bottom row ``far_y``, where its
     line is lost (many scanners start the box at the skin, and the skin line is as bright as the outline; a box
     taken down to the picture's bottom loses its bottom line at the picture's edge): one of the longest edges on
     the other side of the box, and two sides in its colour from its ends to ``far_y``, leaning alike (a rectangle
     or a steered parallelogram). A side is the picture's own left or right border where the edge runs to it and
-    no line does (a box taken to the picture's side); the other side is then a line. The sides' lean is found
-    coarsely for both at once, then the best few are checked in full. A border stands in for a side only around
-    flow (MIN_BORDER_FLOW)."""
+    no line does (a box taken to the picture's side), with ``borders`` and only around flow (MIN_BORDER_FLOW); the
+    other side is then a line. The sides' lean is found coarsely for both at once, then the best few are checked
+    in full."""
     found = []
     stride = 2 * max(1, round(scale))
     below = far_y > picture[1]  # the hidden line is the box's bottom
@@ -178,7 +188,7 @@ def _hidden_edge_quads(
         if not flow.held((flow.xs > x0 - reach) & (flow.xs < x1 + reach) & (flow.ys > y0) & (flow.ys < y1)):
             continue
         border = [
-            flow.xs.size >= MIN_BORDER_FLOW and abs(x - px) <= CORNER_REACH * scale
+            borders and flow.xs.size >= MIN_BORDER_FLOW and abs(x - px) <= CORNER_REACH * scale
             for x, px in ((x0, picture[0]), (x1, picture[2] - 1))
         ]
         leans = _leans(lines, edge, far_y, reach, scale, border)
@@ -393,13 +403,14 @@ def _outlines(
     """The outlines the ``edges`` make (:func:`find_straight_outlines`), the clearest first."""
     height, width = planes.shape
     found = []
-    quads = _quads(lines, edges, scale, min_side, flow, picture)
+    quads, bordered = _quads(lines, edges, scale, min_side, flow, picture)
     if quads:
         top = None if picture is None else picture[1]
         quads = [(score, _run_on(quad, edges, lines, scale, top)) for score, quad in quads]
-    elif picture is not None:
+    elif picture is not None:  # a line lost at the picture's top or bottom, then a side on its left or right
         hidden = partial(_hidden_edge_quads, lines, edges, scale, min_side, flow, picture)
-        quads = hidden(picture[1]) or hidden(picture[3] - 1)
+        top, bottom = picture[1], picture[3] - 1
+        quads = hidden(top) or hidden(bottom) or bordered or hidden(top, True) or hidden(bottom, True)
     for score, quad in quads:
         box = _quad_box(quad, width, height, picture)
         if box is not None:
