@@ -215,8 +215,37 @@ def _hidden_edge_quads(
                 top, bottom = (edge, hidden) if below else (hidden, edge)
                 best = (score, _Quad(top, bottom, left[:2], right[:2]))
         if best is not None:
-            found.append(best)
+            found.append((best[0], _shown_line(best[1], edges, lines, below, min_side, scale)))
     return found
+
+
+def _shown_line(quad: _Quad, edges: list[Edge], lines: LineColours, below: bool, min_side: int, scale: float) -> _Quad:
+    """``quad`` (its bottom hidden when ``below``, else its top) with that line moved to an edge of its colour
+    that ends where the sides cross its row, nearest the picture's row, where there is one: the box's own line,
+    shown, which the sides found ran on past (a tissue line across the box runs on past its sides)."""
+    shown, hidden = (quad.top, quad.bottom) if below else (quad.bottom, quad.top)
+    reach = CORNER_REACH * scale
+
+    def at(side: tuple[float, float], y: float) -> float:  # x of a side's line at row y
+        return side[0] + (side[1] - side[0]) * (y - quad.top.y) / (quad.bottom.y - quad.top.y)
+
+    between = [
+        e
+        for e in edges
+        if abs(e.y - shown.y) >= min_side
+        and (shown.y < e.y < hidden.y if below else hidden.y < e.y < shown.y)
+        and np.abs(e.colour - shown.colour).max() <= MAX_EDGE_COLOUR
+        and abs(e.ends[0][0] - at(quad.left, e.y)) <= reach
+        and abs(e.ends[-1][1] - at(quad.right, e.y)) <= reach
+        and along_edge(lines, e, at(quad.left, e.y), at(quad.right, e.y)) >= MIN_SIDE_SHARE
+    ]
+    if not between:
+        return quad
+    line = max(between, key=lambda e: e.y) if below else min(between, key=lambda e: e.y)
+    top, bottom = (shown, line) if below else (line, shown)
+    left = (at(quad.left, top.y), at(quad.left, bottom.y))
+    right = (at(quad.right, top.y), at(quad.right, bottom.y))
+    return _Quad(top, bottom, left, right)
 
 
 def _leans(
