@@ -181,8 +181,9 @@ def _hidden_edge_quads(
     for edge in sorted(edges, key=lambda e: -e.length)[:HIDDEN_EDGES]:
         height = abs(edge.y - far_y)
         x0, x1 = edge.ends[0][0], edge.ends[-1][1]
-        if height < min_side or x1 - x0 < min_side or (edge.y < far_y) != below:
-            continue
+        inside = picture[1] - CORNER_REACH * scale <= edge.y <= picture[3] + CORNER_REACH * scale
+        if height < min_side or x1 - x0 < min_side or (edge.y < far_y) != below or not inside:
+            continue  # a banner's or a panel's edge beyond the picture is no box line
         reach = MAX_SIDE_SLOPE * height
         y0, y1 = sorted((edge.y, far_y))
         if not flow.held((flow.xs > x0 - reach) & (flow.xs < x1 + reach) & (flow.ys > y0) & (flow.ys < y1)):
