@@ -28,7 +28,8 @@ from app.pipeline.screen.line_colours import (
 )
 from app.pipeline.screen.line_edges import CORNER_REACH, MIN_LINE_LEVEL
 from app.pipeline.screen.planes import Planes, hue
-from app.pipeline.screen.straight_outlines import MAX_EDGE_COLOUR, SECTOR_HALF_LINE, Flow
+from app.pipeline.screen.quads import MAX_EDGE_COLOUR, Flow
+from app.pipeline.screen.straight_outlines import SECTOR_HALF_LINE
 from app.pipeline.screen.straight_sides import COARSE_SAMPLES, SIDE_SAMPLES
 
 # --- sector outlines of any colour: arcs around the fan's apex, straight radial sides ----------------------------

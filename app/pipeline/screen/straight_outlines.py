@@ -3,7 +3,7 @@ horizontal runs paired as top and bottom edges, each side then checked against t
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from functools import partial
 
 import cv2
@@ -12,7 +12,6 @@ import numpy as np
 from app.pipeline.geometry import Rect
 from app.pipeline.screen.doppler_box import (
     MIN_BOX_SIDE,
-    MIN_FLOW_HELD,
     DopplerBox,
     OutlineCandidate,
     box_sizes,
@@ -20,10 +19,12 @@ from app.pipeline.screen.doppler_box import (
     describe_interior,
     fit_interior,
 )
+from app.pipeline.screen.hidden_outlines import hidden_edge_quads
 from app.pipeline.screen.line_colours import MIN_SIDE_SHARE, LineColours
 from app.pipeline.screen.line_edges import CORNER_REACH, MAX_LINE_ROWS, Edge, find_edges
 from app.pipeline.screen.planes import Planes
-from app.pipeline.screen.straight_sides import COARSE_SAMPLES, along_edge, side_line, sides
+from app.pipeline.screen.quads import MAX_EDGE_COLOUR, MAX_SIDE_SLOPE, MIN_BORDER_FLOW, Flow, Quad
+from app.pipeline.screen.straight_sides import along_edge, side_line, sides
 
 # --- outlines of any colour: straight runs, checked sides ------------------------------------------------------
 #
@@ -31,14 +32,7 @@ from app.pipeline.screen.straight_sides import COARSE_SAMPLES, along_edge, side_
 # bottom; each side between two edges' ends is then checked against the pixels along it, and against the pixels
 # a few px beside it (speckle that happens to match the colour matches there too).
 
-MAX_EDGE_COLOUR = 32  # max channel difference between a box's two edges (codecs shift each edge differently)
 MIN_EDGE_RATIO = 0.4  # the shorter of a box's top and bottom edges, as found, to the longer (flow hides some)
-MAX_SIDE_SLOPE = 0.8  # |dx/dy| of a side: beam steering and trapezoid spread stay below 40 degrees
-HIDDEN_EDGES = 4  # longest edges tried as one side of a box whose other lies on the picture's top or bottom row
-HIDDEN_LEANS = 3  # leans of the two sides checked in full, the best of a coarse search
-# A picture's left or right border stands in for a side only around flow: without any, a tissue line that runs to
-# the border and a line of speckle beside it would make a box of any size
-MIN_BORDER_FLOW = 20  # px
 SECTOR_HALF_LINE = 1.0  # px from a sector line's centre to its interior (half a 1-px line, and half a pixel)
 # A quad's top or bottom is moved out to a farther edge of its colour (or the top up to the picture's top row) when
 # both sides run on to it: a tissue line crossing the box (a fascia, a tendon's bright border) is no box edge when
@@ -46,27 +40,6 @@ SECTOR_HALF_LINE = 1.0  # px from a sector line's centre to its interior (half a
 # sides point, and start SKIN_MARGIN px (at 640) below the picture's top (the skin line hides a line's top).
 RUN_ON_REACH = 2.0
 SKIN_MARGIN = 6.0
-
-
-@dataclass(frozen=True)
-class _Quad:
-    """A four-sided outline: the edges' centre rows and the sides' x at them (line centres)."""
-
-    top: Edge
-    bottom: Edge
-    left: tuple[float, float]  # x at the top row, x at the bottom row
-    right: tuple[float, float]
-
-    def interior(self, x0: int, y0: int, x1: int, y1: int) -> np.ndarray:
-        """``(y1 - y0, x1 - x0) bool``: strictly inside the lines (their thickness excluded)."""
-        ys = np.arange(y0, y1, dtype=np.float64)[:, None]
-        xs = np.arange(x0, x1, dtype=np.float64)[None, :]
-        t = (ys - self.top.y) / (self.bottom.y - self.top.y)
-        half = 0.5 * max(self.top.rows, self.bottom.rows)
-        left = self.left[0] + (self.left[1] - self.left[0]) * t
-        right = self.right[0] + (self.right[1] - self.right[0]) * t
-        inside = (ys > self.top.y + half) & (ys < self.bottom.y - half)
-        return inside & (xs > left + half) & (xs < right - half)
 
 
 def _quads(
@@ -126,7 +99,7 @@ def _quads(
                     continue
                 score = min(left[2], right[2])
                 if best is None or score > best[0]:
-                    best = (score, _Quad(top, bottom, left[:2], right[:2]))
+                    best = (score, Quad(top, bottom, left[:2], right[:2]))
         if best is not None:
             (bordered if border else found).append(best)
     return found, bordered
@@ -155,132 +128,6 @@ def _may_pair(top: Edge, bottom: Edge, scale: float, min_side: int, flow: Flow) 
     x1 = max(top.ends[-1][1], bottom.ends[-1][1]) + CORNER_REACH * scale
     # the flow lies elsewhere: two lines of the speckle, or of the UI
     return flow.held((flow.xs > x0) & (flow.xs < x1) & (flow.ys > top.y) & (flow.ys < bottom.y))
-
-
-def _hidden_edge_quads(
-    lines: LineColours,
-    edges: list[Edge],
-    scale: float,
-    min_side: int,
-    flow: Flow,
-    picture: Rect,
-    far_y: int,
-    borders: bool = False,
-) -> list[tuple]:
-    """``(score, quad)`` of boxes whose top or bottom lies on the picture's top or bottom row ``far_y``, where its
-    line is lost (many scanners start the box at the skin, and the skin line is as bright as the outline; a box
-    taken down to the picture's bottom loses its bottom line at the picture's edge): one of the longest edges on
-    the other side of the box, and two sides in its colour from its ends to ``far_y``, leaning alike (a rectangle
-    or a steered parallelogram). A side is the picture's own left or right border where the edge runs to it and
-    no line does (a box taken to the picture's side), with ``borders`` and only around flow (MIN_BORDER_FLOW); the
-    other side is then a line. The sides' lean is found coarsely for both at once, then the best few are checked
-    in full."""
-    found = []
-    stride = 2 * max(1, round(scale))
-    below = far_y > picture[1]  # the hidden line is the box's bottom
-    for edge in sorted(edges, key=lambda e: -e.length)[:HIDDEN_EDGES]:
-        height = abs(edge.y - far_y)
-        x0, x1 = edge.ends[0][0], edge.ends[-1][1]
-        inside = picture[1] - CORNER_REACH * scale <= edge.y <= picture[3] + CORNER_REACH * scale
-        if height < min_side or x1 - x0 < min_side or (edge.y < far_y) != below or not inside:
-            continue  # a banner's or a panel's edge beyond the picture is no box line
-        reach = MAX_SIDE_SLOPE * height
-        y0, y1 = sorted((edge.y, far_y))
-        if not flow.held((flow.xs > x0 - reach) & (flow.xs < x1 + reach) & (flow.ys > y0) & (flow.ys < y1)):
-            continue
-        border = [
-            borders and flow.xs.size >= MIN_BORDER_FLOW and abs(x - px) <= CORNER_REACH * scale
-            for x, px in ((x0, picture[0]), (x1, picture[2] - 1))
-        ]
-        leans = _leans(lines, edge, far_y, reach, scale, border)
-        # both sides of every lean in one search (a left side that fails leaves its right one unused)
-        ends = [((x + lean, far_y), (x, edge.y))[:: -1 if below else 1] for lean, xl, xr in leans for x in (xl, xr)]
-        checked = sides(lines, edge.colour, ends, scale)
-        best = None
-        for left, right in zip(checked[0::2], checked[1::2], strict=True):
-            if left is None and border[0] and right is not None:
-                left = (picture[0], picture[0], right[2])  # the box's left side is the picture's left border
-            elif right is None and border[1] and left is not None:
-                right = (picture[2] - 1, picture[2] - 1, left[2])
-            elif left is None or right is None or abs((left[0] - left[1]) - (right[0] - right[1])) > 2 * stride:
-                continue
-            if min(right[0] - left[0], right[1] - left[1]) < min_side:
-                continue
-            at_edge, at_far = ((left[0], right[0]), (left[1], right[1]))[:: 1 if below else -1]
-            if along_edge(lines, edge, *at_edge) < MIN_SIDE_SHARE:
-                continue
-            score = min(left[2], right[2])
-            if best is None or score > best[0]:
-                hidden = Edge(float(far_y), 1, ((round(at_far[0]), round(at_far[1])),), edge.colour,
-                              round(at_far[1] - at_far[0]))  # fmt: skip
-                top, bottom = (edge, hidden) if below else (hidden, edge)
-                best = (score, _Quad(top, bottom, left[:2], right[:2]))
-        if best is not None:
-            found.append((best[0], _shown_line(best[1], edges, lines, below, min_side, scale)))
-    return found
-
-
-def _shown_line(quad: _Quad, edges: list[Edge], lines: LineColours, below: bool, min_side: int, scale: float) -> _Quad:
-    """``quad`` (its bottom hidden when ``below``, else its top) with that line moved to an edge of its colour
-    that ends where the sides cross its row, nearest the picture's row, where there is one: the box's own line,
-    shown, which the sides found ran on past (a tissue line across the box runs on past its sides)."""
-    shown, hidden = (quad.top, quad.bottom) if below else (quad.bottom, quad.top)
-    reach = CORNER_REACH * scale
-
-    def at(side: tuple[float, float], y: float) -> float:  # x of a side's line at row y
-        return side[0] + (side[1] - side[0]) * (y - quad.top.y) / (quad.bottom.y - quad.top.y)
-
-    between = [
-        e
-        for e in edges
-        if abs(e.y - shown.y) >= min_side
-        and (shown.y < e.y < hidden.y if below else hidden.y < e.y < shown.y)
-        and np.abs(e.colour - shown.colour).max() <= MAX_EDGE_COLOUR
-        and abs(e.ends[0][0] - at(quad.left, e.y)) <= reach
-        and abs(e.ends[-1][1] - at(quad.right, e.y)) <= reach
-        and along_edge(lines, e, at(quad.left, e.y), at(quad.right, e.y)) >= MIN_SIDE_SHARE
-    ]
-    if not between:
-        return quad
-    line = max(between, key=lambda e: e.y) if below else min(between, key=lambda e: e.y)
-    top, bottom = (shown, line) if below else (line, shown)
-    left = (at(quad.left, top.y), at(quad.left, bottom.y))
-    right = (at(quad.right, top.y), at(quad.right, bottom.y))
-    return _Quad(top, bottom, left, right)
-
-
-def _leans(
-    lines: LineColours, edge: Edge, far_y: int, reach: float, scale: float, border: list[bool]
-) -> list[tuple[float, float, float]]:
-    """``(lean, x_left, x_right)``: the HIDDEN_LEANS leans (x at ``far_y`` minus x at the edge) at which two lines
-    from near the ends of ``edge`` to ``far_y`` are most in its colour (the lesser of the two sides' shares; the
-    one side's share where the other end lies on the picture's border, ``border`` for left and right), at least 2
-    strides apart, with where each side meets the edge's row. A side may meet it up to CORNER_REACH px inside the
-    edge's end, or beyond the end by up to the edge's length (a codec can break the far part of a thin line into
-    pieces of another grey, which the edge does not take in); the nearest of equal matches wins."""
-    stride = 2 * max(1, round(scale))
-    half = stride // 2  # matches widened by half a stride: a 1-px line is never stepped over
-    rows = np.linspace(far_y, edge.y, COARSE_SAMPLES + 2)[1:-1].round().astype(int)
-    t = (rows - far_y) / (edge.y - far_y)  # (K,): 0 at the far row, 1 at the edge
-    leans = np.arange(-reach, reach + 0.5, stride)  # (L,)
-    slope = leans[None, :, None] * (1 - t)[None, None, :]  # (1, L, K)
-    x0, x1 = edge.ends[0][0], edge.ends[-1][1]
-    inward, outward = CORNER_REACH * scale, max(CORNER_REACH * scale, x1 - x0)
-    shares = []
-    for at, end, step in ((np.arange(x0 + inward, x0 - outward - 0.5, -stride), x0, -stride),
-                          (np.arange(x1 - inward, x1 + outward + 0.5, stride), x1, stride)):  # fmt: skip
-        share = lines.shifted_matches(edge.colour, rows, at[0], slope[0], step, at.size, half)  # (P, L)
-        nearest = np.argmax(share - 1e-6 * np.abs(at - end)[:, None], axis=0)  # (L,)
-        shares.append((share.max(axis=0), at[nearest]))
-    both = np.minimum(shares[0][0], shares[1][0])  # (L,)
-    share = np.maximum.reduce([both] + [shares[1 - k][0] for k in (0, 1) if border[k]])
-    chosen: list[tuple[float, float, float]] = []
-    for i in np.argsort(-share):
-        if share[i] < MIN_SIDE_SHARE or len(chosen) == HIDDEN_LEANS:
-            break
-        if all(abs(leans[i] - c[0]) > 2 * stride for c in chosen):
-            chosen.append((float(leans[i]), float(shares[0][1][i]), float(shares[1][1][i])))
-    return chosen
 
 
 def _parallel(side, top: Edge, bottom: Edge, others: list[tuple[float, float, float]], end: int, gap: float):
@@ -315,7 +162,7 @@ def _corners(edge: Edge, end: int, gap: float) -> list[int]:
     return out
 
 
-def _quad_box(quad: _Quad, width: int, height: int, picture: Rect | None) -> DopplerBox | None:
+def _quad_box(quad: Quad, width: int, height: int, picture: Rect | None) -> DopplerBox | None:
     """The fitted box of a quad's interior (rectangle, parallelogram or trapezoid), in frame pixels, cut at the
     ``picture``'s left and right borders where it reaches past them: a box steered past the picture's side holds
     no flow beyond it (its outline may still be drawn there)."""
@@ -332,7 +179,7 @@ def _quad_box(quad: _Quad, width: int, height: int, picture: Rect | None) -> Dop
     return box if cut == box.bbox or cut[2] - cut[0] < MIN_BOX_SIDE else replace(box, bbox=cut)
 
 
-def _run_on(quad: _Quad, edges: list[Edge], lines: LineColours, scale: float, picture_top: int | None) -> _Quad:
+def _run_on(quad: Quad, edges: list[Edge], lines: LineColours, scale: float, picture_top: int | None) -> Quad:
     """``quad`` with its top moved up and its bottom down to the farthest edges of its colour (the top also to the
     picture's top row ``picture_top``) that both its sides run on to as lines; unchanged where they do not."""
     top, bottom = quad.top, quad.bottom
@@ -373,24 +220,7 @@ def _run_on(quad: _Quad, edges: list[Edge], lines: LineColours, scale: float, pi
     new_top, new_bottom = new_top or top, new_bottom or bottom
     left = (at(quad.left, new_top.y), at(quad.left, new_bottom.y))
     right = (at(quad.right, new_top.y), at(quad.right, new_bottom.y))
-    return _Quad(new_top, new_bottom, left, right)
-
-
-@dataclass(frozen=True)
-class Flow:
-    """The flow seen on screen, as points: a Doppler box holds at least MIN_FLOW_HELD of it."""
-
-    xs: np.ndarray
-    ys: np.ndarray
-
-    @classmethod
-    def of(cls, mask: np.ndarray) -> Flow:
-        ys, xs = np.nonzero(mask)
-        return cls(xs.astype(np.float64), ys.astype(np.float64))
-
-    def held(self, inside: np.ndarray) -> bool:
-        """Whether the points where ``inside`` is True are enough of the flow."""
-        return np.count_nonzero(inside) >= MIN_FLOW_HELD * self.xs.size
+    return Quad(new_top, new_bottom, left, right)
 
 
 def find_straight_outlines(planes: Planes, flow: np.ndarray, picture: Rect | None = None) -> list[OutlineCandidate]:
@@ -438,7 +268,7 @@ def _outlines(
         top = None if picture is None else picture[1]
         quads = [(score, _run_on(quad, edges, lines, scale, top)) for score, quad in quads]
     elif picture is not None:  # a line lost at the picture's top or bottom, then a side on its left or right
-        hidden = partial(_hidden_edge_quads, lines, edges, scale, min_side, flow, picture)
+        hidden = partial(hidden_edge_quads, lines, edges, scale, min_side, flow, picture)
         top, bottom = picture[1], picture[3] - 1
         quads = hidden(top) or hidden(bottom) or bordered or hidden(top, True) or hidden(bottom, True)
     for score, quad in quads:

@@ -1,5 +1,5 @@
 """A box line taken as lost at the picture's top or bottom row is moved to the box's own line where the frame shows
-one between the sides found, ending where they cross its row (``straight_outlines._shown_line``); a tissue line
+one between the sides found, ending where they cross its row (``hidden_outlines._shown_line``); a tissue line
 that runs on past the sides leaves it where it is."""
 
 from __future__ import annotations
@@ -8,9 +8,10 @@ import cv2
 import numpy as np
 import pytest
 
+from app.pipeline.screen.hidden_outlines import _shown_line
 from app.pipeline.screen.line_colours import LineColours
 from app.pipeline.screen.line_edges import Edge, find_edges
-from app.pipeline.screen.straight_outlines import _Quad, _shown_line
+from app.pipeline.screen.quads import Quad
 
 GREY = (192, 192, 192)
 SIDES = ((150.0, 150.0), (450.0, 450.0))
@@ -28,12 +29,12 @@ def _frame(fascia: bool = False) -> np.ndarray:
     return frame
 
 
-def _guess(frame: np.ndarray, below: bool) -> tuple[_Quad, list[Edge], LineColours]:
+def _guess(frame: np.ndarray, below: bool) -> tuple[Quad, list[Edge], LineColours]:
     """The hidden-line search's guess: the box's sides run on to the picture's top row (10) or bottom row (470)."""
     edges = find_edges(frame.max(axis=2), frame, 1.0)
     shown = next(e for e in edges if abs(e.y - (100 if below else 380)) < 1.5)
     hidden = Edge(470.0 if below else 10.0, 1, ((150, 450),), shown.colour, 300)
-    quad = _Quad(shown, hidden, *SIDES) if below else _Quad(hidden, shown, *SIDES)
+    quad = Quad(shown, hidden, *SIDES) if below else Quad(hidden, shown, *SIDES)
     return quad, edges, LineColours(frame)
 
 
