@@ -48,10 +48,10 @@ MIN_FIT_IOU = 0.9  # a shape model must match the found interior this well
 IOU_SAMPLES = 40_000  # pixels sampled to score a model
 SIMPLER_SHAPE_SLACK = 0.01  # a simpler model within this IoU of the best one is preferred
 SPECK_SHARE = 0.02  # holes smaller than this share of the least box area are specks between bright pixels
-# An outline without a colour of its own (grey, found from straight runs or arcs) must hold at least this share of
-# the flow: scanners paint flow only inside the box (a split screen shares it between two boxes).
 EXTENT_SPECK_PX = 8  # px at 640: a flow piece smaller than this is a speck
 EXTENT_SPECK_REACH = 64  # px at 640: a speck further than this from the other flow does not stretch its extent
+# An outline without a colour of its own (grey, found from straight runs or arcs) must hold at least this share of
+# the flow: scanners paint flow only inside the box (a split screen shares it between two boxes).
 MAX_SHARED = 0.1  # share of the smaller box two boxes found without a colour of their own may have in common
 MIN_FLOW_HELD = 0.2
 

@@ -9,7 +9,7 @@ import numpy as np
 from app.pipeline.geometry import Rect
 from app.pipeline.screen.line_colours import MIN_SIDE_SHARE, LineColours
 from app.pipeline.screen.line_edges import CORNER_REACH, Edge
-from app.pipeline.screen.quads import MAX_EDGE_COLOUR, MAX_SIDE_SLOPE, MIN_BORDER_FLOW, Flow, Quad
+from app.pipeline.screen.quads import MAX_SIDE_SLOPE, MIN_BORDER_FLOW, Flow, Quad, border_side
 from app.pipeline.screen.straight_sides import COARSE_SAMPLES, along_edge, sides
 
 HIDDEN_EDGES = 4  # longest edges tried as one side of a box whose other lies on the picture's top or bottom row
@@ -58,9 +58,9 @@ def hidden_edge_quads(
         best = None
         for left, right in zip(checked[0::2], checked[1::2], strict=True):
             if left is None and border[0] and right is not None:
-                left = (picture[0], picture[0], right[2])  # the box's left side is the picture's left border
+                left = border_side(picture, 0, right[2])
             elif right is None and border[1] and left is not None:
-                right = (picture[2] - 1, picture[2] - 1, left[2])
+                right = border_side(picture, 1, left[2])
             elif left is None or right is None or abs((left[0] - left[1]) - (right[0] - right[1])) > 2 * stride:
                 continue
             if min(right[0] - left[0], right[1] - left[1]) < min_side:
@@ -85,27 +85,19 @@ def _shown_line(quad: Quad, edges: list[Edge], lines: LineColours, below: bool, 
     shown, which the sides found ran on past (a tissue line across the box runs on past its sides)."""
     shown, hidden = (quad.top, quad.bottom) if below else (quad.bottom, quad.top)
     reach = CORNER_REACH * scale
-
-    def at(side: tuple[float, float], y: float) -> float:  # x of a side's line at row y
-        return side[0] + (side[1] - side[0]) * (y - quad.top.y) / (quad.bottom.y - quad.top.y)
-
     between = [
         e
         for e in edges
         if abs(e.y - shown.y) >= min_side
         and (shown.y < e.y < hidden.y if below else hidden.y < e.y < shown.y)
-        and np.abs(e.colour - shown.colour).max() <= MAX_EDGE_COLOUR
-        and abs(e.ends[0][0] - at(quad.left, e.y)) <= reach
-        and abs(e.ends[-1][1] - at(quad.right, e.y)) <= reach
-        and along_edge(lines, e, at(quad.left, e.y), at(quad.right, e.y)) >= MIN_SIDE_SHARE
+        and abs(e.ends[0][0] - quad.x_at(quad.left, e.y)) <= reach
+        and abs(e.ends[-1][1] - quad.x_at(quad.right, e.y)) <= reach
+        and quad.spanned_by(e, lines)
     ]
     if not between:
         return quad
     line = max(between, key=lambda e: e.y) if below else min(between, key=lambda e: e.y)
-    top, bottom = (shown, line) if below else (line, shown)
-    left = (at(quad.left, top.y), at(quad.left, bottom.y))
-    right = (at(quad.right, top.y), at(quad.right, bottom.y))
-    return Quad(top, bottom, left, right)
+    return quad.between(shown, line) if below else quad.between(line, shown)
 
 
 def _leans(

@@ -7,8 +7,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from app.pipeline.geometry import Rect
 from app.pipeline.screen.doppler_box import MIN_FLOW_HELD
+from app.pipeline.screen.line_colours import MIN_SIDE_SHARE, LineColours
 from app.pipeline.screen.line_edges import Edge
+from app.pipeline.screen.straight_sides import along_edge
 
 MAX_EDGE_COLOUR = 32  # max channel difference between a box's two edges (codecs shift each edge differently)
 MAX_SIDE_SLOPE = 0.8  # |dx/dy| of a side: beam steering and trapezoid spread stay below 40 degrees
@@ -26,16 +29,38 @@ class Quad:
     left: tuple[float, float]  # x at the top row, x at the bottom row
     right: tuple[float, float]
 
+    def x_at(self, side: tuple[float, float], y):
+        """x of ``side``'s line (``self.left`` or ``self.right``) at row ``y`` (a number or an array)."""
+        t = (y - self.top.y) / (self.bottom.y - self.top.y)
+        return side[0] + (side[1] - side[0]) * t
+
+    def between(self, top: Edge, bottom: Edge) -> Quad:
+        """The same sides, carried on (or cut short) to the rows of ``top`` and ``bottom``."""
+        left = (self.x_at(self.left, top.y), self.x_at(self.left, bottom.y))
+        right = (self.x_at(self.right, top.y), self.x_at(self.right, bottom.y))
+        return Quad(top, bottom, left, right)
+
+    def spanned_by(self, edge: Edge, lines: LineColours) -> bool:
+        """Whether ``edge`` is of the quad's colour and shows as a line between its sides carried on to its row."""
+        if np.abs(edge.colour - self.top.colour).max() > MAX_EDGE_COLOUR:
+            return False
+        return along_edge(lines, edge, self.x_at(self.left, edge.y), self.x_at(self.right, edge.y)) >= MIN_SIDE_SHARE
+
     def interior(self, x0: int, y0: int, x1: int, y1: int) -> np.ndarray:
         """``(y1 - y0, x1 - x0) bool``: strictly inside the lines (their thickness excluded)."""
         ys = np.arange(y0, y1, dtype=np.float64)[:, None]
         xs = np.arange(x0, x1, dtype=np.float64)[None, :]
-        t = (ys - self.top.y) / (self.bottom.y - self.top.y)
         half = 0.5 * max(self.top.rows, self.bottom.rows)
-        left = self.left[0] + (self.left[1] - self.left[0]) * t
-        right = self.right[0] + (self.right[1] - self.right[0]) * t
+        left, right = self.x_at(self.left, ys), self.x_at(self.right, ys)
         inside = (ys > self.top.y + half) & (ys < self.bottom.y - half)
         return inside & (xs > left + half) & (xs < right - half)
+
+
+def border_side(picture: Rect, end: int, score: float) -> tuple[float, float, float]:
+    """The ``picture``'s left (``end`` 0) or right border as a box side ``(x at the top, x at the bottom, score)``:
+    a box taken to the picture's side, where no line shows."""
+    x = picture[0] if end == 0 else picture[2] - 1
+    return (x, x, score)
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,7 @@ from app.pipeline.screen.hidden_outlines import hidden_edge_quads
 from app.pipeline.screen.line_colours import MIN_SIDE_SHARE, LineColours
 from app.pipeline.screen.line_edges import CORNER_REACH, MAX_LINE_ROWS, Edge, find_edges
 from app.pipeline.screen.planes import Planes
-from app.pipeline.screen.quads import MAX_EDGE_COLOUR, MAX_SIDE_SLOPE, MIN_BORDER_FLOW, Flow, Quad
+from app.pipeline.screen.quads import MAX_EDGE_COLOUR, MAX_SIDE_SLOPE, MIN_BORDER_FLOW, Flow, Quad, border_side
 from app.pipeline.screen.straight_sides import along_edge, side_line, sides
 
 # --- outlines of any colour: straight runs, checked sides ------------------------------------------------------
@@ -145,10 +145,8 @@ def _border(
 ) -> list[tuple[float, float, float]]:
     """The picture's left (``end`` 0) or right border as a side, scored as the clearest of the ``others``, where
     ``top`` or ``bottom`` runs to it; else nothing."""
-    x = picture[0] if end == 0 else picture[2] - 1
-    if not any(abs(edge.ends[-end][end] - x) <= CORNER_REACH * scale for edge in (top, bottom)):
-        return []
-    return [(x, x, max(side[2] for side in others))]
+    side = border_side(picture, end, max(side[2] for side in others))
+    return [side] if any(abs(edge.ends[-end][end] - side[0]) <= CORNER_REACH * scale for edge in (top, bottom)) else []
 
 
 def _corners(edge: Edge, end: int, gap: float) -> list[int]:
@@ -182,11 +180,7 @@ def _quad_box(quad: Quad, width: int, height: int, picture: Rect | None) -> Dopp
 def _run_on(quad: Quad, edges: list[Edge], lines: LineColours, scale: float, picture_top: int | None) -> Quad:
     """``quad`` with its top moved up and its bottom down to the farthest edges of its colour (the top also to the
     picture's top row ``picture_top``) that both its sides run on to as lines; unchanged where they do not."""
-    top, bottom = quad.top, quad.bottom
-    height = bottom.y - top.y
-
-    def at(side: tuple[float, float], y: float) -> float:  # x of a side's line at row y
-        return side[0] + (side[1] - side[0]) * (y - top.y) / height
+    top, bottom, at = quad.top, quad.bottom, quad.x_at
 
     def runs_on(y_from: float, y_to: float) -> bool:  # both sides are lines from row y_from to row y_to
         ends = [((at(side, y_from), y_from), (at(side, y_to), y_to)) for side in (quad.left, quad.right)]
@@ -197,30 +191,19 @@ def _run_on(quad: Quad, edges: list[Edge], lines: LineColours, scale: float, pic
             for side, (a, b) in zip(found, ends, strict=True)
         )
 
-    def spans(edge: Edge) -> bool:  # an edge of the quad's colour between the sides carried on to its row
-        if np.abs(edge.colour - top.colour).max() > MAX_EDGE_COLOUR:
-            return False
-        return along_edge(lines, edge, at(quad.left, edge.y), at(quad.right, edge.y)) >= MIN_SIDE_SHARE
-
     gap = max(MIN_BOX_SIDE, CORNER_REACH * scale)  # an edge closer than this is the same line, or its shadow
-    new_top = next(
-        (e for e in sorted(edges, key=lambda e: e.y) if e.y < top.y - gap and spans(e) and runs_on(e.y, top.y)), None
-    )
+    above = (e for e in sorted(edges, key=lambda e: e.y) if e.y < top.y - gap)
+    new_top = next((e for e in above if quad.spanned_by(e, lines) and runs_on(e.y, top.y)), None)
     if new_top is None and picture_top is not None and top.y - picture_top > gap:
         skin = picture_top + SKIN_MARGIN * scale
         if runs_on(skin, top.y):
             xl, xr = at(quad.left, picture_top), at(quad.right, picture_top)
             new_top = Edge(float(picture_top), 1, ((round(xl), round(xr)),), top.colour, round(xr - xl))
-    new_bottom = next(
-        (e for e in sorted(edges, key=lambda e: -e.y) if e.y > bottom.y + gap and spans(e) and runs_on(bottom.y, e.y)),
-        None,
-    )
+    below = (e for e in sorted(edges, key=lambda e: -e.y) if e.y > bottom.y + gap)
+    new_bottom = next((e for e in below if quad.spanned_by(e, lines) and runs_on(bottom.y, e.y)), None)
     if new_top is None and new_bottom is None:
         return quad
-    new_top, new_bottom = new_top or top, new_bottom or bottom
-    left = (at(quad.left, new_top.y), at(quad.left, new_bottom.y))
-    right = (at(quad.right, new_top.y), at(quad.right, new_bottom.y))
-    return Quad(new_top, new_bottom, left, right)
+    return quad.between(new_top or top, new_bottom or bottom)
 
 
 def find_straight_outlines(planes: Planes, flow: np.ndarray, picture: Rect | None = None) -> list[OutlineCandidate]:
