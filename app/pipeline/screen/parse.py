@@ -7,7 +7,8 @@ otherwise from the pixels: none of the real files we hold marks its box, so the 
 
 * image area — :mod:`.image_area` (B-mode speckle versus flat text and panels; a fan's apex);
 * colour bars — :mod:`.colour_bar` (solid smooth strips of saturated graded colour, on either side of the
-  picture or on it; header banners, coloured text and grey-scale bars, tinted or not, are none), excluded
+  picture or on it; header banners, coloured text and grey-scale bars, tinted or not, are none; nor is a strip
+  inside a Doppler box's outline: flow painted in one smooth ramp, which is counted), excluded
   from counting and read into a colour -> value map that becomes the counter's lookup table
   (:meth:`Screen.lut`);
 * Doppler boxes — :mod:`.doppler_box`: white or coloured outlines first (where the picture shows plenty of flow,
@@ -38,7 +39,7 @@ import numpy as np
 
 import cuda_ops
 from app.pipeline.decode import UltrasoundRegion
-from app.pipeline.geometry import Rect, contains, overlap, union
+from app.pipeline.geometry import Rect, area, contains, grown, overlap, union
 from app.pipeline.screen.calipers import Caliper, find_calipers
 from app.pipeline.screen.colour_bar import ColourBar, bar_from_region, find_colour_bars
 from app.pipeline.screen.doppler_box import (
@@ -89,6 +90,11 @@ LOOP_COLOUR_HELD = 0.5
 OUTLINE_BAND = 3
 OUTLINE_SHARE = 0.5
 SAME_BOX_SHARE = 0.9  # two outlines whose bounds share this much (intersection over union) are one
+# A "colour bar" inside a Doppler box outline is a patch of flow (a wide vessel cut by the box's side, a region
+# painted in one smooth ramp): scanners paint flow inside the box and draw the legend outside it. Only where the
+# patch takes at most this share of the outline's bounds and the rest is speckle, and the outline is not the
+# picture's own frame (SAME_BOX_SHARE of the picture's bounds), which may hold a legend drawn on the picture.
+MAX_HELD_BAR_SHARE = 0.5
 
 
 @dataclass(frozen=True)
@@ -189,7 +195,9 @@ def find_screen(
     if flow_regions:
         boxes = [rect_box(rect, "region", "dicom_region") for rect in flow_regions]
     else:
-        boxes = _outline_boxes(find_outlines(planes), bars, inside)
+        candidates = find_outlines(planes)
+        bars = _legends(bars, candidates, picture)
+        boxes = _outline_boxes(candidates, bars, inside)
         if boxes and _colour_outside(planes, inside, bars, boxes):
             flow = flow_mask(planes, inside, bars)
             boxes = _holding_flow(boxes, flow, cv2.countNonZero(inside))
@@ -199,7 +207,11 @@ def find_screen(
             # a legend on screen a box is there even when nothing flows (a treated tendon): its outline is enough.
             enough = 0 if bars else max(MIN_COLOUR_PX, MIN_LOOSE_SHARE * cv2.countNonZero(inside))
             if np.count_nonzero(flow) >= enough:
-                boxes = _outline_boxes(_any_outlines(planes, picture, flow), bars, inside, flow)
+                candidates = _any_outlines(planes, picture, flow)
+                legends = _legends(bars, candidates, picture)
+                if len(legends) < len(bars):  # a patch of flow taken for a legend is flow again
+                    bars, flow = legends, flow_mask(planes, inside, legends)
+                boxes = _outline_boxes(candidates, bars, inside, flow)
         if not boxes and bars:  # the flow's extent, when there is flow enough to say where the box is
             enough = max(MIN_COLOUR_PX, MIN_HELD_SHARE * cv2.countNonZero(inside))
             boxes = [extent_box(flow, box_sizes(planes)[0])] if np.count_nonzero(flow) >= enough else []
@@ -245,6 +257,24 @@ def _bars(planes: Planes, regions: Sequence[UltrasoundRegion]) -> list[ColourBar
     marked = [bar_from_region(planes, r.bbox) for r in regions if r.data_type == TYPE_COLOUR_BAR]
     seen = [b for b in find_colour_bars(planes) if not any(overlap(b.bbox, m.bbox) for m in marked)]
     return marked + seen
+
+
+def _legends(bars: list[ColourBar], outlines: list[OutlineCandidate], picture: ImageArea | None) -> list[ColourBar]:
+    """The ``bars`` that are legends: not a patch of flow inside one of the ``outlines`` (MAX_HELD_BAR_SHARE of its
+    bounds at most, speckle around it; not the ``picture``'s frame). A bar a DICOM region marks stays."""
+    boxes = [
+        c.box.bbox
+        for c in outlines
+        if c.texture >= MIN_BOX_TEXTURE and (picture is None or not _same(c.box.bbox, picture.bbox))
+    ]
+
+    def held(bar: ColourBar) -> bool:
+        return any(
+            contains(grown(box, BAR_MARGIN), bar.bbox) and area(bar.bbox) <= MAX_HELD_BAR_SHARE * area(box)
+            for box in boxes
+        )
+
+    return [bar for bar in bars if bar.source == "dicom_region" or not held(bar)]
 
 
 def _inside_picture(picture: ImageArea | None, tissue: list[Rect], height: int, width: int) -> np.ndarray:

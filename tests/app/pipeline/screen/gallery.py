@@ -174,6 +174,7 @@ class Layout:
     flow_below: float | None = None  # design row above which no flow is painted
     clip_box: bool = False  # the box reaches past the picture's edges: holding flow on the picture only
     clip_outline: bool = True  # with clip_box: its outline drawn on the picture only (else drawn whole)
+    flow_strip: Bar | None = None  # flow painted in the box as a smooth strip of one ramp (a wide vessel), no legend
 
 
 @dataclass(frozen=True)
@@ -497,6 +498,8 @@ def render(spec: Spec) -> Case:
                 region[: c.y(layout.flow_below)] = False
             where, colours = _flow(c, rng, region, palette, layout.flow_blobs, seed, field)
             image[where] = colours[where]
+        if layout.flow_strip is not None:
+            _draw_bar(image, c, layout.flow_strip)
         if box is not None and box.drawn:
             _blend(image, ink, box.colour)
         if layout.stray_mark is not None:
@@ -800,6 +803,18 @@ def steered_past() -> Layout:
     return replace(layout, box=box, clip_box=True, clip_outline=False)
 
 
+def strip_in_box(horizontal: bool) -> Layout:
+    """GE-like power Doppler with a patch of flow inside the box painted as one smooth strip of the power ramp, as
+    long and as even as a legend: a wide vessel, vertical near the box's side or lying along its bottom."""
+    layout = ge_pd()
+    strip = (
+        Bar("power_mirrored", 230, 236, 100, width=14, horizontal=True, labels=False)
+        if horizontal
+        else Bar("power_mirrored", 358, 140, 90, width=14, labels=False)
+    )
+    return replace(layout, flow_strip=strip)
+
+
 NAVY: Rgb = (8, 19, 41)  # a dark blue panel: its chroma is under the threshold, a codec's smear of a bar's is not
 
 
@@ -907,6 +922,8 @@ def gallery() -> list[Spec]:
         add(f"to_border_{hidden}", to_border(hidden), [(480, 640), (1080, 1920)], ["png", "jpeg"], side="left")
     add("fascia_from_skin", fascia_from_skin(), [(480, 640), (768, 1024)], ["png", "jpeg"], side="left")
     add("band_from_skin", band_from_skin(), [(480, 640), (1080, 1920)], ["png", "jpeg"], side="left")
+    add("strip_in_box", strip_in_box(False), [(480, 640), (1080, 1920)], ["png", "jpeg"], side="left")
+    add("strip_in_box_lying", strip_in_box(True), [(480, 640), (768, 1024)], ["png", "h264"], side="left")
     add("navy_cf", navy_cf(), [(480, 640), (720, 1280)], ["png", "jpeg", "h264"], side="right")
     add("mindray_bmode", mindray_bmode(), [(480, 640), (1080, 1920)], ["png", "jpeg"])
     add("ge_spectral", ge_spectral(), [(480, 640)], ["png", "h264"])
