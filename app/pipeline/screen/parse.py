@@ -48,12 +48,11 @@ from app.pipeline.screen.doppler_box import (
     OutlineCandidate,
     box_sizes,
     extent_box,
-    find_dotted_outlines,
-    find_outlines,
     rect_box,
 )
 from app.pipeline.screen.flow_pixels import BAR_MARGIN, flow_mask, without_legends
 from app.pipeline.screen.image_area import ImageArea, find_fan, find_image_area
+from app.pipeline.screen.loop_outlines import find_dotted_outlines, find_outlines
 from app.pipeline.screen.planes import COOL_HUES, WARM_HUES, Planes, hue, in_hues, make_planes
 from app.pipeline.screen.sector_outlines import find_sector_outlines
 from app.pipeline.screen.straight_outlines import find_straight_outlines
