@@ -84,8 +84,16 @@ def find_edges(
         colour = np.rint(np.asarray(lengths, np.float64) @ np.array([g[2] for g in group]) / total).astype(np.int16)
         x0, x1 = ends[0][0], ends[-1][1]
         level = int(colour.max())
+        # a row of the line left out of it (its run went on past the line's end over flat tissue, and spread there)
+        # is taken back where it keeps the line's level along most of the line, as far as a line may be thick
+        extra = []
+        for r, outward in ((top - 1, -1), (bottom + 1, 1)):
+            while 0 <= r < value.shape[0] and bottom - top + 1 < max_rows and _at_level(value, r, x0, x1, level):
+                extra.append(r)
+                top, bottom = min(top, r), max(bottom, r)
+                r += outward
         beside = [r for r in (top - 1, bottom + 1) if 0 <= r < value.shape[0]]
-        steps = [float(np.abs(value[r, x0 : x1 + 1].astype(np.int16) - level).mean()) for r in beside]
+        steps = [_level_off(value, r, x0, x1, level) for r in beside]
         # a line drawn at one exact level over a long run needs less contrast with the speckle around it: speckle
         # never keeps one level that long (a faint grey outline a little brighter than the tissue)
         # (the exactness test, the costly one, only where it decides: between the two contrasts)
@@ -93,11 +101,23 @@ def find_edges(
             not _contrasted(steps, EXACT_ACROSS_FACTOR * MIN_ACROSS) or not _exact(value, group)
         ):
             continue  # smooth speckle, not a line drawn over it
-        centre = sum(g[0] * n for g, n in zip(group, lengths, strict=True)) / total
+        span = x1 - x0 + 1
+        weighted = sum(g[0] * n for g, n in zip(group, lengths, strict=True)) + span * sum(extra)
+        centre = weighted / (total + span * len(extra))
         edges.append(Edge(centre, bottom - top + 1, ends, colour, length))
         if len(edges) == MAX_EDGES:
             break
     return edges
+
+
+def _at_level(value: np.ndarray, row: int, x0: int, x1: int, level: int) -> bool:
+    """Whether ``row`` keeps ``level`` along ``x0 .. x1``: EXACT_SHARE of its pixels within MAX_RUN_COLOUR of it."""
+    return bool(np.mean(np.abs(value[row, x0 : x1 + 1].astype(np.int16) - level) <= MAX_RUN_COLOUR) >= EXACT_SHARE)
+
+
+def _level_off(value: np.ndarray, row: int, x0: int, x1: int, level: int) -> float:
+    """Mean brightness difference of ``row``'s pixels ``x0 .. x1`` from ``level``."""
+    return float(np.abs(value[row, x0 : x1 + 1].astype(np.int16) - level).mean())
 
 
 def _contrasted(steps: list[float], across: float) -> bool:
