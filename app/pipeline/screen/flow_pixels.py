@@ -55,7 +55,9 @@ def _marks(mask: np.ndarray, rgb: np.ndarray, bars: list[ColourBar]) -> np.ndarr
     size = np.maximum(np.bincount(label, minlength=count), 1).astype(np.float64)
     mean = np.stack([np.bincount(label, weights=colours[:, c], minlength=count) for c in range(3)], 1) / size[:, None]
     spread = np.bincount(label, weights=np.abs(colours - mean[label]).max(axis=1), minlength=count) / size
-    survives = np.bincount(labels[cv2.erode(mask, np.ones((3, 3), np.uint8)) > 0], minlength=count)
+    # nothing beyond the crop survives: a stroke along its border (the colour's bounds) erodes as anywhere else
+    eroded = cv2.erode(mask, np.ones((3, 3), np.uint8), borderType=cv2.BORDER_CONSTANT, borderValue=0)
+    survives = np.bincount(labels[eroded > 0], minlength=count)
     text = (size >= TEXT_MIN_PX) & (survives <= TEXT_CORE_SHARE * size) & (spread <= UNIFORM_SPREAD)
     if bars:  # pixel by pixel: a coloured box outline touching the flow is one piece with it
         text[0] = True  # the background

@@ -1,0 +1,28 @@
+"""Which colour on the picture is flow (``flow_pixels.flow_mask``): one-colour strokes are not, wherever they lie,
+the edge of the colour's bounds included (a screen's dark blue rule along the picture's top, the topmost colour)."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+
+from app.pipeline.screen.flow_pixels import flow_mask
+from app.pipeline.screen.planes import make_planes
+
+NAVY = (3, 19, 45)  # chroma 42: colour by the chroma rule, the tint of a dark blue interface
+
+
+@pytest.mark.parametrize("edge", ["top", "left"])
+def test_a_stroke_along_the_colours_bounds_is_not_flow(edge):
+    rng = np.random.default_rng(2)
+    grey = cv2.GaussianBlur(rng.integers(0, 160, (400, 600), dtype=np.uint8), (0, 0), 1.0)
+    frame = np.repeat(grey[:, :, None], 3, axis=2)
+    cv2.circle(frame, (320, 220), 12, (220, 40, 20), -1)  # a vessel cut across
+    if edge == "top":
+        frame[60:62, 100:520] = NAVY  # the topmost colour on the picture: the colour's bounds start on its rows
+    else:
+        frame[80:360, 40:42] = NAVY  # the leftmost
+    flow = flow_mask(make_planes(frame[None], 40), np.full(grey.shape, 255, np.uint8), [])
+    assert flow[220, 320]
+    assert not (flow[60:62].any() if edge == "top" else flow[:, 40:42].any())
