@@ -9,7 +9,7 @@ import numpy as np
 from app.pipeline.geometry import Rect
 from app.pipeline.screen.line_colours import MIN_SIDE_SHARE, LineColours
 from app.pipeline.screen.line_edges import CORNER_REACH, Edge
-from app.pipeline.screen.quads import MAX_SIDE_SLOPE, MIN_BORDER_FLOW, Flow, Quad, border_side
+from app.pipeline.screen.quads import MAX_SIDE_SLOPE, MIN_BORDER_FLOW, Flow, Quad, at_border, border_side
 from app.pipeline.screen.straight_sides import COARSE_SAMPLES, along_edge, sides
 
 HIDDEN_EDGES = 4  # longest edges tried as one side of a box whose other lies on the picture's top or bottom row
@@ -48,8 +48,8 @@ def hidden_edge_quads(
         if not flow.held((flow.xs > x0 - reach) & (flow.xs < x1 + reach) & (flow.ys > y0) & (flow.ys < y1)):
             continue
         border = [
-            borders and flow.xs.size >= MIN_BORDER_FLOW and abs(x - px) <= CORNER_REACH * scale
-            for x, px in ((x0, picture[0]), (x1, picture[2] - 1))
+            borders and flow.xs.size >= MIN_BORDER_FLOW and at_border(picture, end, x, scale)
+            for end, x in enumerate((x0, x1))
         ]
         leans = _leans(lines, edge, far_y, reach, scale, border)
         # both sides of every lean in one search (a left side that fails leaves its right one unused)

@@ -93,7 +93,7 @@ def find_edges(
                 top, bottom = min(top, r), max(bottom, r)
                 r += outward
         beside = [r for r in (top - 1, bottom + 1) if 0 <= r < value.shape[0]]
-        steps = [_level_off(value, r, x0, x1, level) for r in beside]
+        steps = [float(_off_level(value, r, x0, x1, level).mean()) for r in beside]
         # a line drawn at one exact level over a long run needs less contrast with the speckle around it: speckle
         # never keeps one level that long (a faint grey outline a little brighter than the tissue)
         # (the exactness test, the costly one, only where it decides: between the two contrasts)
@@ -110,14 +110,14 @@ def find_edges(
     return edges
 
 
+def _off_level(value: np.ndarray, row: int, x0: int, x1: int, level: int) -> np.ndarray:
+    """Brightness difference of ``row``'s pixels ``x0 .. x1`` from ``level``."""
+    return np.abs(value[row, x0 : x1 + 1].astype(np.int16) - level)
+
+
 def _at_level(value: np.ndarray, row: int, x0: int, x1: int, level: int) -> bool:
     """Whether ``row`` keeps ``level`` along ``x0 .. x1``: EXACT_SHARE of its pixels within MAX_RUN_COLOUR of it."""
-    return bool(np.mean(np.abs(value[row, x0 : x1 + 1].astype(np.int16) - level) <= MAX_RUN_COLOUR) >= EXACT_SHARE)
-
-
-def _level_off(value: np.ndarray, row: int, x0: int, x1: int, level: int) -> float:
-    """Mean brightness difference of ``row``'s pixels ``x0 .. x1`` from ``level``."""
-    return float(np.abs(value[row, x0 : x1 + 1].astype(np.int16) - level).mean())
+    return bool(np.mean(_off_level(value, row, x0, x1, level) <= MAX_RUN_COLOUR) >= EXACT_SHARE)
 
 
 def _contrasted(steps: list[float], across: float) -> bool:

@@ -10,7 +10,7 @@ import numpy as np
 from app.pipeline.geometry import Rect
 from app.pipeline.screen.doppler_box import MIN_FLOW_HELD
 from app.pipeline.screen.line_colours import MIN_SIDE_SHARE, LineColours
-from app.pipeline.screen.line_edges import Edge
+from app.pipeline.screen.line_edges import CORNER_REACH, Edge
 from app.pipeline.screen.straight_sides import along_edge
 
 MAX_EDGE_COLOUR = 32  # max channel difference between a box's two edges (codecs shift each edge differently)
@@ -59,8 +59,18 @@ class Quad:
 def border_side(picture: Rect, end: int, score: float) -> tuple[float, float, float]:
     """The ``picture``'s left (``end`` 0) or right border as a box side ``(x at the top, x at the bottom, score)``:
     a box taken to the picture's side, where no line shows."""
-    x = picture[0] if end == 0 else picture[2] - 1
+    x = _border_x(picture, end)
     return (x, x, score)
+
+
+def at_border(picture: Rect, end: int, x: float, scale: float) -> bool:
+    """Whether an edge ending at ``x`` runs to the ``picture``'s left (``end`` 0) or right border: within
+    CORNER_REACH px (at 640) of it."""
+    return abs(x - _border_x(picture, end)) <= CORNER_REACH * scale
+
+
+def _border_x(picture: Rect, end: int) -> int:
+    return picture[0] if end == 0 else picture[2] - 1
 
 
 @dataclass(frozen=True)

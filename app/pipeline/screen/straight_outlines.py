@@ -23,7 +23,15 @@ from app.pipeline.screen.hidden_outlines import hidden_edge_quads
 from app.pipeline.screen.line_colours import MIN_SIDE_SHARE, LineColours
 from app.pipeline.screen.line_edges import CORNER_REACH, MAX_LINE_ROWS, Edge, find_edges
 from app.pipeline.screen.planes import Planes
-from app.pipeline.screen.quads import MAX_EDGE_COLOUR, MAX_SIDE_SLOPE, MIN_BORDER_FLOW, Flow, Quad, border_side
+from app.pipeline.screen.quads import (
+    MAX_EDGE_COLOUR,
+    MAX_SIDE_SLOPE,
+    MIN_BORDER_FLOW,
+    Flow,
+    Quad,
+    at_border,
+    border_side,
+)
 from app.pipeline.screen.straight_sides import along_edge, side_line, sides
 
 # --- outlines of any colour: straight runs, checked sides ------------------------------------------------------
@@ -145,8 +153,9 @@ def _border(
 ) -> list[tuple[float, float, float]]:
     """The picture's left (``end`` 0) or right border as a side, scored as the clearest of the ``others``, where
     ``top`` or ``bottom`` runs to it; else nothing."""
-    side = border_side(picture, end, max(side[2] for side in others))
-    return [side] if any(abs(edge.ends[-end][end] - side[0]) <= CORNER_REACH * scale for edge in (top, bottom)) else []
+    if not any(at_border(picture, end, edge.ends[-end][end], scale) for edge in (top, bottom)):
+        return []  # neither edge's end on that side runs to the border
+    return [border_side(picture, end, max(side[2] for side in others))]
 
 
 def _corners(edge: Edge, end: int, gap: float) -> list[int]:
