@@ -12,6 +12,9 @@ MATCH_TOLERANCE = 48
 # ... for a grey line, which codecs keep to within ~20 levels: a wider band would take in half the grey speckle.
 GREY_TOLERANCE = 28
 GREY_CHROMA = 24  # chroma up to which a colour counts as grey
+# ... for a line drawn at one exact level in a lossless frame (``LineColours(rgb, EXACT_TOLERANCE)``): a grey line
+# only a little brighter than the tissue it crosses stands out from the speckle by its exact level alone.
+EXACT_TOLERANCE = 8
 MIN_SIDE_SHARE = 0.5  # share of a side's pixels in the line's colour (flow and codecs take some of the rest)
 MIN_SIDE_CONTRAST = 0.25  # ... above the share CONTROL_OFFSET px beside it
 CONTROL_OFFSET = 3  # px at 640
@@ -32,11 +35,13 @@ def colour_tolerance(colour) -> int:
 class LineColours:
     """Where a frame holds a line's colour: one match plane per colour asked for, made once. A wide plane also
     holds the ``reach`` pixels either side of a match on its row, for searches in steps of 2 * reach that must
-    not step over a 1-px line."""
+    not step over a 1-px line. ``tolerance``: the max channel difference of a match for every colour (else
+    :func:`colour_tolerance`'s)."""
 
-    def __init__(self, rgb: np.ndarray) -> None:
+    def __init__(self, rgb: np.ndarray, tolerance: int | None = None) -> None:
         self.rgb = rgb
         self.shape = rgb.shape[:2]
+        self.tolerance = tolerance
         self._planes: dict[tuple, np.ndarray] = {}
 
     def _plane(self, key: tuple[int, ...], reach: int) -> np.ndarray:
@@ -46,7 +51,7 @@ class LineColours:
                 kernel = np.ones((1, 2 * reach + 1), np.uint8)
                 plane = cv2.dilate(self._plane(key, 0).view(np.uint8), kernel).view(bool)
             else:
-                tolerance = colour_tolerance(key)
+                tolerance = self.tolerance if self.tolerance is not None else colour_tolerance(key)
                 low = tuple(float(max(0, c - tolerance)) for c in key)
                 high = tuple(float(min(255, c + tolerance)) for c in key)
                 plane = cv2.inRange(self.rgb, low, high).view(bool)  # 0/255 bytes: nonzero is True

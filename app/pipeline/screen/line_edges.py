@@ -27,6 +27,7 @@ EXACT_LEVELS = 3
 EXACT_SHARE = 0.8
 EXACT_ACROSS_FACTOR = 0.5
 MAX_LINE_ROWS = 3  # rows of one drawn line (1-2 px, anti-aliased or thickened on large screens)
+SHORT_ROW = 0.5  # a stacked row shorter than this share of the stack's longest row may be a piece of tissue beside it
 # Mean brightness step from a line to the rows just above and below it (half of it at least on each side): a
 # drawn line differs from the speckle around it by 40-60 levels on average, a smooth streak of speckle by 10-25.
 MIN_ACROSS = 28
@@ -70,6 +71,7 @@ def find_edges(
     segments = _row_segments(rgb, rows[keep], starts[keep], stops[keep], scale)
     lines = []  # (length, group, ends): stacks of one line's rows, the longest checked first
     for group in _stacked(segments):
+        group = _trimmed(group, max_rows)
         top, bottom = group[0][0], group[-1][0]
         if bottom - top + 1 > max_rows:
             continue  # a flat patch: a panel, a bar, saturated tissue
@@ -108,6 +110,16 @@ def find_edges(
         if len(edges) == MAX_EDGES:
             break
     return edges
+
+
+def exact_edge(value: np.ndarray, edge: Edge) -> bool:
+    """Whether ``edge`` keeps one exact level along its runs (EXACT_SHARE of its pixels within EXACT_LEVELS of
+    their median, on its centre row or the one next to it): a line drawn into a lossless frame."""
+    for row in {int(np.floor(edge.y)), int(np.ceil(edge.y))}:
+        pixels = np.concatenate([value[row, a : b + 1] for a, b in edge.ends]).astype(np.int16)
+        if np.mean(np.abs(pixels - np.median(pixels)) <= EXACT_LEVELS) >= EXACT_SHARE:
+            return True
+    return False
 
 
 def _off_level(value: np.ndarray, row: int, x0: int, x1: int, level: int) -> np.ndarray:
@@ -208,6 +220,19 @@ def _stacked(segments: list[tuple[int, list, np.ndarray]]) -> list[list]:
             groups.append(group)
         here.append(group)
     return groups
+
+
+def _trimmed(group: list, max_rows: int) -> list:
+    """A stack of more than ``max_rows`` rows without its first and last rows while they are short pieces (under
+    SHORT_ROW of the stack's longest row): a flat stretch of tissue on the row beside a line, stacked onto it, is
+    no row of the line. A flat patch (a panel, a bar) keeps its rows, all long, and stays too thick."""
+    lengths = [sum(b - a + 1 for a, b in spans) for _, spans, _ in group]
+    longest, first, last = max(lengths), 0, len(group)
+    while last - first > max_rows and lengths[first] < SHORT_ROW * longest:
+        first += 1
+    while last - first > max_rows and lengths[last - 1] < SHORT_ROW * longest:
+        last -= 1
+    return group[first:last]
 
 
 def _row_runs(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -20,8 +20,8 @@ from app.pipeline.screen.doppler_box import (
     fit_interior,
 )
 from app.pipeline.screen.hidden_outlines import hidden_edge_quads
-from app.pipeline.screen.line_colours import MIN_SIDE_SHARE, LineColours
-from app.pipeline.screen.line_edges import CORNER_REACH, MAX_LINE_ROWS, Edge, find_edges
+from app.pipeline.screen.line_colours import EXACT_TOLERANCE, MIN_SIDE_SHARE, LineColours
+from app.pipeline.screen.line_edges import CORNER_REACH, MAX_LINE_ROWS, Edge, exact_edge, find_edges
 from app.pipeline.screen.planes import Planes
 from app.pipeline.screen.quads import (
     MAX_EDGE_COLOUR,
@@ -256,6 +256,10 @@ def _outlines(
     height, width = planes.shape
     found = []
     quads, bordered = _quads(lines, edges, scale, min_side, flow, picture)
+    if not quads:  # lines drawn at one exact level, their sides a little brighter than the tissue they cross
+        exact = [edge for edge in edges if exact_edge(planes.value, edge)]
+        if len(exact) >= 2:
+            quads = _quads(LineColours(planes.frame, EXACT_TOLERANCE), exact, scale, min_side, flow, picture)[0]
     if quads:
         top = None if picture is None else picture[1]
         quads = [(score, _run_on(quad, edges, lines, scale, top)) for score, quad in quads]

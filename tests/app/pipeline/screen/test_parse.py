@@ -196,6 +196,20 @@ def test_bright_fibres_touching_the_outline_and_flow_over_it(seed):
     assert [(b.bbox, b.shape) for b in screen.boxes] == [((151, 121, 420, 330), "rectangle")]
 
 
+@pytest.mark.parametrize("seed", [0, 1])
+def test_a_loop_closed_by_bright_tissue_inside_the_box_gives_way_to_the_box(seed):
+    """A bony cortex rising from the box's bottom line and running to its right side closes a loop with the box's
+    own lines; the loop holds a third of the flow, the box all of it: the box is the outline."""
+    rng = np.random.default_rng(seed)
+    image = blank_screen(rng, velocity_rows())
+    cv2.rectangle(image, (150, 120), (420, 330), (255, 255, 255), 1)
+    cortex = np.array([(250, 330), (254, 262), (272, 250), (420, 250)], np.int32)
+    cv2.polylines(image, [cortex], False, (250, 250, 250), 4)
+    paint_flow(image, rng, [(200, 170), (210, 290), (340, 295)], [RED, BLUE, RED])
+    (box,) = find_screen(image[None], THRESHOLD).boxes
+    assert near(box.bbox, (151, 121, 420, 330), 1)
+
+
 def test_horizontal_bar(rng):
     """A horizontal bar reads like a vertical one turned a quarter: its right end is the + end."""
     rows = velocity_rows()
