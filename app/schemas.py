@@ -58,10 +58,12 @@ class Summary(_Model):
     grades: Grades = Field(default_factory=Grades)
     frame_index: int | None = Field(None, ge=0, description="The selected frame.")
     thickness_mm: float | None = Field(
-        None, ge=0.0, description="Maximal tendon thickness across its axis on the selected frame; null uncalibrated."
+        None,
+        ge=0.0,
+        description="Maximal tendon thickness on the selected frame; null uncalibrated or without a tendon.",
     )
     area_mm2: float | None = Field(
-        None, ge=0.0, description="Whole tendon area on the selected frame; null uncalibrated."
+        None, ge=0.0, description="Whole tendon area on the selected frame; null uncalibrated or without a tendon."
     )
     # Added in 0.2 (additive): clip statistics, the peritendinous band, weighted measures.
     frames_analysed: int | None = Field(None, ge=0, description="Frames measured (after sampling).")

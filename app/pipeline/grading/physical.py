@@ -62,7 +62,10 @@ def thickness_mm(mask: np.ndarray, calibration: Calibration) -> float | None:
     return float(distance.max()) * step
 
 
-def area_mm2(pixels: int, calibration: Calibration) -> float:
+def area_mm2(pixels: int, calibration: Calibration) -> float | None:
+    """Area of ``pixels`` pixels in mm²; None for none (no tendon: no area, as no thickness)."""
+    if pixels <= 0:
+        return None
     return pixels * calibration.mm_per_px_x * calibration.mm_per_px_y
 
 

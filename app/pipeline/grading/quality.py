@@ -48,6 +48,7 @@ class Facts:
     colour_rule: str = "chroma"  # the rule the clip was counted with (ColourRule.kind)
     # the presence when the tendon model's presence head judged the picture to hold no tendon; None otherwise
     absent_presence: float | None = None
+    graded: bool = True  # the clip shows Doppler (selection.shows_doppler)
 
 
 def facts_of(
@@ -80,6 +81,7 @@ def facts_of(
         lossy_colour=setup.rule.lossy,
         colour_rule=setup.rule.kind,
         absent_presence=absent_presence,
+        graded=selection.graded,
     )
 
 
@@ -88,7 +90,11 @@ def warnings_for(f: Facts) -> Iterator[tuple[str, str]]:
     if f.why_uncalibrated is not None:
         yield "uncalibrated", f"{f.why_uncalibrated}: thickness_mm, area_mm2 and band_width_mm are null"
     if f.screen.mode == "none":
-        yield "no_doppler_mode", "no Doppler colour was found in the image area: the colour fraction counts nothing"
+        found = "no colour bar, no Doppler box and too little colour in the image area to read a Doppler mode"
+        if f.graded:
+            yield "no_doppler_mode", f"{found}: the colour counted is graded; check that the file is a Doppler study"
+        else:
+            yield "no_doppler_mode", f"{found}: no colour fraction, vessel count or grade"
     elif not f.screen.boxes:
         yield (
             "colour_box_not_found",

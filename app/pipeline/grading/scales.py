@@ -107,6 +107,12 @@ def colour_fraction_grade(cf: float | None, doppler_px: int) -> int | None:
     return 1 if cf <= low else 2 if cf <= high else 3
 
 
+def ungraded(frame_index: int, doppler_px: int, area_px: int, config: GradingConfig) -> Grading:
+    """A frame with no colour fraction, vessel count or grade (a screen without Doppler), its counts kept."""
+    grades: dict[str, int | None] = dict.fromkeys(SCALES)
+    return Grading(frame_index, None, doppler_px, area_px, None, grades, config.headline_scale, config.min_vessel_px)
+
+
 def grade_frame(
     frame_index: int,
     doppler_px: int,

@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from app.pipeline.grading.physical import area_mm2, thickness_mm, vessel_gap_px, vessel_min_px, weighted
-from app.pipeline.grading.scales import Grading, GradingConfig, grade_frame
+from app.pipeline.grading.scales import Grading, GradingConfig, grade_frame, ungraded
 from app.pipeline.measure.labels import LABEL_BAND, LABEL_TENDON
 from app.pipeline.measure.scan import Candidate, Scan
 from app.pipeline.measure.selection import Selection, clip_stats
@@ -27,21 +27,20 @@ class GradeParams:
 
 
 def grade_selected(scan: Scan, selection: Selection, chosen: Candidate, params: GradeParams) -> Grading:
-    """Colour fraction, vessel count and every named grade of the chosen frame."""
+    """Colour fraction, vessel count and every named grade of the chosen frame; none of them for a clip that shows
+    no Doppler (:func:`app.pipeline.measure.selection.shows_doppler`)."""
     counts, row = scan.counts, selection.position
     min_px = vessel_min_px(scan.setup.calibration, params.min_vessel_mm2, params.min_vessel_px)
     gap = vessel_gap_px(scan.setup.calibration, params.vessel_gap_mm, params.vessel_gap_px)
+    config = GradingConfig(min_vessel_px=min_px, headline_scale=params.grade_scale, vessel_gap_px=gap)
+    doppler_px, area_px = int(counts.doppler[row, LABEL_TENDON]), int(counts.pixels[row, LABEL_TENDON])
+    if not selection.graded:
+        return ungraded(chosen.index, doppler_px, area_px, config)
     vessels = None  # the tendon's coloured pixels (docs/grading.md#vessel-count)
     if chosen.doppler is not None:
         coloured = scan.setup.rule.coloured_pixels(chosen.frame, chosen.labels, chosen.doppler)
         vessels = coloured & (chosen.labels == LABEL_TENDON)
-    return grade_frame(
-        chosen.index,
-        int(counts.doppler[row, LABEL_TENDON]),
-        int(counts.pixels[row, LABEL_TENDON]),
-        vessels,
-        GradingConfig(min_vessel_px=min_px, headline_scale=params.grade_scale, vessel_gap_px=gap),
-    )
+    return grade_frame(chosen.index, doppler_px, area_px, vessels, config)
 
 
 def summarise(scan: Scan, selection: Selection, chosen: Candidate, grading: Grading, *, tendon_shape: bool) -> Summary:

@@ -35,6 +35,9 @@ FLASH_BOX_FRACTION = 0.5
 SPIKE_MIN_FRAMES = 5
 SPIKE_K = 3.0
 SPIKE_MIN_JUMP = 0.10
+# Doppler pixels a frame must show for a clip whose screen reads as no Doppler to be graded: the smallest vessel
+# counted without a pixel size (NEOVASC_MIN_VESSEL_PX's default)
+MIN_SHOWN_PX = 5
 MAD_TO_SD = 1.4826  # scales the median absolute deviation to a standard deviation for normal data
 
 
@@ -93,12 +96,27 @@ class Selection:
     flash: list[bool]
     position: int  # row of the chosen frame in the scan's counts
     index: int  # its original frame index
+    graded: bool = True  # the clip shows Doppler (shows_doppler): else no colour fraction, vessel count or grade
+
+
+def shows_doppler(scan: Scan) -> bool:
+    """Whether the clip shows Doppler: a mode read from its screen, or else (no legend, no box, too little colour
+    on the frames the screen was read from) MIN_SHOWN_PX Doppler pixels counted on one of its frames at least.
+    A clip without is not graded: a B-mode picture has no colour fraction, and a coloured speck or two on it
+    (codec noise) are no flow."""
+    if scan.setup.screen.mode != "none":
+        return True
+    return scan.counts.num_frames > 0 and int(scan.counts.doppler.sum(axis=1).max()) >= MIN_SHOWN_PX
 
 
 def select(scan: Scan) -> Selection:
-    """Flash frames rejected (box colour fraction), then the frame with maximal tendon colour fraction."""
+    """Flash frames rejected (box colour fraction), then the frame with maximal tendon colour fraction; no colour
+    fraction on any frame of a clip that shows no Doppler (:func:`shows_doppler`)."""
     counts = scan.counts
     tendon, band = label_fractions(counts, LABEL_TENDON), label_fractions(counts, LABEL_BAND)
+    graded = shows_doppler(scan)
+    if not graded:
+        tendon = band = [None] * counts.num_frames
     box = box_fractions(counts)
     flash = flash_frames(box)
     measures = [
@@ -114,4 +132,4 @@ def select(scan: Scan) -> Selection:
         for i in range(counts.num_frames)
     ]
     position = select_frame(tendon, flash)
-    return Selection(measures, flash, position, int(scan.indices[position]))
+    return Selection(measures, flash, position, int(scan.indices[position]), graded)

@@ -53,13 +53,19 @@ def test_mask_roi_equals_rectangle(doppler_image, settings):
     assert by_mask.roi.kind == "mask" and by_mask.input == "array"
 
 
-def test_grey_image_has_no_doppler(rng, settings):
+@pytest.mark.parametrize("specks", [0, 2], ids=["grey", "two-specks"])
+def test_grey_image_has_no_doppler_and_no_grade(rng, settings, specks):
+    """A B-mode picture (with a coloured speck or two: codec noise) is not graded: "no neovascularity" would be a
+    claim about a Doppler study that was never made."""
     grey = np.repeat(rng.integers(0, 256, (40, 50, 1), dtype=np.uint8), 3, axis=2)
+    grey[20, 10 : 10 + specks] = (200, 30, 30)
     result = analyze(grey, AnalyzeOptions(roi=RoiSpec(rect=(0, 0, 50, 40))), settings=settings)
-    assert result.summary.colour_fraction == 0.0 and result.summary.vessel_count == 0
-    assert result.summary.grades.model_dump() == {"modified_ohberg": 0, "colour_fraction_grade": 0}
+    assert result.summary.colour_fraction is None and result.summary.vessel_count is None
+    assert result.summary.grades.model_dump() == {"modified_ohberg": None, "colour_fraction_grade": None}
+    assert result.summary.grade is None and result.summary.doppler_px == specks
     assert result.doppler.mode == "none"
-    assert "no_doppler_mode" in [w.code for w in result.warnings]
+    (warning,) = [w for w in result.warnings if w.code == "no_doppler_mode"]
+    assert "no colour fraction" in warning.message
 
 
 def test_analysis_masks(doppler_image, settings):
@@ -88,6 +94,17 @@ def test_devices(doppler_png, settings):
     if not torch.cuda.is_available():
         with pytest.raises(DeviceUnavailable, match="no CUDA GPU"):
             analyze(doppler_png[0], AnalyzeOptions(roi=roi, device="cuda"), settings=settings)
+
+
+@pytest.mark.parametrize(
+    "options",
+    [{"every": 0}, {"every": -1}, {"every": 2.5}, {"every": True}, {"max_frames": 0}, {"max_frames": -5}],
+    ids=["every-0", "every-negative", "every-float", "every-bool", "max-frames-0", "max-frames-negative"],
+)
+def test_frame_sampling_must_be_a_whole_number_from_1(options):
+    """As on the command line and over HTTP: 0 or less measured every frame unseen, a float raised a TypeError."""
+    with pytest.raises(UsageError, match=f"{next(iter(options))} must be a whole number >= 1"):
+        AnalyzeOptions(**options)
 
 
 class _FakeSegmenter:

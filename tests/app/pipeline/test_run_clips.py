@@ -78,8 +78,9 @@ def test_every_frame_flooded_grades_the_best_with_a_warning(rng, settings):
 def test_clip_without_doppler(rng, settings):
     frames = _frames(rng, [0, 0, 0, 0, 0], flash=None)
     result = analyze(_clip(frames), AnalyzeOptions(roi=RoiSpec(mask=_tendon_mask())), settings=settings)
-    assert [f.colour_fraction for f in result.frames] == [0.0] * 5 and not any(f.flash for f in result.frames)
-    assert result.summary.colour_fraction == 0.0 and result.summary.vessel_count == 0
+    assert [f.colour_fraction for f in result.frames] == [None] * 5 and not any(f.flash for f in result.frames)
+    assert result.summary.colour_fraction is None and result.summary.vessel_count is None
+    assert result.summary.colour_fraction_mean is None and result.summary.band_colour_fraction is None
     assert result.doppler.mode == "none" and "no_doppler_mode" in [w.code for w in result.warnings]
 
 
