@@ -4,9 +4,11 @@ For every batch: the tendon region (the user's, or the model's inside the pictur
 (:mod:`.labels`), and one counting call (:class:`Counter`) per run of frames that share a region (a region
 finder that knows where the picture changed says so, :class:`~.labels.RegionRuns`; each region is labelled
 once). The first batch also fixes the screen, the countable area and the calibration (:class:`Setup`). Only
-the best few frames are kept (:class:`Candidate`, with their counted Doppler pixels), so memory does not grow
-with the clip's length; decoding runs ahead on a background thread. Frames may be sampled (every ``step``-th)
-and keep their original indices. The result is a :class:`Scan`: nothing is read back from a running object.
+the best few frames are kept (:class:`Candidate`, with their counted Doppler pixels), and of every frame its
+counts, numbers only (an observer is handed each batch's pixels, which go with the batch), so memory does not
+grow with the clip's length; decoding runs ahead on a background thread. Frames may be sampled (every
+``step``-th) and keep their original indices. The result is a :class:`Scan`: nothing is read back from a
+running object.
 """
 
 from __future__ import annotations
@@ -41,18 +43,12 @@ class Counter:
     backend: str
     device: str
 
-    def count(
-        self, frames: np.ndarray, labels: np.ndarray, lut: cuda_ops.DopplerLUT, mask_frames: range | tuple = ()
-    ) -> cuda_ops.FrameCounts:
-        """Counts of one host batch with ``lut`` (and the Doppler masks of ``mask_frames``). On a GPU through
-        ``count_clip``: only the labels' bounding box is uploaded, through pinned buffers."""
+    def count(self, frames: np.ndarray, labels: np.ndarray, lut: cuda_ops.DopplerLUT) -> cuda_ops.FrameCounts:
+        """Counts of one host batch with ``lut``: numbers only. On a GPU through ``count_clip``: only the labels'
+        bounding box is uploaded, through pinned buffers."""
         if self.device == "cuda":
-            return cuda_ops.count_clip(
-                frames, labels, lut, backend=self.backend, device=self.device, mask_frames=mask_frames
-            )
-        return cuda_ops.count_doppler(
-            frames, labels, lut, backend=self.backend, device=self.device, mask_frames=mask_frames
-        )
+            return cuda_ops.count_clip(frames, labels, lut, backend=self.backend, device=self.device)
+        return cuda_ops.count_doppler(frames, labels, lut, backend=self.backend, device=self.device)
 
 
 @dataclass(frozen=True, eq=False)
@@ -187,14 +183,15 @@ class _Run:
             with self.timer.step("segment"):  # with regions found ahead: the wait for them after the screen
                 runs = self._regions(frames, setup, ahead)
             with self.timer.step("count"):
-                counts = self._count(frames, runs, setup)
+                counted = setup.rule.counted(frames)
+                counts = self._count(counted, runs, setup.lut)
+                doppler = None if self.observer is None else _tendon_doppler(counted, runs, setup.lut)
             parts.append(counts)
             index_parts.append(indices)
             with self.timer.step("select"):
-                self._keep_candidates(indices, frames, runs, counts)
-            if self.observer is not None:
-                roi, band, labels = (_stacked(runs, part) for part in ("roi", "band", "labels"))
-                doppler = np.stack([counts.masks[i] & (_at(labels, i) == LABEL_TENDON) for i in range(len(frames))])
+                self._keep_candidates(indices, frames, runs, counts, doppler)
+            if self.observer is not None and doppler is not None:
+                roi, band = (_stacked(runs, part) for part in ("roi", "band"))
                 picture = setup.screen.image_area
                 self.observer(Batch(indices, frames, roi, band, doppler, counts, self.clip.fps, setup.in_box, picture))
             done += indices.size
@@ -227,22 +224,17 @@ class _Run:
             self._labelled[id(roi)] = (roi, band, labels)
         return band, labels
 
-    def _count(self, frames: np.ndarray, runs: list[_Labelled], setup: Setup) -> cuda_ops.FrameCounts:
-        """One counting call per run; with an observer every frame's counted pixels come back for its drawing."""
-        counted = setup.rule.counted(frames)
-        parts = [
-            self.counter.count(
-                counted[run.first : run.stop],
-                run.labels,
-                setup.lut,
-                range(run.stop - run.first) if self.observer is not None else (),
-            )
-            for run in runs
-        ]
+    def _count(self, counted: np.ndarray, runs: list[_Labelled], lut: cuda_ops.DopplerLUT) -> cuda_ops.FrameCounts:
+        """One counting call per run of the batch's ``counted`` frames (``ColourRule.counted``): numbers only, so
+        what the scan keeps of every frame stays small whatever the clip's length."""
+        parts = [self.counter.count(counted[run.first : run.stop], run.labels, lut) for run in runs]
         return parts[0] if len(parts) == 1 else cuda_ops.FrameCounts.concat(parts)
 
-    def _keep_candidates(self, indices, frames, runs: list[_Labelled], counts: cuda_ops.FrameCounts) -> None:
-        """Keep the frames with the highest tendon colour fraction so far (at most ``CANDIDATES``)."""
+    def _keep_candidates(
+        self, indices, frames, runs: list[_Labelled], counts: cuda_ops.FrameCounts, doppler: np.ndarray | None
+    ) -> None:
+        """Keep the frames with the highest tendon colour fraction so far (at most ``CANDIDATES``), with their
+        counted pixels in the tendon where an observer had ``doppler (B, H, W)`` classified."""
         for run in runs:
             for i in range(run.first, run.stop):
                 cf = fraction(counts.doppler[i, LABEL_TENDON], counts.pixels[i, LABEL_TENDON])
@@ -254,11 +246,10 @@ class _Run:
                     del self.scores[worst], self.candidates[worst]
                 j = i - run.first
                 index, frame_labels = int(indices[i]), _at(run.labels, j).copy()
-                mask = counts.masks.get(i)  # returned when an observer asked for every frame's pixels
-                doppler = None if mask is None else mask & (frame_labels == LABEL_TENDON)
+                pixels = None if doppler is None else doppler[i].copy()  # a copy: the batch's array is let go
                 self.scores[index] = score
                 frame, region, ring = frames[i].copy(), _at(run.roi, j).copy(), _at(run.band, j).copy()
-                self.candidates[index] = Candidate(index, frame, region, ring, frame_labels, doppler)
+                self.candidates[index] = Candidate(index, frame, region, ring, frame_labels, pixels)
 
     def _batches(self, size: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         """``(original indices (B,), frames (B, H, W, 3))``, every ``step``-th frame, decoded ahead."""
@@ -330,6 +321,22 @@ class _Labelled:
     roi: np.ndarray
     band: np.ndarray
     labels: np.ndarray
+
+
+def _tendon_doppler(counted: np.ndarray, runs: list[_Labelled], lut: cuda_ops.DopplerLUT) -> np.ndarray:
+    """``(B, H, W) bool``: each frame's counted Doppler pixels inside the tendon, for an observer. Classified on
+    the host by the counter's rule (:func:`cuda_ops.doppler_mask`) within the tendon's bounding box only: about
+    a millisecond a 640x480 frame, where a mask asked of the counter (its torch reference) takes 20 ms or more."""
+    doppler = np.zeros(counted.shape[:3], bool)
+    for run in runs:
+        tendon = run.labels == LABEL_TENDON  # (1|n, H, W)
+        rows, cols = np.flatnonzero(tendon.any(axis=(0, 2))), np.flatnonzero(tendon.any(axis=(0, 1)))
+        if rows.size == 0:
+            continue
+        box = np.s_[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
+        for i in range(run.first, run.stop):
+            doppler[i][box] = cuda_ops.doppler_mask(counted[i][box], _at(tendon, i - run.first)[box], lut)
+    return doppler
 
 
 def _stacked(runs: list[_Labelled], part: str) -> np.ndarray:

@@ -214,8 +214,9 @@ def test_a_gpu_scan_counts_through_the_streamed_clip_path(rng, settings, monkeyp
 
 @pytest.mark.parametrize("video", [False, True], ids=["grade", "grade-with-overlay-video"])
 def test_each_frame_is_counted_once(rng, settings, monkeypatch, tmp_path, video):
-    """One counting call per batch covers every frame; the selected frame's mask and the overlay video
-    come from that pass (the video asks the same call for every frame's mask), not from a second count."""
+    """One counting call per batch covers every frame; the selected frame's mask and the overlay video's
+    Doppler pixels come from the frames that pass counted (classified again on the host, inside the tendon,
+    while their batch lasts), not from a second count."""
     import cuda_ops
     from app.pipeline.measure import scan
     from app.pipeline.outputs import VideoRecorder

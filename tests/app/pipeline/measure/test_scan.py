@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import threading
 import time
+import weakref
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -204,3 +206,30 @@ def test_a_failed_screen_leaves_no_region_step_running(rng, monkeypatch):
     with pytest.raises(ValueError, match="screen failed"):
         scan_clip(_clip(rng, [1]), Slow(), Counter("auto", "cpu"), ScanParams(2.0, 4), Timer())
     assert finished.is_set()  # the analysis ended only after the region step it had started
+
+
+def test_an_observed_scan_keeps_nothing_frame_sized_past_its_batch(rng, monkeypatch):
+    """With an observer memory stays bounded however long the clip: the observer gets each batch's counted
+    pixels, but no (H, W) array outlives its batch; what the scan keeps of a frame is its counts."""
+    import app.pipeline.measure.scan as scan_module
+
+    monkeypatch.setattr(scan_module, "BATCH_BYTES", 4 * H * W * 3)  # four frames a batch: many batches
+    blobs = [1, 5, 0, 3, 7, 2, 6, 4] * 5
+    handed: list[weakref.ref] = []  # every pixel array handed to the observer with the earlier batches
+    sizes: list[int] = []
+
+    def observe(batch) -> None:
+        assert all(ref() is None for ref in handed), "an earlier batch's pixels are still held"
+        assert batch.doppler.shape == (batch.indices.size, H, W)
+        np.testing.assert_array_equal(batch.doppler.sum(axis=(1, 2)), batch.counts.doppler[:, LABEL_TENDON])
+        handed.extend(weakref.ref(pixels) for pixels in (batch.doppler, *batch.counts.masks.values()))
+        sizes.append(batch.indices.size)
+
+    clip, region = _clip(rng, blobs), _region()
+    scan = scan_clip(clip, lambda frames, area: region, Counter("auto", "cpu"), ScanParams(2.0, 4), Timer(), observe)
+    assert sizes == [4] * 10 and not scan.counts.masks
+    assert scan.counts.doppler[:, LABEL_TENDON].tolist() == [4 * n for n in blobs]
+    for candidate in scan.candidates.values():  # the kept frames keep the pixels the observer saw, as their own
+        assert candidate.doppler is not None and candidate.doppler.base is None
+        again = classified(replace(candidate, doppler=None), scan.setup.rule)
+        np.testing.assert_array_equal(candidate.doppler, again.doppler)
