@@ -272,13 +272,14 @@ def _cmd_grade(args: argparse.Namespace, settings: Settings, stdout: TextIO) -> 
             inputs, options, config, destination, _parallel(args, options, all(i.roi is not None for i in inputs)),
             progress_stream=sys.stderr, quiet=args.quiet,
         )  # fmt: skip
-    except UsageError as exc:
+    except UsageError as exc:  # also --out or --summary that cannot be written: the message names which
         build_parser().error(exc.message)
     except NeovascError as exc:  # the batch itself cannot go on (no worker process starts)
         log.error("batch stopped (%s): %s; the lines written so far are kept", exc.code, exc.message)
         return EXIT_INPUT_FAILED
-    except OSError as exc:
-        build_parser().error(f"--out or --summary cannot be written: {exc.strerror or type(exc).__name__}")
+    except OSError as exc:  # from neither --out nor --summary, e.g. standard output closed by the reader
+        log.error("batch stopped: unexpected %s; the lines written so far are kept", type(exc).__name__, exc_info=exc)
+        return EXIT_INPUT_FAILED
     except KeyboardInterrupt:
         log.warning("interrupted: the lines written so far are kept; run again with --resume to go on")
         return EXIT_INTERRUPTED

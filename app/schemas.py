@@ -234,7 +234,8 @@ class BatchInfo(_Model):
 
     path: str = Field(description="The input's path as given (relative to the manifest's folder for manifest rows).")
     key: str | None = Field(
-        None, description="Resume key: sha256 of input_sha256 and settings_sha256; null when the file is unreadable."
+        None,
+        description="Resume key: sha256 of input_sha256 (an unreadable file: its absolute path) and settings_sha256.",
     )
     input_sha256: str | None = Field(None, description="sha256 of the input file's bytes.")
     settings_sha256: str = Field(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, File, Form, UploadFile
+from fastapi import APIRouter, File, Form, Request, UploadFile
 
 from app.compare import Comparison, Side, compare, side_error
 from app.pipeline import RoiSpec
@@ -13,11 +13,22 @@ from app.schemas import Result
 from .context import Audit, AuditRecord
 from .problems import PROBLEM_RESPONSES
 from .state import ServiceState, State
-from .uploads import FILE_HELP, REFERENCE_HELP, REFERENCE_PATTERN, Watch, Watched, grade_upload, read_roi
+from .uploads import (
+    FILE_HELP,
+    REFERENCE_HELP,
+    REFERENCE_PATTERN,
+    Watch,
+    Watched,
+    grade_upload,
+    read_roi,
+    refuse_repeated,
+)
 
 router = APIRouter(prefix="/v1", tags=["comparison"])
 
 _ROI_HELP = "Rectangle 'x0,y0,x1,y1' in pixels (half-open) on the {side} study; omit to use the tendon model"
+# Every field of the form: none may be repeated
+SINGLE_FIELDS = ("before", "after", "roi_before", "roi_after", "reference_before", "reference_after")
 
 
 async def _side_roi(side: Side, roi: str | None, state: ServiceState) -> RoiSpec | None:
@@ -52,6 +63,7 @@ async def _grade_side(
     summary="Compare two studies of one tendon (before / after treatment)",
 )
 async def compare_studies(
+    request: Request,
     state: State,
     audit: Audit,
     watch: Watched,
@@ -66,8 +78,9 @@ async def compare_studies(
 
     Errors are RFC 9457 problem+json with the failing upload's own ``code``; the detail starts with the
     side that failed (``before: ...`` or ``after: ...``). The after study is not graded when the before
-    study fails. Both analyses share one time limit (NEOVASC_REQUEST_TIMEOUT_S).
+    study fails. Both analyses share one time limit (NEOVASC_REQUEST_TIMEOUT_S). A field sent twice is refused.
     """
+    refuse_repeated(await request.form(), SINGLE_FIELDS)
     region_before = await _side_roi("before", roi_before, state)  # both regions checked before any grading
     region_after = await _side_roi("after", roi_after, state)
     first = await _grade_side("before", before, region_before, state, reference_before, audit, watch)

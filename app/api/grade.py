@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, File, Form, UploadFile
+from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
 
 from app.pipeline.outputs import OutputRequest
 from app.schemas import Result
@@ -22,12 +22,18 @@ from .uploads import (
     grade_upload,
     read_hint,
     read_roi,
+    refuse_repeated,
 )
 
 router = APIRouter(prefix="/v1", tags=["grading"])
 
 
+# Every field of the form but `tendon_point`, which may be repeated (one point or more per field, as --tendon-point)
+SINGLE_FIELDS = ("file", "roi", "roi_mask", "roi_hint", "every", "max_frames", "reference", "overlays", "dicom_report")
+
+
 async def grade_form(
+    request: Request,
     state: State,
     file: Annotated[UploadFile, File(description=FILE_HELP)],
     roi: Annotated[
@@ -38,7 +44,8 @@ async def grade_form(
         str | None, Form(description="Without roi: a rough box 'x0,y0,x1,y1' around the tendon for the model")
     ] = None,
     tendon_point: Annotated[
-        str | None, Form(description="Without roi: point(s) on the tendon for the model, 'x,y' or 'x,y;x,y'")
+        list[str] | None,
+        Form(description="Without roi: point(s) on the tendon for the model, 'x,y' or 'x,y;x,y'; may be repeated"),
     ] = None,
     every: Annotated[int, Form(ge=1, le=MAX_FRAME_NUMBER, description="Measure every N-th frame of a clip")] = 1,
     max_frames: Annotated[
@@ -53,7 +60,11 @@ async def grade_form(
         Form(description="DICOM inputs: also make sr.dcm (TID 1500 report) and sc.dcm (overlay capture): see `links`"),
     ] = False,
 ) -> GradeRequest:
-    """The form of ``POST /v1/grade`` and ``POST /v1/jobs``, its region and hint checked before any grading."""
+    """The form of ``POST /v1/grade`` and ``POST /v1/jobs``, its region and hint checked before any grading.
+
+    A field other than ``tendon_point`` sent twice is refused, before a ``roi_mask`` is decoded.
+    """
+    refuse_repeated(await request.form(), SINGLE_FIELDS)
     roi_spec = await read_roi(roi, roi_mask, state)
     hint = read_hint(roi_hint, tendon_point, roi_spec)
     outputs = OutputRequest(overlays=overlays, dicom=dicom_report, screen=state.settings.overlay_screen)

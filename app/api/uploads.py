@@ -7,12 +7,13 @@ import hashlib
 import io
 import re
 import tempfile
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import IO, Annotated
 
 from fastapi import Depends, Request, UploadFile
 from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import FormData
 
 from app.errors import InvalidRequest, InvalidROI, NoTendonModel
 from app.pipeline import AnalyzeOptions, RoiSpec, run_analysis
@@ -73,10 +74,20 @@ async def read_roi(roi: str | None, roi_mask: UploadFile | None, state: ServiceS
     return None
 
 
-def read_hint(box: str | None, points: str | None, roi: RoiSpec | None) -> Hint | None:
-    """The model's hint from the form fields; refused beside a drawn region, which leaves the model out."""
+def refuse_repeated(form: FormData, fields: Iterable[str]) -> None:
+    """Refuse any of ``fields`` sent more than once: the framework would keep its last value and drop the
+    others unseen (a second ``file`` graded instead of the first)."""
+    for name in fields:
+        if (count := len(form.getlist(name))) > 1:
+            raise InvalidRequest(f"the form field '{name}' was sent {count} times; send it once")
+
+
+def read_hint(box: str | None, points: list[str] | None, roi: RoiSpec | None) -> Hint | None:
+    """The model's hint from the form fields (``tendon_point`` may be repeated, each field one point or
+    several); refused beside a drawn region, which leaves the model out."""
     check_geometry_text("roi_hint", box)
-    check_geometry_text("tendon_point", points)
+    for text in points or []:
+        check_geometry_text("tendon_point", text)
     hint = parse_hint(box, points)
     if hint is not None and roi is not None:
         raise InvalidRequest("'roi_hint' and 'tendon_point' guide the tendon model: leave out 'roi' and 'roi_mask'")

@@ -14,13 +14,16 @@ import multiprocessing.connection
 import os
 import signal
 import threading
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import TracebackType
 
 from app.config import Settings
 from app.errors import NeovascError, OutputError, as_neovasc_error
 from app.pipeline import AnalyzeOptions, run_analysis
 from app.pipeline.cancel import StopFlag
+from app.pipeline.measure.scan import Batch
 from app.pipeline.outputs import CURVE, MASK, OVERLAY, SC, SR, OutputRequest, ScreenView, VideoRecorder, render
 from app.pipeline.report import failure_result
 from app.schemas import BatchInfo, Result
@@ -91,14 +94,17 @@ def grade_task(task: Task, config: BatchConfig, stop: StopFlag | None = None) ->
 def _graded(task: Task, config: BatchConfig, stop: StopFlag | None) -> Result:
     outputs = config.outputs
     video = None
-    if outputs.overlays is not None:
-        outputs.overlays.mkdir(parents=True, exist_ok=True)
-        # streamed to disk while the clip is graded
-        video = VideoRecorder(outputs.overlays / f"{task.stem}.mp4", screen=config.settings.overlay_screen)
+    if outputs.overlays is not None:  # streamed to disk while the clip is graded; the folder made as it opens
+        video = _VideoFile(outputs.overlays / f"{task.stem}.mp4", screen=config.settings.overlay_screen)
     try:
         with video or contextlib.nullcontext():
             analysis = run_analysis(task.path, task.options, None, config.settings, observer=video, stop=stop)
         rendered = render(analysis, outputs.request(config.settings.overlay_screen))
+        with _output_errors():
+            for name, data in rendered.files.items():
+                target = outputs.path(name, task.stem)
+                target.parent.mkdir(parents=True, exist_ok=True)
+                target.write_bytes(data)
     except Exception as exc:  # every input gets a line; the batch goes on
         error = as_neovasc_error(exc)
         if not isinstance(exc, NeovascError):
@@ -106,18 +112,33 @@ def _graded(task: Task, config: BatchConfig, stop: StopFlag | None) -> Result:
         return failure_result(task.path.name, error)
     result = analysis.result
     result.warnings.extend(rendered.warnings)
-    try:
-        for name, data in rendered.files.items():
-            target = outputs.path(name, task.stem)
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_bytes(data)
-    except OSError as exc:  # a full disk or a read-only folder: this input failed, the batch goes on
-        why = exc.strerror or type(exc).__name__
-        return failure_result(
-            task.path.name,
-            OutputError(f"an output file (--masks, --overlays, --dicom-out) could not be written: {why}"),
-        )
     return result
+
+
+@contextlib.contextmanager
+def _output_errors() -> Iterator[None]:
+    """An OSError in the block as :class:`OutputError`: a full disk, a read-only folder, a file where the folder
+    should be. That input fails with ``output_error``, the batch goes on."""
+    try:
+        yield
+    except OSError as exc:
+        why = exc.strerror or type(exc).__name__
+        raise OutputError(f"an output file (--masks, --overlays, --dicom-out) could not be written: {why}") from exc
+
+
+class _VideoFile(VideoRecorder):
+    """The ``--overlays`` video of a clip: a file it cannot write is the input's ``output_error``, as for the
+    other output files, not an unexpected failure of the input (its own OSErrors stay apart from the decoder's)."""
+
+    def __call__(self, batch: Batch) -> None:
+        with _output_errors():
+            super().__call__(batch)
+
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
+    ) -> None:
+        with _output_errors():
+            super().__exit__(kind, error, trace)
 
 
 def init_worker(threads: int, weights_dir: Path | None, device: str, runtime: str = "auto") -> None:

@@ -73,9 +73,9 @@ def plan(
             common if item.roi is None else settings_sha256(row_options, config.settings, config.outputs.kinds(), model)
         )
         content = file_sha256(item.path)
-        key = resume_key(content, settings_hash)
+        key = resume_key(content, settings_hash, item.path)
         stem = _unique_stem(item.path.stem, used)  # skipped inputs keep their names: no file is overwritten
-        if key is not None and done[key] > 0:
+        if done[key] > 0:
             done[key] -= 1
             if on_skip is not None:
                 on_skip(item)

@@ -2,7 +2,8 @@
 
 An input is the same work as an earlier line when its bytes and everything that decides its grade are
 the same: the key is ``sha256(input_sha256 + ":" + settings_sha256)``, never the file's name, so a
-renamed or moved file is not graded again and a replaced file with the old name is. The settings hash
+renamed or moved file is not graded again and a replaced file with the old name is. Only a file that
+cannot be read, and so has no bytes to hash, is keyed by its absolute path instead. The settings hash
 covers the analysis options, the grading settings, the tendon model's sha256 (when the model outlines
 the tendon), the outputs asked for and the neovasc version.
 """
@@ -81,11 +82,14 @@ def settings_sha256(
     return hashlib.sha256(json.dumps(described, sort_keys=True).encode()).hexdigest()
 
 
-def resume_key(input_sha256: str | None, settings_hash: str) -> str | None:
-    """The key ``--resume`` matches on; None when the input could not be read (it is always graded)."""
-    if input_sha256 is None:
-        return None
-    return hashlib.sha256(f"{input_sha256}:{settings_hash}".encode()).hexdigest()
+def resume_key(input_sha256: str | None, settings_hash: str, path: Path) -> str:
+    """The key ``--resume`` matches on: the input's bytes and the settings.
+
+    A file that cannot be read (missing, a folder) has no bytes: its absolute path stands in for them, so
+    that its ``ok: false`` line counts as graded like any other, and the file put there later is graded.
+    """
+    content = input_sha256 if input_sha256 is not None else f"path:{path.absolute()}"
+    return hashlib.sha256(f"{content}:{settings_hash}".encode()).hexdigest()
 
 
 def _options(options: AnalyzeOptions, settings: Settings) -> dict[str, Any]:

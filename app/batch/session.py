@@ -6,8 +6,10 @@ without it ``--out`` is written anew. Every finished input's line is written and
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
@@ -20,6 +22,7 @@ from app.batch.resume import done_keys, previous_lines, trim_partial_line
 from app.batch.runner import IN_PROCESS, Grader, Parallel
 from app.batch.sink import COLUMNS, LineSink
 from app.batch.summary import record, write_summary
+from app.errors import UsageError
 from app.pipeline import AnalyzeOptions
 from app.schemas import Result
 
@@ -64,10 +67,12 @@ def grade_batch(
     """Grade ``inputs`` and write one line each as it finishes. Raises ``KeyboardInterrupt`` when stopped.
 
     Raises:
-        UsageError: ``--resume`` into a CSV that another version wrote.
-        OSError: ``--out`` cannot be written.
+        UsageError: ``--resume`` into a CSV that another version wrote; ``--out`` or ``--summary`` cannot be
+            written (the message names which).
     """
-    earlier = _earlier(destination)
+    with _option_file("--out"):
+        earlier = _earlier(destination)
+        sink = LineSink.open(destination.out, append=destination.resume) if destination.out is not None else None
     tally = Tally(records=earlier)
     progress = Progress(len(inputs), progress_stream, progress_enabled(progress_stream, quiet))
 
@@ -75,12 +80,12 @@ def grade_batch(
         tally.skipped += 1
         progress.skip()
 
-    sink = LineSink.open(destination.out, append=destination.resume) if destination.out is not None else None
     try:
 
         def emit(result: Result) -> None:
             if sink is not None:
-                sink.write(result)
+                with _option_file("--out"):
+                    sink.write(result)
             else:
                 destination.stdout.write(result.to_json() + "\n")
                 destination.stdout.flush()
@@ -94,10 +99,21 @@ def grade_batch(
     finally:
         progress.close()
         if sink is not None:
-            sink.close()
+            with _option_file("--out"):
+                sink.close()
     if destination.summary is not None:
-        write_summary(destination.summary, tally.records)
+        with _option_file("--summary"):
+            write_summary(destination.summary, tally.records)
     return tally
+
+
+@contextlib.contextmanager
+def _option_file(option: str) -> Iterator[None]:
+    """An OSError in the block as a UsageError that names ``option`` (``--out``, ``--summary``), its file."""
+    try:
+        yield
+    except OSError as exc:
+        raise UsageError(f"{option} cannot be written: {exc.strerror or type(exc).__name__}") from exc
 
 
 def _earlier(destination: Destination) -> list[dict[str, Any]]:

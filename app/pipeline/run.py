@@ -8,6 +8,7 @@ counter alike.
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from typing import Any
@@ -17,7 +18,7 @@ import numpy as np
 import cuda_ops
 from app import __version__
 from app.config import Settings, get_settings
-from app.errors import BackendUnavailable
+from app.errors import BackendUnavailable, UsageError
 from app.pipeline.cancel import Progress, StopFlag
 from app.pipeline.decode import Clip, Limits, Source, decode
 from app.pipeline.decode.base import sampling_step
@@ -67,6 +68,18 @@ class AnalyzeOptions:
     backend: str | None = None
     every: int = 1
     max_frames: int | None = None
+
+    def __post_init__(self) -> None:
+        _check_frame_number("every", self.every)
+        if self.max_frames is not None:
+            _check_frame_number("max_frames", self.max_frames)
+
+
+def _check_frame_number(name: str, value: object) -> None:
+    """Raise :class:`UsageError` unless ``value`` is a whole number >= 1 (not a bool), as the command line and
+    the HTTP form ask: 0 or less would otherwise measure every frame, unseen."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
+        raise UsageError(f"{name} must be a whole number >= 1, got {value!r:.40}")
 
 
 @dataclass(frozen=True, eq=False)
@@ -164,10 +177,13 @@ def run_analysis(
 
 
 def _region_finder(options: AnalyzeOptions, segmenter: Segmenter | None, clip: Clip) -> RegionFinder:
-    """The drawn region (checked against the frame size), or the model's tendon inside the picture."""
+    """The drawn region, or the model's tendon inside the picture; the region or hint checked against the frame
+    size."""
     if options.roi is not None:
         mask = options.roi.to_mask(clip.height, clip.width)[None]  # (1, H, W): the same region on every frame
         return lambda frames, area: mask
+    if options.hint is not None:
+        options.hint.check_fits(clip.height, clip.width)
     # inside the ultrasound picture only: text, legends and panels around it hold no tendon
     return TendonRegions(segmenter, options.hint)
 

@@ -32,6 +32,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from app.errors import InvalidROI
 from app.pipeline.geometry import Rect, area, clipped
 from app.pipeline.measure.labels import RegionRuns
 from app.pipeline.segmenter import Segmenter
@@ -63,6 +64,23 @@ class Hint:
     @property
     def kind(self) -> str:
         return "box" if self.box is not None else "points"
+
+    def check_fits(self, height: int, width: int) -> None:
+        """Raise :class:`InvalidROI` when the box has no pixel in an image of that size, or a point lies outside
+        it: such a hint names no tendon, and ignoring it would also drop the model's "no tendon" check."""
+        if self.box is not None:
+            x0, y0, x1, y1 = self.box
+            if area(clipped(self.box, width, height)) == 0:
+                raise InvalidROI(
+                    f"ROI hint {x0},{y0},{x1},{y1} lies outside the {width}x{height} image; "
+                    f"give a box that overlaps it (x0 < {width} and y0 < {height})"
+                )
+        for x, y in self.points:
+            if not (0 <= x < width and 0 <= y < height):
+                raise InvalidROI(
+                    f"tendon point {x},{y} lies outside the {width}x{height} image; "
+                    f"keep 0 <= x < {width} and 0 <= y < {height}"
+                )
 
 
 @dataclass(frozen=True)
@@ -249,11 +267,12 @@ class TendonRegions:
         return masks, probs, presence, present
 
     def _search_area(self, picture: Rect, frames: np.ndarray) -> Rect:
+        """Where the tendon region is looked for: the hint's box cut to the frame (checked to overlap it by
+        :meth:`Hint.check_fits`), else the picture."""
         if self.hint is None or self.hint.box is None:
             return picture
         h, w = frames.shape[1:3]
-        x0, y0, x1, y1 = clipped(self.hint.box, w, h)
-        return (x0, y0, x1, y1) if x1 > x0 and y1 > y0 else picture
+        return clipped(self.hint.box, w, h)
 
     def _region(self, mask: np.ndarray, window: Rect) -> np.ndarray:
         """The one region of ``mask`` inside ``window`` that is the tendon: the hinted, else the largest."""

@@ -218,6 +218,29 @@ def test_shipped_model_finds_the_tendon(monkeypatch, tmp_path):
     assert lines[0]["roi"]["source"] == "model" and lines[0]["summary"]["tendon_area_px"] > 0
 
 
+@pytest.mark.parametrize(
+    ("extra", "fragment"),
+    [
+        (["--roi-hint", "700,500,800,600"], "ROI hint 700,500,800,600 lies outside the 160x120 image"),
+        (["--tendon-point", "9000,9000"], "tendon point 9000,9000 lies outside the 160x120 image"),
+    ],
+    ids=["box", "point"],
+)
+def test_a_hint_outside_the_image_fails_that_input(monkeypatch, doppler_png, extra, fragment):
+    """``invalid_roi``, as a --roi outside the image: the box was ignored (the whole picture searched, the
+    "no tendon" check dropped) and the point ended in no_tendon_found."""
+    from app.config import REPO_ROOT
+    from models import read_manifest
+
+    if not read_manifest(REPO_ROOT / "weights"):
+        pytest.skip("no tendon model in weights/")
+    monkeypatch.setenv("NEOVASC_WEIGHTS_DIR", str(REPO_ROOT / "weights"))
+    get_settings.cache_clear()
+    code, lines = _run("grade", str(doppler_png[0]), *extra)
+    assert code == 1 and lines[0]["ok"] is False and lines[0]["error"]["code"] == "invalid_roi"
+    assert fragment in lines[0]["error"]["message"]
+
+
 def test_overlays_of_a_clip_add_the_curve_and_the_video(tmp_path, rng):
     import av
 
@@ -272,13 +295,39 @@ def test_csv_columns_are_only_ever_appended():
     assert CSV_COLUMNS[: len(first_release)] == first_release and len(set(CSV_COLUMNS)) == len(CSV_COLUMNS)
 
 
-def test_an_output_that_cannot_be_written_fails_that_input_only(doppler_png, tmp_path):
+@pytest.mark.parametrize("option", ["--masks", "--overlays"])
+@pytest.mark.parametrize("folder", ["not-a-folder", "not-a-folder/sub"], ids=["a-file", "under-a-file"])
+def test_an_output_that_cannot_be_written_fails_that_input_only(doppler_png, tmp_path, option, folder):
+    """Every output folder alike: that input's line is ``output_error`` and the batch goes on (docs/errors.md)."""
     path, _ = doppler_png
-    blocked = tmp_path / "not-a-folder"
-    blocked.write_text("a file where the masks folder should be")
-    code, lines = _run("grade", str(path), str(path), "--roi", "20,30,120,90", "--masks", str(blocked))
-    assert code == 1 and [line["ok"] for line in lines] == [False, False]
-    assert lines[0]["error"]["code"] == "output_error"
+    (tmp_path / "not-a-folder").write_text("a file where the output folder should be")
+    out = tmp_path / "r.jsonl"
+    code, _ = _run(
+        "grade", str(path), str(path), "--roi", "20,30,120,90", option, str(tmp_path / folder), "--out", str(out)
+    )
+    lines = [json.loads(line) for line in out.read_text().splitlines()]
+    assert code == 1 and [(line["ok"], line["error"]["code"]) for line in lines] == [(False, "output_error")] * 2
+
+
+def test_an_overlay_video_that_cannot_be_written_is_an_output_error(tmp_path, rng):
+    """The clip's video opens its folder while the clip is graded: its OSError is the output's, not unexpected."""
+    from tests.conftest import mp4_bytes
+
+    path = tmp_path / "clip.mp4"
+    path.write_bytes(mp4_bytes(rng))
+    code, lines = _run("grade", str(path), "--roi", "20,30,120,90", "--overlays", str(path / "overlays"))
+    assert code == 1 and lines[0]["error"]["code"] == "output_error"
+
+
+def test_a_failure_elsewhere_is_not_blamed_on_out_or_summary(doppler_png, caplog):
+    """Standard output closed by its reader: the batch stops, and no usage error names --out or --summary."""
+
+    class Closed(io.StringIO):
+        def write(self, text: str) -> int:
+            raise BrokenPipeError(32, "Broken pipe")
+
+    code = cli.main(["grade", str(doppler_png[0]), "--roi", "20,30,120,90"], stdout=Closed())
+    assert code == cli.EXIT_INPUT_FAILED and "BrokenPipeError" in caplog.text and "--out" not in caplog.text
 
 
 def test_train_without_training_code_is_a_usage_error(monkeypatch, capsys):

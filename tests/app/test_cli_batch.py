@@ -121,3 +121,12 @@ def test_compare_manifest_needs_before_and_after(tmp_path, capsys):
     manifest = tmp_path / "m.csv"
     manifest.write_text("path,timepoint\na.png,baseline\n")
     assert _usage_error(["compare", "--manifest", str(manifest)], capsys)["code"] == "invalid_manifest"
+
+
+@pytest.mark.parametrize("option", ["--out", "--summary"])
+def test_an_unwritable_out_or_summary_is_a_usage_error_naming_it(tmp_path, rng, capsys, option):
+    """The message names the file that failed, not both."""
+    (path,) = make_inputs(tmp_path, 1, rng)
+    name = "r.jsonl" if option == "--out" else "s.csv"
+    error = _usage_error(["grade", str(path), "--roi", "20,30,120,90", option, str(path / name)], capsys)
+    assert error["code"] == "usage_error" and error["message"].startswith(f"{option} cannot be written: ")

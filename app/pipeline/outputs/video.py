@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import io
 import os
-import tempfile
+import secrets
 from fractions import Fraction
 from pathlib import Path
 from types import TracebackType
@@ -31,6 +31,21 @@ def _pick_codec(codec: str) -> str:
             continue
         return name
     raise ValueError(f"no video encoder available: tried {', '.join(names)}; install PyAV wheels with libx264")
+
+
+def _new_file_beside(path: Path) -> Path:
+    """A new empty file under a unique temporary name beside ``path``, to be renamed onto it when complete.
+
+    Created with mode 0666 less the umask, as every other output file is (``mkstemp``'s 0600 would survive
+    the rename); ``O_EXCL`` keeps the name this writer's alone.
+    """
+    while True:
+        temp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.part")
+        try:
+            os.close(os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+        except FileExistsError:  # another writer's name: draw again
+            continue
+        return temp
 
 
 class OverlayVideo:
@@ -83,12 +98,10 @@ class OverlayVideo:
             raise TypeError(f"target must be a path or an io.BytesIO, got {type(target).__name__}")
         self._path = Path(target)
         self._path.parent.mkdir(parents=True, exist_ok=True)
-        fd, temp = tempfile.mkstemp(dir=self._path.parent, prefix=f".{self._path.name}.", suffix=".part")
-        os.close(fd)
-        self._temp = Path(temp)
+        self._temp = _new_file_beside(self._path)
         # faststart puts the index first, so browsers play while loading; it re-reads the file by name,
         # which is why a buffer goes without it
-        self._container = av.open(temp, mode="w", format="mp4", options={"movflags": "faststart"})
+        self._container = av.open(str(self._temp), mode="w", format="mp4", options={"movflags": "faststart"})
 
     def _add_stream(self, crf: int, preset: str) -> av.VideoStream:
         rate = Fraction(self.fps).limit_denominator(1001)  # 29.97 -> 2997/100, exact for whole rates

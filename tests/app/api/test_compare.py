@@ -6,6 +6,7 @@ import hashlib
 
 import pytest
 
+from app.api.compare import SINGLE_FIELDS
 from tests.conftest import grey_background, paint_blobs, png_bytes
 
 PROBLEM = "application/problem+json"
@@ -120,6 +121,28 @@ def test_missing_after_field(client, doppler_image):
     assert response.status_code == 422 and response.headers["content-type"] == PROBLEM
     body = response.json()
     assert body["code"] == "invalid_request" and "after" in body["detail"]
+
+
+@pytest.mark.parametrize("field", ["after", "roi_before"])
+def test_a_repeated_field_is_refused(client, doppler_image, field):
+    """Not the last one kept (a second `after` compared instead of the first) and the others dropped unseen."""
+    data = png_bytes(doppler_image[0])
+    files = [("before", ("before.png", data, "image/png")), ("after", ("after.png", data, "image/png"))]
+    if field == "after":
+        files.append(("after", ("other.png", data, "image/png")))
+    roi = ["20,30,120,90", "0,0,10,10"] if field == "roi_before" else "20,30,120,90"
+    response = client.post("/v1/compare", files=files, data={"roi_before": roi, "roi_after": "20,30,120,90"})
+    assert response.status_code == 422 and response.headers["content-type"] == PROBLEM
+    body = response.json()
+    assert body["code"] == "invalid_request"
+    assert body["detail"] == f"the form field '{field}' was sent 2 times; send it once"
+
+
+def test_every_compare_field_is_checked_for_repeats(client):
+    """A field added to the form is added to SINGLE_FIELDS too, or it could be repeated unseen."""
+    schema = client.get("/openapi.json").json()
+    ref = schema["paths"]["/v1/compare"]["post"]["requestBody"]["content"]["multipart/form-data"]["schema"]["$ref"]
+    assert set(schema["components"]["schemas"][ref.rsplit("/", 1)[1]]["properties"]) == set(SINGLE_FIELDS)
 
 
 def test_openapi_publishes_comparison(client):

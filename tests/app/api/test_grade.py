@@ -8,6 +8,7 @@ import threading
 import numpy as np
 import pytest
 
+from app.api.grade import SINGLE_FIELDS
 from app.pipeline import RoiSpec
 from tests.conftest import png_bytes
 
@@ -128,6 +129,90 @@ def test_bad_hints(client, doppler_image, data, code):
     image, _ = doppler_image
     response = client.post("/v1/grade", files={"file": ("s.png", png_bytes(image), "image/png")}, data=data)
     assert response.status_code == 422 and response.json()["code"] == code
+
+
+class _TwoRegions:
+    """A stand-in tendon model: probability 0.9 over two regions of the 160x120 test image, 0.1 elsewhere."""
+
+    name, sha256 = "fake", "0" * 64
+    regions = ((20, 20, 140, 45), (30, 80, 90, 100))  # the upper one is larger
+
+    def probabilities(self, frames, *, area=None):
+        probs = np.full(frames.shape[:3], 0.1, np.float32)
+        for x0, y0, x1, y1 in self.regions:
+            probs[:, y0:y1, x0:x1] = 0.9
+        return probs
+
+    def predict(self, frames, *, area=None):
+        return self.probabilities(frames) > 0.5
+
+
+@pytest.fixture
+def model_client(client):
+    """``client`` with ``_TwoRegions`` as the service's tendon model."""
+    client.app.state.neovasc.segmenter = _TwoRegions()
+    return client
+
+
+@pytest.mark.parametrize(
+    ("data", "fragment"),
+    [
+        ({"roi_hint": "700,500,800,600"}, "ROI hint 700,500,800,600 lies outside the 160x120 image"),
+        ({"tendon_point": "9000,9000"}, "tendon point 9000,9000 lies outside the 160x120 image"),
+    ],
+    ids=["box", "point"],
+)
+def test_a_hint_outside_the_image_is_invalid_roi(model_client, doppler_image, data, fragment):
+    """As an out-of-image `roi`, not ignored (a box outside searched the whole picture and dropped the "no tendon"
+    check)."""
+    body = _assert_problem(_post(model_client, png_bytes(doppler_image[0]), **data), 422, "invalid_roi")
+    assert fragment in body["detail"]
+
+
+@pytest.mark.parametrize("points", [["50,30", "60,90"], "50,30;60,90"], ids=["repeated-field", "one-field"])
+def test_every_tendon_point_is_used(model_client, doppler_image, points):
+    """Repeated `tendon_point` fields add up, as the command line's repeated --tendon-point (not the last one only)."""
+    response = _post(model_client, png_bytes(doppler_image[0]), tendon_point=points)
+    assert response.status_code == 200, response.text
+    roi = response.json()["roi"]
+    assert roi["hint"] == "points" and roi["bbox"] == {"x0": 20, "y0": 20, "x1": 140, "y1": 100}  # both regions
+
+
+@pytest.mark.parametrize("route", ["/v1/grade", "/v1/jobs"])
+@pytest.mark.parametrize(
+    ("field", "values"),
+    [
+        ("roi", ["20,30,120,90", "0,0,10,10"]),
+        ("roi_hint", ["0,0,50,50", "0,0,60,60"]),
+        ("every", ["2", "3"]),
+        ("reference", ["a", "b"]),
+        ("overlays", ["true", "false"]),
+    ],
+)
+def test_a_repeated_field_is_refused(client, doppler_image, route, field, values):
+    """Not the last value kept and the others dropped unseen."""
+    files = [("file", ("frame.png", png_bytes(doppler_image[0]), "image/png"))]
+    response = client.post(route, files=files, data={field: values})
+    assert response.status_code == 422 and response.headers["content-type"] == PROBLEM
+    body = response.json()
+    assert body["code"] == "invalid_request" and body["instance"] == route
+    assert body["detail"] == f"the form field '{field}' was sent 2 times; send it once"
+
+
+def test_two_files_are_refused(client, doppler_image):
+    """Not the second one graded."""
+    image = png_bytes(doppler_image[0])
+    files = [("file", ("a.png", image, "image/png")), ("file", ("b.png", image[::-1], "image/png"))]
+    body = _assert_problem(client.post("/v1/grade", files=files, data={"roi": "20,30,120,90"}), 422, "invalid_request")
+    assert "'file' was sent 2 times" in body["detail"]
+
+
+def test_every_form_field_but_tendon_point_is_checked_for_repeats(client):
+    """A field added to the form is added to SINGLE_FIELDS too, or it could be repeated unseen."""
+    schema = client.get("/openapi.json").json()
+    ref = schema["paths"]["/v1/grade"]["post"]["requestBody"]["content"]["multipart/form-data"]["schema"]["$ref"]
+    fields = schema["components"]["schemas"][ref.rsplit("/", 1)[1]]["properties"]
+    assert set(fields) == {*SINGLE_FIELDS, "tendon_point"}
 
 
 def test_reference_is_echoed_as_input(client, doppler_image):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -19,7 +20,16 @@ def test_file_hash_is_streamed_sha256_and_none_when_unreadable(tmp_path):
     (tmp_path / "a.bin").write_bytes(data)
     assert file_sha256(tmp_path / "a.bin") == hashlib.sha256(data).hexdigest()
     assert file_sha256(tmp_path / "missing.png") is None and file_sha256(tmp_path) is None
-    assert resume_key(None, "s") is None and resume_key("a", "s") != resume_key("a", "t")
+    assert resume_key("a", "s", tmp_path / "x") != resume_key("a", "t", tmp_path / "x")
+    assert resume_key("a", "s", tmp_path / "x") == resume_key("a", "s", tmp_path / "y"), "content, not name"
+
+
+def test_an_unreadable_file_is_keyed_by_its_absolute_path(tmp_path, monkeypatch):
+    """No bytes to hash: the path stands in, so --resume recognises its ``ok: false`` line."""
+    monkeypatch.chdir(tmp_path)
+    key = resume_key(None, "s", Path("missing.png"))
+    assert key == resume_key(None, "s", tmp_path / "missing.png") != resume_key(None, "s", tmp_path / "other.png")
+    assert key != resume_key(None, "t", tmp_path / "missing.png") and len(key) == 64
 
 
 def test_settings_hash_changes_with_what_decides_the_grade(settings):

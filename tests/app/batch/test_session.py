@@ -136,7 +136,7 @@ def test_failures_do_not_stop_the_batch_and_the_summary_counts_them(tmp_path, se
     assert (tally.ok, tally.failed) == (2, 2)
     codes = [line["error"]["code"] if line["error"] else None for line in _lines(out)]
     assert codes == [None, "decode_error", "input_not_found", None]
-    assert _lines(out)[2]["batch"]["key"] is None, "an unreadable file has no resume key"
+    assert len(_lines(out)[2]["batch"]["key"]) == 64, "an unreadable file is keyed by its path"
     (row,) = csv.DictReader(summary.open())
     assert row == {
         "study": "", "inputs": "4", "ok": "2", "failed": "2",
@@ -164,3 +164,15 @@ def test_progress_bar_drawn_on_a_terminal(tmp_path, settings, rng):
     grade_batch(from_paths(paths), ROI, BatchConfig(settings), Destination(io.StringIO()), progress_stream=terminal)
     drawn = terminal.getvalue()
     assert "2/2" in drawn and "file/s" in drawn and "frames" in drawn
+
+
+def test_resume_does_not_repeat_a_missing_file(tmp_path, settings, rng):
+    """Its ``input_not_found`` line counts as graded like any ``ok: false`` line, until a file is put there."""
+    paths = make_inputs(tmp_path / "in", 2, rng)
+    missing = tmp_path / "in" / "later.png"
+    out = tmp_path / "r.jsonl"
+    _grade([paths[0], missing], settings, out)
+    assert _grade([paths[0], missing], settings, out, resume=True)[1] == []
+    paths[1].rename(missing)
+    assert _grade([paths[0], missing], settings, out, resume=True)[1] == ["later.png"]
+    assert [line["error"]["code"] if line["error"] else None for line in _lines(out)] == [None, "input_not_found", None]

@@ -135,13 +135,37 @@ def test_colour_and_fresh_speckle_are_no_change_of_picture(rng):
         (Hint(points=((50, 104),)), LOWER),  # a point just below it: the nearest region
         (Hint(points=((12, 30),)), UPPER),  # a point left of both regions' box: the nearest region
         (Hint(points=((50, 30), (60, 90))), (20, 20, 140, 100)),  # both named: both kept
+        (Hint(box=(20, 70, 400, 400)), LOWER),  # a box past the frame's edge: cut to the frame
     ],
-    ids=["box", "point", "near-point", "left-point", "two-points"],
+    ids=["box", "point", "near-point", "left-point", "two-points", "box-past-the-edge"],
 )
 def test_a_hint_chooses_the_region(rng, hint, expected):
     regions = TendonRegions(_Model(), hint)
     outline = regions(_frames(1, rng), PICTURE)[0]
     assert _box(outline) == expected and regions.report().hint == hint.kind
+
+
+@pytest.mark.parametrize(
+    ("hint", "message"),
+    [
+        (Hint(box=(200, 130, 300, 200)), "ROI hint 200,130,300,200 lies outside the 160x120 image"),
+        (Hint(box=(160, 0, 200, 50)), "ROI hint 160,0,200,50 lies outside the 160x120 image"),
+        (Hint(points=((50, 90), (9000, 9000))), "tendon point 9000,9000 lies outside the 160x120 image"),
+    ],
+    ids=["box-beyond", "box-beside", "point-beyond"],
+)
+def test_a_hint_outside_the_image_is_invalid_roi(rng, settings, hint, message):
+    """As a --roi outside the image: it was ignored, the whole picture searched and the "no tendon" check dropped."""
+    with pytest.raises(InvalidROI, match=message):
+        analyze(
+            _frames(1, rng)[0], AnalyzeOptions(hint=hint), segmenter=_JudgingModel(lambda i: 0.1), settings=settings
+        )
+
+
+def test_a_hint_box_off_the_frame_leaves_nothing_to_search(rng):
+    """The region step alone does not fall back to the whole picture for a box it cannot use."""
+    outline = TendonRegions(_Model(), Hint(box=(200, 130, 300, 200)))(_frames(1, rng), PICTURE)[0]
+    assert not outline.any()
 
 
 def test_a_point_far_from_every_region_finds_nothing(rng):

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import io
+import os
+import stat
 from pathlib import Path
 
 import av
@@ -143,3 +145,15 @@ def test_requested_codec_that_is_missing_raises(monkeypatch):
     _without_libx264(monkeypatch)
     with pytest.raises(ValueError, match="no video encoder available: tried libx264"):
         OverlayVideo(io.BytesIO(), 32, 32, 10, codec="libx264")
+
+
+@pytest.mark.parametrize("umask", [0o022, 0o027], ids=oct)
+def test_video_file_mode_follows_the_umask(tmp_path, umask):
+    """Like the PNG and DICOM outputs: a temporary file's 0600 must not survive the rename."""
+    previous = os.umask(umask)
+    try:
+        with OverlayVideo(tmp_path / "clip.mp4", 40, 30, 25) as video:
+            video.write(_patched(30, 40, 80))
+    finally:
+        os.umask(previous)
+    assert stat.S_IMODE((tmp_path / "clip.mp4").stat().st_mode) == 0o666 & ~umask
