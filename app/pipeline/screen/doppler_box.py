@@ -25,7 +25,7 @@ from typing import Literal
 import cv2
 import numpy as np
 
-from app.pipeline.geometry import Rect, area, clipped, overlap
+from app.pipeline.geometry import Rect, area, clipped, contains, grown, overlap
 from app.pipeline.screen.planes import Planes
 
 BoxShape = Literal["rectangle", "parallelogram", "trapezoid", "sector", "colour_extent", "region"]
@@ -46,6 +46,10 @@ MAX_SHARED = 0.1  # share of the smaller box two boxes found without a colour of
 # An outline without a colour of its own (grey, found from straight runs or arcs) must hold at least this share of
 # the flow: scanners paint flow only inside the box (a split screen shares it between two boxes).
 MIN_FLOW_HELD = 0.2
+# An outline of any colour around a white or coloured loop takes its place when it holds this share of the flow more
+# (``wider_outlines``); the loop may run along the outline's own lines, up to SHARED_LINE_PX px outside its interior.
+WIDER_GAIN = 0.25
+SHARED_LINE_PX = 3
 
 
 @dataclass(frozen=True)
@@ -289,3 +293,27 @@ def clearest(found: list[tuple[float, DopplerBox]]) -> list[DopplerBox]:
         if not any(overlap(box.bbox, b.bbox) > MAX_SHARED * min(area(box.bbox), area(b.bbox)) for b in boxes):
             boxes.append(box)
     return boxes
+
+
+def wider_outlines(loops: list[DopplerBox], outlines: list[DopplerBox], flow: np.ndarray) -> list[DopplerBox]:
+    """The ``outlines`` (of any colour) that hold at least WIDER_GAIN more of the ``flow`` than every one of the
+    ``loops`` (white or coloured) they contain, in place of those loops; else the ``loops``. A loop that leaves
+    much of the flow outside it can be closed by bright tissue (a bony dome's cortex) with the box's own lines,
+    inside the box."""
+    if not outlines:
+        return loops
+    held = {id(b): np.count_nonzero(flow & b.mask(*flow.shape)) for b in loops + outlines}
+    total = max(1, np.count_nonzero(flow))
+
+    def around(o: DopplerBox, b: DopplerBox) -> bool:  # the loop may share the outline's lines
+        return contains(grown(o.bbox, SHARED_LINE_PX), b.bbox)
+
+    wider = [
+        o
+        for o in outlines
+        if any(around(o, b) for b in loops)
+        and all(held[id(o)] - held[id(b)] >= WIDER_GAIN * total for b in loops if around(o, b))
+    ]
+    if not wider:
+        return loops
+    return wider + [b for b in loops if not any(around(o, b) for o in wider)]

@@ -49,6 +49,7 @@ from app.pipeline.screen.doppler_box import (
     box_sizes,
     extent_box,
     rect_box,
+    wider_outlines,
 )
 from app.pipeline.screen.flow_pixels import BAR_MARGIN, flow_mask, without_legends
 from app.pipeline.screen.image_area import ImageArea, find_fan, find_image_area
@@ -84,8 +85,6 @@ MIN_BOX_ON_PICTURE = 0.25
 # Below this share of the picture's colour inside the white or coloured loops found, whether they hold the flow
 # is checked (``_holding_flow``); a Doppler box on screen holds nearly all of it.
 LOOP_COLOUR_HELD = 0.5
-# ... and an outline of any colour around such a loop takes its place when it holds this share of the flow more.
-WIDER_GAIN = 0.25
 # A dotted box outline is no caliper: a row of dots with this share of its pixels within OUTLINE_BAND px of a box's
 # border is the outline.
 OUTLINE_BAND = 3
@@ -203,7 +202,8 @@ def find_screen(
             flow = flow_mask(planes, inside, bars)
             boxes = _holding_flow(boxes, flow, cv2.countNonZero(inside))
             if boxes:  # a loop closed by tissue inside the box, with the box's own lines
-                boxes = _wider(boxes, _outline_boxes(_any_outlines(planes, picture, flow), bars, inside, flow), flow)
+                around = _outline_boxes(_any_outlines(planes, picture, flow), bars, inside, flow)
+                boxes = wider_outlines(boxes, around, flow)
         if not boxes:  # no white or coloured loop: with Doppler on screen, look for outlines of any colour
             flow = flow_mask(planes, inside, bars) if flow is None else flow
             # an outline without a colour of its own must hold flow; without a legend, as much as makes a mode. With
@@ -338,30 +338,6 @@ def _holding_flow(boxes: list[DopplerBox], flow: np.ndarray, inside_px: int) -> 
     if flow_px < max(MIN_COLOUR_PX, MIN_LOOSE_SHARE * inside_px):
         return boxes
     return [b for b in boxes if np.count_nonzero(flow & b.mask(*flow.shape)) >= MIN_FLOW_HELD * flow_px]
-
-
-def _wider(loops: list[DopplerBox], outlines: list[DopplerBox], flow: np.ndarray) -> list[DopplerBox]:
-    """The ``outlines`` (of any colour) that hold at least WIDER_GAIN more of the ``flow`` than every one of the
-    ``loops`` (white or coloured) they contain, in place of those loops; else the ``loops``. A loop that leaves
-    much of the flow outside it can be closed by bright tissue (a bony dome's cortex) with the box's own lines,
-    inside the box."""
-    if not outlines:
-        return loops
-    held = {id(b): np.count_nonzero(flow & b.mask(*flow.shape)) for b in loops + outlines}
-    total = max(1, np.count_nonzero(flow))
-
-    def around(o: DopplerBox, b: DopplerBox) -> bool:  # the loop may share the outline's lines
-        return contains(grown(o.bbox, OUTLINE_BAND), b.bbox)
-
-    wider = [
-        o
-        for o in outlines
-        if any(around(o, b) for b in loops)
-        and all(held[id(o)] - held[id(b)] >= WIDER_GAIN * total for b in loops if around(o, b))
-    ]
-    if not wider:
-        return loops
-    return wider + [b for b in loops if not any(around(o, b) for o in wider)]
 
 
 def _off_outlines(calipers: tuple[Caliper, ...], boxes: list[DopplerBox]) -> tuple[Caliper, ...]:
