@@ -19,6 +19,7 @@ virtual apex) or an annular sector (curved and phased-array probes). Three searc
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
@@ -295,15 +296,21 @@ def clearest(found: list[tuple[float, DopplerBox]]) -> list[DopplerBox]:
     return boxes
 
 
-def wider_outlines(loops: list[DopplerBox], outlines: list[DopplerBox], flow: np.ndarray) -> list[DopplerBox]:
-    """The ``outlines`` (of any colour) that hold at least WIDER_GAIN more of the ``flow`` than every one of the
-    ``loops`` (white or coloured) they contain, in place of those loops; else the ``loops``. A loop that leaves
-    much of the flow outside it can be closed by bright tissue (a bony dome's cortex) with the box's own lines,
-    inside the box."""
-    if not outlines:
-        return loops
-    held = {id(b): np.count_nonzero(flow & b.mask(*flow.shape)) for b in loops + outlines}
+def wider_outlines(
+    loops: list[DopplerBox], find_outlines: Callable[[], list[DopplerBox]], flow: np.ndarray
+) -> list[DopplerBox]:
+    """The outlines of any colour (``find_outlines()``) that hold at least WIDER_GAIN more of the ``flow`` than
+    every one of the ``loops`` (white or coloured) they contain, in place of those loops; else the ``loops``. A
+    loop that leaves much of the flow outside it can be closed by bright tissue (a bony dome's cortex) with the
+    box's own lines, inside the box. The outlines are looked for (a slow search) only where a loop holds some of
+    the flow (specks elsewhere on the screen, a mark's or a label's, say nothing of where the box is) and leaves
+    enough of it outside for an outline around it to hold WIDER_GAIN more."""
     total = max(1, np.count_nonzero(flow))
+    held = {id(b): np.count_nonzero(flow & b.mask(*flow.shape)) for b in loops}
+    if not any(held.values()) or all(held[id(b)] > (1 - WIDER_GAIN) * total for b in loops):
+        return loops
+    outlines = find_outlines()
+    held.update({id(o): np.count_nonzero(flow & o.mask(*flow.shape)) for o in outlines})
 
     def around(o: DopplerBox, b: DopplerBox) -> bool:  # the loop may share the outline's lines
         return contains(grown(o.bbox, SHARED_LINE_PX), b.bbox)

@@ -202,8 +202,9 @@ def find_screen(
             flow = flow_mask(planes, inside, bars)
             boxes = _holding_flow(boxes, flow, cv2.countNonZero(inside))
             if boxes:  # a loop closed by tissue inside the box, with the box's own lines
-                around = _outline_boxes(_any_outlines(planes, picture, flow), bars, inside, flow)
-                boxes = wider_outlines(boxes, around, flow)
+                boxes = wider_outlines(
+                    boxes, lambda: _outline_boxes(_any_outlines(planes, picture, flow), bars, inside, flow), flow
+                )
         if not boxes:  # no white or coloured loop: with Doppler on screen, look for outlines of any colour
             flow = flow_mask(planes, inside, bars) if flow is None else flow
             # an outline without a colour of its own must hold flow; without a legend, as much as makes a mode. With
