@@ -24,7 +24,18 @@ from app.errors import NeovascError, OutputError, as_neovasc_error
 from app.pipeline import AnalyzeOptions, run_analysis
 from app.pipeline.cancel import StopFlag
 from app.pipeline.measure.scan import Batch
-from app.pipeline.outputs import CURVE, MASK, OVERLAY, SC, SR, OutputRequest, ScreenView, VideoRecorder, render
+from app.pipeline.outputs import (
+    CURVE,
+    MASK,
+    OVERLAY,
+    SC,
+    SR,
+    OutputRequest,
+    ScreenView,
+    VideoRecorder,
+    render,
+    write_whole,
+)
 from app.pipeline.report import failure_result
 from app.schemas import BatchInfo, Result
 
@@ -102,9 +113,7 @@ def _graded(task: Task, config: BatchConfig, stop: StopFlag | None) -> Result:
         rendered = render(analysis, outputs.request(config.settings.overlay_screen))
         with _output_errors():
             for name, data in rendered.files.items():
-                target = outputs.path(name, task.stem)
-                target.parent.mkdir(parents=True, exist_ok=True)
-                target.write_bytes(data)
+                write_whole(outputs.path(name, task.stem), data)
     except Exception as exc:  # every input gets a line; the batch goes on
         error = as_neovasc_error(exc)
         if not isinstance(exc, NeovascError):

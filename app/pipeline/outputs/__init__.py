@@ -1,5 +1,6 @@
 """The outputs of a graded input besides its Result: mask, overlay, curve, video, CSV table, DICOM SR and SC."""
 
+from app.pipeline.outputs.files import write_whole
 from app.pipeline.outputs.render import (
     CURVE,
     MASK,
@@ -30,4 +31,5 @@ __all__ = [
     "csv_row",
     "csv_text",
     "render",
+    "write_whole",
 ]

@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import io
 import os
-import secrets
 from fractions import Fraction
 from pathlib import Path
 from types import TracebackType
@@ -13,6 +12,7 @@ from types import TracebackType
 import av
 import numpy as np
 
+from app.pipeline.outputs.files import new_file_beside
 from app.pipeline.outputs.overlay import check_frame
 
 VIDEO_CODECS = ("libx264", "mpeg4")  # in order of preference for codec="auto"
@@ -31,21 +31,6 @@ def _pick_codec(codec: str) -> str:
             continue
         return name
     raise ValueError(f"no video encoder available: tried {', '.join(names)}; install PyAV wheels with libx264")
-
-
-def _new_file_beside(path: Path) -> Path:
-    """A new empty file under a unique temporary name beside ``path``, to be renamed onto it when complete.
-
-    Created with mode 0666 less the umask, as every other output file is (``mkstemp``'s 0600 would survive
-    the rename); ``O_EXCL`` keeps the name this writer's alone.
-    """
-    while True:
-        temp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.part")
-        try:
-            os.close(os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
-        except FileExistsError:  # another writer's name: draw again
-            continue
-        return temp
 
 
 class OverlayVideo:
@@ -98,7 +83,7 @@ class OverlayVideo:
             raise TypeError(f"target must be a path or an io.BytesIO, got {type(target).__name__}")
         self._path = Path(target)
         self._path.parent.mkdir(parents=True, exist_ok=True)
-        self._temp = _new_file_beside(self._path)
+        self._temp = new_file_beside(self._path)
         # faststart puts the index first, so browsers play while loading; it re-reads the file by name,
         # which is why a buffer goes without it
         self._container = av.open(str(self._temp), mode="w", format="mp4", options={"movflags": "faststart"})
