@@ -305,7 +305,7 @@ def frame_again(clip: Clip, index: int, regions: RegionFinder, setup: Setup) -> 
 
 def classified(candidate: Candidate, rule: ColourRule) -> Candidate:
     """``candidate`` with its Doppler pixels inside the tendon. Counts hold numbers only; the pixels of the
-    one graded frame are classified here with the same rule, unless the counting call returned them."""
+    one graded frame are classified here with the same rule, unless an observed batch kept them."""
     if candidate.doppler is not None:
         return candidate
     mask = cuda_ops.doppler_mask(rule.counted(candidate.frame[None])[0], candidate.labels, rule.lut)

@@ -113,13 +113,9 @@ def find_edges(
 
 
 def exact_edge(value: np.ndarray, edge: Edge) -> bool:
-    """Whether ``edge`` keeps one exact level along its runs (EXACT_SHARE of its pixels within EXACT_LEVELS of
-    their median, on its centre row or the one next to it): a line drawn into a lossless frame."""
-    for row in {int(np.floor(edge.y)), int(np.ceil(edge.y))}:
-        pixels = np.concatenate([value[row, a : b + 1] for a, b in edge.ends]).astype(np.int16)
-        if np.mean(np.abs(pixels - np.median(pixels)) <= EXACT_LEVELS) >= EXACT_SHARE:
-            return True
-    return False
+    """Whether ``edge`` keeps one exact level along its runs (:func:`_one_level`, on its centre row or the one
+    next to it): a line drawn into a lossless frame."""
+    return any(_one_level(value, row, edge.ends) for row in {int(np.floor(edge.y)), int(np.ceil(edge.y))})
 
 
 def _off_level(value: np.ndarray, row: int, x0: int, x1: int, level: int) -> np.ndarray:
@@ -138,13 +134,15 @@ def _contrasted(steps: list[float], across: float) -> bool:
 
 
 def _exact(value: np.ndarray, group: list) -> bool:
-    """Whether each row of a stacked line keeps one level: EXACT_SHARE of its pixels within EXACT_LEVELS of the
-    row's median (the runs may take in a stretch of flat speckle at their ends)."""
-    for row, spans, _ in group:
-        pixels = np.concatenate([value[row, a : b + 1] for a, b in spans]).astype(np.int16)
-        if np.mean(np.abs(pixels - np.median(pixels)) <= EXACT_LEVELS) < EXACT_SHARE:
-            return False
-    return True
+    """Whether each row of a stacked line keeps one level (:func:`_one_level`)."""
+    return all(_one_level(value, row, spans) for row, spans, _ in group)
+
+
+def _one_level(value: np.ndarray, row: int, spans) -> bool:
+    """Whether ``row``'s pixels in ``spans`` (``(first, last)`` inclusive) keep one level: EXACT_SHARE of them
+    within EXACT_LEVELS of their median (the runs may take in a stretch of flat speckle at their ends)."""
+    pixels = np.concatenate([value[row, a : b + 1] for a, b in spans]).astype(np.int16)
+    return bool(np.mean(np.abs(pixels - np.median(pixels)) <= EXACT_LEVELS) >= EXACT_SHARE)
 
 
 def _run_spread(value: np.ndarray, rows: np.ndarray, starts: np.ndarray, stops: np.ndarray) -> np.ndarray:
