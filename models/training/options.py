@@ -43,6 +43,7 @@ class TrainConfig:
     scanline_share: float = 0.0  # training frames from the third generator (models.training.scanline)
     augment: str = "basic"
     dice_loss: str = "batch"  # soft Dice pooled over the batch, or per image ("image")
+    fp_weight: float = 0.5  # Tversky weight of the overlap term's false positives (0.5: the soft Dice)
     input_size: str | None = None  # "HxW"; None: the architecture's (or the --init model's)
     init: str | None = None
     input_transform: str | None = None  # None: the architecture's (or the --init model's)
@@ -126,6 +127,11 @@ def build_parser() -> argparse.ArgumentParser:
         choices=DICE_LOSSES,
         help="soft Dice term pooled over the batch (default) or averaged per image, like the metric",
     )
+    p.add_argument(
+        "--fp-weight", type=float, default=d.fp_weight, metavar="ALPHA",
+        help="the overlap term as a Tversky index: false positives weigh ALPHA, misses 1 - ALPHA "
+        "(0.5, the default: the soft Dice; above 0.5 an outline spilling past the tendon costs more)",
+    )  # fmt: skip
     p.add_argument("--input-size", default=d.input_size, metavar="HxW", help="model input size (default: the arch's)")
     p.add_argument(
         "--init", default=d.init, help="fine-tune from the first model of this weights folder (DIR:NAME: that model)"
@@ -205,6 +211,8 @@ def config_problem(cfg: TrainConfig) -> str | None:
             return f"{option} needs --data synth and a picture model (that generator draws pictures only)"
     if cfg.beamsim_share + cfg.scanline_share > 1.0:
         return f"--beamsim-share plus --scanline-share is at most 1; got {cfg.beamsim_share + cfg.scanline_share}"
+    if not 0.0 < cfg.fp_weight < 1.0:
+        return f"--fp-weight is a weight in (0, 1), e.g. 0.5 (the soft Dice); got {cfg.fp_weight}"
     if cfg.ema is not None and not 0.0 < cfg.ema < 1.0:
         return f"--ema is a decay in (0, 1), e.g. 0.995; got {cfg.ema}"
     return option_problem(cfg.min_component, cfg.input_size, "--input-size")

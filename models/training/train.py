@@ -122,13 +122,20 @@ def class_weights(labels: np.ndarray, channels: int) -> torch.Tensor | None:
 
 
 def _loss(
-    logits: torch.Tensor, target: torch.Tensor, weight: torch.Tensor | None = None, dice: str = "batch"
+    logits: torch.Tensor,
+    target: torch.Tensor,
+    weight: torch.Tensor | None = None,
+    dice: str = "batch",
+    fp_weight: float = 0.5,
 ) -> torch.Tensor:
-    """BCE (1 channel) or weighted cross-entropy (K+1 channels) plus soft Dice over the foreground classes.
+    """BCE (1 channel) or weighted cross-entropy (K+1 channels) plus a soft overlap term over the
+    foreground classes.
 
-    ``dice="batch"`` pools the batch's pixels per class; ``"image"`` takes each image's soft Dice per
-    class and averages them, as the per-image Dice metric does: a structure missed in one image, or
-    predicted in an image without it, then costs that image's whole term."""
+    ``dice="batch"`` pools the batch's pixels per class; ``"image"`` takes each image's term per class and
+    averages them, as the per-image Dice metric does: a structure missed in one image, or predicted in an
+    image without it, then costs that image's whole term. The term is the Tversky index
+    ``TP / (TP + a FP + (1 - a) FN)`` with ``a = fp_weight``; at 0.5 it is the soft Dice (the smoothing
+    constant, 0.5 here, is the Dice's 1 halved, so both give the same number)."""
     if logits.shape[1] == 1:
         t = target[:, None].float()
         prob = torch.sigmoid(logits)
@@ -139,7 +146,8 @@ def _loss(
         ce = F.cross_entropy(logits, target.long(), weight=weight)
     dims = (0, 2, 3) if dice == "batch" else (2, 3)
     inter = (prob * t).sum(dims)
-    soft = (2 * inter + 1) / (prob.sum(dims) + t.sum(dims) + 1)
+    false_pos, missed = prob.sum(dims) - inter, t.sum(dims) - inter
+    soft = (inter + 0.5) / (inter + fp_weight * false_pos + (1 - fp_weight) * missed + 0.5)
     return ce + (1 - soft).mean()
 
 
@@ -279,7 +287,7 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
             xb, yb = augment(rng, train_x[idx], train_y[idx], cfg.augment)
             x = to_batch(xb, args.in_channels, device)
             y = torch.from_numpy(yb).to(device)
-            loss = _loss(model(x), y, weight, cfg.dice_loss)
+            loss = _loss(model(x), y, weight, cfg.dice_loss, cfg.fp_weight)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()

@@ -167,6 +167,36 @@ def test_per_image_dice_loss_charges_a_structure_missed_in_one_image() -> None:
     assert float(image) > float(batch) + 0.1
 
 
+def test_fp_weight_half_is_the_soft_dice_and_more_charges_spill() -> None:
+    import torch
+
+    from models.training.train import _loss
+
+    torch.manual_seed(0)
+    logits, target = torch.randn((3, 1, 16, 16)), (torch.rand((3, 16, 16)) > 0.6).long()
+    prob, t = torch.sigmoid(logits), target[:, None].float()
+    inter = (prob * t).sum((2, 3))
+    dice = (2 * inter + 1) / (prob.sum((2, 3)) + t.sum((2, 3)) + 1)
+    bce = torch.nn.functional.binary_cross_entropy_with_logits(logits, t)
+    assert torch.allclose(_loss(logits, target, dice="image", fp_weight=0.5), bce + (1 - dice).mean(), atol=1e-6)
+
+    truth = torch.zeros((1, 16, 16), dtype=torch.long)
+    truth[0, 4:12, 4:12] = 1
+    spill, short = torch.full((1, 1, 16, 16), -10.0), torch.full((1, 1, 16, 16), -10.0)
+    spill[0, 0, 4:12, 2:14] = 10.0  # 32 pixels too many
+    short[0, 0, 4:12, 6:10] = 10.0  # 32 pixels missing
+    same = [float(_loss(x, truth, dice="image")) for x in (spill, short)]
+    heavy = [float(_loss(x, truth, dice="image", fp_weight=0.7)) for x in (spill, short)]
+    assert heavy[0] - heavy[1] > same[0] - same[1] + 0.05  # the spill now costs more than the miss
+
+
+def test_fp_weight_outside_zero_one_is_a_usage_error(capsys) -> None:
+    from models.training.train import main as train_main
+
+    assert train_main(["--data", "nowhere", "--quiet", "--fp-weight", "1.0"]) == 2
+    assert "--fp-weight" in capsys.readouterr().err
+
+
 @pytest.mark.parametrize("argv", [["--folds", "1"], ["--folds", "5", "--fold", "5"], ["--folds", "-2"]])
 def test_bad_folds_are_a_usage_error(argv: list[str], capsys) -> None:
     from models.training.train import main as train_main
