@@ -41,12 +41,17 @@ def doppler_masks(
 ) -> dict[int, np.ndarray]:
     """``{frame index: (H, W) bool}`` Doppler pixels with a non-zero label, for the frames asked for.
 
-    Every backend returns masks through this function, so a mask is the reference's by construction.
+    Every backend returns masks through this function. Frames on the GPU are classified there by
+    :func:`classify`; frames in host memory by :func:`doppler_mask`, the same rule in numpy (several times faster
+    than the torch rule on the CPU; tests hold the two equal).
     """
     masks: dict[int, np.ndarray] = {}
     for index in sorted(set(mask_frames)):
-        hit, _ = classify(frames[index : index + 1], lut)  # (1, H, W)
         frame_labels = labels[index if labels.shape[0] > 1 else 0]  # (H, W)
+        if frames.device.type == "cpu":
+            masks[index] = doppler_mask(frames[index].numpy(), frame_labels.numpy(), lut)
+            continue
+        hit, _ = classify(frames[index : index + 1], lut)  # (1, H, W)
         masks[index] = (hit[0] & (frame_labels != 0)).cpu().numpy()
     return masks
 
@@ -55,7 +60,7 @@ def doppler_mask(frame: np.ndarray, labels: np.ndarray, lut: DopplerLUT) -> np.n
     """``(H, W) bool``: the labelled pixels of one ``(H, W, 3) uint8 RGB`` frame that ``lut`` calls Doppler.
 
     For a frame counted earlier whose mask was not asked for then. The rule of :func:`classify`, written
-    with numpy on the host (a graded still waits for it): tests hold it equal to :func:`doppler_masks`.
+    with numpy on the host (a graded still waits for it): tests hold it equal to :func:`classify`'s.
     """
     r, g, b = frame[..., 0], frame[..., 1], frame[..., 2]
     if lut.kind == "chroma":

@@ -8,6 +8,7 @@ import torch
 
 import cuda_ops
 from cuda_ops import BackendUnavailable, CountInputError, chroma_as_table, chroma_lut, count_doppler, table_lut
+from cuda_ops.reference import classify
 
 
 def _numpy_counts(frames: np.ndarray, labels: np.ndarray, threshold: int):
@@ -165,7 +166,10 @@ def test_one_frame_mask_equals_the_counting_masks(rng, rule):
     else:
         hit = rng.random((16, 16, 16)) < 0.5
         lut = table_lut(hit, np.where(hit, 0.5, 0.0).astype(np.float32))
-    counted = count_doppler(frames, labels, lut, backend="reference", mask_frames=[0]).masks[0]
+    counts = count_doppler(frames, labels, lut, backend="reference", mask_frames=[0])
     mask = cuda_ops.doppler_mask(frames[0], labels[0], lut)
     assert mask.dtype == bool and mask.any()
-    np.testing.assert_array_equal(mask, counted)
+    np.testing.assert_array_equal(mask, counts.masks[0])
+    hit, _ = classify(torch.from_numpy(frames), lut)  # the torch rule, as the GPU classifies
+    np.testing.assert_array_equal(mask, hit[0].numpy() & (labels[0] != 0))
+    assert int(mask.sum()) == int(np.asarray(counts.doppler).sum())
