@@ -10,7 +10,7 @@ from app.batch import BatchConfig, Task, grade_task
 from app.pipeline.cancel import StopFlag
 from app.schemas import Result
 
-HANG_S = 120.0
+HANG_S = 300.0  # far beyond what a stopped input costs, even with the Ray cluster starting on a busy machine
 
 
 def hang_on_marked(task: Task, config: BatchConfig, stop: StopFlag | None = None) -> Result:
