@@ -21,7 +21,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("app.pipeline",),
     ("app.compare",),
     ("app.api", "app.batch"),
-    ("app.cli", "app.main", "app.ray_serve"),
+    ("app.cli", "app.cli_parser", "app.main", "app.ray_serve"),
 )
 # Packages that must never import each other although they share a layer.
 APART = {
