@@ -9,8 +9,9 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from app import __version__
 from app.batch import DEFAULT_TIMEOUT_S
@@ -104,24 +105,23 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _positive(text: str) -> int:
+def _checked(convert: Callable[[str], float], text: str, ok: Callable[[float], bool], expected: str) -> Any:
+    """``convert(text)`` when it parses and passes ``ok``, else an argparse error saying what was expected."""
     try:
-        value = int(text)
+        value = convert(text)
     except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {text!r}")
+        value = None
+    if value is None or not ok(value):
+        raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}")
     return value
+
+
+def _positive(text: str) -> int:
+    return _checked(int, text, lambda value: value >= 1, "a whole number >= 1")
 
 
 def _seconds(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        value = 0.0
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"expected a number of seconds > 0, got {text!r}")
-    return value
+    return _checked(float, text, lambda value: value > 0, "a number of seconds > 0")
 
 
 def _add_batch_options(command: argparse.ArgumentParser) -> None:
