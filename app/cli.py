@@ -14,7 +14,7 @@ import json
 import logging
 import sys
 from collections.abc import Sequence
-from typing import NoReturn, TextIO
+from typing import TextIO
 
 from pydantic import ValidationError
 
@@ -34,7 +34,7 @@ from app.batch import (
     record,
     write_summary,
 )
-from app.cli_parser import EXIT_USAGE, build_parser
+from app.cli_parser import EXIT_USAGE, build_parser, usage_exit
 from app.config import Settings, get_settings
 from app.errors import InvalidManifest, NeovascError, UsageError, error_line
 from app.logs import configure_logging
@@ -59,12 +59,6 @@ def _options(args: argparse.Namespace, roi: RoiSpec | None, hint: Hint | None = 
     return AnalyzeOptions(
         roi=roi, hint=hint, device=args.device, backend=args.backend, every=args.every, max_frames=args.max_frames
     )
-
-
-def _usage_exit(code: str, message: str) -> NoReturn:
-    """A usage error with its own code (e.g. ``invalid_manifest``): one JSON line on stderr, exit code 2."""
-    print(json.dumps({"ok": False, "error": {"code": code, "message": message}}), file=sys.stderr)
-    raise SystemExit(EXIT_USAGE)
 
 
 def _check_files(args: argparse.Namespace) -> None:
@@ -103,7 +97,7 @@ def _inputs(args: argparse.Namespace) -> list[BatchInput]:
         try:
             inputs = from_manifest(read_manifest(args.manifest))
         except InvalidManifest as exc:
-            _usage_exit(exc.code, exc.message)
+            usage_exit(exc.code, exc.message)
     if not inputs:
         build_parser().error("no input files found under the given paths")
     return inputs
@@ -122,7 +116,7 @@ def _parallel(args: argparse.Namespace, options: AnalyzeOptions, all_drawn: bool
     try:
         ray_runner().connect(args.ray)
     except NeovascError as exc:  # ray_not_installed, ray_unavailable
-        _usage_exit(exc.code, exc.message)
+        usage_exit(exc.code, exc.message)
     return Parallel(jobs=args.jobs, timeout=args.timeout, model_device=device, ray=args.ray)
 
 
@@ -163,7 +157,7 @@ def _cmd_compare_manifest(args: argparse.Namespace, settings: Settings, stdout: 
     try:
         groups = pairs(read_manifest(args.manifest))
     except InvalidManifest as exc:
-        _usage_exit(exc.code, exc.message)
+        usage_exit(exc.code, exc.message)
     options = _options(args, None)
     drawn = all(row.roi is not None for pair in groups for row in (pair.before, pair.after) if row is not None)
     try:

@@ -26,8 +26,14 @@ class _Parser(argparse.ArgumentParser):
 
     def error(self, message: str) -> NoReturn:
         self.print_usage(sys.stderr)
-        print(json.dumps({"ok": False, "error": {"code": "usage_error", "message": message}}), file=sys.stderr)
-        raise SystemExit(EXIT_USAGE)
+        usage_exit("usage_error", message)
+
+
+def usage_exit(code: str, message: str) -> NoReturn:
+    """A usage error with its code (``usage_error``, or its own, e.g. ``invalid_manifest``): one JSON line on
+    stderr, exit code 2."""
+    print(json.dumps({"ok": False, "error": {"code": code, "message": message}}), file=sys.stderr)
+    raise SystemExit(EXIT_USAGE)
 
 
 def _roi_text(text: str) -> RoiSpec:
