@@ -7,6 +7,7 @@ deferred import is still a circle.
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 import pytest
@@ -165,8 +166,9 @@ GENERATORS = ("models.training.synth", "models.training.beamsim", "models.traini
 
 
 def _generator(name: str) -> str | None:
-    """The generator a module belongs to (``synth_screen`` is ``synth``'s), or None."""
-    name = name.replace("models.training.synth_screen", "models.training.synth")
+    """The generator a module belongs to (``synth_screen``, ``synth_tendon`` and the other ``synth_*`` parts are
+    ``synth``'s), or None."""
+    name = re.sub(r"^models\.training\.synth_\w+", "models.training.synth", name)
     return next((g for g in GENERATORS if name == g or name.startswith(g + ".")), None)
 
 
