@@ -23,7 +23,8 @@ from pydicom.uid import ExplicitVRLittleEndian, generate_uid
 
 from app.errors import UnsupportedInput
 from app.pipeline.decode.dicom_pixels import read_header
-from app.pipeline.outputs.dicom_sr import DEIDENTIFICATION_UNKNOWN, dicom_report
+from app.pipeline.outputs.dicom_sr import dicom_report
+from app.pipeline.outputs.dicom_study import DEIDENTIFICATION_UNKNOWN
 from app.schemas import Grades, ModelInfo, Result, Roi, Summary
 
 try:  # a private highdicom module: a release that moves it skips the one test using it, nothing else
