@@ -228,8 +228,7 @@ def _cmd_train(argv: list[str]) -> int:
     except ModuleNotFoundError as exc:
         if not (exc.name or "").startswith("models.training"):
             raise  # a missing dependency names itself
-        print(json.dumps({"ok": False, "error": {"code": "usage_error", "message": TRAINING_ABSENT}}), file=sys.stderr)
-        return EXIT_USAGE
+        usage_exit("usage_error", TRAINING_ABSENT)
     return train_main(argv)
 
 

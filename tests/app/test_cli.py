@@ -332,8 +332,10 @@ def test_a_failure_elsewhere_is_not_blamed_on_out_or_summary(doppler_png, caplog
 
 def test_train_without_training_code_is_a_usage_error(monkeypatch, capsys):
     """The service image leaves models/training out: ``neovasc train`` says so instead of a traceback."""
-    monkeypatch.setitem(sys.modules, "models.training.train", None)
-    assert cli.main(["train", "--help"]) == cli.EXIT_USAGE
+    monkeypatch.setitem(sys.modules, "models.training.train", None)  # importing it raises ModuleNotFoundError
+    with pytest.raises(SystemExit) as info:
+        cli.main(["train", "--help"])
+    assert info.value.code == cli.EXIT_USAGE
     error = json.loads(capsys.readouterr().err.strip().splitlines()[-1])["error"]
     assert error["code"] == "usage_error" and "no training code" in error["message"]
 
