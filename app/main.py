@@ -69,7 +69,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             app.state.neovasc.close()
 
     app = FastAPI(
-        title="neovasc", version=__version__, description=DESCRIPTION, lifespan=lifespan, docs_url=None, redoc_url=None
+        title="neovasc",
+        version=__version__,
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+        redirect_slashes=False,  # a path with a stray slash is not found (problem+json), not a bodyless 307
     )
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_upload_bytes)
     app.add_middleware(UploadGate, limit=settings.max_uploads_in_flight, metrics=metrics)

@@ -129,3 +129,10 @@ def test_finished_jobs_expire_after_the_ttl():
 def test_a_malformed_job_id_is_422(client):
     response = client.get("/v1/jobs/not-an-id")
     assert response.status_code == 422 and response.json()["code"] == "invalid_request"
+
+
+def test_a_stray_trailing_slash_is_not_found_as_problem_json(client):
+    """``/v1/jobs/`` is no route: a 404 problem+json, not a bodyless redirect to ``/v1/jobs``."""
+    response = client.get("/v1/jobs/", follow_redirects=False)
+    assert response.status_code == 404
+    assert response.headers["content-type"] == "application/problem+json" and response.json()["status"] == 404
