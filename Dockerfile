@@ -41,10 +41,11 @@ RUN pip install . && rm -rf /src
 # weights/ is not a Python package, so `pip install .` leaves it out: copy it and point the settings at it.
 WORKDIR /app
 COPY weights ./weights
-# Bound to 0.0.0.0, the service refuses to start without API keys: make them with
-# `neovasc keys add NAME --file keys-dir/keys` and mount the folder (docker run -v "$PWD/keys-dir:/etc/neovasc:ro";
-# a folder, not the file, so that keys rotated on the host reach the running service). List the host names
-# clients use in NEOVASC_ALLOWED_HOSTS, keeping 127.0.0.1 for the health check.
+# Bound to 0.0.0.0, the service refuses to start without API keys. The keys file is readable by its owner only,
+# so the image's user makes it: `docker run --rm -v "$PWD/keys-dir:/etc/neovasc" neovasc keys add NAME` into a
+# folder owned by uid 10001, then serve with the folder mounted (-v "$PWD/keys-dir:/etc/neovasc:ro"; a folder,
+# not the file, so that keys added or removed later reach the running service). List the host names clients
+# use in NEOVASC_ALLOWED_HOSTS, keeping 127.0.0.1 for the health check (docs/install.md#docker).
 # The numba kernels (CPU counter, video colour conversion) compile on first use and cache the result;
 # site-packages is read-only for the service user, so the cache goes where it can write.
 ENV NEOVASC_WEIGHTS_DIR=/app/weights \
