@@ -14,6 +14,7 @@ import json
 import logging
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import TextIO
 
 from pydantic import ValidationError
@@ -34,7 +35,8 @@ from app.batch import (
     record,
     write_summary,
 )
-from app.cli_parser import EXIT_USAGE, build_parser, usage_exit
+from app.cli_parser import EXIT_USAGE as EXIT_USAGE  # re-exported: the exit codes of the command line
+from app.cli_parser import build_parser, command_error, usage_exit
 from app.config import Settings, get_settings
 from app.errors import InvalidManifest, NeovascError, UsageError, error_line
 from app.logs import configure_logging
@@ -64,13 +66,37 @@ def _options(args: argparse.Namespace, roi: RoiSpec | None, hint: Hint | None = 
 def _check_files(args: argparse.Namespace) -> None:
     """The suffixes and combinations of --out, --resume, --summary, PATH and --manifest."""
     if args.out is not None and args.out.suffix.lower() not in (".jsonl", ".csv"):
-        build_parser().error(f"--out must end in .jsonl or .csv, got {args.out.name!r}")
+        command_error("grade", f"--out must end in .jsonl or .csv, got {args.out.name!r}")
     if args.resume and args.out is None:
-        build_parser().error("--resume needs --out FILE.jsonl or FILE.csv: it skips the inputs already in that file")
-    if args.summary is not None and args.summary.suffix.lower() != ".csv":
-        build_parser().error(f"--summary must end in .csv, got {args.summary.name!r}")
+        command_error("grade", "--resume needs --out FILE.jsonl or FILE.csv: it skips the inputs already in that file")
+    _check_summary(args)
+    _check_folders("grade", ("--out", args.out), ("--summary", args.summary))
     if bool(args.paths) == (args.manifest is not None):
-        build_parser().error("give the inputs as PATH ... or as --manifest FILE, one of the two")
+        command_error("grade", "give the inputs as PATH ... or as --manifest FILE, one of the two")
+
+
+def _check_summary(args: argparse.Namespace) -> None:
+    if args.summary is not None and args.summary.suffix.lower() != ".csv":
+        command_error(args.command, f"--summary must end in .csv, got {args.summary.name!r}")
+
+
+def _check_folders(command: str, *files: tuple[str, Path | None]) -> None:
+    """Missing folders of an output file are made when it is written; a file where a folder must be is a usage
+    error now, before any input is graded (the OS would say only "File exists" or "Not a directory")."""
+    for option, path in files:
+        if path is not None and _under_a_file(path):
+            command_error(command, f"{option} cannot be written: a path component of it is a file, not a folder")
+
+
+def _under_a_file(path: Path) -> bool:
+    """Whether a folder on the way to ``path`` is a file; one that cannot be looked at is left to the writing."""
+    for folder in reversed(path.parents):  # from the root down: the first one that is no folder decides
+        try:
+            if not folder.is_dir():
+                return folder.exists()
+        except OSError:  # e.g. no permission to look inside its parent
+            return False
+    return False
 
 
 def _grade_options(args: argparse.Namespace, settings: Settings) -> AnalyzeOptions:
@@ -80,13 +106,13 @@ def _grade_options(args: argparse.Namespace, settings: Settings) -> AnalyzeOptio
         try:
             roi = RoiSpec.from_mask_image(args.roi_mask, limits_from(settings))
         except NeovascError as exc:
-            build_parser().error(f"--roi-mask: {exc.message}")
+            command_error("grade", f"--roi-mask: {exc.message}")
     try:
         hint = parse_hint(args.roi_hint, args.tendon_point)
     except NeovascError as exc:
-        build_parser().error(exc.message)
+        command_error("grade", exc.message)
     if hint is not None and roi is not None:
-        build_parser().error("--roi-hint and --tendon-point guide the tendon model: leave out --roi / --roi-mask")
+        command_error("grade", "--roi-hint and --tendon-point guide the tendon model: leave out --roi / --roi-mask")
     return _options(args, roi, hint)
 
 
@@ -99,7 +125,7 @@ def _inputs(args: argparse.Namespace) -> list[BatchInput]:
         except InvalidManifest as exc:
             usage_exit(exc.code, exc.message)
     if not inputs:
-        build_parser().error("no input files found under the given paths")
+        command_error(args.command, "no input files found under the given paths")
     return inputs
 
 
@@ -132,7 +158,7 @@ def _cmd_grade(args: argparse.Namespace, settings: Settings, stdout: TextIO) -> 
             progress_stream=sys.stderr, quiet=args.quiet,
         )  # fmt: skip
     except UsageError as exc:  # also --out or --summary that cannot be written: the message names which
-        build_parser().error(exc.message)
+        command_error("grade", exc.message)
     except NeovascError as exc:  # the batch itself cannot go on (no worker process starts)
         log.error("batch stopped (%s): %s; the lines written so far are kept", exc.code, exc.message)
         return EXIT_INPUT_FAILED
@@ -151,9 +177,11 @@ def _cmd_grade(args: argparse.Namespace, settings: Settings, stdout: TextIO) -> 
 def _cmd_compare_manifest(args: argparse.Namespace, settings: Settings, stdout: TextIO) -> int:
     """``compare --manifest``: one line per before/after pair of the manifest."""
     if args.before is not None or args.roi_before is not None or args.roi_after is not None:
-        build_parser().error("compare --manifest takes no BEFORE, AFTER, --roi-before or --roi-after (use 'roi' rows)")
-    if args.summary is not None and args.summary.suffix.lower() != ".csv":
-        build_parser().error(f"--summary must end in .csv, got {args.summary.name!r}")
+        command_error(
+            "compare", "compare --manifest takes no BEFORE, AFTER, --roi-before or --roi-after (use 'roi' rows)"
+        )
+    _check_summary(args)
+    _check_folders("compare", ("--summary", args.summary))
     try:
         groups = pairs(read_manifest(args.manifest))
     except InvalidManifest as exc:
@@ -180,10 +208,10 @@ def _cmd_compare(args: argparse.Namespace, settings: Settings, stdout: TextIO) -
     if args.manifest is not None:
         return _cmd_compare_manifest(args, settings, stdout)
     if args.before is None or args.after is None:
-        build_parser().error("compare takes two files, BEFORE and AFTER, or --manifest FILE")
+        command_error("compare", "compare takes two files, BEFORE and AFTER, or --manifest FILE")
     for path in (args.before, args.after):
         if path.is_dir():
-            build_parser().error(f"compare takes two files, {path.name!r} is a directory")
+            command_error("compare", f"compare takes two files, {path.name!r} is a directory")
     try:
         before, after = _options(args, args.roi_before), _options(args, args.roi_after)
         comparison = compare_paths(args.before, args.after, before, after, settings)
@@ -202,16 +230,18 @@ def _cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
 
     # The app is built here, from the address it will really listen on, so that its start-up check (no
     # network address without API keys) sees --host, and a refusal is one clear line, not a traceback.
+    # An option not given is None; a given one (never 0 or empty: the parser checks them) always applies.
     given = {"host": args.host, "port": args.port, "workers": args.workers}
     try:
-        settings = type(settings).model_validate(settings.model_dump() | {k: v for k, v in given.items() if v})
+        settings = type(settings).model_validate(
+            settings.model_dump() | {k: v for k, v in given.items() if v is not None}
+        )
     except ValidationError as exc:
-        build_parser().error("; ".join(f"--{e['loc'][0]}: {e['msg']}" for e in exc.errors()))
+        command_error("serve", "; ".join(f"--{e['loc'][0]}: {e['msg']}" for e in exc.errors()))
     try:
         app = create_app(settings)
     except UsageError as exc:
-        sys.stderr.write(json.dumps({"error": error_line(exc)}) + "\n")
-        return EXIT_USAGE
+        usage_exit(exc.code, exc.message)
     uvicorn.run(app, **uvicorn_options(settings))  # problem+json for unparsable requests, limits for slow clients
     return EXIT_OK
 

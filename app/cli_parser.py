@@ -17,8 +17,11 @@ from app import __version__
 from app.batch import DEFAULT_TIMEOUT_S
 from app.errors import NeovascError
 from app.pipeline import RoiSpec
+from cuda_ops import BACKENDS
 
 EXIT_USAGE = 2
+PORTS = (1, 65535)  # as NEOVASC_PORT is checked (app.config)
+WORKERS = (1, 64)  # as NEOVASC_WORKERS
 
 
 class _Parser(argparse.ArgumentParser):
@@ -36,6 +39,12 @@ def usage_exit(code: str, message: str) -> NoReturn:
     raise SystemExit(EXIT_USAGE)
 
 
+def command_error(command: str, message: str) -> NoReturn:
+    """A usage error of ``neovasc COMMAND`` found after parsing: that command's usage line (not the top-level
+    one), then the JSON error line (``usage_error``); exit code 2."""
+    _build()[1][command].error(message)
+
+
 def _roi_text(text: str) -> RoiSpec:
     try:
         return RoiSpec.from_text(text)
@@ -44,21 +53,28 @@ def _roi_text(text: str) -> RoiSpec:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    return _build()[0]
+
+
+def _build() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParser]]:
+    """The parser and, by name, each command's own parser (whose usage line names the command)."""
     parser = _Parser(prog="neovasc", description="Tendon neovascularity grading from Doppler ultrasound.")
     parser.add_argument("--version", action="version", version=f"neovasc {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
-    grade = commands.add_parser("grade", help="grade images; one JSON line per input on stdout")
+    grade = commands.add_parser("grade", help="grade images, DICOM files and clips; one JSON line per input on stdout")
     grade.add_argument("paths", nargs="*", type=Path, metavar="PATH", help="files or directories (or --manifest)")
     where = grade.add_mutually_exclusive_group()
     where.add_argument("--roi", type=_roi_text, metavar="x0,y0,x1,y1", help="rectangle ROI in pixels")
     where.add_argument("--roi-mask", type=Path, metavar="MASK.png", help="mask image: non-zero = ROI")
     grade.add_argument(
-        "--roi-hint", metavar="x0,y0,x1,y1", help="without --roi: a rough box around the tendon for the model"
-    )
+        "--roi-hint", type=_given, metavar="x0,y0,x1,y1",
+        help="without --roi: a rough box around the tendon for the model",
+    )  # fmt: skip
     grade.add_argument(
-        "--tendon-point", action="append", metavar="x,y", help="without --roi: a point on the tendon (repeatable)"
-    )
+        "--tendon-point", type=_given, action="append", metavar="x,y",
+        help="without --roi: a point on the tendon (repeatable)",
+    )  # fmt: skip
     grade.add_argument("--masks", type=Path, metavar="DIR", help="write DIR/<stem>.png ROI/tendon masks")
     grade.add_argument(
         "--overlays", type=Path, metavar="DIR",
@@ -85,10 +101,10 @@ def build_parser() -> argparse.ArgumentParser:
     _add_run_options(compare)
 
     serve = commands.add_parser("serve", help="serve the HTTP API with uvicorn")
-    serve.add_argument("--host", default=None, help="default: NEOVASC_HOST or 127.0.0.1")
-    serve.add_argument("--port", type=int, default=None, help="default: NEOVASC_PORT or 8000")
+    serve.add_argument("--host", type=_given, default=None, help="default: NEOVASC_HOST or 127.0.0.1")
+    serve.add_argument("--port", type=_port, default=None, help="1-65535; default: NEOVASC_PORT or 8000")
     serve.add_argument(
-        "--workers", type=_positive, default=None, metavar="N",
+        "--workers", type=_workers, default=None, metavar="N",
         help="analyses at once, threads sharing one model (1-64); default: NEOVASC_WORKERS or 1",
     )  # fmt: skip
 
@@ -108,7 +124,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     # Listed here for --help; main() hands everything after "train" to models.training.train unparsed.
     commands.add_parser("train", help="train the tendon model: 'neovasc train --help'", add_help=False)
-    return parser
+    return parser, commands.choices
 
 
 def _checked(convert: Callable[[str], float], text: str, ok: Callable[[float], bool], expected: str) -> Any:
@@ -128,6 +144,28 @@ def _positive(text: str) -> int:
 
 def _seconds(text: str) -> float:
     return _checked(float, text, lambda value: value > 0, "a number of seconds > 0")
+
+
+def _port(text: str) -> int:
+    return _checked(int, text, lambda value: PORTS[0] <= value <= PORTS[1], "a port number {}-{}".format(*PORTS))
+
+
+def _workers(text: str) -> int:
+    return _checked(int, text, lambda value: WORKERS[0] <= value <= WORKERS[1], "a whole number {}-{}".format(*WORKERS))
+
+
+def _given(text: str) -> str:
+    """A value that is not empty: an empty one would otherwise fall back to the default unnoticed."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError(f"expected a value, got {text!r}")
+    return text
+
+
+def _backend(text: str) -> str:
+    known = ("auto", *sorted(BACKENDS))
+    if text not in known:
+        raise argparse.ArgumentTypeError(f"unknown counting backend {text[:40]!r}; known backends: {', '.join(known)}")
+    return text
 
 
 def _add_batch_options(command: argparse.ArgumentParser) -> None:
@@ -152,7 +190,10 @@ def _add_batch_options(command: argparse.ArgumentParser) -> None:
 
 def _add_run_options(command: argparse.ArgumentParser) -> None:
     command.add_argument("--device", choices=("auto", "cpu", "cuda"), default=None, help="default: NEOVASC_DEVICE")
-    command.add_argument("--backend", default=None, help="counting backend (default: auto)")
+    command.add_argument(
+        "--backend", type=_backend, default=None, metavar="BACKEND",
+        help=f"counting backend: {', '.join(('auto', *sorted(BACKENDS)))}; default: NEOVASC_BACKEND (auto)",
+    )  # fmt: skip
     command.add_argument("--every", type=_positive, default=1, metavar="N", help="measure every N-th frame of a clip")
     command.add_argument(
         "--max-frames", type=_positive, default=None, metavar="M", help="measure at most M evenly spaced frames"

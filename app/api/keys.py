@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 import logging
 import os
 import re
@@ -130,13 +131,16 @@ class KeyRing:
 def keys_command(action: str, name: str | None, path: Path | None, stdout: TextIO) -> int:
     """``neovasc keys add NAME | list | remove NAME`` on the keys file ``path``; the exit code.
 
-    ``add`` prints the new key once on stdout; only its hash is stored.
+    ``add`` prints the new key once on stdout; only its hash is stored. An error is one JSON line on stderr,
+    ``{"ok": false, "error": {"code": "usage_error", ...}}``, as every usage error of ``neovasc``, and exit code 2.
     """
     try:
         if path is None:
             raise KeysFileError("no keys file: set NEOVASC_API_KEYS_FILE or pass --file PATH")
         if action == "list":
-            keys = read_keys(path) if path.exists() else {}
+            if not path.exists():
+                raise KeysFileError(f"no keys file at {path}; 'neovasc keys add NAME' creates it")
+            keys = read_keys(path)
             stdout.write("".join(f"{key_name}\tsha256:{digest[:12]}\n" for key_name, digest in keys.items()))
             return EXIT_OK
         if name is None or not NAME_PATTERN.match(name):
@@ -151,7 +155,8 @@ def keys_command(action: str, name: str | None, path: Path | None, stdout: TextI
         print(f"removed key {name!r} from {path}; the service stops accepting it at once", file=sys.stderr)
         return EXIT_OK
     except (KeysFileError, OSError) as exc:
-        print(f"neovasc keys: error: {exc}", file=sys.stderr)
+        error = {"code": "usage_error", "message": str(exc)}
+        print(json.dumps({"ok": False, "error": error}), file=sys.stderr)
         return EXIT_USAGE
 
 

@@ -350,3 +350,55 @@ def test_bad_hints_are_usage_errors(doppler_png, capsys, extra):
         cli.main(["grade", str(doppler_png[0]), *extra])
     assert info.value.code == cli.EXIT_USAGE
     assert json.loads(capsys.readouterr().err.strip().splitlines()[-1])["error"]["code"] == "usage_error"
+
+
+def _usage_error(argv: list[str], capsys) -> tuple[str, dict]:
+    """The usage line and the error of a command that stops with exit code 2 and one JSON line."""
+    with pytest.raises(SystemExit) as info:
+        cli.main(argv)
+    err = capsys.readouterr().err.strip().splitlines()
+    assert info.value.code == cli.EXIT_USAGE and json.loads(err[-1])["ok"] is False
+    return err[0], json.loads(err[-1])["error"]
+
+
+@pytest.mark.parametrize(
+    ("argv", "fragment"),
+    [(["grade", "d.png", "--resume"], "--resume needs --out"), (["grade", "d.png", "--out", "x.txt"], "--out must"),
+     (["grade", "d.png", "--summary", "s.txt"], "--summary must"), (["grade", "EMPTY"], "no input files"),
+     (["compare", "EMPTY", "EMPTY"], "is a directory"), (["compare", "d.png"], "two files, BEFORE and AFTER")],
+    ids=["resume-without-out", "bad-out", "bad-summary", "empty-folder", "compare-a-folder", "compare-one-file"],
+)  # fmt: skip
+def test_a_command_s_usage_error_shows_that_command_s_usage(tmp_path, capsys, argv, fragment):
+    (tmp_path / "empty").mkdir()
+    usage, error = _usage_error([str(tmp_path / "empty") if a == "EMPTY" else a for a in argv], capsys)
+    assert usage.startswith(f"usage: neovasc {argv[0]} ") and error["code"] == "usage_error"
+    assert fragment in error["message"]
+
+
+@pytest.mark.parametrize(
+    ("argv", "fragment"),
+    [(["serve", "--port", "0"], "1-65535"), (["serve", "--port", "70000"], "1-65535"),
+     (["serve", "--host", ""], "--host"), (["grade", "x", "--roi-hint", ""], "--roi-hint"),
+     (["grade", "x", "--backend", ""], "auto, cpu"), (["grade", "x", "--backend", "gpu"], "auto, cpu")],
+    ids=["port-0", "port-70000", "empty-host", "empty-hint", "empty-backend", "unknown-backend"],
+)  # fmt: skip
+def test_a_zero_or_empty_option_is_a_usage_error_not_the_default(monkeypatch, capsys, argv, fragment):
+    """``serve --port 0`` once served on 8000: a value given is used or refused, never dropped unnoticed."""
+    served = []
+    monkeypatch.setattr("uvicorn.run", lambda app, **options: served.append(options))
+    usage, error = _usage_error(argv, capsys)
+    assert usage.startswith(f"usage: neovasc {argv[0]} ") and fragment in error["message"] and not served
+
+
+def test_serve_refusal_is_the_standard_error_line(monkeypatch, capsys):
+    monkeypatch.delenv("NEOVASC_API_KEYS_FILE", raising=False)
+    monkeypatch.setattr("uvicorn.run", lambda app, **options: pytest.fail("served without API keys"))
+    assert "without API keys" in _usage_error(["serve", "--host", "0.0.0.0"], capsys)[1]["message"]
+
+
+@pytest.mark.parametrize("option, where", [("--out", "f/r.csv"), ("--out", "f/sub/r.jsonl"), ("--summary", "f/s.csv")])
+def test_an_output_file_under_a_file_is_a_clear_usage_error(doppler_png, tmp_path, capsys, option, where):
+    (tmp_path / "f").write_text("a file where a folder should be")
+    argv = ["grade", str(doppler_png[0]), "--roi", "20,30,120,90", option, str(tmp_path / where)]
+    message = _usage_error(argv, capsys)[1]["message"]
+    assert message == f"{option} cannot be written: a path component of it is a file, not a folder"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 import os
 
 import pytest
@@ -57,6 +58,24 @@ def test_add_list_remove(tmp_path, capsys):
 def test_bad_names_are_usage_errors(tmp_path, capsys, action, name):
     assert keys_command(action, name, tmp_path / "keys", io.StringIO()) == 2
     assert "NAME" in capsys.readouterr().err and not (tmp_path / "keys").exists()
+
+
+def test_errors_are_one_json_line(tmp_path, capsys):
+    """A name that exists and a keys file that does not: the JSON error line of every usage error, exit code 2."""
+    path, missing = tmp_path / "keys", tmp_path / "nonexistent"
+    assert main(["keys", "add", "ris", "--file", str(path)], stdout=io.StringIO()) == 0
+    capsys.readouterr()
+    assert main(["keys", "add", "ris", "--file", str(path)], stdout=io.StringIO()) == 2
+    listing = io.StringIO()
+    assert main(["keys", "list", "--file", str(missing)], stdout=listing) == 2 and listing.getvalue() == ""
+    exists, absent = (json.loads(line) for line in capsys.readouterr().err.splitlines())
+    assert exists["ok"] is False and exists["error"]["code"] == "usage_error" and "exists" in exists["error"]["message"]
+    assert (
+        absent["ok"] is False
+        and absent["error"]["code"] == "usage_error"
+        and str(missing) in absent["error"]["message"]
+    )
+    assert not missing.exists()
 
 
 def test_command_line_uses_the_configured_file(tmp_path, monkeypatch):
