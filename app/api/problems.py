@@ -79,7 +79,8 @@ async def _on_http_error(request: Request, exc: StarletteHTTPException) -> JSONR
     if exc.status_code == 404:
         error: NeovascError = NotFound(f"no route {request.url.path}")
     elif exc.status_code == 400:  # the framework could not parse the body (malformed multipart form)
-        error = MalformedRequest(f"{exc.detail}; send the fields as a multipart/form-data body")
+        reason = str(exc.detail).rstrip(". ")  # Starlette's sentences end in a full stop: "Invalid multipart data."
+        error = MalformedRequest(f"{reason}; send the fields as a multipart/form-data body")
     else:
         error = HTTPProblem(str(exc.detail), exc.status_code)
     headers = dict(exc.headers or {})  # e.g. Allow on a 405

@@ -48,7 +48,7 @@ class RoiSpec:
     def from_mask_image(cls, source: bytes | Path, limits: Limits) -> RoiSpec:
         """A mask image (PNG, ...): any non-zero pixel belongs to the ROI."""
         try:
-            clip = decode(source, limits, name="roi-mask")
+            clip = decode(source, limits, name="roi-mask", purpose="mask")
         except NeovascError as exc:
             raise InvalidROI(f"the ROI mask could not be read: {exc.message}") from exc
         return cls(mask=clip.frames[0].max(axis=-1) > 0)

@@ -69,6 +69,7 @@ def tendon_model(weights_dir: Path, device: str, runtime: str = "auto") -> Segme
     if model is None:
         raise NoTendonModel(
             f"no tendon model is installed in {weights_dir.name}/ and no region of interest was given; "
-            "pass --roi x0,y0,x1,y1 or --roi-mask MASK.png (HTTP: form field 'roi')"
+            "draw one (roi or roi_mask; --roi x0,y0,x1,y1 or --roi-mask MASK.png on the command line; "
+            "RoiSpec in Python)"
         )
     return model

@@ -311,6 +311,9 @@ class TendonRegions:
         )
 
 
+# How to hint at the tendon, in the spelling of each interface: HTTP form fields, command-line options, Python.
+HINT_HOW = "roi_hint or tendon_point; --roi-hint or --tendon-point on the command line; Hint in Python"
+
 LOW_CONFIDENCE = 0.7  # below this the outline is reported as uncertain (this project's choice: a mean
 # probability near the 0.5 boundary means the outline is made of marginal pixels)
 
@@ -321,13 +324,13 @@ def outline_warnings(report: OutlineReport) -> Iterator[tuple[str, str]]:
         yield (
             "low_confidence_tendon",
             f"the model's outline covers less than {100 * MIN_TENDON_SHARE:.1f} % of the picture: a fragment, "
-            "not a whole tendon; draw the region or give a hint (--roi-hint, --tendon-point)",
+            f"not a whole tendon; draw the region or give a hint ({HINT_HOW})",
         )
     elif report.confidence is not None and report.confidence < LOW_CONFIDENCE:
         yield (
             "low_confidence_tendon",
             f"the model is unsure of the tendon (confidence {report.confidence:.2f}); check the overlay, or draw "
-            "the region or give a hint (--roi-hint, --tendon-point)",
+            f"the region or give a hint ({HINT_HOW})",
         )
     if report.outlines > 1:
         yield (

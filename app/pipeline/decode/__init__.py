@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 
@@ -23,6 +24,7 @@ __all__ = [
     "Clip",
     "Decoder",
     "Limits",
+    "Purpose",
     "Source",
     "SourceInfo",
     "UltrasoundRegion",
@@ -30,14 +32,24 @@ __all__ = [
 ]
 
 
-def decode(source: Source, limits: Limits, name: str | None = None) -> Clip:
+# What to send instead, by what the bytes are for. Messages name no file: a file name may hold a patient's name.
+_ACCEPTED = {
+    "input": "Send a DICOM file, a PNG, JPEG, BMP or TIFF image, or an MP4, MOV, AVI or MKV/WebM video",
+    "mask": "Send the mask as a lossless PNG, BMP or TIFF image the size of the input (non-zero pixels: the region)",
+}
+Purpose = Literal["input", "mask"]
+
+
+def decode(source: Source, limits: Limits, name: str | None = None, *, purpose: Purpose = "input") -> Clip:
     """Decode an input.
 
     Args:
         source: a path, the file's bytes, an already decoded ``(H, W, 3)`` / ``(N, H, W, 3)`` uint8 RGB
             array (or ``(H, W)`` grey), or a :class:`Clip` (returned as it is).
         limits: size limits checked before pixel data is decoded.
-        name: the name to report; default: the path's base name, else "input".
+        name: the name to report; default: the path's base name, else "input". Error messages never quote it.
+        purpose: ``"mask"`` for a region-of-interest mask image: errors then call it the mask and ask for an
+            image, not a clip.
     """
     if isinstance(source, Clip):
         return source
@@ -45,24 +57,24 @@ def decode(source: Source, limits: Limits, name: str | None = None) -> Clip:
         return _from_array(source, name or "array", limits)
     if isinstance(source, str | Path):
         path = Path(source)
-        data = _read_file(path, limits)
+        data = _read_file(path, limits, purpose)
         name = name or path.name
     else:
         data = bytes(source)
         limits.check_bytes(len(data))
-    return _decode_bytes(data, Path(name or "input").name, limits)
+    return _decode_bytes(data, Path(name or "input").name, limits, purpose)
 
 
-def _read_file(path: Path, limits: Limits) -> bytes:
+def _read_file(path: Path, limits: Limits, purpose: Purpose) -> bytes:
     if not path.is_file():
-        raise InputNotFound(f"no such file: {path.name}")
+        raise InputNotFound(f"no such file: the {purpose} path does not exist or is not a file")
     limits.check_bytes(path.stat().st_size)
     return path.read_bytes()
 
 
-def _decode_bytes(data: bytes, name: str, limits: Limits) -> Clip:
+def _decode_bytes(data: bytes, name: str, limits: Limits, purpose: Purpose) -> Clip:
     if not data:
-        raise EmptyInput("the input is empty (0 bytes)")
+        raise EmptyInput(f"the {purpose} is empty (0 bytes)")
     head = data[:512]
     reasons = []
     for plugin in DECODERS:
@@ -73,11 +85,8 @@ def _decode_bytes(data: bytes, name: str, limits: Limits) -> Clip:
             return plugin.decode(data, name, limits)
         else:
             reasons.append(f"{plugin.name}: not its format")
-    kind = "a DICOM file" if data[128:132] == b"DICM" else "an unrecognised format"
-    raise UnsupportedInput(
-        f"{name!r} is {kind}; readers tried: {'; '.join(reasons)}. Send a PNG, JPEG, BMP or TIFF image, "
-        "or an MP4, MOV, AVI or MKV/WebM video"
-    )
+    kind = "a DICOM file" if data[128:132] == b"DICM" else "in an unrecognised format"
+    raise UnsupportedInput(f"the {purpose} is {kind}; readers tried: {'; '.join(reasons)}. {_ACCEPTED[purpose]}")
 
 
 def _from_array(array: np.ndarray, name: str, limits: Limits) -> Clip:

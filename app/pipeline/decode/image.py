@@ -1,19 +1,21 @@
 """Still images: PNG, JPEG, BMP, TIFF (grey, RGB, RGBA, 16-bit), through OpenCV.
 
 The size is read from the header with Pillow (which parses headers lazily) before OpenCV decodes
-any pixel, so a small file that claims a huge image is refused before allocation.
+any pixel, so a small file that claims a huge image is refused before allocation. Pillow's format
+classes are called directly, not through ``Image.open``: its decompression-bomb guard would refuse
+a large header before our limits are checked, with a message that names none of them.
 """
 
 from __future__ import annotations
 
 import io
-import warnings
+from collections.abc import Callable
 
 import cv2
 import numpy as np
-from PIL import Image
+from PIL import BmpImagePlugin, ImageFile, JpegImagePlugin, PngImagePlugin, TiffImagePlugin
 
-from app.errors import DecodeError, InputTooLarge, UnsupportedInput
+from app.errors import DecodeError, UnsupportedInput
 
 from .base import Clip, Limits, SourceInfo
 
@@ -23,6 +25,16 @@ _MAGIC = {
     b"BM": "bmp",
     b"II*\x00": "tiff",
     b"MM\x00*": "tiff",
+}
+
+
+# Our format name -> Pillow's reader of its header (the factory Image.open would pick, without its size guard;
+# the JPEG one turns a multi-picture JPEG into an MPO with its page count).
+_READERS: dict[str, Callable[[io.BytesIO], ImageFile.ImageFile]] = {
+    "png": PngImagePlugin.PngImageFile,
+    "jpeg": JpegImagePlugin.jpeg_factory,
+    "bmp": BmpImagePlugin.BmpImageFile,
+    "tiff": TiffImagePlugin.TiffImageFile,
 }
 
 
@@ -67,17 +79,15 @@ class ImageDecoder:
 
 
 def _probe(data: bytes, fmt: str) -> tuple[int, int, int, str | None, int]:
-    """(width, height, pages, compression as Pillow names it, bytes per decoded pixel) from the header alone."""
+    """(width, height, pages, compression as Pillow names it, bytes per decoded pixel) from the header alone.
+
+    No pixel is decoded or allocated here: the caller checks the size against the limits first."""
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(io.BytesIO(data)) as image:
-                width, height = image.size
-                pages = getattr(image, "n_frames", 1)
-                compression = image.info.get("compression")
-                samples = _pixel_bytes(data, fmt, image.mode, len(image.getbands()))
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-        raise InputTooLarge(f"{fmt} header declares an image too large to decode safely") from exc
+        with _READERS[fmt](io.BytesIO(data)) as image:
+            width, height = image.size
+            pages = getattr(image, "n_frames", 1)
+            compression = image.info.get("compression")
+            samples = _pixel_bytes(data, fmt, image.mode, len(image.getbands()))
     except Exception as exc:  # Pillow raises many types for malformed headers
         raise DecodeError(f"the {fmt.upper()} header could not be read (truncated or corrupt file?)") from exc
     if width < 1 or height < 1:

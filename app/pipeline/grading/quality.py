@@ -17,6 +17,7 @@ from app.pipeline.measure.scan import Candidate, Scan
 from app.pipeline.measure.selection import FLASH_BOX_FRACTION, Selection
 from app.pipeline.screen.parse import Screen
 from app.pipeline.screen.planes import value_chroma
+from app.pipeline.tendon import HINT_HOW
 
 SATURATED_BOX = FLASH_BOX_FRACTION  # the selected frame still has most of its box coloured
 OUTSIDE_BOX_SHARE = 0.05  # tendon pixels outside the box, as a share of the whole tendon
@@ -124,7 +125,7 @@ def warnings_for(f: Facts) -> Iterator[tuple[str, str]]:
                 "no_tendon_found",
                 (
                     f"the tendon model judged the picture to hold no tendon (presence {f.absent_presence:.2f}); if "
-                    "one is there, point at it (--tendon-point, --roi-hint) or draw the region"
+                    f"one is there, give a hint ({HINT_HOW}) or draw the region"
                 ),
             )
         else:

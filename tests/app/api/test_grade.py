@@ -235,7 +235,8 @@ def test_unsafe_reference_is_refused(client, doppler_image, reference):
 def test_errors_never_name_the_upload(client):
     response = _post(client, b"this is not an image", name="SMITH^JOHN_MRN12345.dcm", roi="0,0,2,2")
     body = _assert_problem(response, 415, "unsupported_input")
-    assert "SMITH" not in body["detail"] and "MRN12345" not in body["detail"] and "sha256:" in body["detail"]
+    assert "SMITH" not in body["detail"] and "MRN12345" not in body["detail"]
+    assert body["detail"].startswith("the input is in an unrecognised format")  # the request names its upload
 
 
 @pytest.mark.parametrize(
@@ -290,4 +291,4 @@ def test_roi_mask_is_decoded_off_the_event_loop(client, doppler_image, monkeypat
 def test_malformed_multipart_is_a_400_problem(client):
     response = client.post("/v1/grade", content=b"garbage", headers={"content-type": "multipart/form-data; boundary=b"})
     body = _assert_problem(response, 400, "malformed_request")
-    assert "multipart" in body["detail"]
+    assert body["detail"] == "Invalid multipart data; send the fields as a multipart/form-data body"

@@ -58,3 +58,10 @@ def test_unreadable_mask_is_invalid_roi():
 def test_exactly_one_of_rect_and_mask():
     with pytest.raises(InvalidROI):
         RoiSpec()
+
+
+def test_an_unreadable_mask_says_what_a_mask_is():
+    """The mask's own wording: a lossless image the size of the input, never "send an MP4 video"."""
+    with pytest.raises(InvalidROI) as info:
+        RoiSpec.from_mask_image(b"not an image", LIMITS)
+    assert "Send the mask as a lossless PNG" in info.value.message and "MP4" not in info.value.message

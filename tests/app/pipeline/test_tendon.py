@@ -273,3 +273,14 @@ def test_a_picture_judged_to_hold_no_tendon_gets_no_outline_unless_a_hint_says_w
     assert "judged the picture to hold no tendon (presence 0.10)" in warning.message
     plain = analyze(clip, AnalyzeOptions(), segmenter=_Model(), settings=settings)
     assert plain.roi.presence is None and plain.roi.area_px > 0
+
+
+def test_low_confidence_names_the_hint_in_every_interface(rng):
+    """HTTP and Python users are not sent to command-line flags alone."""
+    unsure = TendonRegions(_Model(inside=0.6))
+    unsure(_frames(1, rng), PICTURE)
+    tiny = TendonRegions(_Model(regions=lambda i: ((10, 10, 14, 14),)))
+    tiny(_frames(1, rng), PICTURE)
+    for report in (unsure.report(), tiny.report()):
+        message = dict(outline_warnings(report))["low_confidence_tendon"]
+        assert "give a hint (roi_hint or tendon_point; --roi-hint or --tendon-point on the command line" in message

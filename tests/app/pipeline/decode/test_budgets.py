@@ -122,3 +122,57 @@ def test_frames_held_are_capped_however_they_are_sampled():
     limits = Limits(1 << 30, 10**6, max_frames=99, max_total_pixels=10**9, every=10)
     with pytest.raises(InputTooLarge, match="NEOVASC_MAX_FRAMES"):
         limits.check_geometry(100, 1, 1)
+
+
+def _bmp_header_only(width: int, height: int) -> bytes:
+    """A 24-bit BMP whose BITMAPINFOHEADER declares a size, followed by a few bytes of pixels."""
+    info = struct.pack("<IiiHHIIiiII", 40, width, height, 1, 24, 0, 0, 2835, 2835, 0, 0)
+    return b"BM" + struct.pack("<IHHI", 14 + len(info) + 16, 0, 0, 14 + len(info)) + info + bytes(16)
+
+
+def _tiff_header_only(width: int, height: int) -> bytes:
+    """A little-endian grey 8-bit TIFF whose first IFD declares a size, with one strip of 16 bytes."""
+    tags = [(256, 4, width), (257, 4, height), (258, 3, 8), (259, 3, 1), (262, 3, 1), (273, 4, 0), (277, 3, 1),
+            (278, 4, height), (279, 4, 16)]  # fmt: skip
+    ifd_size = 2 + 12 * len(tags) + 4
+    tags[5] = (273, 4, 8 + ifd_size)  # the strip follows the IFD
+    entries = b"".join(struct.pack("<HHII", tag, kind, 1, value) for tag, kind, value in tags)
+    ifd = struct.pack("<H", len(tags)) + entries
+    return b"II*\x00" + struct.pack("<I", 8) + ifd + struct.pack("<I", 0) + bytes(16)
+
+
+def _jpeg_header_only(width: int, height: int) -> bytes:
+    """A small baseline JPEG whose start-of-frame segment is rewritten to declare another size."""
+    ok, jpeg = cv2.imencode(".jpg", np.zeros((8, 8, 3), np.uint8))
+    assert ok
+    data = bytearray(jpeg.tobytes())
+    sof = data.index(b"\xff\xc0")
+    data[sof + 5 : sof + 9] = struct.pack(">HH", height, width)
+    return bytes(data)
+
+
+HEADERS = {"png": lambda w, h: _png_header_only(w, h, 8, 2), "bmp": _bmp_header_only, "tiff": _tiff_header_only,
+           "jpeg": _jpeg_header_only}  # fmt: skip
+
+
+@pytest.mark.parametrize("fmt", HEADERS)
+def test_a_huge_still_header_names_the_frame_pixel_limit_unallocated(fmt):
+    """65000 x 65000 (a JPEG's largest) is far beyond Pillow's own decompression-bomb guard, which named no limit."""
+    side = 65_000
+    tracemalloc.start()
+    try:
+        with pytest.raises(InputTooLarge, match=rf"{side}x{side} = {side * side} pixels.*NEOVASC_MAX_FRAME_PIXELS"):
+            decode(HEADERS[fmt](side, side), LIMITS)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 4 << 20
+
+
+@pytest.mark.parametrize("fmt", HEADERS)
+def test_a_raised_frame_pixel_limit_reaches_the_decoded_bytes_limit(fmt):
+    """10000 x 10000 passes NEOVASC_MAX_FRAME_PIXELS raised to 10^9 (Pillow alone would refuse it, naming no
+    limit): the next limit, on the decoded bytes, is the one named."""
+    raised = {"max_frame_pixels": 10**9, "max_total_pixels": 10**10, "max_decoded_bytes": 1 << 28}
+    with pytest.raises(InputTooLarge, match=r"10000x10000 .*NEOVASC_MAX_DECODED_BYTES"):
+        decode(HEADERS[fmt](10_000, 10_000), Limits(**{**LIMITS.__dict__, **raised}))

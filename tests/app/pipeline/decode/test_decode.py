@@ -89,6 +89,48 @@ def test_errors(tmp_path, bgr):
         decode(png, Limits(max_bytes=10, max_frame_pixels=10**6, max_frames=10, max_total_pixels=10**7))
 
 
+PATIENT_FILE = "DOE^JANE_MRN999.dcm"  # clinical archives name files after their patients
+
+
+def test_messages_never_quote_the_file_name(tmp_path):
+    """The caller knows which file it sent; a message that repeated the name would copy the patient's name."""
+    text = tmp_path / PATIENT_FILE
+    text.write_text("tendon report\n")
+    (tmp_path / "empty").mkdir()
+    empty = tmp_path / "empty" / PATIENT_FILE
+    empty.write_bytes(b"")
+    attempts = [
+        (UnsupportedInput, lambda: decode(text, LIMITS)),
+        (UnsupportedInput, lambda: decode(b"tendon report", LIMITS, name=PATIENT_FILE)),
+        (InputNotFound, lambda: decode(tmp_path / "missing" / PATIENT_FILE, LIMITS)),
+        (EmptyInput, lambda: decode(empty, LIMITS)),
+    ]
+    for error, attempt in attempts:
+        with pytest.raises(error) as caught:
+            attempt()
+        assert "DOE" not in caught.value.message and "MRN999" not in caught.value.message
+        assert str(tmp_path) not in caught.value.message
+
+
+def test_an_unrecognised_input_is_told_what_is_read_dicom_included():
+    with pytest.raises(UnsupportedInput) as caught:
+        decode(b"tendon report\n", LIMITS, name="report.dcm")
+    assert caught.value.message.startswith("the input is in an unrecognised format")
+    assert "Send a DICOM file, a PNG" in caught.value.message and "MP4" in caught.value.message
+
+
+MASK_ADVICE = "Send the mask as a lossless PNG, BMP or TIFF image the size of the input (non-zero pixels: the region)"
+
+
+def test_an_unrecognised_mask_is_asked_for_as_an_image():
+    with pytest.raises(UnsupportedInput) as caught:
+        decode(b"tendon report\n", LIMITS, name="roi-mask", purpose="mask")
+    message = caught.value.message
+    assert message.startswith("the mask is in an unrecognised format")
+    assert message.endswith(MASK_ADVICE)
+    assert "MP4" not in message  # a clip is no mask
+
+
 def test_huge_declared_size_is_refused_before_decoding():
     """A PNG header that claims 100000 x 100000 pixels is refused from the header alone."""
     import struct
@@ -99,7 +141,7 @@ def test_huge_declared_size_is_refused_before_decoding():
 
     header = struct.pack(">IIBBBBB", 100_000, 100_000, 8, 2, 0, 0, 0)
     bomb = b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\0" * 1000))
-    with pytest.raises(InputTooLarge):
+    with pytest.raises(InputTooLarge, match=r"100000x100000 .* \(NEOVASC_MAX_FRAME_PIXELS\)"):
         decode(bomb, LIMITS)
 
 

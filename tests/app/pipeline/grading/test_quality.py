@@ -92,3 +92,9 @@ def test_no_tendon_says_when_the_presence_head_turned_the_picture_away():
     assert "found no tendon" in found_nothing and "presence" not in found_nothing
     assert "presence 0.03" in judged and "--tendon-point" in judged
     assert "no_tendon_found" not in _codes(replace(QUIET, absent_presence=0.031))  # a drawn or found region stands
+
+
+def test_no_tendon_names_the_hint_in_every_interface():
+    """HTTP and Python users are not sent to command-line flags alone."""
+    judged = dict(warnings_for(replace(QUIET, roi_px=0, denominator_px=0, absent_presence=0.031)))["no_tendon_found"]
+    assert "(roi_hint or tendon_point; --roi-hint or --tendon-point on the command line; Hint in Python)" in judged
