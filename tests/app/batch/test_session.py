@@ -12,7 +12,9 @@ import numpy as np
 import pytest
 
 from app.batch import BatchConfig, Destination, from_paths, grade_batch, grade_task, progress_enabled
+from app.errors import UsageError
 from app.pipeline import AnalyzeOptions, RoiSpec
+from app.pipeline.device import resolve_device
 from tests.conftest import grey_background, paint_blobs, png_bytes
 
 ROI = AnalyzeOptions(roi=RoiSpec.from_text("20,30,120,90"))
@@ -176,3 +178,56 @@ def test_resume_does_not_repeat_a_missing_file(tmp_path, settings, rng):
     paths[1].rename(missing)
     assert _grade([paths[0], missing], settings, out, resume=True)[1] == ["later.png"]
     assert [line["error"]["code"] if line["error"] else None for line in _lines(out)] == [None, "input_not_found", None]
+
+
+def test_resume_skips_what_only_the_log_or_an_overlay_screen_no_output_shows_changed(tmp_path, settings, rng):
+    paths = make_inputs(tmp_path / "in", 3, rng)
+    out = tmp_path / "r.jsonl"
+    _grade(paths, settings, out)
+    quiet = settings.model_copy(update={"log_format": "json", "log_level": "warning", "overlay_screen": "full"})
+    tally, graded = _grade(paths, quiet, out, resume=True)
+    assert graded == [] and tally.skipped == 3 and len(_lines(out)) == 3
+
+
+def test_resume_takes_auto_as_the_device_it_picks_here(tmp_path, settings, rng):
+    """A grade computed on the CPU is the same work whether ``cpu`` was written or ``auto`` picked it."""
+    paths = make_inputs(tmp_path / "in", 2, rng)
+    out = tmp_path / "r.jsonl"
+    auto = settings.model_copy(update={"device": "auto"})
+    _grade(paths, auto, out)
+    here = resolve_device("auto")
+    assert _grade(paths, auto, out, resume=True, options=dataclasses.replace(ROI, device=here))[1] == []
+    assert _grade(paths, settings.model_copy(update={"device": here}), out, resume=True)[1] == []
+    assert len(_lines(out)) == 2
+
+
+@pytest.mark.parametrize(
+    ("suffix", "foreign"),
+    [(".jsonl", '{"broken": \n'), (".jsonl", '{"ok": true}\n'), (".csv", "in-9.png,True\n")],
+    ids=["cut-json-with-line-end", "json-without-batch", "short-csv-row"],
+)
+def test_resume_refuses_a_file_with_a_complete_line_it_does_not_write(tmp_path, settings, rng, suffix, foreign):
+    """Not a kill's work (a kill leaves no line end): the file is not this command's, so it stays as it is."""
+    paths = make_inputs(tmp_path / "in", 3, rng)
+    out = tmp_path / f"r{suffix}"
+    _grade(paths[:2], settings, out)
+    lines = out.read_text().splitlines(keepends=True)
+    inside, last = lines[0] + foreign + "".join(lines[1:]) + "{cut", "".join(lines) + foreign
+    for text, number in [(inside, 2), (last, len(lines) + 1)]:
+        out.write_text(text)
+        with pytest.raises(UsageError, match=f"line {number} of 'r{suffix}'"):
+            _grade(paths, settings, out, resume=True)
+        assert out.read_text() == text, "nothing written, not even the cut last line removed"
+
+
+def test_the_summary_counts_each_input_once_when_the_settings_changed(tmp_path, settings, rng):
+    """The earlier lines for other settings stay in --out, but the summary counts each input by this run's line."""
+    paths = make_inputs(tmp_path / "in", 3, rng)
+    out, summary = tmp_path / "r.jsonl", tmp_path / "s.csv"
+    _grade(paths, settings, out)
+    narrow = dataclasses.replace(ROI, roi=RoiSpec.from_text("20,30,60,90"))  # the first 4 blobs' columns
+    _grade(paths[:2], settings, out, resume=True, options=narrow)
+    tally, graded = _grade(paths, settings, out, resume=True, options=narrow, summary=summary)
+    assert graded == ["in-2.png"] and tally.skipped == 2 and len(_lines(out)) == 6
+    (row,) = csv.DictReader(summary.open())
+    assert (row["inputs"], row["ok"], row["grades"]) == ("3", "3", "1:1;2:1;3:1"), "each input once, this run's"
