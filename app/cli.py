@@ -196,7 +196,10 @@ def _cmd_compare_manifest(args: argparse.Namespace, settings: Settings, stdout: 
     for line in lines:
         stdout.write(line.text + "\n")
     if args.summary is not None:
-        write_summary(args.summary, [record(result) for result in results])
+        try:
+            write_summary(args.summary, [record(result) for result in results])
+        except OSError as exc:  # the comparisons are on standard output already; the table alone is lost
+            command_error("compare", f"--summary cannot be written ({exc.strerror or type(exc).__name__})")
     failed = sum(not line.ok for line in lines)
     log.info("compared %d pair(s): %d ok, %d failed", len(lines), len(lines) - failed, failed)
     return EXIT_INPUT_FAILED if failed else EXIT_OK

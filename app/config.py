@@ -10,6 +10,7 @@ from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from app.schemas import GradeScale
+from cuda_ops.dispatch import BACKENDS
 from cuda_ops.lut import DEFAULT_CHROMA_THRESHOLD
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -75,6 +76,15 @@ class Settings(BaseSettings):
     # Comma-separated lists in the environment, e.g. NEOVASC_ALLOWED_HOSTS=neovasc.example.org,localhost
     cors_origins: Annotated[list[str], NoDecode] = []  # none: browsers on other origins get no CORS headers
     allowed_hosts: Annotated[list[str], NoDecode] = ["localhost", "127.0.0.1", "::1"]
+
+    @field_validator("backend")
+    @classmethod
+    def _known_backend(cls, value: str) -> str:
+        """A counting backend of ``cuda_ops`` or ``auto``: a misspelt one is refused at start, not per input."""
+        known = ("auto", *sorted(BACKENDS))
+        if value not in known:
+            raise ValueError(f"unknown counting backend {value[:40]!r}; known backends: {', '.join(known)}")
+        return value
 
     @field_validator("cors_origins", "allowed_hosts", mode="before")
     @classmethod

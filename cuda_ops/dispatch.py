@@ -144,7 +144,7 @@ def count_doppler(
 
 
 def _run_explicit(name, target, frames_t, labels_t, lut, mask_frames) -> FrameCounts:
-    known = ", ".join(sorted(BACKENDS))
+    known = ", ".join(("auto", *sorted(BACKENDS)))
     chosen = BACKENDS.get(name)
     if chosen is None:
         raise BackendUnavailable(f"unknown counting backend {name!r}; known backends: {known}")

@@ -72,7 +72,7 @@ class AuthPolicy:
             return cls(KeyRing(path))
         if not is_loopback(settings.host):
             raise UsageError(
-                f"refusing to serve on NEOVASC_HOST={settings.host} without API keys: create a key with "
+                f"refusing to serve on {settings.host} (--host or NEOVASC_HOST) without API keys: create a key with "
                 "'neovasc keys add NAME' and set NEOVASC_API_KEYS_FILE (NEOVASC_AUTH=off is for 127.0.0.1 only)"
             )
         return cls(None)

@@ -130,3 +130,15 @@ def test_an_unwritable_out_or_summary_is_a_usage_error_naming_it(tmp_path, rng, 
     name = "r.jsonl" if option == "--out" else "s.csv"
     error = _usage_error(["grade", str(path), "--roi", "20,30,120,90", option, str(path / name)], capsys)
     assert error["code"] == "usage_error" and error["message"].startswith(f"{option} cannot be written: ")
+
+
+def test_compare_summary_that_cannot_be_written_is_an_error_line_not_a_traceback(tmp_path, rng, capsys):
+    """The comparisons reach standard output; the table's failure is one usage-error line naming --summary."""
+    make_inputs(tmp_path, 2, rng)
+    manifest = tmp_path / "pairs.csv"
+    manifest.write_text(
+        'path,roi,patient_key,timepoint\nin-0.png,"20,30,120,90",P1,before\nin-1.png,"20,30,120,90",P1,after\n'
+    )
+    (tmp_path / "s.csv").mkdir()  # a folder where the table should go
+    error = _usage_error(["compare", "--manifest", str(manifest), "--summary", str(tmp_path / "s.csv")], capsys)
+    assert error["code"] == "usage_error" and error["message"].startswith("--summary cannot be written")

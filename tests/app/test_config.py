@@ -34,8 +34,14 @@ def test_environment_is_read(monkeypatch):
 
 @pytest.mark.parametrize(
     ("variable", "value"),
-    [("NEOVASC_DEVICE", "gpu"), ("NEOVASC_CHROMA_THRESHOLD", "300"), ("NEOVASC_GRADE_SCALE", "vas")],
-    ids=["device", "threshold", "scale"],
+    [
+        ("NEOVASC_DEVICE", "gpu"),
+        ("NEOVASC_CHROMA_THRESHOLD", "300"),
+        ("NEOVASC_GRADE_SCALE", "vas"),
+        ("NEOVASC_BACKEND", "numba"),
+        ("NEOVASC_BACKEND", ""),
+    ],
+    ids=["device", "threshold", "scale", "backend", "empty-backend"],
 )
 def test_bad_values_are_refused(monkeypatch, variable, value):
     monkeypatch.setenv(variable, value)

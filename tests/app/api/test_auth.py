@@ -92,7 +92,7 @@ def test_auth_off_ignores_the_keys_file_on_loopback(keyed_settings):
 @pytest.mark.parametrize(
     ("update", "fragment"),
     [
-        ({"host": "0.0.0.0"}, "refusing to serve on NEOVASC_HOST=0.0.0.0 without API keys"),
+        ({"host": "0.0.0.0"}, r"refusing to serve on 0\.0\.0\.0 \(--host or NEOVASC_HOST\) without API keys"),
         ({"host": "10.1.2.3", "auth": "off"}, "NEOVASC_AUTH=off is for 127.0.0.1 only"),
         ({"auth": "on"}, "NEOVASC_AUTH=on needs NEOVASC_API_KEYS_FILE"),
     ],
