@@ -7,8 +7,7 @@ earlier run's ``--out`` already holds is skipped instead.
 from __future__ import annotations
 
 import dataclasses
-from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -54,16 +53,11 @@ def plan(
     inputs: Iterable[BatchInput],
     options: AnalyzeOptions,
     config: BatchConfig,
-    done: Counter[str] | None = None,
-    on_skip: Callable[[BatchInput], None] | None = None,
 ) -> Iterator[Task]:
-    """The tasks of ``inputs``, made one at a time as the runner asks (each hashes its file).
-
-    ``done`` counts the lines an earlier run wrote per resume key; an input whose key is there is skipped
-    (and ``on_skip`` called) as many times as it has lines, so a file listed twice is graded twice.
-    A manifest row's ``roi`` replaces the command line's region (and hint) for that row.
+    """The tasks of ``inputs``, made one at a time as the runner asks (each hashes its file and gets its resume
+    key; ``--resume`` drops those already done, app/batch/session.py). A manifest row's ``roi`` replaces the
+    command line's region (and hint) for that row.
     """
-    done = Counter(done or {})
     used: set[str] = set()
     model = model_sha256(config.settings.weights_dir)  # once a run, not once an input
     common = settings_sha256(options, config.settings, config.outputs.kinds(), model)  # rows without their own roi
@@ -74,12 +68,7 @@ def plan(
         )
         content = file_sha256(item.path)
         key = resume_key(content, settings_hash, item.path)
-        stem = _unique_stem(item.path.stem, used)  # skipped inputs keep their names: no file is overwritten
-        if done[key] > 0:
-            done[key] -= 1
-            if on_skip is not None:
-                on_skip(item)
-            continue
+        stem = _unique_stem(item.path.stem, used)  # inputs skipped later keep their names: no file is overwritten
         info = BatchInfo(
             path=item.given, key=key, input_sha256=content, settings_sha256=settings_hash,
             study=item.study, patient_key=item.patient_key, timepoint=item.timepoint,
