@@ -59,6 +59,8 @@ class ImageDecoder:
         limits.check_decoded_bytes(width * height * (samples + 3), f"the {width}x{height} {fmt} image")
         if pages > 1:
             raise UnsupportedInput(f"{fmt} with {pages} pages; send one image per file, or a video")
+        if fmt == "png" and data.rfind(b"IEND") < 0:  # cut short: named here, before libpng prints to stderr
+            raise DecodeError("the PNG data ends before its last chunk (IEND): truncated file?")
         array = cv2.imdecode(np.frombuffer(data, dtype=np.uint8), cv2.IMREAD_UNCHANGED)
         if array is None or array.size == 0:
             raise DecodeError(f"the {fmt.upper()} data could not be decoded (truncated or corrupt file?)")

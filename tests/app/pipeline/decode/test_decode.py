@@ -177,3 +177,12 @@ def test_jpeg_frame_header_parsing():
     assert jpeg_coding(b"\xff\xd8\xff\xda\x00\x02") is None  # scan data before any frame header
     lossless = b"\xff\xd8\xff\xc3\x00\x11\x08\x00\x10\x00\x10\x03\x01\x11\x00\x02\x11\x00\x03\x11\x00"
     assert jpeg_coding(lossless) == ("4:4:4", False)
+
+
+def test_a_truncated_png_is_named_without_the_library_writing_to_stderr(rng, capfd):
+    """A PNG cut short is a decode_error of its own, found before libpng prints to the process's stderr (it
+    does for a picture stored in several data chunks, as any real one is)."""
+    png = _encode(".png", rng.integers(0, 256, (300, 300, 3), dtype=np.uint8))
+    with pytest.raises(DecodeError, match="IEND"):
+        decode(png[: len(png) // 2], LIMITS)
+    assert "libpng" not in capfd.readouterr().err
