@@ -13,6 +13,8 @@ import json
 import logging
 from datetime import UTC, datetime
 
+from tqdm import tqdm
+
 TEXT_FORMAT = "%(levelname)s %(name)s: %(message)s"
 AUDIT_LOGGER = "neovasc.audit"
 
@@ -40,10 +42,19 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(line)
 
 
+class BarAwareHandler(logging.StreamHandler):
+    """A stream handler that clears a progress bar drawn on the same stream (``neovasc grade``'s, on a terminal)
+    before it writes a line, and lets the bar draw itself again below it: a line never lands on the bar."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        with tqdm.external_write_mode(file=self.stream):
+            super().emit(record)
+
+
 def configure_logging(level: str, log_format: str) -> None:
     """The root handler for ``level`` and ``log_format`` (``text`` or ``json``); other loggers (uvicorn's too,
     when it is run without its own logging config) write through it. Like ``logging.basicConfig``, it leaves a
     root logger that has handlers already (an embedding program's, a test runner's) as it is."""
-    handler = logging.StreamHandler()
+    handler = BarAwareHandler()
     handler.setFormatter(JsonFormatter() if log_format == "json" else logging.Formatter(TEXT_FORMAT))
     logging.basicConfig(level=level.upper(), handlers=[handler])

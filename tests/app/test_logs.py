@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import io
 import json
 import logging
 import subprocess
 import sys
 from pathlib import Path
 
-from app.logs import AUDIT_LOGGER, JsonFormatter
+from tqdm import tqdm
+
+from app.logs import AUDIT_LOGGER, TEXT_FORMAT, BarAwareHandler, JsonFormatter
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -52,3 +55,22 @@ def test_the_command_line_writes_json_lines(tmp_path):
     assert lines, "debug level writes some log lines"
     for line in lines:
         assert {"time", "level", "logger", "message"} <= set(json.loads(line))
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_a_line_logged_under_a_progress_bar_clears_it_first():
+    """On a terminal the bar is redrawn below the line, never written over by it."""
+    stream = _Terminal()
+    handler = BarAwareHandler(stream)
+    handler.setFormatter(logging.Formatter(TEXT_FORMAT))
+    bar = tqdm(total=3, file=stream, desc="grading")
+    handler.emit(logging.LogRecord("neovasc", logging.INFO, __file__, 1, "tendon model loaded", None, None))
+    bar.update(1)
+    bar.close()
+    before, line, after = stream.getvalue().partition("INFO neovasc: tendon model loaded\n")
+    assert line and before.endswith("\r") and before.rstrip("\r").endswith(" ")  # the bar wiped out first
+    assert "grading:" in after  # ... and drawn again below
