@@ -19,6 +19,7 @@ WARNINGS: dict[str, str] = {
     "no_tendon_found": "the tendon model found no tendon on the selected frame",
     "low_confidence_tendon": "the model's outline is uncertain or a fragment; the colour fraction is still given",
     "tendon_outline_moved": "the probe moved during the clip: each frame has its own outline",
+    "confluent_colour": "one patch of colour covers much of the tendon: the vessel count reads it as one vessel",
     "saturated_box": "most of the Doppler box is coloured on the selected frame",
     "tendon_partially_outside_box": "part of the tendon lies outside the box and is not in the denominator",
     "doppler_outside_box": "Doppler-coloured pixels outside every box",

@@ -227,6 +227,7 @@ def _grade(
         model_roi=roi is None,
         chroma_threshold=settings.chroma_threshold,
         absent_presence=absent,
+        largest_vessel_px=grading.largest_vessel_px,
     )
     result = Result(
         input=clip.name,

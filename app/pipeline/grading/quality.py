@@ -25,6 +25,9 @@ OUTSIDE_DOPPLER_PX = 200  # Doppler pixels in the image area outside every box..
 OUTSIDE_DOPPLER_SHARE = 0.01  # ...and as a share of the image area outside the boxes
 # Below this many pixels one pixel moves the colour fraction by more than 0.25 percentage points.
 SMALL_TENDON_PX = 400
+# One vessel group holding this share of the tendon (in the box) is confluent colour, not a vessel: a neovessel
+# 0.2-1 mm wide crossing a 4-7 mm tendon covers a few % of a longitudinal view (docs/grading.md#vessel-count)
+CONFLUENT_SHARE = 0.2
 SMALL_TENDON_MM2 = 10.0  # calibrated: a 5 mm tendon 2 mm long; typical views show 100-300 mm²
 
 
@@ -50,6 +53,7 @@ class Facts:
     # the presence when the tendon model's presence head judged the picture to hold no tendon; None otherwise
     absent_presence: float | None = None
     graded: bool = True  # the clip shows Doppler (selection.shows_doppler)
+    largest_vessel_px: int | None = None  # the largest vessel group of the vessel count (Grading)
 
 
 def facts_of(
@@ -60,6 +64,7 @@ def facts_of(
     model_roi: bool,
     chroma_threshold: int,
     absent_presence: float | None = None,
+    largest_vessel_px: int | None = None,
 ) -> Facts:
     """The facts the warnings are decided from, for the chosen frame of a scanned clip; ``absent_presence``: the
     presence when the tendon model's presence head judged the picture to hold no tendon."""
@@ -83,6 +88,7 @@ def facts_of(
         colour_rule=setup.rule.kind,
         absent_presence=absent_presence,
         graded=selection.graded,
+        largest_vessel_px=largest_vessel_px,
     )
 
 
@@ -172,6 +178,15 @@ def _lossy_message(f: Facts) -> str:
 
 
 def _box_warnings(f: Facts) -> Iterator[tuple[str, str]]:
+    if f.largest_vessel_px and f.denominator_px and f.largest_vessel_px >= CONFLUENT_SHARE * f.denominator_px:
+        yield (
+            "confluent_colour",
+            (
+                f"one patch of colour covers {100 * f.largest_vessel_px / f.denominator_px:.0f} % of the tendon: the "
+                "vessel count, and the modified Öhberg grade from it, count it as one vessel; read the colour "
+                "fraction and its grade"
+            ),
+        )
     if f.box_fraction is not None and f.box_fraction > SATURATED_BOX:
         yield (
             "saturated_box",

@@ -55,6 +55,7 @@ class Grading:
     grades: dict[str, int | None] = field(default_factory=dict)
     headline_scale: str = "modified_ohberg"
     vessel_min_px: int | None = None  # the smallest blob counted as a vessel
+    largest_vessel_px: int | None = None  # the Doppler pixels of the largest vessel counted (None: no count)
 
     @property
     def grade(self) -> int | None:
@@ -69,7 +70,12 @@ def colour_fraction(doppler_px: int, area_px: int) -> float | None:
 
 
 def count_vessels(doppler_mask: np.ndarray, min_area_px: int, gap_px: tuple[int, int] = (0, 0)) -> int:
-    """Vessels in an ``(H, W) bool`` Doppler mask (docs/grading.md#vessel-count).
+    """Vessels in an ``(H, W) bool`` Doppler mask (docs/grading.md#vessel-count): :func:`vessel_sizes`' count."""
+    return len(vessel_sizes(doppler_mask, min_area_px, gap_px))
+
+
+def vessel_sizes(doppler_mask: np.ndarray, min_area_px: int, gap_px: tuple[int, int] = (0, 0)) -> np.ndarray:
+    """The Doppler pixels of each vessel counted in an ``(H, W) bool`` Doppler mask (docs/grading.md#vessel-count).
 
     Doppler pixels separated by a gap of at most ``gap_px = (across x, along y)`` pixels belong to one vessel:
     the mask is dilated by an ellipse ``gap + 1`` pixels wide and high (two pixels ``g + 1`` apart on a row then
@@ -77,7 +83,7 @@ def count_vessels(doppler_mask: np.ndarray, min_area_px: int, gap_px: tuple[int,
     ``min_area_px`` of them (the dilation adds none). ``(0, 0)``: plain 8-connected components.
     """
     if not doppler_mask.any():
-        return 0
+        return np.zeros(0, np.int64)
     mask = doppler_mask.astype(np.uint8)
     gap_x, gap_y = gap_px
     joined = mask
@@ -89,7 +95,7 @@ def count_vessels(doppler_mask: np.ndarray, min_area_px: int, gap_px: tuple[int,
         joined = cv2.dilate(mask, kernel)
     count, labels = cv2.connectedComponents(joined, connectivity=8)
     areas = np.bincount(labels[mask > 0], minlength=count)[1:]  # Doppler pixels per group; 0 is the background
-    return int((areas >= min_area_px).sum())
+    return areas[areas >= min_area_px]
 
 
 def modified_ohberg(vessel_count: int) -> int:
@@ -122,11 +128,14 @@ def grade_frame(
 ) -> Grading:
     """Grade one frame from its ROI counts and its ``(H, W) bool`` Doppler mask inside the ROI."""
     cf = colour_fraction(doppler_px, area_px)
-    vessels = None
+    vessels = largest = None
     if doppler_mask is not None and cf is not None:
-        vessels = count_vessels(doppler_mask, config.min_vessel_px, config.vessel_gap_px)
+        sizes = vessel_sizes(doppler_mask, config.min_vessel_px, config.vessel_gap_px)
+        vessels, largest = len(sizes), int(sizes.max(initial=0))
     grades = {
         "modified_ohberg": None if vessels is None else modified_ohberg(vessels),
         "colour_fraction_grade": colour_fraction_grade(cf, doppler_px),
     }
-    return Grading(frame_index, cf, doppler_px, area_px, vessels, grades, config.headline_scale, config.min_vessel_px)
+    return Grading(
+        frame_index, cf, doppler_px, area_px, vessels, grades, config.headline_scale, config.min_vessel_px, largest
+    )

@@ -98,3 +98,11 @@ def test_no_tendon_names_the_hint_in_every_interface():
     """HTTP and Python users are not sent to command-line flags alone."""
     judged = dict(warnings_for(replace(QUIET, roi_px=0, denominator_px=0, absent_presence=0.031)))["no_tendon_found"]
     assert "(roi_hint or tendon_point; --roi-hint or --tendon-point on the command line; Hint in Python)" in judged
+
+
+def test_confluent_colour_is_named_from_a_fifth_of_the_tendon():
+    """One vessel group holding 20 % of the tendon in the box is confluent colour, which the count reads as one."""
+    assert "confluent_colour" not in _codes(replace(QUIET, largest_vessel_px=399))  # 2000 px tendon: just under
+    message = dict(warnings_for(replace(QUIET, largest_vessel_px=1700)))["confluent_colour"]
+    assert "85 % of the tendon" in message and "colour fraction" in message
+    assert "confluent_colour" not in _codes(replace(QUIET, largest_vessel_px=1700, denominator_px=0))

@@ -12,6 +12,7 @@ from app.pipeline.grading.scales import (
     count_vessels,
     grade_frame,
     modified_ohberg,
+    vessel_sizes,
 )
 
 
@@ -99,3 +100,13 @@ def test_vessels_closer_than_the_gap_are_one():
     assert count_vessels(mask, 5, (3, 0)) == 1 and count_vessels(mask.T, 5, (3, 0)) == 2  # per axis
     assert count_vessels(mask, 5, (20, 20)) == 1  # the small blob joins; its 4 px do not reach 5 alone
     assert count_vessels(_mask((20, 30), (22, 5, 24, 7)), 5, (6, 6)) == 0  # dilation adds no area
+
+
+def test_vessel_sizes_and_the_largest_vessel_of_a_grading():
+    mask = _mask((20, 30), (2, 5, 6, 9), (12, 5, 20, 9), (26, 5, 28, 7))  # 16 px, 32 px, 4 px
+    assert sorted(vessel_sizes(mask, 5).tolist()) == [16, 32]
+    assert vessel_sizes(np.zeros((4, 4), bool), 1).size == 0
+    config = GradingConfig(min_vessel_px=5, headline_scale="modified_ohberg")
+    grading = grade_frame(0, doppler_px=52, area_px=600, doppler_mask=mask, config=config)
+    assert grading.vessel_count == 2 and grading.largest_vessel_px == 32
+    assert grade_frame(0, 0, 0, None, config).largest_vessel_px is None
