@@ -159,9 +159,9 @@ def previous_lines(path: Path, columns: tuple[str, ...] | None) -> list[dict[str
     """The complete lines of an earlier ``--out`` file as flat records.
 
     Each record has ``key``, ``ok``, ``study``, ``colour_fraction``, ``grade``, ``settings`` (the line's
-    ``settings_sha256``) and ``input`` (:func:`input_identity`). ``columns`` is the CSV header this version
-    writes (None for JSON lines). A last line without a line end (cut short by a kill) is left out: its input
-    is graded again, once :func:`trim_partial_line` has cut it.
+    ``settings_sha256``), ``input`` (:func:`input_identity`) and ``path`` (as given). ``columns`` is the CSV
+    header this version writes (None for JSON lines). A last line without a line end (cut short by a kill) is
+    left out: its input is graded again, once :func:`trim_partial_line` has cut it.
 
     Raises:
         UsageError: a complete line that ``neovasc grade`` does not write (empty, not JSON, no ``batch.key``;
@@ -195,9 +195,17 @@ def summary_records(records: list[dict[str, Any]], settings_now: set[str]) -> li
     one of them (this run's, or an earlier run's with the same settings) is counted by that line alone, not also
     by lines an earlier run wrote with other settings. Lines with the same key all count: a file listed twice
     has two lines. Lines of inputs that this run does not list count as they are (an archive graded in parts).
+    A line of a file that could not be read (missing) does not count once a line of the same path was read.
     """
+    read = {record.get("path") for record in records if not _unread(record)}
+    records = [record for record in records if not (_unread(record) and record.get("path") in read)]
     current = {record["input"] for record in records if record.get("settings") in settings_now}
     return [record for record in records if record.get("settings") in settings_now or record["input"] not in current]
+
+
+def _unread(record: dict[str, Any]) -> bool:
+    """A line of a file that could not be read (missing): keyed by its path, not its bytes."""
+    return str(record["input"]).startswith("path:")
 
 
 def _foreign(name: str, number: int, why: str) -> UsageError:
@@ -224,6 +232,7 @@ def _json_record(line: str, number: int, name: str) -> dict[str, Any]:
         "grade": summary.get("grade"),
         "settings": batch.get("settings_sha256"),
         "input": input_identity(batch.get("input_sha256"), batch.get("path")),
+        "path": batch.get("path"),
     }
 
 
@@ -248,6 +257,7 @@ def _csv_records(text: str, columns: tuple[str, ...], name: str) -> Iterator[dic
                 "grade": _number(row["grade"]),
                 "settings": row["settings_sha256"] or None,
                 "input": input_identity(row["input_sha256"], row["path"]),
+                "path": row["path"],
             }
     except csv.Error as exc:
         raise _foreign(name, reader.line_num, f"not CSV: {exc}") from None

@@ -103,7 +103,10 @@ def grade_batch(
             tally.failed += not result.ok
             batch = result.batch
             identity = input_identity(batch.input_sha256, batch.path) if batch else None
-            tally.records.append(record(result) | {"settings": batch and batch.settings_sha256, "input": identity})
+            tally.records.append(
+                record(result)
+                | {"settings": batch and batch.settings_sha256, "input": identity, "path": batch and batch.path}
+            )
             progress.done(result)
 
         if parallel.ray is None:  # graded on this machine: the key names the device ``auto`` picks here

@@ -80,10 +80,20 @@ def test_csv_lines_read_back_and_a_foreign_header_is_refused(tmp_path):
     out = tmp_path / "r.csv"
     row = {column: "" for column in COLUMNS} | {
         "ok": "True", "resume_key": "k", "grade": "2", "study": "S", "input_sha256": "i", "settings_sha256": "s",
+        "path": "in/a.png",
     }  # fmt: skip
     out.write_text(",".join(COLUMNS) + "\n" + ",".join(row[c] for c in COLUMNS) + "\n" + "x,False,dec")
     assert previous_lines(out, COLUMNS) == [
-        {"key": "k", "ok": True, "study": "S", "colour_fraction": None, "grade": 2.0, "settings": "s", "input": "i"}
+        {
+            "key": "k",
+            "ok": True,
+            "study": "S",
+            "colour_fraction": None,
+            "grade": 2.0,
+            "settings": "s",
+            "input": "i",
+            "path": "in/a.png",
+        }
     ]
     out.write_text("input,ok\nx,True\n")
     with pytest.raises(UsageError, match="other CSV columns"):
@@ -166,3 +176,12 @@ def test_the_summary_counts_an_input_by_its_lines_for_this_runs_settings():
     assert [(r["input"], r["settings"]) for r in kept] == [
         ("c", "old"), ("a", "new"), ("b", "new"), ("b", "new"), ("d", "new"), ("e", "roi"),
     ]  # fmt: skip
+
+
+def test_a_file_missing_then_graded_counts_once():
+    """Missing in one run (its line keyed by its path), read in the next: the summary counts the line it was read in."""
+    missing = {"key": "k1", "input": "path:in/a.png", "path": "in/a.png", "settings": "s", "ok": False, "study": "S"}
+    read = {"key": "k2", "input": "sha-a", "path": "in/a.png", "settings": "s", "ok": True, "study": "S"}
+    still_missing = {"key": "k3", "input": "path:in/b.png", "path": "in/b.png", "settings": "s", "ok": False}
+    kept = summary_records([missing, read, still_missing], {"s"})
+    assert [r["key"] for r in kept] == ["k2", "k3"]
