@@ -38,7 +38,7 @@ from app.batch import (
 from app.cli_parser import EXIT_USAGE as EXIT_USAGE  # re-exported: the exit codes of the command line
 from app.cli_parser import build_parser, command_error, usage_exit
 from app.config import Settings, get_settings
-from app.errors import InvalidManifest, NeovascError, UsageError, error_line
+from app.errors import InvalidManifest, NeovascError, UsageError, error_json
 from app.logs import configure_logging
 from app.pipeline import AnalyzeOptions, RoiSpec
 from app.pipeline.roi import parse_hint
@@ -219,7 +219,7 @@ def _cmd_compare(args: argparse.Namespace, settings: Settings, stdout: TextIO) -
         before, after = _options(args, args.roi_before), _options(args, args.roi_after)
         comparison = compare_paths(args.before, args.after, before, after, settings)
     except NeovascError as exc:  # the message names the side that failed
-        stdout.write(json.dumps({"ok": False, "error": error_line(exc)}) + "\n")
+        stdout.write(error_json(exc.code, exc.message) + "\n")
         return EXIT_INPUT_FAILED
     stdout.write(comparison.to_json() + "\n")
     return EXIT_OK

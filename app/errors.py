@@ -8,6 +8,7 @@ from sizes, formats and option values only, never from file metadata text.
 
 from __future__ import annotations
 
+import json
 from typing import Any, ClassVar
 
 PROBLEM_TYPE_PREFIX = "urn:neovasc:error:"
@@ -267,3 +268,8 @@ def problem_details(exc: NeovascError, instance: str | None = None) -> dict[str,
 def error_line(exc: NeovascError) -> dict[str, str]:
     """The ``error`` object of a failed Result and of the command line's JSON error lines."""
     return {"code": exc.code, "message": exc.message}
+
+
+def error_json(code: str, message: str) -> str:
+    """The command line's JSON error line (without its line end): ``{"ok": false, "error": {code, message}}``."""
+    return json.dumps({"ok": False, "error": {"code": code, "message": message}})

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 import logging
 import os
 import re
@@ -21,6 +20,8 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
+
+from app.errors import error_json
 
 log = logging.getLogger("neovasc.api")
 
@@ -155,8 +156,7 @@ def keys_command(action: str, name: str | None, path: Path | None, stdout: TextI
         print(f"removed key {name!r} from {path}; the service stops accepting it at once", file=sys.stderr)
         return EXIT_OK
     except (KeysFileError, OSError) as exc:
-        error = {"code": "usage_error", "message": str(exc)}
-        print(json.dumps({"ok": False, "error": error}), file=sys.stderr)
+        print(error_json("usage_error", str(exc)), file=sys.stderr)
         return EXIT_USAGE
 
 
