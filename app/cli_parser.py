@@ -7,7 +7,6 @@ error line (``usage_error``), and exits with ``EXIT_USAGE``.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -15,13 +14,12 @@ from typing import Any, NoReturn
 
 from app import __version__
 from app.batch import DEFAULT_TIMEOUT_S
-from app.errors import NeovascError
+from app.config import PORTS, WORKERS
+from app.errors import NeovascError, error_json
 from app.pipeline import RoiSpec
-from cuda_ops import BACKENDS
+from cuda_ops import BACKEND_NAMES, known_backend
 
 EXIT_USAGE = 2
-PORTS = (1, 65535)  # as NEOVASC_PORT is checked (app.config)
-WORKERS = (1, 64)  # as NEOVASC_WORKERS
 
 
 class _Parser(argparse.ArgumentParser):
@@ -35,7 +33,7 @@ class _Parser(argparse.ArgumentParser):
 def usage_exit(code: str, message: str) -> NoReturn:
     """A usage error with its code (``usage_error``, or its own, e.g. ``invalid_manifest``): one JSON line on
     stderr, exit code 2."""
-    print(json.dumps({"ok": False, "error": {"code": code, "message": message}}), file=sys.stderr)
+    print(error_json(code, message), file=sys.stderr)
     raise SystemExit(EXIT_USAGE)
 
 
@@ -162,10 +160,10 @@ def _given(text: str) -> str:
 
 
 def _backend(text: str) -> str:
-    known = ("auto", *sorted(BACKENDS))
-    if text not in known:
-        raise argparse.ArgumentTypeError(f"unknown counting backend {text[:40]!r}; known backends: {', '.join(known)}")
-    return text
+    try:
+        return known_backend(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _add_batch_options(command: argparse.ArgumentParser) -> None:
@@ -192,7 +190,7 @@ def _add_run_options(command: argparse.ArgumentParser) -> None:
     command.add_argument("--device", choices=("auto", "cpu", "cuda"), default=None, help="default: NEOVASC_DEVICE")
     command.add_argument(
         "--backend", type=_backend, default=None, metavar="BACKEND",
-        help=f"counting backend: {', '.join(('auto', *sorted(BACKENDS)))}; default: NEOVASC_BACKEND (auto)",
+        help=f"counting backend: {', '.join(BACKEND_NAMES)}; default: NEOVASC_BACKEND (auto)",
     )  # fmt: skip
     command.add_argument("--every", type=_positive, default=1, metavar="N", help="measure every N-th frame of a clip")
     command.add_argument(

@@ -10,10 +10,12 @@ from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from app.schemas import GradeScale
-from cuda_ops.dispatch import BACKENDS
+from cuda_ops.dispatch import known_backend
 from cuda_ops.lut import DEFAULT_CHROMA_THRESHOLD
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+PORTS = (1, 65535)  # NEOVASC_PORT and serve --port
+WORKERS = (1, 64)  # NEOVASC_WORKERS and serve --workers
 
 
 class Settings(BaseSettings):
@@ -22,7 +24,7 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="NEOVASC_", extra="ignore", frozen=True)
 
     host: str = "127.0.0.1"
-    port: int = Field(8000, ge=1, le=65535)
+    port: int = Field(8000, ge=PORTS[0], le=PORTS[1])
     device: Literal["auto", "cpu", "cuda"] = "auto"
     backend: str = "auto"
     weights_dir: Path = REPO_ROOT / "weights"
@@ -49,7 +51,7 @@ class Settings(BaseSettings):
     max_decoded_bytes: int = Field(512 * 1024 * 1024, ge=1)  # inflated DICOM dataset, a still's decoded samples
 
     # HTTP service.
-    workers: int = Field(1, ge=1, le=64)
+    workers: int = Field(1, ge=WORKERS[0], le=WORKERS[1])
     # auto: on a GPU with more than one worker, one thread runs the tendon model for all workers, frames batched
     segment_batching: Literal["auto", "on", "off"] = "auto"
     result_store_mb: int = Field(256, ge=0, le=65536)  # overlays kept for GET /v1/results/{id}/...
@@ -81,10 +83,7 @@ class Settings(BaseSettings):
     @classmethod
     def _known_backend(cls, value: str) -> str:
         """A counting backend of ``cuda_ops`` or ``auto``: a misspelt one is refused at start, not per input."""
-        known = ("auto", *sorted(BACKENDS))
-        if value not in known:
-            raise ValueError(f"unknown counting backend {value[:40]!r}; known backends: {', '.join(known)}")
-        return value
+        return known_backend(value)
 
     @field_validator("cors_origins", "allowed_hosts", mode="before")
     @classmethod

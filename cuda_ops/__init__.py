@@ -8,7 +8,16 @@ torch, the definition of correct), ``cpu`` (fused numba kernel), ``triton`` (fus
 This package never imports ``app`` or ``models``.
 """
 
-from .dispatch import AUTO_ORDER, BACKENDS, BackendUnavailable, CountInputError, available_backends, count_doppler
+from .dispatch import (
+    AUTO_ORDER,
+    BACKEND_NAMES,
+    BACKENDS,
+    BackendUnavailable,
+    CountInputError,
+    available_backends,
+    count_doppler,
+    known_backend,
+)
 from .lut import DEFAULT_CHROMA_THRESHOLD, DopplerLUT, chroma_as_table, chroma_lut, table_lut
 from .reference import doppler_mask
 from .stream import count_clip, labels_bbox
@@ -17,6 +26,7 @@ from .types import MAX_LABELS, SUM_RTOL, FrameCounts
 __all__ = [
     "AUTO_ORDER",
     "BACKENDS",
+    "BACKEND_NAMES",
     "DEFAULT_CHROMA_THRESHOLD",
     "MAX_LABELS",
     "SUM_RTOL",
@@ -30,6 +40,7 @@ __all__ = [
     "count_clip",
     "count_doppler",
     "doppler_mask",
+    "known_backend",
     "labels_bbox",
     "table_lut",
 ]

@@ -57,6 +57,16 @@ BACKENDS: dict[str, Backend] = {
         triton_kernel.extra_device_types,
     ),
 }
+BACKEND_NAMES = ("auto", *sorted(BACKENDS))  # what a caller may ask for
+
+
+def known_backend(name: str) -> str:
+    """``name`` when it is one of :data:`BACKEND_NAMES`; ValueError naming them otherwise."""
+    if name not in BACKEND_NAMES:
+        raise ValueError(f"unknown counting backend {name[:40]!r}; known backends: {', '.join(BACKEND_NAMES)}")
+    return name
+
+
 # Preference per device type when backend="auto"; names missing from BACKENDS are skipped.
 AUTO_ORDER: dict[str, tuple[str, ...]] = {"cuda": ("triton", "reference"), "cpu": ("cpu", "reference")}
 
@@ -144,7 +154,7 @@ def count_doppler(
 
 
 def _run_explicit(name, target, frames_t, labels_t, lut, mask_frames) -> FrameCounts:
-    known = ", ".join(("auto", *sorted(BACKENDS)))
+    known = ", ".join(BACKEND_NAMES)
     chosen = BACKENDS.get(name)
     if chosen is None:
         raise BackendUnavailable(f"unknown counting backend {name!r}; known backends: {known}")
