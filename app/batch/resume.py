@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from app import __version__
+from app.batch.summary import input_identity
 from app.config import Settings
 from app.errors import UsageError
 from app.pipeline import AnalyzeOptions
@@ -181,11 +182,6 @@ def previous_lines(path: Path, columns: tuple[str, ...] | None) -> list[dict[str
 def done_keys(records: list[dict[str, Any]]) -> Counter[str]:
     """How many lines each resume key already has (the same file may be listed more than once)."""
     return Counter(record["key"] for record in records if record.get("key"))
-
-
-def input_identity(input_sha256: str | None, path: str | None) -> str:
-    """What a line was graded from, whatever the settings: the bytes' sha256, or ``path:`` and the path as given."""
-    return input_sha256 if input_sha256 else f"path:{path}"
 
 
 def summary_records(records: list[dict[str, Any]], settings_now: set[str]) -> list[dict[str, Any]]:

@@ -21,7 +21,6 @@ from app.batch.launch import run
 from app.batch.progress import Progress, progress_enabled
 from app.batch.resume import (
     done_keys,
-    input_identity,
     previous_lines,
     resolved_device,
     summary_records,
@@ -101,12 +100,7 @@ def grade_batch(
                 destination.stdout.flush()
             tally.ok += result.ok
             tally.failed += not result.ok
-            batch = result.batch
-            identity = input_identity(batch.input_sha256, batch.path) if batch else None
-            tally.records.append(
-                record(result)
-                | {"settings": batch and batch.settings_sha256, "input": identity, "path": batch and batch.path}
-            )
+            tally.records.append(record(result))
             progress.done(result)
 
         if parallel.ray is None:  # graded on this machine: the key names the device ``auto`` picks here

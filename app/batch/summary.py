@@ -20,14 +20,22 @@ SUMMARY_COLUMNS = ("study", "inputs", "ok", "failed", "colour_fraction_median", 
 
 def record(result: Result) -> dict[str, Any]:
     """The fields of a Result the summary needs (the same shape ``resume.previous_lines`` reads back)."""
-    summary = result.summary
+    summary, batch = result.summary, result.batch
     return {
-        "key": result.batch.key if result.batch else None,
+        "key": batch.key if batch else None,
         "ok": result.ok,
-        "study": result.batch.study if result.batch else None,
+        "study": batch.study if batch else None,
         "colour_fraction": summary.colour_fraction if summary else None,
         "grade": summary.grade if summary else None,
+        "settings": batch.settings_sha256 if batch else None,
+        "input": input_identity(batch.input_sha256, batch.path) if batch else None,
+        "path": batch.path if batch else None,
     }
+
+
+def input_identity(input_sha256: str | None, path: str | None) -> str:
+    """What a line was graded from, whatever the settings: the bytes' sha256, or ``path:`` and the path as given."""
+    return input_sha256 if input_sha256 else f"path:{path}"
 
 
 def study_rows(records: list[dict[str, Any]]) -> list[dict[str, object]]:
