@@ -25,10 +25,10 @@ OUTSIDE_DOPPLER_PX = 200  # Doppler pixels in the image area outside every box..
 OUTSIDE_DOPPLER_SHARE = 0.01  # ...and as a share of the image area outside the boxes
 # Below this many pixels one pixel moves the colour fraction by more than 0.25 percentage points.
 SMALL_TENDON_PX = 400
+SMALL_TENDON_MM2 = 10.0  # calibrated: a 5 mm tendon 2 mm long; typical views show 100-300 mm²
 # One vessel group holding this share of the tendon (in the box) is confluent colour, not a vessel: a neovessel
 # 0.2-1 mm wide crossing a 4-7 mm tendon covers a few % of a longitudinal view (docs/grading.md#vessel-count)
 CONFLUENT_SHARE = 0.2
-SMALL_TENDON_MM2 = 10.0  # calibrated: a 5 mm tendon 2 mm long; typical views show 100-300 mm²
 
 
 @dataclass(frozen=True)
