@@ -16,6 +16,7 @@ from cuda_ops.lut import DEFAULT_CHROMA_THRESHOLD
 REPO_ROOT = Path(__file__).resolve().parent.parent
 PORTS = (1, 65535)  # NEOVASC_PORT and serve --port
 WORKERS = (1, 64)  # NEOVASC_WORKERS and serve --workers
+MAX_DECODABLE_PIXELS = 1 << 30  # OpenCV's image readers refuse larger frames (CV_IO_MAX_IMAGE_PIXELS)
 
 
 class Settings(BaseSettings):
@@ -45,7 +46,7 @@ class Settings(BaseSettings):
 
     # Limits checked before pixel data is decoded (see docs/architecture.md).
     max_upload_bytes: int = Field(512 * 1024 * 1024, ge=1)
-    max_frame_pixels: int = Field(4096 * 4096, ge=1)
+    max_frame_pixels: int = Field(4096 * 4096, ge=1, le=MAX_DECODABLE_PIXELS)
     max_frames: int = Field(10_000, ge=1)
     max_total_pixels: int = Field(2_000_000_000, ge=1)  # of the frames measured: every / max_frames sample a clip
     max_decoded_bytes: int = Field(512 * 1024 * 1024, ge=1)  # inflated DICOM dataset, a still's decoded samples

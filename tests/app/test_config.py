@@ -40,8 +40,9 @@ def test_environment_is_read(monkeypatch):
         ("NEOVASC_GRADE_SCALE", "vas"),
         ("NEOVASC_BACKEND", "numba"),
         ("NEOVASC_BACKEND", ""),
+        ("NEOVASC_MAX_FRAME_PIXELS", str((1 << 30) + 1)),
     ],
-    ids=["device", "threshold", "scale", "backend", "empty-backend"],
+    ids=["device", "threshold", "scale", "backend", "empty-backend", "frame-beyond-opencv"],
 )
 def test_bad_values_are_refused(monkeypatch, variable, value):
     monkeypatch.setenv(variable, value)
