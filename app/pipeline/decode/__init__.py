@@ -82,11 +82,29 @@ def _decode_bytes(data: bytes, name: str, limits: Limits, purpose: Purpose) -> C
         if missing is not None:
             reasons.append(f"{plugin.name}: unavailable ({missing})")
         elif plugin.accepts(head):
-            return plugin.decode(data, name, limits)
+            return plugin.decode(data, name, limits) if purpose == "input" else _mask_image(plugin, data, name, limits)
         else:
             reasons.append(f"{plugin.name}: not its format")
     kind = "a DICOM file" if data[128:132] == b"DICM" else "in an unrecognised format"
     raise UnsupportedInput(f"the {purpose} is {kind}; readers tried: {'; '.join(reasons)}. {_ACCEPTED[purpose]}")
+
+
+def _mask_image(plugin: Decoder, data: bytes, name: str, limits: Limits) -> Clip:
+    """A region mask: one image whose pixels are exact. A lossy codec's ringing would widen the region unseen."""
+    if plugin.name == "video":
+        raise UnsupportedInput(f"the mask is a video. {_ACCEPTED['mask']}")
+    try:
+        clip = plugin.decode(data, name, limits)
+    except UnsupportedInput as exc:
+        raise UnsupportedInput(f"{exc.message}. {_ACCEPTED['mask']}") from exc
+    if clip.num_frames != 1:
+        raise UnsupportedInput(f"the mask holds {clip.num_frames} frames. {_ACCEPTED['mask']}")
+    if clip.source.lossy:
+        raise UnsupportedInput(
+            f"the mask was saved with lossy compression ({clip.source.format}), which blurs its edges into "
+            f"the pixels around them. {_ACCEPTED['mask']}"
+        )
+    return clip
 
 
 def _from_array(array: np.ndarray, name: str, limits: Limits) -> Clip:

@@ -58,7 +58,7 @@ class ImageDecoder:
         # OpenCV's decoded array, then the RGB copy made from it: both exist at once
         limits.check_decoded_bytes(width * height * (samples + 3), f"the {width}x{height} {fmt} image")
         if pages > 1:
-            raise UnsupportedInput(f"{fmt} with {pages} pages; send one image per file, or a video")
+            raise UnsupportedInput(f"a {fmt} with {pages} pages; one image per file is read")
         if fmt == "png" and data.rfind(b"IEND") < 0:  # cut short: named here, before libpng prints to stderr
             raise DecodeError("the PNG data ends before its last chunk (IEND): truncated file?")
         array = cv2.imdecode(np.frombuffer(data, dtype=np.uint8), cv2.IMREAD_UNCHANGED)

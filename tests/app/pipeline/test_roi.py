@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import io
+
+import cv2
 import numpy as np
 import pytest
+from PIL import Image
 
 from app.errors import InvalidROI
 from app.pipeline.decode import Limits
 from app.pipeline.roi import RoiSpec
+from tests.app.corpus import video_bytes
 from tests.conftest import png_bytes
 
 LIMITS = Limits(max_bytes=10**7, max_frame_pixels=10**7, max_frames=10, max_total_pixels=10**8)
@@ -65,3 +70,32 @@ def test_an_unreadable_mask_says_what_a_mask_is():
     with pytest.raises(InvalidROI) as info:
         RoiSpec.from_mask_image(b"not an image", LIMITS)
     assert "Send the mask as a lossless PNG" in info.value.message and "MP4" not in info.value.message
+
+
+def _mask_frame() -> np.ndarray:
+    mask = np.zeros((48, 64, 3), np.uint8)
+    mask[12:36, 16:48] = 255
+    return mask
+
+
+def test_a_jpeg_mask_is_refused_not_widened():
+    """JPEG ringing leaves faint non-zero pixels around the edges: read as they are, the region grows."""
+    ok, jpeg = cv2.imencode(".jpg", _mask_frame(), [cv2.IMWRITE_JPEG_QUALITY, 90])
+    assert ok and (cv2.imdecode(jpeg, cv2.IMREAD_GRAYSCALE) > 0).sum() > 24 * 32  # the widening it prevents
+    with pytest.raises(InvalidROI, match=r"lossy compression \(jpeg\).*lossless PNG"):
+        RoiSpec.from_mask_image(jpeg.tobytes(), LIMITS)
+
+
+def test_a_video_mask_is_refused_before_it_is_decoded():
+    with pytest.raises(InvalidROI, match=r"the mask is a video\. Send the mask as a lossless PNG"):
+        RoiSpec.from_mask_image(video_bytes(np.random.default_rng(0), "mp4", "libx264", frames=2), LIMITS)
+
+
+def test_a_multipage_tiff_mask_gets_the_masks_wording():
+    pages = [Image.fromarray(_mask_frame()), Image.fromarray(255 - _mask_frame())]
+    buffer = io.BytesIO()
+    pages[0].save(buffer, format="TIFF", save_all=True, append_images=pages[1:])
+    with pytest.raises(InvalidROI) as info:
+        RoiSpec.from_mask_image(buffer.getvalue(), LIMITS)
+    assert "2 pages" in info.value.message and "Send the mask as a lossless PNG" in info.value.message
+    assert "video" not in info.value.message
