@@ -99,15 +99,18 @@ def _check_reachable(address: str) -> None:
         ) from exc
 
 
-def actor_shape(resources: dict[str, float], largest_node_cpus: float, jobs: int | None) -> tuple[int, int, float]:
-    """How many actors, and the CPUs and GPUs each holds, for a cluster's total ``resources``.
+def actor_shape(
+    resources: dict[str, float], largest_node_cpus: float, jobs: int | None, inputs: int
+) -> tuple[int, int, float]:
+    """How many actors, and the CPUs and GPUs each holds, for ``inputs`` on a cluster's total ``resources``.
 
-    ``jobs`` None: one actor per GPU, or per CPU on a cluster without GPUs. The CPUs are shared evenly,
-    at least one each and never more than the largest node holds, so that every actor can be placed.
+    ``jobs`` None: one actor per GPU, or per CPU on a cluster without GPUs; never more actors than inputs
+    (an actor without an input would load the model for nothing). The CPUs are shared evenly, at least one
+    each and never more than the largest node holds, so that every actor can be placed.
     """
     gpus = int(resources.get("GPU", 0))
     cpus = max(1, int(resources.get("CPU", 1)))
-    count = jobs or gpus or cpus
+    count = max(1, min(jobs or gpus or cpus, inputs))
     cpu_share = max(1, min(worker_threads(count, cpus), int(largest_node_cpus)))
     gpu_share = min(1.0, gpus / count) if gpus else 0.0
     return count, cpu_share, gpu_share
@@ -237,7 +240,7 @@ def run_on_ray(tasks: Iterator[Task], config: BatchConfig, emit: Emit, parallel:
     connect(parallel.ray)
     nodes = [node for node in ray.nodes() if node.get("Alive")]
     largest = max((node["Resources"].get("CPU", 1) for node in nodes), default=1)
-    count, cpus, gpus = actor_shape(ray.cluster_resources(), largest, parallel.jobs)
+    count, cpus, gpus = actor_shape(ray.cluster_resources(), largest, parallel.jobs, len(planned))
     log.info("grading with Ray Data: %d actor(s), %d CPU(s) and %g GPU(s) each", count, cpus, gpus)
     rows, options = _rows(planned)
     attempts = ray.remote(num_cpus=0)(Attempts).remote()

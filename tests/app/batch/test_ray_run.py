@@ -137,16 +137,21 @@ def test_rows_hold_no_pixels_and_share_the_options(tmp_path, settings, rng):
 
 
 @pytest.mark.parametrize(
-    ("resources", "largest", "jobs", "shape"),
+    ("resources", "largest", "jobs", "inputs", "shape"),
     [
-        ({"CPU": 2.0}, 2, None, (2, 1, 0.0)),
-        ({"CPU": 2.0}, 2, 1, (1, 2, 0.0)),
-        ({"CPU": 32.0, "GPU": 4.0}, 16, None, (4, 8, 1.0)),
-        ({"CPU": 16.0, "GPU": 1.0}, 16, 2, (2, 8, 0.5)),
-        ({"CPU": 64.0}, 4, 2, (2, 4, 0.0)),
-        ({"CPU": 2.0}, 2, 8, (8, 1, 0.0)),
+        ({"CPU": 2.0}, 2, None, 10, (2, 1, 0.0)),
+        ({"CPU": 2.0}, 2, 1, 10, (1, 2, 0.0)),
+        ({"CPU": 32.0, "GPU": 4.0}, 16, None, 10, (4, 8, 1.0)),
+        ({"CPU": 16.0, "GPU": 1.0}, 16, 2, 10, (2, 8, 0.5)),
+        ({"CPU": 64.0}, 4, 2, 10, (2, 4, 0.0)),
+        ({"CPU": 2.0}, 2, 8, 10, (8, 1, 0.0)),
+        ({"CPU": 2.0}, 2, None, 1, (1, 2, 0.0)),
+        ({"CPU": 32.0, "GPU": 4.0}, 16, 8, 3, (3, 10, 1.0)),
     ],
-    ids=["cpus", "one-actor", "one-per-gpu", "two-share-a-gpu", "capped-by-node", "more-actors-than-cpus"],
-)
-def test_actor_shape(resources, largest, jobs, shape):
-    assert ray_run.actor_shape(resources, largest, jobs) == shape
+    ids=[
+        "cpus", "one-actor", "one-per-gpu", "two-share-a-gpu", "capped-by-node", "more-actors-than-cpus",
+        "one-input", "fewer-inputs-than-jobs",
+    ],
+)  # fmt: skip
+def test_actor_shape(resources, largest, jobs, inputs, shape):
+    assert ray_run.actor_shape(resources, largest, jobs, inputs) == shape
