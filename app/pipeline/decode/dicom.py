@@ -5,13 +5,16 @@ only; the pixel data are used in place, as views into the file's bytes (:mod:`.d
 would copy them out of the buffer and splitting them into frames would copy them again (3x the file in memory,
 ~0.3 s per 300 MB).
 
+The frames themselves are decoded by :mod:`.dicom_frames`:
+
 * JPEG baseline / extended frames stored as YCbCr (``YBR_FULL_422``, ``YBR_FULL``) go straight from
   their fragment bytes to OpenCV's libjpeg-turbo, which applies the JPEG (JFIF) YCbCr -> RGB transform.
   Over a multi-frame clip this ran about 8x faster than ``Dataset.pixel_array``.
-* Everything else (native/uncompressed in either byte order and planar configuration, deflated, RLE,
-  JPEG-LS, JPEG 2000, JPEG baseline stored as RGB) is decoded per frame by pydicom's decoder plugins
-  (``pydicom.pixels.pixel_array(ds, index=i)``), which also turn ``YBR_FULL``/``YBR_FULL_422`` into RGB
-  and let the JPEG 2000 codec undo ``YBR_RCT``/``YBR_ICT``.
+* Uncompressed and deflated 8- and 16-bit frames are views into the pixel data; 8-bit RLE goes through
+  pylibjpeg-rle with its fragments located once.
+* Everything else (JPEG-LS, JPEG 2000, JPEG baseline stored as RGB, other sample depths) is decoded per frame
+  by pydicom's decoder plugins (``pydicom.pixels.pixel_array(ds, index=i)``), which also turn
+  ``YBR_FULL``/``YBR_FULL_422`` into RGB and let the JPEG 2000 codec undo ``YBR_RCT``/``YBR_ICT``.
 * ``PALETTE COLOR`` goes through its lookup table, built once; 16-bit table entries keep their 8 most
   significant bits. ``MONOCHROME1`` is inverted; samples deeper than 8 bits keep their top 8 bits.
 
@@ -23,31 +26,18 @@ model, the maker), and error messages quote sizes and standard names, never elem
 from __future__ import annotations
 
 import math
-import warnings
-from collections.abc import Callable
 from typing import Any
 
-import cv2
 import numpy as np
 
 from app.errors import DecodeError, NoFrames, NotAnImage, UnsupportedInput, UnsupportedTransferSyntax
 
 from .base import Clip, Limits, SourceInfo
+from .dicom_frames import JPEG_8BIT, frame_decoder
 from .dicom_header import frame_rate, regions, sop_class_name, vendor
-from .dicom_pixels import (
-    Fragment,
-    PixelData,
-    attach_pixel_data,
-    encoded_frames,
-    header_value,
-    joined,
-    pydicom_module,
-    read_header,
-)
+from .dicom_pixels import PixelData, header_int, header_value, pydicom_module, read_header
 from .image import jpeg_coding
 
-# Transfer syntaxes whose frames go to OpenCV when stored as YCbCr.
-_JPEG_8BIT = {"1.2.840.10008.1.2.4.50", "1.2.840.10008.1.2.4.51"}
 _CODEC_NAMES = {
     "1.2.840.10008.1.2": "uncompressed",
     "1.2.840.10008.1.2.1": "uncompressed",
@@ -77,7 +67,6 @@ _PLUGIN_HINTS = {
     "rle": "pylibjpeg-rle (a default dependency), or pydicom's own RLE decoder",
 }
 _VIDEO_SYNTAXES = ("1.2.840.10008.1.2.4.10", "1.2.840.10008.1.2.4.11")  # MPEG-2, MPEG-4/H.264/HEVC prefixes
-_YBR_JPEG = {"YBR_FULL_422", "YBR_FULL"}
 _COLOUR_MODELS = {
     "RGB",
     "YBR_FULL",
@@ -146,14 +135,6 @@ def _shown_term(colour: str) -> str:
     return colour if colour in _COLOUR_MODELS | _OTHER_COLOUR_MODELS else "(not a defined term)"
 
 
-def _int(ds: Any, keyword: str, default: int | None = None) -> int | None:
-    value = header_value(ds, keyword, default)
-    try:
-        return int(value) if value is not None else None
-    except (TypeError, ValueError):
-        return default
-
-
 def _clip(ds: Any, pixels: PixelData | None, name: str, limits: Limits) -> Clip:
     sop_class = sop_class_name(ds)
     if len(ds) == 0 and pixels is None:
@@ -174,12 +155,12 @@ def _clip(ds: Any, pixels: PixelData | None, name: str, limits: Limits) -> Clip:
             f"the DICOM file holds an MPEG video stream (transfer syntax {_shown_uid(ts)}); export the clip as MP4 "
             "or as an ultrasound multi-frame image with JPEG frames"
         )
-    rows, cols = _int(ds, "Rows", 0), _int(ds, "Columns", 0)
-    frames = _int(ds, "NumberOfFrames", 1)
+    rows, cols = header_int(ds, "Rows", 0), header_int(ds, "Columns", 0)
+    frames = header_int(ds, "NumberOfFrames", 1)
     frames = 1 if frames is None else frames
-    samples = _int(ds, "SamplesPerPixel", 1)
-    allocated = _int(ds, "BitsAllocated", 8)
-    stored = _int(ds, "BitsStored", allocated) or allocated
+    samples = header_int(ds, "SamplesPerPixel", 1)
+    allocated = header_int(ds, "BitsAllocated", 8)
+    stored = header_int(ds, "BitsStored", allocated) or allocated
     colour = str(header_value(ds, "PhotometricInterpretation", "") or "").strip().upper()
     if rows < 1 or cols < 1:
         raise DecodeError(f"the DICOM header declares an image of {cols}x{rows} pixels")
@@ -198,7 +179,7 @@ def _clip(ds: Any, pixels: PixelData | None, name: str, limits: Limits) -> Clip:
     _check_decoder(ts, codec)
     _check_native_length(len(pixels.value), ts, frames, rows, cols, samples, allocated, colour)
 
-    decode_frame = _frame_decoder(ds, pixels, ts, frames, colour, stored)
+    decode_frame = frame_decoder(ds, pixels, ts, codec, frames, colour, stored)
     first = decode_frame(0)  # fail fast on undecodable data, before the pipeline starts
     fps, times = frame_rate(ds, frames)
     source = SourceInfo(
@@ -234,7 +215,7 @@ def _clip(ds: Any, pixels: PixelData | None, name: str, limits: Limits) -> Clip:
 # (uncompressed, deflate, RLE, JPEG lossless, JPEG-LS and JPEG 2000 lossless only) keep every sample.
 _LOSSY_SYNTAXES = {"1.2.840.10008.1.2.4.50", "1.2.840.10008.1.2.4.51", "1.2.840.10008.1.2.4.81"}
 _EITHER_SYNTAXES = {"1.2.840.10008.1.2.4.91", "1.2.840.10008.1.2.4.203"}
-_JPEG_SYNTAXES = {*_JPEG_8BIT, "1.2.840.10008.1.2.4.57", "1.2.840.10008.1.2.4.70"}  # say their coding in the stream
+_JPEG_SYNTAXES = {*JPEG_8BIT, "1.2.840.10008.1.2.4.57", "1.2.840.10008.1.2.4.70"}  # say their coding in the stream
 # Photometric interpretations (PS3.3 C.7.6.3.1.2) -> chroma sampling as stored; grey and palette have none.
 _SAMPLING_OF_COLOUR = {"YBR_FULL_422": "4:2:2", **dict.fromkeys(("RGB", "YBR_FULL", "YBR_RCT", "YBR_ICT"), "4:4:4")}
 
@@ -293,185 +274,3 @@ def _check_native_length(have: int, ts, frames, rows, cols, samples, allocated, 
             f"the DICOM pixel data holds {have} bytes but {frames} frame(s) of {cols}x{rows} need {need} "
             "(truncated file?)"
         )
-
-
-def _frame_decoder(
-    ds: Any, pixels: PixelData, ts: str, frames: int, colour: str, stored: int
-) -> Callable[[int], np.ndarray]:
-    """``index -> (H, W, 3) uint8 RGB`` for this dataset (native 8-bit RGB frames are views into ``pixels``)."""
-    rows, cols = int(ds.Rows), int(ds.Columns)
-    codec = _CODEC_NAMES.get(ts)
-    if ts in _JPEG_8BIT and colour in _YBR_JPEG and stored <= 8:
-        return _jpeg_frames(encoded_frames(ds, pixels, frames), rows, cols)
-    to_rgb = _colour_mapper(ds, colour, stored)
-    raw_frame = None
-    if codec in ("uncompressed", "deflate") and colour != "YBR_FULL_422":
-        raw_frame = _native_frames(ds, pixels.value, ts, rows, cols)
-    elif codec == "rle":
-        raw_frame = _rle_frames(ds, pixels, frames, rows, cols)
-    if raw_frame is not None:  # samples as stored: YBR_FULL is converted here
-        ybr = colour == "YBR_FULL"
-
-        def decode_raw(index: int) -> np.ndarray:
-            array = to_rgb(raw_frame(index))
-            return cv2.cvtColor(array[..., [0, 2, 1]], cv2.COLOR_YCrCb2RGB) if ybr else array
-
-        return decode_raw
-
-    attach_pixel_data(ds, pixels)
-
-    def decode(index: int) -> np.ndarray:
-        raw = colour == "PALETTE COLOR"  # palette indices are mapped here, not by pydicom
-        array = _pydicom_frame(ds, index, raw)
-        if array.shape[:2] != (rows, cols):
-            raise DecodeError(f"DICOM frame {index} decoded as {array.shape[:2]}, header says {(rows, cols)}")
-        return to_rgb(array)
-
-    return decode
-
-
-def _native_frames(ds: Any, buffer: memoryview, ts: str, rows: int, cols: int) -> Callable[[int], np.ndarray] | None:
-    """Frames of uncompressed 8- or 16-bit data as views into ``buffer`` (None: let pydicom do it).
-
-    ``buffer`` holds every frame (checked by :func:`_check_native_length`); frames are ``(H, W)`` or
-    ``(H, W, 3)`` arrays of the stored dtype and byte order, read-only views unless planar data must be
-    interleaved.
-    """
-    samples, allocated = _int(ds, "SamplesPerPixel", 1), _int(ds, "BitsAllocated", 8)  # as _clip read them
-    if allocated not in (8, 16):
-        return None
-    signed = _int(ds, "PixelRepresentation", 0) == 1
-    order = ">" if ts == "1.2.840.10008.1.2.2" else "<"
-    dtype = np.dtype(f"{order}{'i' if signed else 'u'}{allocated // 8}")
-    planar = samples == 3 and _int(ds, "PlanarConfiguration", 0) == 1
-    per_frame = rows * cols * samples
-
-    def frame(index: int) -> np.ndarray:
-        array = np.frombuffer(buffer, dtype=dtype, count=per_frame, offset=index * per_frame * dtype.itemsize)
-        if samples == 1:
-            return array.reshape(rows, cols)
-        if planar:
-            return _interleave(array.reshape(3, rows, cols))
-        return array.reshape(rows, cols, 3)
-
-    return frame
-
-
-def _rle_frames(ds: Any, pixels: PixelData, frames: int, rows: int, cols: int) -> Callable[[int], np.ndarray] | None:
-    """Frames of 8-bit RLE data through pylibjpeg-rle, fragments located once (None: let pydicom do it)."""
-    samples = _int(ds, "SamplesPerPixel", 1)
-    if _int(ds, "BitsAllocated", 8) != 8:  # as _clip read it: an unreadable value is taken as the default
-        return None
-    try:
-        from rle.utils import decode_pixel_data
-    except ImportError:
-        return None
-    encoded = encoded_frames(ds, pixels, frames)
-
-    def frame(index: int) -> np.ndarray:
-        # the codec takes bytes only (memoryview, bytearray and ndarray raise TypeError): one frame's copy, freed
-        # when the frame is decoded
-        source = bytes(joined(encoded[index]))
-        try:
-            data = decode_pixel_data(
-                source, version=2, rows=rows, columns=cols, samples_per_pixel=samples, bits_allocated=8
-            )
-        except Exception as exc:  # the codec raises ValueError and others on corrupt segments
-            raise DecodeError(f"DICOM RLE frame {index} could not be decoded: {type(exc).__name__}") from exc
-        if len(data) != rows * cols * samples:
-            raise DecodeError(f"DICOM RLE frame {index} decoded to {len(data)} bytes, expected {rows * cols * samples}")
-        planes = np.frombuffer(data, dtype=np.uint8).reshape(samples, rows, cols)  # RLE stores one plane per sample
-        return planes[0] if samples == 1 else _interleave(planes)
-
-    return frame
-
-
-def _interleave(planes: np.ndarray) -> np.ndarray:
-    """``(3, H, W)`` planes -> ``(H, W, 3)`` (OpenCV's merge is ~4x faster than a numpy transpose copy)."""
-    if planes.dtype.isnative:
-        return cv2.merge(list(planes))
-    return np.ascontiguousarray(planes.transpose(1, 2, 0))
-
-
-def _pydicom_frame(ds: Any, index: int, raw: bool) -> np.ndarray:
-    from pydicom.pixels import pixel_array
-
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            return pixel_array(ds, index=index, raw=raw)
-    except MemoryError as exc:
-        raise DecodeError("the DICOM frame needs more memory than is available") from exc
-    except Exception as exc:  # decoder plugins raise many types on corrupt data
-        raise DecodeError(
-            f"DICOM frame {index} could not be decoded (corrupt or truncated pixel data): {type(exc).__name__}"
-        ) from exc
-
-
-def _jpeg_frames(encoded: list[tuple[Fragment, ...]], rows: int, cols: int) -> Callable[[int], np.ndarray]:
-    def decode(index: int) -> np.ndarray:
-        source = np.frombuffer(joined(encoded[index]), dtype=np.uint8)  # a view: OpenCV reads it in place
-        bgr = cv2.imdecode(source, cv2.IMREAD_COLOR) if source.size else None  # imdecode raises on 0 bytes
-        if bgr is None or bgr.shape[:2] != (rows, cols):
-            got = "nothing" if bgr is None else f"{bgr.shape[1]}x{bgr.shape[0]}"
-            raise DecodeError(f"DICOM JPEG frame {index} decoded as {got}, header says {cols}x{rows}")
-        return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
-
-    return decode
-
-
-def _colour_mapper(ds: Any, colour: str, stored: int) -> Callable[[np.ndarray], np.ndarray]:
-    """Decoded samples -> ``(H, W, 3) uint8 RGB``."""
-    if colour == "PALETTE COLOR":
-        table = _palette(ds, stored)
-
-        def palette(array: np.ndarray) -> np.ndarray:
-            return table[np.clip(array, 0, table.shape[0] - 1)]
-
-        return palette
-    signed = _int(ds, "PixelRepresentation", 0) == 1
-    shift = max(0, stored - 8)
-
-    def to_uint8(array: np.ndarray) -> np.ndarray:
-        if array.dtype == np.uint8:
-            return array
-        values = array.astype(np.int64)
-        if signed:
-            values += 1 << (stored - 1)
-        return np.clip(values >> shift, 0, 255).astype(np.uint8)
-
-    if colour in ("MONOCHROME1", "MONOCHROME2"):
-
-        def grey(array: np.ndarray) -> np.ndarray:
-            level = to_uint8(array.reshape(array.shape[:2]))
-            if colour == "MONOCHROME1":
-                level = 255 - level
-            return np.repeat(level[..., None], 3, axis=-1)
-
-        return grey
-
-    def rgb(array: np.ndarray) -> np.ndarray:
-        if array.ndim != 3 or array.shape[2] != 3:
-            raise DecodeError(f"DICOM {colour} frame decoded with shape {array.shape}")
-        return np.ascontiguousarray(to_uint8(array))
-
-    return rgb
-
-
-def _palette(ds: Any, stored: int) -> np.ndarray:
-    """The palette as a ``(2**bits, 3) uint8`` table (16-bit entries keep their 8 high bits)."""
-    from pydicom.pixels import apply_color_lut
-
-    bits = min(max(stored, 1), 16)
-    indices = np.arange(1 << bits, dtype=np.uint16 if bits > 8 else np.uint8)
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            table = np.asarray(apply_color_lut(indices, ds))
-    except Exception as exc:
-        raise DecodeError(f"the DICOM palette colour lookup table could not be read: {type(exc).__name__}") from exc
-    if table.ndim != 2 or table.shape[1] != 3:
-        raise DecodeError(f"the DICOM palette has shape {table.shape}, expected (entries, 3)")
-    if table.dtype != np.uint8:
-        table = (table.astype(np.uint32) >> 8).astype(np.uint8) if table.max() > 255 else table.astype(np.uint8)
-    return table

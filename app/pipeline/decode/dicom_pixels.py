@@ -205,6 +205,15 @@ def header_value(ds: Any, keyword: str, default: Any = None) -> Any:
     return default if value is None or value == "" else value
 
 
+def header_int(ds: Any, keyword: str, default: int | None = None) -> int | None:
+    """A header value as an integer, or ``default`` when absent or not a number."""
+    value = header_value(ds, keyword, default)
+    try:
+        return int(value) if value is not None else None
+    except (TypeError, ValueError):
+        return default
+
+
 def attach_pixel_data(ds: Any, pixels: PixelData) -> None:
     """Put the pixel data into ``ds`` for pydicom's decoders: one copy, made only for the codecs that need it.
 

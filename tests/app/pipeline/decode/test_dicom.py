@@ -22,7 +22,7 @@ from pydicom.uid import (
 )
 
 from app.errors import DecodeError, InputTooLarge, NoFrames, NotAnImage, UnsupportedTransferSyntax
-from app.pipeline.decode import Limits, UltrasoundRegion, decode, dicom, dicom_pixels
+from app.pipeline.decode import Limits, UltrasoundRegion, decode, dicom_frames, dicom_pixels
 from app.pipeline.screen.calibration import calibrate
 
 LIMITS = Limits(max_bytes=1 << 30, max_frame_pixels=4096 * 4096, max_frames=10_000, max_total_pixels=2 * 10**9)
@@ -326,7 +326,7 @@ def test_native_frames_are_views_of_the_input_bytes():
     rgb = _rgb(3)
     data = _dataset(rgb.tobytes(), 6, 5, frames=3)
     ds, pixels = dicom_pixels.read_header(data)
-    decode_frame = dicom._frame_decoder(ds, pixels, ExplicitVRLittleEndian, 3, "RGB", 8)
+    decode_frame = dicom_frames.frame_decoder(ds, pixels, ExplicitVRLittleEndian, "uncompressed", 3, "RGB", 8)
     whole = np.frombuffer(data, np.uint8)
     for index in range(3):
         frame = decode_frame(index)
