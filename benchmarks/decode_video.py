@@ -10,7 +10,7 @@ from other processes falls on all of them alike. Prints a Markdown table, median
 * ``neovasc``: ``decode()`` then every frame as RGB through ``Clip.batches`` (``--batch`` frames a
   batch): decoding, YUV -> RGB by the numba kernel of ``app/pipeline/decode/yuv.py`` and the consumer
   on three threads;
-* ``neovasc swscale``: the same with the kernel off (``video.YUV_KERNEL = False``): swscale converts,
+* ``neovasc swscale``: the same with the kernel off (``video_frames.YUV_KERNEL = False``): swscale converts,
   the reference the kernel has to beat to stay;
 * ``PyAV decode only``: the same decoder settings, frames left in YUV (what the RGB step costs);
 * ``OpenCV read``: ``cv2.VideoCapture.read`` over the file (BGR, its own YUV conversion);
@@ -42,7 +42,7 @@ import av
 import cv2
 import numpy as np
 
-from app.pipeline.decode import Limits, decode, video
+from app.pipeline.decode import Limits, decode, video_frames
 
 LIMITS = Limits(max_bytes=1 << 32, max_frame_pixels=4096 * 4096, max_frames=100_000, max_total_pixels=10**11)
 CASES = {  # name -> (container, codec, pixel format, encoder options)
@@ -91,12 +91,12 @@ def _timed(read) -> tuple[float, float]:
 
 
 def _neovasc(data: bytes, frames: int, size: int, kernel: bool = True) -> None:
-    before, video.YUV_KERNEL = video.YUV_KERNEL, kernel
+    before, video_frames.YUV_KERNEL = video_frames.YUV_KERNEL, kernel
     try:
         clip = decode(data, LIMITS, name="bench")
         assert sum(batch.shape[0] for _, batch in clip.batches(size)) == clip.num_frames == frames
     finally:
-        video.YUV_KERNEL = before
+        video_frames.YUV_KERNEL = before
 
 
 def _probe(data: bytes, frames: int) -> None:

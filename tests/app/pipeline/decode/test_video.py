@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 
 from app.errors import DecodeError, InputTooLarge, NeovascError, NoFrames, UnsupportedInput
-from app.pipeline.decode import Limits, decode, video
+from app.pipeline.decode import Limits, decode, video, video_frames
 from app.pipeline.decode.base import BatchBuffers
 from app.pipeline.decode.video import VideoDecoder
 
@@ -272,7 +272,7 @@ def test_kernel_and_swscale_agree(monkeypatch):
     """The numba kernel and the swscale path it replaced (still used for other pixel formats)."""
     data, rgbs = make_case("mp4-h264-bt709")
     kernel = decode(data, LIMITS).frames.astype(int)
-    monkeypatch.setattr(video, "YUV_KERNEL", False)
+    monkeypatch.setattr(video_frames, "YUV_KERNEL", False)
     swscale = decode(data, LIMITS).frames.astype(int)
     assert np.abs(kernel - swscale).max() <= 2
     assert np.abs(kernel - np.stack(rgbs))[:, 4:-4, 4:-4].max() <= 1  # nearer the source than swscale's 2
@@ -371,7 +371,7 @@ def test_stopping_early_ends_the_background_decoder():
 @pytest.mark.parametrize("name", ["mp4-h264-bt709", "mkv-mpeg4"])  # MP4 states its frame count; MKV does not
 def test_limits_refuse_before_decoding(monkeypatch, limits, match, name):
     data, _ = make_case(name)
-    monkeypatch.setattr(video, "_indexed", lambda *a, **k: pytest.fail("a frame was decoded"))
+    monkeypatch.setattr(video_frames, "_indexed", lambda *a, **k: pytest.fail("a frame was decoded"))
     with pytest.raises(InputTooLarge, match=match):
         decode(data, limits)
 
