@@ -27,7 +27,8 @@ FRINGE_SLACK = 2  # lines of a codec's blend at a bar's sides that a cut may lea
 MAX_FRINGE_LINES = 8  # ... the stray colour reaches at most this many lines beside a bar (a codec's 8 x 8 blocks)
 MIN_SIDE_LINE_SHARE = 0.6  # ... and a bar's side is sharp: its outermost line past the fringe is mostly colour
 MAX_STEP = 8  # median change between neighbouring pixels (per channel): bars are smooth, flow is speckled
-MIN_RAMP = 40  # range of the mean colour along a piece; flat buttons and panels have none
+MIN_RAMP = 40  # range of the median brightness along a piece; flat buttons, chips and panels have none
+RAMP_END_LINES, RAMP_END_SHARE = 2, 0.05  # lines left out at each end of the piece for its ramp (codec blur)
 # Median chroma / brightness along a bar: colour maps are saturated (>= 0.8 over most of their length, only
 # the near-white ends are pale); grey-scale bars are 0 and tinted ones (Mindray's bluish map) about 0.2.
 MIN_BAR_SATURATION = 0.45
@@ -89,7 +90,12 @@ def _solid_piece(planes: Planes, rect: Rect) -> Piece | None:
             return None
         x0, y0, x1, y1 = rect
         rgb = planes.frame[y0:y1, x0:x1].astype(np.int16)
-    ramp = np.ptp(rgb.mean(axis=1 if vertical else 0), axis=0).max()
+    # a colour map runs from its dark baseline to bright: the median brightness of each line across (a button's or
+    # chip's text is a minority of each line, and it whitens the fill's other channels more than its brightest),
+    # without the lines at the ends, which a codec blends with the screen around
+    profile = np.median(rgb.max(axis=2), axis=1 if vertical else 0)
+    end = max(RAMP_END_LINES, round(RAMP_END_SHARE * profile.shape[0]))
+    ramp = np.ptp(profile[end:-end] if profile.shape[0] > 3 * end else profile)
     return Piece(rect, vertical) if ramp >= MIN_RAMP else None
 
 

@@ -7,7 +7,8 @@ otherwise from the pixels: none of the real files we hold marks its box, so the 
 
 * image area — :mod:`.image_area` (B-mode speckle versus flat text and panels; a fan's apex);
 * colour bars — :mod:`.colour_bar` (solid smooth strips of saturated graded colour, on either side of the
-  picture or on it; header banners, coloured text and grey-scale bars, tinted or not, are none; nor is a strip
+  picture or on it; header banners, coloured text, flat buttons and chips with their labels, and grey-scale
+  bars, tinted or not, are none; nor is a strip
   inside a Doppler box's outline: flow painted in one smooth ramp, which is counted), excluded
   from counting and read into a colour -> value map that becomes the counter's lookup table
   (:meth:`Screen.lut`);
@@ -24,8 +25,9 @@ otherwise from the pixels: none of the real files we hold marks its box, so the 
   power Doppler one ramp (docs/references.md#doppler-screens).
 
 Coloured text, markers and ECG traces outside the image area are never read as flow; inside it, thin
-one-colour strokes (text), colours foreign to the legend (pixel by pixel: a coloured box outline touching
-the flow) and, without a legend, green marks are ignored too.
+one-colour strokes (text), lines of one-colour glyphs (bold or anti-aliased annotation), coloured calipers,
+colours foreign to the legend (pixel by pixel: a coloured box outline touching the flow) and, without a legend,
+green marks are ignored too.
 """
 
 from __future__ import annotations
@@ -192,6 +194,8 @@ def find_screen(
     if on_picture is not None:
         on_picture(_image_area(picture, tissue, (), height, width)[0])
     flow = None  # (H, W) bool, found only when needed: a legend and a box leave nothing to decide from it
+    # coloured calipers on the picture are marks, not flow: their dots would draw the search for a box to them
+    marks = find_calipers(planes.frames, inside > 0, planes.chroma)
     if flow_regions:
         boxes = [rect_box(rect, "region", "dicom_region") for rect in flow_regions]
     else:
@@ -199,14 +203,14 @@ def find_screen(
         bars = _legends(bars, candidates, picture)
         boxes = _outline_boxes(candidates, bars, inside)
         if boxes and _colour_outside(planes, inside, bars, boxes):
-            flow = flow_mask(planes, inside, bars)
+            flow = flow_mask(planes, inside, bars, marks)
             boxes = _holding_flow(boxes, flow, cv2.countNonZero(inside))
             if boxes:  # a loop closed by tissue inside the box, with the box's own lines
                 boxes = wider_outlines(
                     boxes, lambda: _outline_boxes(_any_outlines(planes, picture, flow), bars, inside, flow), flow
                 )
         if not boxes:  # no white or coloured loop: with Doppler on screen, look for outlines of any colour
-            flow = flow_mask(planes, inside, bars) if flow is None else flow
+            flow = flow_mask(planes, inside, bars, marks) if flow is None else flow
             # an outline without a colour of its own must hold flow; without a legend, as much as makes a mode. With
             # a legend on screen a box is there even when nothing flows (a treated tendon): its outline is enough.
             enough = 0 if bars else max(MIN_COLOUR_PX, MIN_LOOSE_SHARE * cv2.countNonZero(inside))
@@ -214,7 +218,7 @@ def find_screen(
                 candidates = _any_outlines(planes, picture, flow)
                 legends = _legends(bars, candidates, picture)
                 if len(legends) < len(bars):  # a patch of flow taken for a legend is flow again
-                    bars, flow = legends, flow_mask(planes, inside, legends)
+                    bars, flow = legends, flow_mask(planes, inside, legends, marks)
                 boxes = _outline_boxes(candidates, bars, inside, flow)
         if not boxes and bars:  # the flow's extent, when there is flow enough to say where the box is
             enough = max(MIN_COLOUR_PX, MIN_HELD_SHARE * cv2.countNonZero(inside))
@@ -224,9 +228,9 @@ def find_screen(
     if bars:
         mode: DopplerMode = "colour" if any(bar.kind == "velocity" for bar in bars) else "power"
     else:
-        flow = flow_mask(planes, inside, bars) if flow is None else flow
+        flow = flow_mask(planes, inside, bars, marks) if flow is None else flow
         mode = _mode(planes, boxes, flow, cv2.countNonZero(inside))
-    calipers = _off_outlines(find_calipers(planes.frames, inside > 0, planes.chroma), boxes) if mode != "none" else ()
+    calipers = _off_outlines(marks, boxes) if mode != "none" else ()
     return Screen(area, mode, tuple(boxes), tuple(bars), source, calipers)
 
 

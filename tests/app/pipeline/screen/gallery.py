@@ -19,8 +19,11 @@ it imitates; the pixels are drawn here, nothing is copied from a real screen):
 * ``tablet`` — a tablet-app screen: the colour bar drawn inside the picture's corner, a yellow box with
   anti-aliased edges;
 * ``extent`` — a screen exported without the box outline: only the flow and the bar show where it is;
+* ``touch_pd`` — a touch-screen power Doppler screen: flat coloured buttons and mode chips with white labels
+  beside the picture, bold yellow annotation on the picture, an orange power bar among the buttons;
 * negatives: ``mindray_bmode`` (tinted grey bar, no Doppler), ``ge_spectral`` (B-mode with a grey
-  spectral strip and a yellow baseline), ``banner_bmode`` (a gradient colour banner and coloured text).
+  spectral strip and a yellow baseline), ``banner_bmode`` (a gradient colour banner and coloured text),
+  ``touch_bmode`` (the touch screen's buttons and chips, bold yellow and green annotation on the picture).
 
 Every screen is drawn at a design size of 480x640 and scaled to the height asked for (a wider screen keeps
 the extra width, black, on the right), with tendon-like speckle (bright fibres up to 255), UI text (``cv2.putText``),
@@ -175,6 +178,8 @@ class Layout:
     clip_box: bool = False  # the box reaches past the picture's edges: holding flow on the picture only
     clip_outline: bool = True  # with clip_box: its outline drawn on the picture only (else drawn whole)
     flow_strip: Bar | None = None  # flow painted in the box as a smooth strip of one ramp (a wide vessel), no legend
+    # flat touch-screen buttons and mode chips: (x, y, w, h, fill, label in white)
+    buttons: tuple[tuple[float, float, float, float, Rgb, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -389,7 +394,7 @@ def _flow(
 
 
 def _text(image: np.ndarray, c: _Canvas, text: str, x: float, y: float, colour: Rgb, scale: float) -> None:
-    thickness = max(1, round(c.s * (1.4 if scale >= 0.6 else 1.0)))
+    thickness = max(1, round(c.s * (2.4 if scale >= 0.85 else 1.4 if scale >= 0.6 else 1.0)))  # bold from 0.85
     cv2.putText(image, text, c.pt(x, y), cv2.FONT_HERSHEY_SIMPLEX, scale * c.s, colour, thickness, cv2.LINE_AA)
 
 
@@ -514,6 +519,9 @@ def render(spec: Spec) -> Case:
             _text(image, c, text, x, y, colour, scale)
         for kind, x, y, colour in layout.marks:
             _mark(image, c, kind, x, y, colour)
+        for x, y, w, h, fill, label in layout.buttons:
+            cv2.rectangle(image, c.pt(x, y), c.pt(x + w, y + h), fill, -1)
+            _text(image, c, label, x + 6, y + 0.7 * h, WHITE, 0.45)
         if layout.ticks is not None:
             for depth in range(80, 420, 40):
                 cv2.line(image, c.pt(layout.ticks, depth), c.pt(layout.ticks + 5, depth), WHITE, max(1, c.x(1)))
@@ -889,6 +897,40 @@ def banner_bmode() -> Layout:
     )
 
 
+TOUCH_BUTTONS = (
+    (515, 60, 110, 26, (30, 160, 60), "Freeze"),
+    (515, 94, 110, 26, (30, 90, 200), "Depth"),
+    (515, 128, 110, 26, (200, 40, 40), "Gain"),
+    (515, 162, 110, 26, (230, 180, 20), "Zoom"),
+    (515, 196, 110, 26, (120, 60, 180), "Focus"),
+    (8, 60, 52, 18, (235, 120, 20), "CF"),
+    (8, 84, 52, 18, (20, 150, 150), "PW"),
+    (8, 108, 52, 18, (30, 90, 200), "B"),
+)
+
+
+def touch_bmode() -> Layout:
+    """A touch-screen B-mode screen: flat coloured buttons and mode chips with white labels beside the picture,
+    and bold yellow and green annotation on the picture; no Doppler."""
+    return Layout(
+        picture=("rect", 80, 50, 500, 440),
+        buttons=TOUCH_BUTTONS,
+        texts=(("DOPPLER", 100, 380, (20, 210, 20), 0.9), ("ACHILLES LT", 100, 420, (250, 240, 0), 0.9)),
+        ticks=505,
+    )
+
+
+def touch_pd() -> Layout:
+    """The touch screen in power Doppler: a rectangular box and an orange power bar among the buttons."""
+    return replace(
+        touch_bmode(),
+        box=Box("rectangle", top=120, bottom=330, left=180, right=420, colour=GE_GREY),
+        bar=Bar("power", 515, 240, 130, width=10, labels=False),
+        texts=(("ACHILLES LT", 100, 420, (250, 240, 0), 0.9),),
+        flow_map="power",
+    )
+
+
 SIZES = ((480, 640), (600, 800), (768, 1024), (720, 1280), (1080, 1920))
 
 
@@ -928,4 +970,6 @@ def gallery() -> list[Spec]:
     add("mindray_bmode", mindray_bmode(), [(480, 640), (1080, 1920)], ["png", "jpeg"])
     add("ge_spectral", ge_spectral(), [(480, 640)], ["png", "h264"])
     add("banner_bmode", banner_bmode(), [(600, 800)], ["png", "jpeg"])
+    add("touch_bmode", touch_bmode(), [(480, 640), (768, 1024)], ["png", "jpeg"])
+    add("touch_pd", touch_pd(), [(600, 800)], ["png", "jpeg"], side="right")
     return specs

@@ -14,7 +14,15 @@ import pytest
 from app.pipeline import AnalyzeOptions, RoiSpec, analyze
 from app.pipeline.screen.calipers import find_calipers
 from app.pipeline.screen.parse import find_screen
-from tests.app.pipeline.screen.test_parse import BLUE, PICTURE, RED, THRESHOLD, blank_screen, velocity_rows
+from tests.app.pipeline.screen.test_parse import (
+    BLUE,
+    PICTURE,
+    RED,
+    THRESHOLD,
+    blank_screen,
+    power_rows,
+    velocity_rows,
+)
 
 BOX = (150, 110, 470, 350)  # x0, y0, x1, y1 of the Doppler box outline
 YELLOW, GREEN, CYAN = (250, 235, 40), (70, 235, 80), (40, 220, 235)
@@ -174,3 +182,17 @@ def test_grade_with_calipers_equals_grade_without(rng, settings):
         # the tendon's area loses only the caliper's pixels
         lost = without.summary.tendon_area_px - with_marks.summary.tendon_area_px
         assert 0 < lost <= 3 * drawn.sum()
+
+
+def test_calipers_do_not_steer_the_search_for_a_grey_box(rng):
+    """A power Doppler screen after treatment: a thin grey box outline over speckle, nothing flowing, and yellow
+    calipers measuring below the box. The calipers are marks, not flow: the box is found as on the same screen
+    without them, not searched for around their dots."""
+    image = blank_screen(rng, power_rows())
+    cv2.rectangle(image, BOX[:2], BOX[2:], (150, 150, 150), 1)
+    without = find_screen(image[None], THRESHOLD)
+    draw_caliper(image, (200, 365), (420, 390), YELLOW)
+    screen = find_screen(image[None], THRESHOLD)
+    assert len(without.boxes) == 1 and without.boxes[0].source == "outline"
+    assert [b.bbox for b in screen.boxes] == [b.bbox for b in without.boxes]
+    assert len(screen.calipers) == 1
