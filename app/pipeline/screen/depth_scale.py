@@ -43,7 +43,9 @@ from app.pipeline.screen.depth_ticks import Band, Column, planes
 
 SOURCE = "screen_depth_scale"
 ABOVE = 0.5  # the bands start this share of the picture's height above it
-REACH = 0.25  # the bands reach this share of the frame's width beyond the picture's edges
+# The bands reach this share of the frame's width beyond the picture's edges; where so much texture lies there
+# that the ticks cannot be told from it (thumbnails of earlier images beside the picture), less far.
+REACHES = (0.25, 0.12, 0.06)
 INSIDE = 0.06  # the bands reach this share of the picture's width inside its edges (ticks drawn on the picture)
 CM_PER_TICK = (0.1, 0.2, 0.25, 0.5, 1.0)  # tick steps a label reading may give
 LABEL_STEPS = (1, 2, 5, 10)  # cm between consecutive labels that are tried
@@ -82,15 +84,16 @@ def read_depth_scale(frames: np.ndarray, image_area: Rect) -> DepthScale:
     # near field shows no speckle
     top = max(0, y0 - max(4, round(0.02 * height)) - round(ABOVE * (y1 - y0)))
     decisions = []
-    reach = round(REACH * width)
-    for side, b0, b1 in (
-        ("left", max(0, x0 - reach), min(width, x0 + inside)),
-        ("right", max(0, x1 - inside), min(width, x1 + reach)),
-    ):
-        if b1 - b0 < 3:
-            continue
-        band = Band(side, b0, top, *planes(frames[:, top:, b0:b1]), height)
-        decisions += [_decide(band, column) for column in band.columns(y1 - y0)]
+    for side in ("left", "right"):
+        for reach in (round(share * width) for share in REACHES):  # a band busy with texture is narrowed
+            b0, b1 = (max(0, x0 - reach), min(width, x0 + inside)) if side == "left" else (x1 - inside, x1 + reach)
+            b0, b1 = max(0, b0), min(width, b1)
+            if b1 - b0 < 3:
+                break
+            band = Band(side, b0, top, *planes(frames[:, top:, b0:b1]), height)
+            if not band.busy:
+                decisions += [_decide(band, column) for column in band.columns(y1 - y0)]
+                break
     if not decisions:
         return DepthScale(None, "no regular column of tick marks was found beside the picture")
     decisions.sort(key=lambda d: -int(d.evidence["ticks"]))

@@ -123,8 +123,10 @@ class Band:
         keep = (mh <= thick + 2) & (mw <= longest) & (mh * mw >= 2) & ~cut
         marks = marks[keep]
         cx, cy = ((marks[:, 0] + marks[:, 2] - 1) // 2).astype(int), ((marks[:, 1] + marks[:, 3] - 1) // 2).astype(int)
+        self.busy = False  # so many marks on the dark background that the band holds texture (thumbnails, a panel)
         if len(marks) > BUSY:  # a textured band (speckle, noise): only marks on the dark background can be ticks
-            marks = marks[plain[cy, cx] > 0] if np.count_nonzero(plain[cy, cx]) <= BUSY else marks[:0]
+            self.busy = np.count_nonzero(plain[cy, cx]) > BUSY
+            marks = marks[:0] if self.busy else marks[plain[cy, cx] > 0]
         if len(marks) and len(tall):  # a mark inside a text-sized shape is part of it (a stroke of a glyph)
             cx, cy = (marks[:, 0] + marks[:, 2]) / 2, (marks[:, 1] + marks[:, 3]) / 2
             within = (

@@ -272,3 +272,26 @@ def test_digit_shaped_speckle_on_the_picture_is_no_label():
     speckle = dark + np.array([60, 0, 60, 0])  # the same glyph's box, 60 px right
     assert band.digit_scores(tuple(int(v) for v in speckle)) is not None  # it has a digit's shape there too
     assert _digit_like(band, dark) and not _digit_like(band, speckle)
+
+
+@pytest.mark.parametrize("family", ["ge", "philips", "siemens"])
+def test_thumbnails_beside_the_scale_do_not_hide_it(family):
+    """Thumbnails of earlier images down the screen's side (a clipboard), a fifth of the width beyond the picture on
+    the scale's side: speckle on the dark background, more marks than a scale has. The scale is read between."""
+    spec = next(s for s in gallery.gallery() if s.family == family and s.height >= 600)
+    screen = gallery.draw(spec)
+    frame = screen.frames[0].copy()
+    h, w = frame.shape[:2]
+    x0, _, x1, _ = screen.picture
+    side = gallery.STYLES[family].side
+    left = x1 + round(0.13 * w) if side == "right" else x0 - round(0.24 * w)
+    rng = np.random.default_rng(5)
+    for k in range(4):
+        top = round((0.1 + 0.21 * k) * h)
+        size = (round(0.16 * h), round(0.11 * w))
+        frame[top : top + size[0], left : left + size[1]] = (
+            rng.rayleigh(50, size).clip(0, 255).astype(np.uint8)[..., None]
+        )
+    scale = read_depth_scale(frame[None], screen.picture)
+    assert scale.why_not is None, scale.why_not
+    assert scale.mm_per_px == pytest.approx(screen.mm_per_px, rel=TOLERANCE)
