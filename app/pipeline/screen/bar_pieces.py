@@ -78,7 +78,7 @@ def _solid_piece(planes: Planes, rect: Rect) -> Piece | None:
             return None
     x0, y0, x1, y1 = rect
     rgb = planes.frame[y0:y1, x0:x1].astype(np.int16)
-    if not _smooth(rgb):
+    if not _smooth(rgb, vertical):
         return None
     if elongated:
         lines = rgb if vertical else rgb.transpose(1, 0, 2)  # (along, across, 3)
@@ -135,6 +135,11 @@ def _widest(keep: np.ndarray, rect: Rect, vertical: bool) -> Rect | None:
     return (x0 + first, y0, x0 + last, y1) if vertical else (x0, y0 + first, x1, y0 + last)
 
 
-def _smooth(rgb: np.ndarray) -> bool:
-    """Median step <= MAX_STEP along both axes, i.e. at least half the steps small (a mean is cheaper)."""
+def _smooth(rgb: np.ndarray, vertical: bool) -> bool:
+    """Median step <= MAX_STEP along both axes, i.e. at least half the steps small (a mean is cheaper). The lines
+    along the piece's two sides are left out when it is 5 or more wide: a codec blends them with the screen
+    beside, and on a narrow bar they would be a large share of the steps across."""
+    across = 1 if vertical else 0
+    if rgb.shape[across] >= 5:
+        rgb = rgb[:, 1:-1] if vertical else rgb[1:-1]
     return all(rgb.shape[axis] < 2 or np.mean(np.abs(np.diff(rgb, axis=axis)) > MAX_STEP) <= 0.5 for axis in (0, 1))

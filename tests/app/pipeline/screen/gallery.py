@@ -16,6 +16,7 @@ it imitates; the pixels are drawn here, nothing is copied from a real screen):
 * ``trapezoid`` — a virtual-convex (trapezoid) picture with a dotted yellow trapezoid box and a
   horizontal colour bar at the top (a known limit under JPEG q75: the 1-px dots lose their chroma, the box
   falls back to the colour extent, flagged; :attr:`Spec.limit`);
+* ``narrow_bar`` — the ``ge_cf`` screen with a colour bar 8 px wide, as JPEG too;
 * ``tablet`` — a tablet-app screen: the colour bar drawn inside the picture's corner, a yellow box with
   anti-aliased edges;
 * ``extent`` — a screen exported without the box outline: only the flow and the bar show where it is;
@@ -931,6 +932,13 @@ def touch_pd() -> Layout:
     )
 
 
+def narrow_bar(width: float) -> Layout:
+    """The GE-like colour-flow screen with a narrow bar (8 px on the screens it is drawn at): under JPEG, the blend
+    with the screen beside it is a large share of each row."""
+    layout = ge_cf()
+    return replace(layout, bar=replace(layout.bar, width=width))
+
+
 SIZES = ((480, 640), (600, 800), (768, 1024), (720, 1280), (1080, 1920))
 
 
@@ -971,5 +979,7 @@ def gallery() -> list[Spec]:
     add("ge_spectral", ge_spectral(), [(480, 640)], ["png", "h264"])
     add("banner_bmode", banner_bmode(), [(600, 800)], ["png", "jpeg"])
     add("touch_bmode", touch_bmode(), [(480, 640), (768, 1024)], ["png", "jpeg"])
+    add("narrow_bar", narrow_bar(8.0), [(480, 640)], ["png", "jpeg"], side="left", seeds=(0, 1))
+    add("narrow_bar", narrow_bar(5.0), [(768, 1024)], ["jpeg"], side="left", seeds=(0, 1))
     add("touch_pd", touch_pd(), [(600, 800)], ["png", "jpeg"], side="right")
     return specs

@@ -223,6 +223,21 @@ def test_horizontal_bar(rng):
     assert bar.value_of(rows[:1])[0] == pytest.approx(-1.0, abs=0.02)
 
 
+@pytest.mark.parametrize("x", [43, 46, 49, 52, 55])
+def test_a_narrow_velocity_bar_survives_jpeg(x):
+    """A colour-flow bar 8 px wide, stored as JPEG: the codec blends its two side columns with the black screen,
+    a quarter of the steps across each row. Both halves are still found, joined and read as velocity."""
+    image = blank_screen(np.random.default_rng(2), None)
+    rows = velocity_rows()
+    image[100 : 100 + len(rows), x : x + 8] = rows[:, None, :]
+    _, data = cv2.imencode(".jpg", cv2.cvtColor(image, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 80])
+    jpeg = cv2.cvtColor(cv2.imdecode(data, cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
+    screen = find_screen(jpeg[None], THRESHOLD)
+    assert [bar.kind for bar in screen.colour_bars] == ["velocity"]
+    x0, y0, x1, y1 = screen.colour_bars[0].bbox
+    assert y0 <= 102 and y1 >= 100 + len(rows) - 2 and x0 <= x + 1 and x1 >= x + 7
+
+
 def test_mode_from_flow_hues_without_a_legend(rng):
     image = blank_screen(rng, None)
     cv2.rectangle(image, (150, 120), (420, 330), (255, 255, 255), 1)
