@@ -78,6 +78,10 @@ def find_dotted_outlines(planes: Planes) -> list[OutlineCandidate]:
         dots = planes.frame[y0:y1, x0:x1][(band > 0) & (planes.colour[y0:y1, x0:x1] > 0)].astype(np.int16)
         if dots.shape[0] < MIN_BOX_SIDE:
             continue
+        # the line's own colour is that of its most saturated half: the rest are the blends of thin, anti-aliased
+        # or codec-smeared dots with the speckle around them
+        chroma = dots.max(axis=1) - dots.min(axis=1)
+        dots = dots[chroma >= np.median(chroma)]
         colour = np.median(dots, axis=0)
         if np.mean(np.abs(dots - colour).max(axis=1) <= OUTLINE_TOLERANCE) < MIN_LINE_COLOUR_SHARE:
             continue  # flow and its many colours, not a line of one

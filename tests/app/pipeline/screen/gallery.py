@@ -16,6 +16,9 @@ it imitates; the pixels are drawn here, nothing is copied from a real screen):
 * ``trapezoid`` — a virtual-convex (trapezoid) picture with a dotted yellow trapezoid box and a
   horizontal colour bar at the top (a known limit under JPEG q75: the 1-px dots lose their chroma, the box
   falls back to the colour extent, flagged; :attr:`Spec.limit`);
+* ``dashed_green_pd``, ``yellow_sector`` — the ``green_pd`` screen with its box in yellow anti-aliased dashes
+  (lossless only: under JPEG the dashes lose their chroma as the trapezoid's dots do, and a side of dashes may
+  then pass for a caliper), the ``ge_sector`` screen with its sector in a 1 px yellow line (as JPEG too);
 * ``narrow_bar`` — the ``ge_cf`` screen with a colour bar 8 px wide, as JPEG too;
 * ``tablet`` — a tablet-app screen: the colour bar drawn inside the picture's corner, a yellow box with
   anti-aliased edges;
@@ -932,6 +935,18 @@ def touch_pd() -> Layout:
     )
 
 
+def dashed_green_pd() -> Layout:
+    """The green power Doppler screen with its box drawn as yellow anti-aliased dashes (4 px on, 4 off)."""
+    layout = green_pd()
+    return replace(layout, box=replace(layout.box, colour=YELLOW, antialiased=True, dotted=4))
+
+
+def yellow_sector() -> Layout:
+    """The GE-like curved-probe screen with its sector box drawn in a 1 px yellow line."""
+    layout = ge_sector()
+    return replace(layout, box=replace(layout.box, colour=YELLOW))
+
+
 def narrow_bar(width: float) -> Layout:
     """The GE-like colour-flow screen with a narrow bar (8 px on the screens it is drawn at): under JPEG, the blend
     with the screen beside it is a large share of each row."""
@@ -980,6 +995,8 @@ def gallery() -> list[Spec]:
     add("banner_bmode", banner_bmode(), [(600, 800)], ["png", "jpeg"])
     add("touch_bmode", touch_bmode(), [(480, 640), (768, 1024)], ["png", "jpeg"])
     add("narrow_bar", narrow_bar(8.0), [(480, 640)], ["png", "jpeg"], side="left", seeds=(0, 1))
+    add("dashed_green_pd", dashed_green_pd(), [(600, 800), (768, 1024)], ["png"], side="right")
+    add("yellow_sector", yellow_sector(), [(600, 800), (720, 1280)], ["png", "jpeg"], side="left")
     add("narrow_bar", narrow_bar(5.0), [(768, 1024)], ["jpeg"], side="left", seeds=(0, 1))
     add("touch_pd", touch_pd(), [(600, 800)], ["png", "jpeg"], side="right")
     return specs
