@@ -83,12 +83,14 @@ def validate_area(area: Sequence[int] | None, size: tuple[int, int]) -> Area | N
     return x0, y0, x1, y1
 
 
-def keep_largest_component(mask: np.ndarray, area: Area | None = None) -> np.ndarray:
+def keep_largest_component(mask: np.ndarray, area: Area | None = None, weights: np.ndarray | None = None) -> np.ndarray:
     """Keep only the largest 8-connected component of an ``(H, W) bool`` mask, optionally within ``area``.
 
     Pixels outside ``area`` are dropped before components are found, so a blob outside the image region
-    (text, a colour bar) can never win. Ties keep the component found first in raster order. An empty
-    input gives an empty output: "no tendon found" is a valid answer.
+    (text, a colour bar) can never win. With ``weights`` (``(H, W)``, the tendon probabilities), the largest is
+    the component of the largest summed weight: a region the network is sure of outweighs a slightly larger one
+    it doubts. Ties keep the component found first in raster order. An empty input gives an empty output: "no
+    tendon found" is a valid answer.
 
     Returns:
         ``(H, W) bool`` mask.
@@ -104,8 +106,12 @@ def keep_largest_component(mask: np.ndarray, area: Area | None = None) -> np.nda
     # full-HD frame, and labelling the whole frame cost more than the network's forward pass.
     y0, y1, x0, x1 = y0 + rows[0], y0 + rows[-1] + 1, x0 + cols[0], x0 + cols[-1] + 1
     crop = np.ascontiguousarray(mask[y0:y1, x0:x1], dtype=np.uint8)
-    _, labels, stats, _ = cv2.connectedComponentsWithStats(crop, connectivity=8)
-    best = 1 + int(np.argmax(stats[1:, cv2.CC_STAT_AREA]))  # label 0 is the background; the crop holds a pixel
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(crop, connectivity=8)
+    if weights is None:
+        sizes = stats[:, cv2.CC_STAT_AREA].astype(np.float64)
+    else:
+        sizes = np.bincount(labels.ravel(), weights=weights[y0:y1, x0:x1].ravel().astype(np.float64), minlength=count)
+    best = 1 + int(np.argmax(sizes[1:]))  # label 0 is the background; the crop holds a pixel
     out[y0:y1, x0:x1] = labels == best
     return out
 
@@ -305,10 +311,10 @@ class TendonSegmenter:
             batch_size: frames per forward pass.
 
         Returns:
-            ``(N, H, W) bool`` masks (``(H, W)`` for a single frame); each holds the largest connected
-            region with probability > 0.5, or nothing when no tendon was found (also where a model with a
-            presence head judged the frame to hold none). Identical frames are segmented once and share the
-            result.
+            ``(N, H, W) bool`` masks (``(H, W)`` for a single frame); each holds the connected region with
+            probability > 0.5 of the largest summed probability, or nothing when no tendon was found (also
+            where a model with a presence head judged the frame to hold none). Identical frames are segmented
+            once and share the result.
 
         Raises:
             InvalidInputError: wrong type, dtype or shape of ``frames``, a bad ``area`` or ``batch_size``.
@@ -319,7 +325,7 @@ class TendonSegmenter:
         region = validate_area(area, batch.shape[1:3])
 
         def segment(probs: np.ndarray) -> np.ndarray:
-            return np.stack([keep_largest_component(m, region) for m in probs > THRESHOLD])  # (B, H, W)
+            return np.stack([keep_largest_component(p > THRESHOLD, region, p) for p in probs])  # (B, H, W)
 
         out, presence = self._per_unique_frame(batch, batch_size, segment, bool, region)
         if presence is not None:

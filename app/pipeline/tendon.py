@@ -261,7 +261,7 @@ class TendonRegions:
         else:
             assessment = assess(frames, area=picture)
             probs, presence, present = assessment.probabilities, assessment.presence, assessment.present
-        masks = np.stack([self._region(p > THRESHOLD, window) for p in probs])  # (B, H, W)
+        masks = np.stack([self._region(p, window) for p in probs])  # (B, H, W)
         if present is not None and self.hint is None:
             masks[~present] = False
         return masks, probs, presence, present
@@ -274,12 +274,14 @@ class TendonRegions:
         h, w = frames.shape[1:3]
         return clipped(self.hint.box, w, h)
 
-    def _region(self, mask: np.ndarray, window: Rect) -> np.ndarray:
-        """The one region of ``mask`` inside ``window`` that is the tendon: the hinted, else the largest."""
+    def _region(self, probs: np.ndarray, window: Rect) -> np.ndarray:
+        """The one region above THRESHOLD of ``probs`` inside ``window`` that is the tendon: the hinted, else the
+        one of the largest summed probability."""
+        mask = probs > THRESHOLD
         if self.hint is None or not self.hint.points:
             from models.predictor import keep_largest_component  # loaded with the model; labels the mask's box only
 
-            return keep_largest_component(mask, window)
+            return keep_largest_component(mask, window, probs)
         x0, y0, x1, y1 = window
         inside = np.zeros_like(mask)
         inside[y0:y1, x0:x1] = mask[y0:y1, x0:x1]

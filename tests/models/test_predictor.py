@@ -123,6 +123,18 @@ def test_largest_component_is_kept_on_a_hand_built_map() -> None:
     np.testing.assert_array_equal(only_small, expected)
 
 
+def test_with_weights_the_surer_region_outweighs_a_slightly_larger_one() -> None:
+    """Two regions above 0.5: 220 px at 0.55 against 200 px at 0.95. By pixels the first wins, by the summed
+    probability (121 against 190) the second."""
+    probs = np.full((40, 60), 0.2, dtype=np.float32)
+    probs[2:13, 2:22] = 0.55
+    probs[20:30, 30:50] = 0.95
+    mask = probs > 0.5
+    assert keep_largest_component(mask)[5, 5]
+    sure = keep_largest_component(mask, weights=probs)
+    assert sure[25, 40] and not sure[5, 5] and sure.sum() == 200
+
+
 def test_diagonal_pixels_are_one_component_and_ties_keep_the_first() -> None:
     mask = np.zeros((6, 6), bool)
     mask[[0, 1, 2], [0, 1, 2]] = True  # a diagonal: one 8-connected component of 3
