@@ -15,9 +15,10 @@ otherwise from the pixels: none of the real files we hold marks its box, so the 
 * Doppler boxes — :mod:`.doppler_box`: white or coloured outlines first (where the picture shows plenty of flow,
   only those holding a share of it: tissue can close a loop of bright lines); where there is none and the screen
   shows flow, dotted outlines and straight or sector outlines of any colour (a grey line over speckle), kept
-  only around a share of the flow; on a screen with a colour bar and still no outline, the extent of the flow
-  colour inside the image area (a guess: the Result warns ``colour_box_from_extent``). An outline always wins
-  over the extent;
+  only around a share of the flow (a few specks, such as a label or a caliper's, say nothing of where the box
+  is: with a legend on screen, the outlines are then looked for as where nothing flows); on a screen with a
+  colour bar and still no outline, the extent of the flow colour inside the image area (a guess: the Result
+  warns ``colour_box_from_extent``). An outline always wins over the extent;
 * calipers — :mod:`.calipers` (coloured measurement calipers over the picture: rows of alike dots with a cross
   at an end), left out of the count by :meth:`Screen.exclude_mask`; a dotted box outline is no caliper;
 * mode — from the bar (warm hues at one end and cool at the other: colour flow; one hue family: power), else
@@ -215,7 +216,10 @@ def find_screen(
             # a legend on screen a box is there even when nothing flows (a treated tendon): its outline is enough.
             enough = 0 if bars else max(MIN_COLOUR_PX, MIN_LOOSE_SHARE * cv2.countNonZero(inside))
             if np.count_nonzero(flow) >= enough:
-                candidates = _any_outlines(planes, picture, flow)
+                # a few specks (a caliper's, a label in a legend colour) say nothing of where the box is: outlines
+                # are then looked for as on a screen where nothing flows
+                specks = np.count_nonzero(flow) < _speck_limit(bars, inside)
+                candidates = _any_outlines(planes, picture, np.zeros_like(flow) if specks else flow)
                 legends = _legends(bars, candidates, picture)
                 if len(legends) < len(bars):  # a patch of flow taken for a legend is flow again
                     bars, flow = legends, flow_mask(planes, inside, legends, marks)
@@ -303,8 +307,7 @@ def _outline_boxes(
     screen, no legend inside; with ``flow`` given, holding a share of it (outlines found without a colour of
     their own can be any straight lines)."""
     flow_px = 0 if flow is None else int(np.count_nonzero(flow))
-    # a few specks (a caliper mark or a label in a legend colour) say nothing of where the box is
-    held_from = MIN_COLOUR_PX if not bars else max(MIN_COLOUR_PX, MIN_HELD_SHARE * cv2.countNonZero(inside))
+    held_from = _speck_limit(bars, inside)
     kept = []
     for c in candidates:
         if c.colour_share < MIN_BOX_COLOUR_SHARE and c.texture < MIN_BOX_TEXTURE:
@@ -325,6 +328,12 @@ def _outline_boxes(
     kept = [b for i, b in enumerate(kept) if not any(_same(b.bbox, o.bbox) for o in kept[:i])]
     # of nested outlines (an image frame around the colour box) keep the inner one
     return [b for b in kept if not any(o is not b and contains(b.bbox, o.bbox) for o in kept)]
+
+
+def _speck_limit(bars: list[ColourBar], inside: np.ndarray) -> float:
+    """Flow pixels below which the flow says nothing of where the box is: a few specks (a caliper mark, a label in
+    a legend colour). With a legend on screen, a share of the picture (``inside``)."""
+    return MIN_COLOUR_PX if not bars else max(MIN_COLOUR_PX, MIN_HELD_SHARE * cv2.countNonZero(inside))
 
 
 def _colour_outside(planes: Planes, inside: np.ndarray, bars: list[ColourBar], boxes: list[DopplerBox]) -> bool:
