@@ -23,6 +23,8 @@ it imitates; the pixels are drawn here, nothing is copied from a real screen):
 * ``tablet`` — a tablet-app screen: the colour bar drawn inside the picture's corner, a yellow box with
   anti-aliased edges;
 * ``extent`` — a screen exported without the box outline: only the flow and the bar show where it is;
+* ``treated``, ``treated_mark`` — the power Doppler screen after treatment: a grey box and nothing flowing, and
+  the same with one orange focus dot (a legend colour) on the picture outside the box;
 * ``touch_pd`` — a touch-screen power Doppler screen: flat coloured buttons and mode chips with white labels
   beside the picture, bold yellow annotation on the picture, an orange power bar among the buttons;
 * negatives: ``mindray_bmode`` (tinted grey bar, no Doppler), ``ge_spectral`` (B-mode with a grey
@@ -783,6 +785,12 @@ def treated() -> Layout:
     return replace(layout, box=replace(layout.box, thickness=2), flow_map=None)
 
 
+def treated_mark() -> Layout:
+    """After treatment, with one orange dot (a legend colour) on the picture outside the box: a focus mark."""
+    layout = treated()
+    return replace(layout, marks=(*layout.marks, ("dot", 170, 300, (235, 80, 0))))
+
+
 def from_skin(steer: float = -40.0) -> Layout:
     """A box started at the skin: its light grey top line lies in the bright skin line along the picture's top and
     is lost in it; the bottom and the two sides show (GE-like colour flow, a steered parallelogram or a rectangle)."""
@@ -979,6 +987,7 @@ def gallery() -> list[Spec]:
     add("trapezoid", trapezoid(), [(480, 640), (768, 1024)], ["jpeg"], side="top", limit="extent")
     add("tablet", tablet(), [(720, 1280), (1080, 1920)], ["png", "h264"], side="inside")
     add("treated", treated(), [(480, 640), (1080, 1920)], ["png", "jpeg"], side="left")
+    add("treated_mark", treated_mark(), [(480, 640), (1080, 1920)], ["png", "jpeg"], side="left")
     add("from_skin", from_skin(), [(480, 640), (1080, 1920)], ["png", "jpeg", "h264"], side="left")
     add("from_skin", from_skin(0.0), [(600, 800)], ["png", "jpeg"], side="left")
     add("extent", extent(), [(480, 640)], ["png", "jpeg"], side="left")
