@@ -36,6 +36,7 @@ GLYPH_MIN_H = 6
 GLYPH_MAX_SHARE = 0.05
 GLYPH_HEIGHT_RATIO = 1.6
 GLYPH_ALIGN = 0.15
+MAX_GLYPHS = 400  # candidate pieces beyond which a picture is full of colour (flow or noise), not labelled
 # With a legend on screen, flow colours lie near the legend's colours (judged pixel by pixel, at 2**FOREIGN_BITS
 # levels a channel: codecs move thin flow's colours by more than that).
 MAX_BAR_DISTANCE = 80
@@ -126,7 +127,7 @@ def _glyph_lines(stats: np.ndarray, ink: np.ndarray, candidate: np.ndarray) -> n
     found = np.zeros(len(stats), dtype=bool)
     index = np.flatnonzero(candidate & (stats[:, cv2.CC_STAT_HEIGHT] >= GLYPH_MIN_H))
     index = index[index > 0]  # not the background
-    if index.size < LINE_GLYPHS:
+    if not LINE_GLYPHS <= index.size <= MAX_GLYPHS:  # the pairs below grow as the square of the count
         return found
     x, y = stats[index, cv2.CC_STAT_LEFT], stats[index, cv2.CC_STAT_TOP]
     w, h = stats[index, cv2.CC_STAT_WIDTH], stats[index, cv2.CC_STAT_HEIGHT]

@@ -26,3 +26,19 @@ def test_a_stroke_along_the_colours_bounds_is_not_flow(edge):
     flow = flow_mask(make_planes(frame[None], 40), np.full(grey.shape, 255, np.uint8), [])
     assert flow[220, 320]
     assert not (flow[60:62].any() if edge == "top" else flow[:, 40:42].any())
+
+
+def test_a_picture_full_of_colour_pieces_is_not_searched_for_lines_of_glyphs():
+    """Past MAX_GLYPHS candidate pieces (flow or colour noise everywhere) the pairwise search is skipped: its memory
+    grows as the square of the count."""
+    from app.pipeline.screen import flow_pixels
+
+    count = flow_pixels.MAX_GLYPHS + 2
+    stats = np.zeros((count, 5), np.int32)
+    stats[1:, cv2.CC_STAT_LEFT] = np.arange(count - 1) * 12  # one long row of alike glyphs
+    stats[1:, cv2.CC_STAT_WIDTH], stats[1:, cv2.CC_STAT_HEIGHT] = 8, 10
+    ink = np.full((count, 3), (250.0, 230.0, 20.0))
+    candidate = np.ones(count, bool)
+    assert not flow_pixels._glyph_lines(stats, ink, candidate).any()
+    fewer = flow_pixels._glyph_lines(stats[:10], ink[:10], candidate[:10])
+    assert fewer[1:].all() and not fewer[0]
