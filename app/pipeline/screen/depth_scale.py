@@ -234,8 +234,11 @@ def _digit_like(band: Band, box: np.ndarray) -> bool:
 
 
 def _group(glyphs: np.ndarray) -> list[np.ndarray]:
-    """Glyphs side by side on one line, as groups (each ``(G, 4)`` sorted left to right)."""
-    order = np.lexsort((glyphs[:, 0], (glyphs[:, 1] + glyphs[:, 3]) / 2))
+    """Glyphs side by side on one line, as groups (each ``(G, 4)`` sorted left to right).
+
+    Glyphs are taken left to right: taken by their centre rows, a "0" a pixel taller than the "1" before it came
+    first and, with nothing to its left, began a group of its own ("10" read as "1" and "0")."""
+    order = np.argsort(glyphs[:, 0], kind="stable")
     groups: list[list[np.ndarray]] = []
     for i in order:
         g = glyphs[i]

@@ -295,3 +295,16 @@ def test_thumbnails_beside_the_scale_do_not_hide_it(family):
     scale = read_depth_scale(frame[None], screen.picture)
     assert scale.why_not is None, scale.why_not
     assert scale.mm_per_px == pytest.approx(screen.mm_per_px, rel=TOLERANCE)
+
+
+def test_a_two_digit_label_is_one_group_when_its_glyphs_differ_in_height():
+    """A "10" where the "0" stands a pixel taller than the "1": its centre row lies above the "1"'s. The glyphs are
+    grouped left to right, so the "0" joins the "1" instead of starting a label of its own ("10" read as "1")."""
+    from app.pipeline.screen.depth_scale import _group
+
+    one, zero = (100, 210, 104, 222), (107, 209, 115, 222)
+    other = (100, 250, 108, 262)  # the next label down
+    groups = _group(np.array([zero, other, one], dtype=float))
+    assert sorted(len(g) for g in groups) == [1, 2]
+    (pair,) = [g for g in groups if len(g) == 2]
+    assert [tuple(b) for b in pair] == [one, zero]
