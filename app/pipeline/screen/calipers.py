@@ -18,7 +18,7 @@ the first dot to the last, for the codec's smear) and the cross found at each en
 three steps beyond the last dot), only where a pixel's colour is the caliper's hue: flow of another hue under
 it is still counted. What shows no dotted row is not found: a lone cross, a solid line, and a dotted line that a
 lossy codec smeared into an even streak. A dotted Doppler box outline is a row of dots too: the screen parser
-keeps the rows that lie along a box's border out (``parse._off_outlines``). Measured on the held-out family in
+keeps the rows that lie along a box's border out (:func:`off_borders`). Measured on the held-out family in
 docs/benchmarks.md.
 """
 
@@ -41,9 +41,13 @@ from app.pipeline.screen.caliper_dots import (
 )
 from app.pipeline.screen.planes import value_chroma
 
-__all__ = ["Caliper", "find_calipers"]
+__all__ = ["Caliper", "caliper_pixels", "find_calipers", "off_borders"]
 
 MIN_DOTS_WITHOUT_CROSS = 8
+# A dotted box outline is no caliper: a row of dots with this share of its pixels within BORDER_BAND px of a box's
+# border is the outline.
+BORDER_BAND = 3
+BORDER_SHARE = 0.5
 STATIC_SHARE = 0.5  # on a clip, a dot keeps its hue and this share of its chroma on every frame ...
 STATIC_DOTS = 0.7  # ... on this share of the dots at least
 DOT_RADIUS_PX = 2
@@ -93,6 +97,35 @@ class Caliper:
             "pixels": int(self.pixels.shape[0]),
             "colour": list(self.colour),
         }
+
+
+def caliper_pixels(calipers: tuple[Caliper, ...] | list[Caliper], height: int, width: int) -> np.ndarray:
+    """``(height, width) bool``: the pixels of ``calipers`` (those left out of the count)."""
+    out = np.zeros((height, width), dtype=bool)
+    for caliper in calipers:
+        ys, xs = caliper.pixels[:, 0], caliper.pixels[:, 1]
+        inside = (ys < height) & (xs < width)
+        out[ys[inside], xs[inside]] = True
+    return out
+
+
+def off_borders(calipers: tuple[Caliper, ...], interior: np.ndarray) -> tuple[Caliper, ...]:
+    """The calipers that are not a dotted box outline: most of a caliper's pixels lie off the border of
+    ``interior (H, W) bool`` (the Doppler boxes' interiors), BORDER_BAND px either side of it."""
+    x, y, w, h = cv2.boundingRect(interior.view(np.uint8))
+    if not calipers or w == 0:
+        return calipers
+    pad = BORDER_BAND + 1
+    inner = np.ascontiguousarray(interior[: y + h + pad, : x + w + pad], dtype=np.uint8)  # the work near the boxes
+    kernel = np.ones((2 * BORDER_BAND + 1, 2 * BORDER_BAND + 1), np.uint8)
+    border = cv2.dilate(inner, kernel) > cv2.erode(inner, kernel)
+    kept = []
+    for caliper in calipers:
+        ys, xs = caliper.pixels[:, 0], caliper.pixels[:, 1]
+        inside = (ys < border.shape[0]) & (xs < border.shape[1])
+        if border[ys[inside], xs[inside]].sum() < BORDER_SHARE * len(ys):
+            kept.append(caliper)
+    return tuple(kept)
 
 
 def find_calipers(frames: np.ndarray, where: np.ndarray, spread: np.ndarray | None = None) -> tuple[Caliper, ...]:

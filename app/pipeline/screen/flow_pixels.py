@@ -9,7 +9,7 @@ from collections.abc import Sequence
 import cv2
 import numpy as np
 
-from app.pipeline.screen.calipers import Caliper
+from app.pipeline.screen.calipers import Caliper, caliper_pixels
 from app.pipeline.screen.colour_bar import ColourBar
 from app.pipeline.screen.planes import GREEN_HUES, Planes, hue, in_hues
 
@@ -60,8 +60,7 @@ def flow_mask(
     """``(H, W) bool``: colour seen on any sampled frame that can be flow (not legend, text, marks or the pixels of
     ``calipers``)."""
     mask = without_legends(cv2.bitwise_and(planes.colour_any, inside), bars)
-    for caliper in calipers:
-        mask[caliper.pixels[:, 0], caliper.pixels[:, 1]] = 0
+    mask[caliper_pixels(calipers, *mask.shape)] = 0
     flow = np.zeros(mask.shape, dtype=bool)
     x, y, w, h = cv2.boundingRect(mask)  # work where the colour is
     if w and h:

@@ -43,7 +43,7 @@ import numpy as np
 import cuda_ops
 from app.pipeline.decode import UltrasoundRegion
 from app.pipeline.geometry import Rect, area, contains, grown, overlap, union
-from app.pipeline.screen.calipers import Caliper, find_calipers
+from app.pipeline.screen.calipers import Caliper, caliper_pixels, find_calipers, off_borders
 from app.pipeline.screen.colour_bar import ColourBar, bar_from_region, find_colour_bars
 from app.pipeline.screen.doppler_box import (
     MIN_FLOW_HELD,
@@ -88,10 +88,6 @@ MIN_BOX_ON_PICTURE = 0.25
 # Below this share of the picture's colour inside the white or coloured loops found, whether they hold the flow
 # is checked (``_holding_flow``); a Doppler box on screen holds nearly all of it.
 LOOP_COLOUR_HELD = 0.5
-# A dotted box outline is no caliper: a row of dots with this share of its pixels within OUTLINE_BAND px of a box's
-# border is the outline.
-OUTLINE_BAND = 3
-OUTLINE_SHARE = 0.5
 SAME_BOX_SHARE = 0.9  # two outlines whose bounds share this much (intersection over union) are one
 # A "colour bar" inside a Doppler box outline is a patch of flow (a wide vessel cut by the box's side, a region
 # painted in one smooth ramp): scanners paint flow inside the box and draw the legend outside it. Only where the
@@ -144,11 +140,7 @@ class Screen:
         for bar in self.colour_bars:
             bx0, by0, bx1, by1 = bar.bbox
             out[max(0, by0 - BAR_MARGIN) : by1 + BAR_MARGIN, max(0, bx0 - BAR_MARGIN) : bx1 + BAR_MARGIN] = True
-        for caliper in self.calipers:
-            ys, xs = caliper.pixels[:, 0], caliper.pixels[:, 1]
-            inside = (ys < height) & (xs < width)
-            out[ys[inside], xs[inside]] = True
-        return out
+        return out | caliper_pixels(self.calipers, height, width)
 
     def lut(self, chroma_threshold: int, bits: int = DEFAULT_TABLE_BITS) -> cuda_ops.DopplerLUT:
         """The counter's lookup table: the first colour bar's map, or the plain chroma rule without a bar."""
@@ -234,7 +226,7 @@ def find_screen(
     else:
         flow = flow_mask(planes, inside, bars, marks) if flow is None else flow
         mode = _mode(planes, boxes, flow, cv2.countNonZero(inside))
-    calipers = _off_outlines(marks, boxes) if mode != "none" else ()
+    calipers = off_borders(marks, _interiors(boxes, height, width)) if mode != "none" else ()
     return Screen(area, mode, tuple(boxes), tuple(bars), source, calipers)
 
 
@@ -352,25 +344,6 @@ def _holding_flow(boxes: list[DopplerBox], flow: np.ndarray, inside_px: int) -> 
     if flow_px < max(MIN_COLOUR_PX, MIN_LOOSE_SHARE * inside_px):
         return boxes
     return [b for b in boxes if np.count_nonzero(flow & b.mask(*flow.shape)) >= MIN_FLOW_HELD * flow_px]
-
-
-def _off_outlines(calipers: tuple[Caliper, ...], boxes: list[DopplerBox]) -> tuple[Caliper, ...]:
-    """The calipers that are not a dotted box outline: most of a caliper's pixels lie off every box's border
-    (OUTLINE_BAND px either side of it)."""
-    if not boxes or not calipers:
-        return calipers
-    _, _, x1, y1 = union([box.bbox for box in boxes])
-    pad = OUTLINE_BAND + 1
-    interior = _interiors(boxes, y1 + pad, x1 + pad).view(np.uint8)
-    kernel = np.ones((2 * OUTLINE_BAND + 1, 2 * OUTLINE_BAND + 1), np.uint8)
-    border = cv2.dilate(interior, kernel) > cv2.erode(interior, kernel)
-    kept = []
-    for caliper in calipers:
-        ys, xs = caliper.pixels[:, 0], caliper.pixels[:, 1]
-        inside = (ys < border.shape[0]) & (xs < border.shape[1])
-        if border[ys[inside], xs[inside]].sum() < OUTLINE_SHARE * len(ys):
-            kept.append(caliper)
-    return tuple(kept)
 
 
 def _interiors(boxes: Sequence[DopplerBox], height: int, width: int) -> np.ndarray:
